@@ -1,0 +1,35 @@
+#!/usr/bin/env python
+"""Run the full benchmark matrix and write benches/results/.
+
+N = 10^4, 10^5, 10^6 for every implementation (native, pure-Python fallback, rustworkx, networkx,
+plain dicts) and 10^7 for the native backend, each figure the median of several repeats;
+peak-memory probes; the performance targets. Writes benches/results/results.json,
+benches/results/plot.png and benches/results/MACHINE.md. Extra arguments are passed on to
+``offload-tree bench --full`` (for instance ``--impls native,rustworkx`` or ``--repeats 5``).
+
+Usage: ``python benches/run.py`` after ``pip install '.[bench]'`` (or ``maturin develop
+--release`` plus the [bench] packages). Takes roughly 10-15 minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> int:
+    """Run ``offload-tree bench --full --out benches/results`` plus any extra arguments."""
+    try:
+        from offload_tree._cli import main as cli_main
+    except ImportError:
+        # Not installed: use the source checkout. Only then, since an installed copy carries
+        # the compiled native module while the source tree may not.
+        sys.path.insert(0, str(HERE.parent / "python"))
+        from offload_tree._cli import main as cli_main
+    return cli_main(["bench", "--full", "--out", str(HERE / "results"), *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""Presenting a run: the console table, the performance targets, JSON and the log-log plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from offload_tree.bench.runner import BenchResult, format_n
+from offload_tree.bench.workload import OPERATIONS
+
+#: Time budgets of the issue for the native backend at N = 10**6, in ms.
+NATIVE_TIME_TARGETS_MS: dict[str, float] = {
+    "build": 30.0,
+    "walk": 3.0,
+    "offload_all": 15.0,
+    "terminate_1pct": 0.5,
+}
+#: Minimum speed-up of native over each other implementation, on every operation at 10**6.
+SPEEDUP_TARGETS: dict[str, float] = {"rustworkx": 10.0, "networkx": 50.0, "python": 50.0}
+#: The size the targets are stated at, and the memory budget of W(10**7) on native.
+TARGET_N = 10**6
+MEMORY_TARGET_N = 10**7
+MEMORY_TARGET_BYTES = 3 * 2**30
+#: The implementation every ratio column compares against.
+REFERENCE = "native"
+
+
+def format_ms(ms: float | None) -> str:
+    """Milliseconds with about three significant digits; "-" for missing."""
+    if ms is None or math.isnan(ms):
+        return "-"
+    if ms >= 100:
+        return f"{ms:.0f}"
+    if ms >= 10:
+        return f"{ms:.1f}"
+    if ms >= 1:
+        return f"{ms:.2f}"
+    return f"{ms:.3f}"
+
+
+def format_ratio(ratio: float | None) -> str:
+    """A speed-up factor: ``1234x``, ``56x``, ``3.4x``, ``0.52x``; "-" for missing."""
+    if ratio is None or math.isnan(ratio) or math.isinf(ratio):
+        return "-"
+    if ratio >= 10:
+        return f"{ratio:.0f}x"
+    if ratio >= 1:
+        return f"{ratio:.1f}x"
+    return f"{ratio:.2f}x"
+
+
+def speedup(result: BenchResult, other: str, n: int, op: str) -> float | None:
+    """``time(other) / time(native)`` at (n, op): how many times faster native is."""
+    ref = result.get(REFERENCE, n, op)
+    oth = result.get(other, n, op)
+    if ref is None or oth is None or ref.median_ns <= 0:
+        return None
+    return oth.median_ns / ref.median_ns
+
+
+def render_table(result: BenchResult) -> str:
+    """The aligned table: one row per (N, operation), times in ms, then "native vs X" ratios.
+
+    Ratio columns appear only when the native backend was measured (it is the reference).
+    """
+    impls = result.impls_run()
+    others = [i for i in impls if i != REFERENCE] if REFERENCE in impls else []
+    header = ["N", "operation"] + [f"{i} ms" for i in impls]
+    header += [f"native vs {i}" for i in others]
+    rows: list[list[str]] = []
+    for n in result.sizes_run():
+        for op in OPERATIONS:
+            row = [format_n(n), op]
+            for impl in impls:
+                m = result.get(impl, n, op)
+                row.append(format_ms(m.median_ms if m else None))
+            for impl in others:
+                row.append(format_ratio(speedup(result, impl, n, op)))
+            rows.append(row)
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def fmt(cells: list[str]) -> str:
+        # Text columns left-aligned, numbers right-aligned, as a reader scans them.
+        parts = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(header), fmt(["-" * w for w in widths])]
+    prev_n = None
+    for row in rows:
+        if prev_n is not None and row[0] != prev_n:
+            lines.append("")
+        prev_n = row[0]
+        lines.append(fmt(row))
+    if not others and impls:
+        lines.append("")
+        lines.append("(no ratio columns: the native backend was not measured)")
+    return "\n".join(lines)
+
+
+def evaluate_targets(result: BenchResult) -> list[dict[str, Any]]:
+    """The issue's performance targets, each with the measured value and met / missed.
+
+    A target whose data was not measured in this run gets ``met: None``.
+    """
+    out: list[dict[str, Any]] = []
+    for op, limit in NATIVE_TIME_TARGETS_MS.items():
+        m = result.get(REFERENCE, TARGET_N, op)
+        value = m.median_ms if m else None
+        out.append({
+            "target": f"native {op} at N={format_n(TARGET_N)}",
+            "limit": f"<= {limit:g} ms",
+            "value": None if value is None else round(value, 4),
+            "unit": "ms",
+            "met": None if value is None else value <= limit,
+            "ratio_to_limit": None if value is None else round(value / limit, 3),
+        })  # fmt: skip
+    for other, factor in SPEEDUP_TARGETS.items():
+        ratios = {op: speedup(result, other, TARGET_N, op) for op in OPERATIONS}
+        measured = {op: r for op, r in ratios.items() if r is not None}
+        worst_op = min(measured, key=lambda op: measured[op]) if measured else None
+        worst = measured[worst_op] if worst_op else None
+        out.append({
+            "target": f"native vs {other} on every operation at N={format_n(TARGET_N)}",
+            "limit": f">= {factor:g}x",
+            "value": None if worst is None else round(worst, 2),
+            "unit": f"x (slowest op: {worst_op})" if worst_op else "x",
+            "met": None if worst is None else worst >= factor,
+            "per_operation": {op: (None if r is None else round(r, 2)) for op, r in ratios.items()},
+        })  # fmt: skip
+    mem = next(
+        (r for r in result.memory if r.get("impl") == REFERENCE and r.get("n") == MEMORY_TARGET_N),
+        None,
+    )
+    peak = mem.get("peak_rss_bytes") if mem else None
+    out.append({
+        "target": f"native peak RSS at N={format_n(MEMORY_TARGET_N)} (build + offload)",
+        "limit": "<= 3 GiB",
+        "value": None if peak is None else round(peak / 2**30, 3),
+        "unit": "GiB",
+        "met": None if peak is None else peak <= MEMORY_TARGET_BYTES,
+    })  # fmt: skip
+    return out
+
+
+def render_targets(targets: list[dict[str, Any]]) -> str:
+    """Targets as lines: ``[met]  native build at N=10^6  12.3 ms (limit <= 30 ms)``."""
+    lines = []
+    for t in targets:
+        mark = {True: "met   ", False: "MISSED", None: "n/a   "}[t["met"]]
+        value = "not measured" if t["value"] is None else f"{t['value']:g} {t['unit']}"
+        lines.append(f"[{mark}] {t['target']}: {value} (target {t['limit']})")
+    return "\n".join(lines)
+
+
+def render_memory(records: list[dict[str, Any]]) -> str:
+    """Peak-RSS lines: total peak and bytes per connection."""
+    lines = []
+    for r in records:
+        lines.append(
+            f"peak RSS {r['impl']:<9} N={format_n(r['n']):<6} "
+            f"{r['peak_rss_bytes'] / 2**20:9.1f} MiB total, "
+            f"{r['tree_bytes_per_connection']:7.1f} B/connection for the tree "
+            f"({r['peak_bytes_per_connection']:.1f} B/connection including the interpreter)"
+        )
+    return "\n".join(lines)
+
+
+def write_json(result: BenchResult, path: Path, targets: list[dict[str, Any]] | None) -> Path:
+    """Write results.json (with the targets, when evaluated)."""
+    doc = result.to_json()
+    if targets is not None:
+        doc["targets"] = targets
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+def write_plot(result: BenchResult, path: Path) -> Path:
+    """The log-log plot: one panel per operation, one line per implementation.
+
+    Raises ImportError when matplotlib is missing (the caller turns that into a message).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    impls = result.impls_run()
+    sizes = result.sizes_run()
+    cols = 3
+    rows = math.ceil(len(OPERATIONS) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    styles = {
+        "native": ("tab:red", "o"),
+        "python": ("tab:orange", "s"),
+        "rustworkx": ("tab:blue", "^"),
+        "networkx": ("tab:green", "v"),
+        "dicts": ("tab:purple", "D"),
+    }
+    labels = result.to_json()["labels"]
+    for idx, op in enumerate(OPERATIONS):
+        ax = axes[idx // cols][idx % cols]
+        for impl in impls:
+            pts = [(n, m.median_ms) for n in sizes if (m := result.get(impl, n, op))]
+            if not pts:
+                continue
+            color, marker = styles.get(impl, (None, "x"))
+            ax.plot(
+                [p[0] for p in pts], [max(p[1], 1e-4) for p in pts],
+                marker=marker, color=color, label=labels.get(impl, impl),
+            )  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        # Plain numbers ("0.5", "30") read better than 5x10^-1 on a timing axis.
+        plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_title(op)
+        ax.set_xlabel("N (TCP connections)")
+        ax.set_ylabel("median time (ms)")
+        ax.grid(True, which="both", alpha=0.3)
+    for idx in range(len(OPERATIONS), rows * cols):
+        axes[idx // cols][idx % cols].set_visible(False)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=max(1, len(names)), frameon=False)
+    fig.suptitle("offload-tree W(N): N connections, N/100 paths, N/1000 neighbors "
+                 "(median time, log-log; lower is better)")  # fmt: skip
+    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
