@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="time W(N) on every implementation; print a table, write JSON and a plot",
         description=(
             "Time the workload W(N) -- N TCP connections, N/100 paths, N/1000 neighbors -- "
-            "build, walk, offload all, query all, update every path MTU, cascade-terminate 1%% "
+            "build, walk, offload all, query all, update every path MTU, cascade-terminate 1% "
             "of the neighbors, on offload-tree's native and pure-Python backends and on the "
             "baselines rustworkx, networkx and plain Python dicts. Each figure is the median "
             "of several runs in this process."
