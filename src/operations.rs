@@ -1,0 +1,615 @@
+//! The offload operations between host and target (SPEC §4, DESIGN §8): initiate offload,
+//! terminate, update, relink, query and invalidate.
+
+use crate::blocks::{BlockList, NO_LINK};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::handle::{Handle, Layer};
+use crate::state::{self, FieldKind, TcpCached, TcpDelegated};
+use crate::status::Status;
+use crate::target::{TargetNeighbor, TargetPath, TargetTcp, Upload};
+use crate::tree::{layer_of, SeenSet, NO_CONTEXT};
+use crate::value::Value;
+
+/// Delegated state handed back by terminate or read by query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delegated {
+    Neighbor { nic_reachability_delta: u32 },
+    Path,
+    Tcp(TcpDelegated),
+}
+
+impl Delegated {
+    /// `(name, value)` pairs in field order (DESIGN §8).
+    pub fn fields(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Delegated::Neighbor {
+                nic_reachability_delta,
+            } => vec![("nic_reachability_delta", u64::from(*nic_reachability_delta))],
+            Delegated::Path => Vec::new(),
+            Delegated::Tcp(d) => TcpDelegated::SPECS
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| (spec.name, d.get(i)))
+                .collect(),
+        }
+    }
+}
+
+/// The result of terminate or query, one entry per object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub handles: Vec<u64>,
+    pub delegated: Vec<Delegated>,
+    /// Received bytes per object (empty for query, paths and neighbors).
+    pub received: Vec<Vec<u8>>,
+    pub total_received: u64,
+}
+
+impl Outcome {
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+}
+
+/// One column of `update` values: integers, or raw values for `mac`.
+#[derive(Clone, Debug)]
+pub enum Column<'a> {
+    Ints(&'a [i64]),
+    Values(&'a [Value]),
+}
+
+impl Column<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Column::Ints(v) => v.len(),
+            Column::Values(v) => v.len(),
+        }
+    }
+}
+
+/// A checked update value.
+#[derive(Clone, Copy)]
+enum Checked {
+    Int(u64),
+    Mac(state::Mac),
+}
+
+impl Engine {
+    fn require_offloaded(&self, handles: &[Handle], operation: &str) -> Result<()> {
+        match handles.iter().find(|&&h| !self.host.is_offloaded(h)) {
+            Some(h) => Err(Error::state(format!(
+                "cannot {operation} {h}: it is not offloaded"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    // ---- initiate offload ----
+
+    /// Offloads `raws` with whatever they depend on and returns the processed block list.
+    pub fn initiate_offload(&mut self, raws: &[u64]) -> Result<BlockList> {
+        let requested = self.resolve_all(raws)?;
+        if let Some(&h) = requested.iter().find(|&&h| self.host.is_offloaded(h)) {
+            return Err(Error::state(format!(
+                "cannot offload {h}: it is already offloaded"
+            )));
+        }
+        let mut list = BlockList::build(&self.host, &requested);
+        let new_blocks = list.referenced.iter().filter(|r| !**r).count() as u64;
+        let counter = &mut self.counters.initiate_offload;
+        counter.requested += new_blocks;
+        if self.target.paused {
+            list.statuses.fill(Status::Paused as u8);
+            self.counters
+                .initiate_offload
+                .fail(Status::Paused, new_blocks);
+            return Ok(list);
+        }
+        for i in 0..list.len() {
+            let parent = list.parent[i];
+            if parent != NO_LINK {
+                let parent_status = list.statuses[parent as usize];
+                if Status::from_u8(parent_status).is_some_and(Status::is_failure) {
+                    list.statuses[i] = parent_status;
+                    continue;
+                }
+            }
+            if list.referenced[i] {
+                continue;
+            }
+            let h = Handle::from_raw(list.handles[i]);
+            if let Some(status) = self.offload_one(h) {
+                list.statuses[i] = status as u8;
+            }
+        }
+        list.settle();
+        let counter = &mut self.counters.initiate_offload;
+        for i in 0..list.len() {
+            if list.referenced[i] {
+                continue;
+            }
+            match Status::from_u8(list.statuses[i]) {
+                Some(s) if s.is_failure() => counter.fail(s, 1),
+                _ => counter.succeeded += 1,
+            }
+        }
+        Ok(list)
+    }
+
+    /// Asks the target to take `h` (whose parent, if any, is offloaded). None on success.
+    pub(crate) fn offload_one(&mut self, h: Handle) -> Option<Status> {
+        let layer = layer_of(h);
+        let value = match layer {
+            Layer::Neighbor => 0,
+            Layer::Path => u64::from(self.host.path(h).state.path_mtu),
+            Layer::Tcp => u64::from(self.host.tcp(h).state.cached.initial_rcv_wnd),
+        };
+        if let Some(status) = self.target.admit(layer, h, value) {
+            return Some(status);
+        }
+        let context = match layer {
+            Layer::Neighbor => {
+                let s = &self.host.neighbor(h).state;
+                self.target.add_neighbor(TargetNeighbor {
+                    host: h,
+                    mac: s.mac,
+                    host_reachability_delta: s.host_reachability_delta,
+                    nic_reachability_delta: s.nic_reachability_delta,
+                    invalid: false,
+                })
+            }
+            Layer::Path => {
+                let path = self.host.path(h);
+                let neighbor = self.host.context(path.neighbor);
+                debug_assert_ne!(neighbor, NO_CONTEXT);
+                let path_mtu = path.state.path_mtu;
+                self.target.add_path(TargetPath {
+                    host: h,
+                    neighbor,
+                    path_mtu,
+                    invalid: false,
+                })
+            }
+            Layer::Tcp => {
+                let tcp = self.host.tcp(h);
+                let path = self.host.context(tcp.path);
+                debug_assert_ne!(path, NO_CONTEXT);
+                let (cached, delegated) = (tcp.state.cached, tcp.state.delegated);
+                self.target.add_tcp(TargetTcp {
+                    host: h,
+                    path,
+                    cached,
+                    delegated,
+                    received: Vec::new(),
+                    invalid: false,
+                })
+            }
+        };
+        self.host.set_context(h, context);
+        None
+    }
+
+    // ---- terminate ----
+
+    /// Uploads `raws` and (with `cascade`) their offloaded dependents, dependents first.
+    pub fn terminate(&mut self, raws: &[u64], cascade: bool) -> Result<Outcome> {
+        let requested = self.resolve_unique(raws)?;
+        self.require_offloaded(&requested, "terminate")?;
+        let order: Vec<Handle> = self
+            .host
+            .walk_roots(&requested, true)
+            .into_iter()
+            .map(Handle::from_raw)
+            .filter(|&h| self.host.is_offloaded(h))
+            .collect();
+        if !cascade && order.len() > requested.len() {
+            let mut wanted = SeenSet::new(&self.host);
+            for &h in &requested {
+                wanted.insert(h);
+            }
+            let h = *order.iter().find(|&&h| !wanted.contains(h)).expect("extra");
+            let parent = self.host.parent(h).expect("a dependent has a parent");
+            return Err(Error::dependency(format!(
+                "cannot terminate {parent} without cascade: offloaded {h} depends on it"
+            )));
+        }
+        Ok(self.upload_all(&order))
+    }
+
+    /// Uploads objects in the given order (checked by the caller: dependents first).
+    pub(crate) fn upload_all(&mut self, order: &[Handle]) -> Outcome {
+        let mut outcome = Outcome {
+            handles: Vec::with_capacity(order.len()),
+            delegated: Vec::with_capacity(order.len()),
+            received: Vec::with_capacity(order.len()),
+            total_received: 0,
+        };
+        for &h in order {
+            let layer = layer_of(h);
+            let context = self.host.context(h);
+            let delegated = match self.target.upload(layer, context) {
+                Upload::Neighbor {
+                    nic_reachability_delta,
+                } => {
+                    self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
+                    outcome.received.push(Vec::new());
+                    Delegated::Neighbor {
+                        nic_reachability_delta,
+                    }
+                }
+                Upload::Path => {
+                    outcome.received.push(Vec::new());
+                    Delegated::Path
+                }
+                Upload::Tcp {
+                    delegated,
+                    received,
+                } => {
+                    self.host.tcp_mut(h).state.delegated = delegated;
+                    outcome.total_received += received.len() as u64;
+                    outcome.received.push(received);
+                    Delegated::Tcp(delegated)
+                }
+            };
+            self.host.set_context(h, NO_CONTEXT);
+            outcome.handles.push(h.raw());
+            outcome.delegated.push(delegated);
+        }
+        let n = order.len() as u64;
+        self.counters.terminate.requested += n;
+        self.counters.terminate.succeeded += n;
+        self.counters.bytes_returned += outcome.total_received;
+        outcome
+    }
+
+    // ---- update and relink ----
+
+    /// Changes cached variables of `raws`; one status per handle (DESIGN §8 "update").
+    pub fn update(&mut self, raws: &[u64], fields: &[(String, Column<'_>)]) -> Result<Vec<u8>> {
+        let handles = self.resolve_all(raws)?;
+        let mut present = [false; 3];
+        for &h in &handles {
+            present[layer_of(h).index()] = true;
+        }
+        let layers: Vec<Layer> = Layer::ALL
+            .into_iter()
+            .filter(|l| present[l.index()])
+            .collect();
+        // Constant or delegated names first (StateError), then unknown names (ValidationError).
+        for (name, _) in fields {
+            for &layer in &layers {
+                if let Some(kind @ (FieldKind::Constant | FieldKind::Delegated)) =
+                    state::kind_of(layer, name)
+                {
+                    let kind = if kind == FieldKind::Constant {
+                        "constant"
+                    } else {
+                        "delegated"
+                    };
+                    return Err(Error::state(format!(
+                        "cannot update {name:?}: it is a {kind} {} variable (only cached variables can be updated)",
+                        layer.name()
+                    )));
+                }
+            }
+        }
+        for (name, column) in fields {
+            for &layer in &layers {
+                if state::kind_of(layer, name).is_none() {
+                    return Err(Error::validation(format!(
+                        "{name:?} is not a variable of a {}",
+                        layer.name()
+                    )));
+                }
+            }
+            if column.len() != handles.len() {
+                return Err(Error::validation(format!(
+                    "{name} has {} values for {} handles",
+                    column.len(),
+                    handles.len()
+                )));
+            }
+        }
+        // Check every value before changing anything.
+        let mut checked: Vec<Vec<Checked>> = Vec::with_capacity(fields.len());
+        for (name, column) in fields {
+            let mut values = Vec::with_capacity(handles.len());
+            for (i, &h) in handles.iter().enumerate() {
+                values.push(check_update_value(layer_of(h), name, column, i)?);
+            }
+            checked.push(values);
+        }
+
+        let mut statuses = vec![Status::Success as u8; handles.len()];
+        let mut refused = Vec::new();
+        for (i, &h) in handles.iter().enumerate() {
+            for (f, (name, _)) in fields.iter().enumerate() {
+                self.apply_host(h, name, checked[f][i]);
+            }
+            if self.host.is_offloaded(h) {
+                let status = self.apply_target(h);
+                if let Some(status) = status {
+                    statuses[i] = status as u8;
+                    refused.push(h);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            // The host terminates what the target could not take (NET updating-offloaded-state).
+            let order: Vec<Handle> = self
+                .host
+                .walk_roots(&refused, true)
+                .into_iter()
+                .map(Handle::from_raw)
+                .filter(|&h| self.host.is_offloaded(h))
+                .collect();
+            self.upload_all(&order);
+        }
+        let counter = &mut self.counters.update;
+        counter.requested += handles.len() as u64;
+        for &s in &statuses {
+            match Status::from_u8(s) {
+                Some(Status::Success) => counter.succeeded += 1,
+                Some(status) => counter.fail(status, 1),
+                None => {}
+            }
+        }
+        Ok(statuses)
+    }
+
+    fn apply_host(&mut self, h: Handle, name: &str, value: Checked) {
+        match (layer_of(h), value) {
+            (Layer::Neighbor, Checked::Mac(mac)) => self.host.neighbor_mut(h).state.mac = mac,
+            (Layer::Neighbor, Checked::Int(v)) => {
+                self.host.neighbor_mut(h).state.host_reachability_delta = v as u32
+            }
+            (Layer::Path, Checked::Int(v)) => self.host.path_mut(h).state.path_mtu = v as u16,
+            (Layer::Tcp, Checked::Int(v)) => {
+                let index = TcpCached::index_of(name).expect("checked cached name");
+                self.host.tcp_mut(h).state.cached.set(index, v);
+            }
+            _ => unreachable!("values are checked per layer"),
+        }
+    }
+
+    /// Pushes the host's cached state of `h` to its target copy and revalidates it; returns
+    /// the failure status if the target cannot take the new values.
+    fn apply_target(&mut self, h: Handle) -> Option<Status> {
+        let layer = layer_of(h);
+        let context = self.host.context(h);
+        let config = &self.target.config;
+        let refusal = match layer {
+            Layer::Path => {
+                let mtu = u64::from(self.host.path(h).state.path_mtu);
+                config
+                    .max_path_mtu
+                    .filter(|&m| mtu > m)
+                    .map(|_| Status::PathMtu)
+            }
+            Layer::Tcp => {
+                let window = u64::from(self.host.tcp(h).state.cached.initial_rcv_wnd);
+                config
+                    .max_rcv_window
+                    .filter(|&m| window > m)
+                    .map(|_| Status::TcpRcvWindow)
+            }
+            Layer::Neighbor => None,
+        };
+        if refusal.is_some() {
+            return refusal;
+        }
+        match layer {
+            Layer::Neighbor => {
+                let s = self.host.neighbor(h).state;
+                let t = self.target.neighbor_mut(context);
+                t.mac = s.mac;
+                t.host_reachability_delta = s.host_reachability_delta;
+            }
+            Layer::Path => {
+                let mtu = self.host.path(h).state.path_mtu;
+                self.target.path_mut(context).path_mtu = mtu;
+            }
+            Layer::Tcp => {
+                let cached = self.host.tcp(h).state.cached;
+                self.target.tcp_mut(context).cached = cached;
+            }
+        }
+        self.target.set_invalid(layer, context, false);
+        None
+    }
+
+    /// Moves `path` to `neighbor` (the next hop changed), offloading the neighbor if the path
+    /// is offloaded and the neighbor is not.
+    pub fn relink(&mut self, path: u64, neighbor: u64) -> Result<()> {
+        let p = self.host.resolve(path)?;
+        let n = self.host.resolve(neighbor)?;
+        let p = self.host.resolve_layer(p.raw(), Layer::Path, "path")?;
+        let n = self
+            .host
+            .resolve_layer(n.raw(), Layer::Neighbor, "neighbor")?;
+        if self.host.path(p).neighbor == n {
+            return Ok(());
+        }
+        let path_context = self.host.context(p);
+        if path_context != NO_CONTEXT {
+            if !self.host.is_offloaded(n) {
+                let failure = if self.target.paused {
+                    Some(Status::Paused)
+                } else {
+                    self.offload_one(n)
+                };
+                if let Some(status) = failure {
+                    return Err(Error::state(format!(
+                        "cannot relink offloaded path {p} to {n}: offloading the neighbor failed with {}",
+                        status.name()
+                    )));
+                }
+            }
+            let neighbor_context = self.host.context(n);
+            self.target.path_mut(path_context).neighbor = neighbor_context;
+        }
+        self.host.relink(p, n);
+        Ok(())
+    }
+
+    // ---- query and invalidate ----
+
+    /// Reads the target's live delegated state of offloaded objects.
+    pub fn query(&mut self, raws: &[u64]) -> Result<Outcome> {
+        let handles = self.resolve_unique(raws)?;
+        self.require_offloaded(&handles, "query")?;
+        let mut outcome = Outcome {
+            handles: Vec::with_capacity(handles.len()),
+            delegated: Vec::with_capacity(handles.len()),
+            received: Vec::new(),
+            total_received: 0,
+        };
+        for &h in &handles {
+            let context = self.host.context(h);
+            outcome.handles.push(h.raw());
+            outcome.delegated.push(match layer_of(h) {
+                Layer::Neighbor => Delegated::Neighbor {
+                    nic_reachability_delta: self.target.neighbor(context).nic_reachability_delta,
+                },
+                Layer::Path => Delegated::Path,
+                Layer::Tcp => Delegated::Tcp(self.target.tcp(context).delegated),
+            });
+        }
+        let n = handles.len() as u64;
+        self.counters.query.requested += n;
+        self.counters.query.succeeded += n;
+        Ok(outcome)
+    }
+
+    /// Marks offloaded objects invalid; the target asks to upload every connection affected.
+    pub fn invalidate(&mut self, raws: &[u64]) -> Result<()> {
+        let handles = self.resolve_unique(raws)?;
+        self.require_offloaded(&handles, "invalidate")?;
+        for &h in &handles {
+            let context = self.host.context(h);
+            self.target.set_invalid(layer_of(h), context, true);
+        }
+        let mut subtree = Vec::new();
+        for &h in &handles {
+            subtree.clear();
+            self.host.walk_subtree(h, false, &mut subtree);
+            for &raw in &subtree {
+                let t = Handle::from_raw(raw);
+                if layer_of(t) == Layer::Tcp
+                    && self.host.is_offloaded(t)
+                    && self.invalid_pending.insert(raw)
+                {
+                    self.indicate(Event {
+                        kind: EventKind::UploadRequested,
+                        handle: Some(raw),
+                        reason: Some(crate::events::REASON_INVALID_STATE),
+                    });
+                }
+            }
+        }
+        let n = handles.len() as u64;
+        self.counters.invalidate.requested += n;
+        self.counters.invalidate.succeeded += n;
+        Ok(())
+    }
+
+    // ---- traffic ----
+
+    fn offloaded_tcp(&self, raw: u64) -> Result<u32> {
+        let h = self.host.resolve(raw)?;
+        let h = self.host.resolve_layer(h.raw(), Layer::Tcp, "connection")?;
+        match self.host.context(h) {
+            NO_CONTEXT => Err(Error::state(format!(
+                "connection {h} is not offloaded: the target holds no state for it"
+            ))),
+            context => Ok(context),
+        }
+    }
+
+    /// The target receives `data` on connection `raw` and buffers it.
+    pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
+        let context = self.offloaded_tcp(raw)?;
+        self.target.receive(context, data);
+        Ok(())
+    }
+
+    /// The target sends `nbytes` on connection `raw`; returns the bytes sent (0 if held back).
+    pub fn target_send(&mut self, raw: u64, nbytes: i128) -> Result<u32> {
+        let context = self.offloaded_tcp(raw)?;
+        let n = state::check_u32("nbytes", nbytes)?;
+        Ok(self.target.send(context, n))
+    }
+
+    /// Target copies of an offloaded object are linked by contexts; this reads those links back
+    /// as host handles: `(handle, handle of the object its context depends on or 0)`, in walk
+    /// pre-order. Invariant 5 says it equals the host's own links.
+    pub fn target_links(&self) -> (Vec<u64>, Vec<u64>) {
+        let mut handles = Vec::new();
+        let mut parents = Vec::new();
+        for raw in self.host.walk_all(false) {
+            let h = Handle::from_raw(raw);
+            let context = self.host.context(h);
+            if context == NO_CONTEXT {
+                continue;
+            }
+            let parent = match layer_of(h) {
+                Layer::Neighbor => 0,
+                Layer::Path => {
+                    let n = self.target.path(context).neighbor;
+                    self.target.neighbor(n).host.raw()
+                }
+                Layer::Tcp => {
+                    let p = self.target.tcp(context).path;
+                    self.target.path(p).host.raw()
+                }
+            };
+            handles.push(raw);
+            parents.push(parent);
+        }
+        (handles, parents)
+    }
+}
+
+/// Validates one update value for an object of `layer`.
+fn check_update_value(layer: Layer, name: &str, column: &Column<'_>, i: usize) -> Result<Checked> {
+    match (layer, name, column) {
+        (Layer::Neighbor, "mac", Column::Values(values)) => {
+            Ok(Checked::Mac(values[i].to_mac("mac")?))
+        }
+        (Layer::Neighbor, "mac", Column::Ints(ints)) => {
+            Ok(Checked::Mac(state::mac_from_int(i128::from(ints[i]))?))
+        }
+        (_, _, Column::Values(values)) => {
+            let v = values[i].to_int(name)?;
+            check_update_value(layer, name, &Column::Ints(&[clamp_i64(v)]), 0)
+        }
+        (Layer::Neighbor, _, Column::Ints(ints)) => Ok(Checked::Int(u64::from(state::check_u32(
+            name,
+            i128::from(ints[i]),
+        )?))),
+        (Layer::Path, _, Column::Ints(ints)) => Ok(Checked::Int(u64::from(state::check_mtu(
+            i128::from(ints[i]),
+        )?))),
+        (Layer::Tcp, _, Column::Ints(ints)) => {
+            let index = TcpCached::index_of(name).expect("checked cached name");
+            let spec = &TcpCached::SPECS[index];
+            let value = i128::from(ints[i]);
+            if spec.is_bool && !(value == 0 || value == 1) {
+                return Err(Error::validation(format!(
+                    "{name} must be a bool (0 or 1), got {value}"
+                )));
+            }
+            Ok(Checked::Int(spec.check(value)?))
+        }
+    }
+}
+
+fn clamp_i64(v: i128) -> i64 {
+    v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}

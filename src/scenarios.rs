@@ -1,0 +1,266 @@
+//! End-to-end scenarios of the core, from the source page and CHIMNEY-NOTES.
+
+use crate::engine::{Engine, NeighborArgs};
+use crate::error::ErrorKind;
+use crate::handle::Layer;
+use crate::operations::{Column, Delegated};
+use crate::stats::Stat;
+use crate::status::Status;
+use crate::target::TargetConfig;
+use crate::value::Value;
+
+fn neighbor(engine: &mut Engine, last: i128) -> u64 {
+    engine
+        .add_neighbor(&NeighborArgs {
+            mac: Value::Int(0x0200_0000_0000 + last),
+            vlan_id: Value::Int(0),
+            source_mac: None,
+            host_reachability_delta: Value::Int(0),
+            nic_reachability_delta: Value::Int(0),
+        })
+        .unwrap()
+}
+
+fn path(engine: &mut Engine, n: u64, mtu: i128) -> u64 {
+    let ip = |s: &str| Value::Text(s.into());
+    engine
+        .add_path(n, &ip("10.0.0.1"), &ip("10.0.0.9"), &Value::Int(mtu))
+        .unwrap()
+}
+
+fn tcp(engine: &mut Engine, p: u64, port: i128) -> u64 {
+    engine
+        .add_tcp(p, &Value::Int(port), &Value::Int(443), &[])
+        .unwrap()
+}
+
+/// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3).
+fn example(config: TargetConfig) -> (Engine, [u64; 6]) {
+    let mut e = Engine::new(config).unwrap();
+    let n1 = neighbor(&mut e, 1);
+    let p1 = path(&mut e, n1, 1500);
+    let p2 = path(&mut e, n1, 1500);
+    let t1 = tcp(&mut e, p1, 1);
+    let t2 = tcp(&mut e, p1, 2);
+    let t3 = tcp(&mut e, p2, 3);
+    (e, [n1, p1, p2, t1, t2, t3])
+}
+
+fn statuses(list: &crate::blocks::BlockList) -> Vec<Status> {
+    (0..list.len()).map(|i| list.status(i).unwrap()).collect()
+}
+
+#[test]
+fn worked_partial_failure_example() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.target_inject_fault(t2, Status::Resources as i128)
+        .unwrap();
+    e.target_inject_fault(p2, Status::Failure as i128).unwrap();
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
+    use Status::*;
+    assert_eq!(
+        statuses(&list),
+        vec![
+            PartialSuccess,
+            PartialSuccess,
+            Success,
+            Resources,
+            Failure,
+            Failure
+        ]
+    );
+    assert!(e.is_offloaded(t1).unwrap());
+    assert!(!e.is_offloaded(t2).unwrap());
+    assert!(!e.is_offloaded(p2).unwrap());
+    assert_eq!(e.target.counters.contexts_allocated, 3);
+    let (handles, parents) = e.target_links();
+    assert_eq!(handles, vec![n1, p1, t1]);
+    assert_eq!(parents, vec![0, n1, p1]);
+}
+
+#[test]
+fn root_failure_stops_everything() {
+    let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
+    e.target_inject_fault(n1, Status::NeighborEntries as i128)
+        .unwrap();
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert!(statuses(&list)
+        .iter()
+        .all(|s| *s == Status::NeighborEntries));
+    assert_eq!(e.count(None, Some(true)), 0);
+}
+
+#[test]
+fn capacity_limits_each_layer() {
+    let (mut e, [.., t1, t2, t3]) = example(TargetConfig {
+        tcp_capacity: Some(2),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert_eq!(list.status(5), Some(Status::TcpEntries));
+    assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 2);
+
+    let (mut e, [_, _, p2, t1, t2, t3]) = example(TargetConfig {
+        path_capacity: Some(1),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let at = |h: u64| list.status(list.handles.iter().position(|&x| x == h).unwrap());
+    assert_eq!(at(p2), Some(Status::PathEntries));
+    assert_eq!(at(t3), Some(Status::PathEntries));
+}
+
+#[test]
+fn nothing_is_lost_on_terminate() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.target_receive(t1, b"hello ").unwrap();
+    e.target_receive(t1, b"world").unwrap();
+    assert_eq!(e.target_send(t1, 1000).unwrap(), 1000);
+    let outcome = e.terminate(&[n1], true).unwrap();
+    assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
+    assert_eq!(outcome.received[0], b"hello world");
+    match &outcome.delegated[0] {
+        Delegated::Tcp(d) => {
+            assert_eq!(d.rcv_nxt, 11);
+            assert_eq!(d.snd_nxt, 1000);
+            assert_eq!(d.snd_max, 1000);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(
+        e.host
+            .tcp(crate::Handle::from_raw(t1))
+            .state
+            .delegated
+            .rcv_nxt,
+        11
+    );
+    assert_eq!(e.count(None, Some(true)), 0);
+    assert_eq!(e.target.counters.contexts_freed, 6);
+}
+
+#[test]
+fn referencing_allocates_nothing() {
+    let (mut e, [n1, p1, _, t1, t2, _]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    let before = e.target.counters.contexts_allocated;
+    let list = e.initiate_offload(&[t2]).unwrap();
+    assert_eq!(list.handles, vec![p1, t2]);
+    assert_eq!(list.referenced, vec![true, false]);
+    assert_eq!(e.target.counters.contexts_allocated, before + 1);
+    assert!(e.is_offloaded(n1).unwrap());
+}
+
+#[test]
+fn failed_calls_change_nothing() {
+    let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    let before = format!(
+        "{:?}",
+        (e.stats(), e.target_stats(), e.host.walk_all(false))
+    );
+    assert_eq!(
+        e.initiate_offload(&[t1]).unwrap_err().kind,
+        ErrorKind::State
+    );
+    assert_eq!(
+        e.terminate(&[n1], false).unwrap_err().kind,
+        ErrorKind::Dependency
+    );
+    assert_eq!(e.remove(&[p1], false).unwrap_err().kind, ErrorKind::State);
+    assert_eq!(
+        e.remove(&[t1 ^ (1 << 32)], false).unwrap_err().kind,
+        ErrorKind::InvalidHandle
+    );
+    let cached = [("path_mtu".to_string(), Column::Ints(&[100_000]))];
+    assert_eq!(
+        e.update(&[p1], &cached).unwrap_err().kind,
+        ErrorKind::Validation
+    );
+    let constant = [("vlan_id".to_string(), Column::Ints(&[1]))];
+    assert_eq!(
+        e.update(&[n1], &constant).unwrap_err().kind,
+        ErrorKind::State
+    );
+    let after = format!(
+        "{:?}",
+        (e.stats(), e.target_stats(), e.host.walk_all(false))
+    );
+    assert_eq!(before, after);
+}
+
+#[test]
+fn update_over_target_limit_terminates() {
+    let (mut e, [_, p1, _, t1, ..]) = example(TargetConfig {
+        max_path_mtu: Some(1500),
+        ..TargetConfig::default()
+    });
+    e.initiate_offload(&[t1]).unwrap();
+    let statuses = e
+        .update(&[p1], &[("path_mtu".to_string(), Column::Ints(&[9000]))])
+        .unwrap();
+    assert_eq!(statuses, vec![Status::PathMtu as u8]);
+    assert!(!e.is_offloaded(p1).unwrap());
+    assert!(!e.is_offloaded(t1).unwrap());
+    assert_eq!(
+        e.host.path(crate::Handle::from_raw(p1)).state.path_mtu,
+        9000
+    );
+}
+
+#[test]
+fn invalidate_holds_back_and_requests_uploads() {
+    let (mut e, [n1, _, _, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.invalidate(&[n1]).unwrap();
+    e.invalidate(&[n1]).unwrap();
+    assert_eq!(e.events.len(), 3, "one pending request per connection");
+    assert_eq!(e.target_send(t1, 10).unwrap(), 0);
+    e.update(&[n1], &[]).unwrap();
+    assert_eq!(e.target_send(t1, 10).unwrap(), 10);
+    let done = e.process_events();
+    assert_eq!(done.len(), 3);
+    assert!(done.iter().all(|p| p.action == "terminated"));
+    assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 0);
+}
+
+#[test]
+fn upload_all_pauses_until_resume() {
+    let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    e.target_request_upload_all().unwrap();
+    let list = e.initiate_offload(&[t2]).unwrap();
+    assert!(statuses(&list).iter().all(|s| *s == Status::Paused));
+    let done = e.process_events();
+    assert_eq!(done[0].action, "terminated_all");
+    assert_eq!(done[0].outcome.as_ref().unwrap().len(), 3);
+    assert!(!e.is_offloaded(n1).unwrap());
+    assert_eq!(e.target_resume().map(|_| e.target.paused), Ok(false));
+    assert_eq!(
+        statuses(&e.initiate_offload(&[t3]).unwrap())[0],
+        Status::Success
+    );
+    match e
+        .stats()
+        .get(&["operations", "initiate_offload", "failed", "PAUSED"])
+    {
+        Some(Stat::Int(1)) => {}
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn relink_moves_target_links_too() {
+    let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig::default());
+    let n2 = neighbor(&mut e, 2);
+    e.initiate_offload(&[t1]).unwrap();
+    e.relink(p1, n2).unwrap();
+    assert!(e.is_offloaded(n2).unwrap());
+    let (handles, parents) = e.target_links();
+    let parent_of = |h| parents[handles.iter().position(|&x| x == h).unwrap()];
+    assert_eq!(parent_of(p1), n2);
+    assert_eq!(e.depends_on(p1).unwrap(), Some(n2));
+    assert!(e.is_offloaded(n1).unwrap());
+}

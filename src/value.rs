@@ -1,0 +1,119 @@
+//! Loosely typed input values, as they arrive from a dynamic caller (the Python bindings).
+//!
+//! The bindings only sort a Python object into one of these shapes; deciding whether the shape
+//! is acceptable, and the range, is the core's job, done after handle checks so that both
+//! backends report the same error first (DESIGN §8 check order).
+
+use std::net::IpAddr;
+
+use crate::error::{Error, Result};
+use crate::state::{self, FieldSpec, Mac};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Int(i128),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// Anything else, by type name, for the error message.
+    Other(String),
+}
+
+impl Value {
+    fn type_name(&self) -> &str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Bool(_) => "bool",
+            Value::Text(_) => "str",
+            Value::Bytes(_) => "bytes",
+            Value::Other(name) => name,
+        }
+    }
+
+    /// An integer (not a bool) within `spec`'s range, or a bool for a bool field.
+    pub fn to_field(&self, spec: &FieldSpec) -> Result<u64> {
+        match (self, spec.is_bool) {
+            (Value::Bool(b), true) => Ok(u64::from(*b)),
+            (Value::Int(i), false) => spec.check(*i),
+            (other, true) => Err(Error::validation(format!(
+                "{} must be a bool, got {}",
+                spec.name,
+                other.type_name()
+            ))),
+            (other, false) => Err(Error::validation(format!(
+                "{} must be an int, got {}",
+                spec.name,
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// An integer (not a bool) for a field checked by the caller.
+    pub fn to_int(&self, name: &str) -> Result<i128> {
+        match self {
+            Value::Int(i) => Ok(*i),
+            other => Err(Error::validation(format!(
+                "{name} must be an int, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn to_mac(&self, name: &str) -> Result<Mac> {
+        match self {
+            Value::Text(text) => state::parse_mac(text),
+            Value::Bytes(bytes) => state::mac_from_bytes(bytes),
+            Value::Int(i) => state::mac_from_int(*i),
+            other => Err(Error::validation(format!(
+                "{name} must be a MAC address (str, 6 bytes or int), got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    pub fn to_ip(&self, name: &str) -> Result<IpAddr> {
+        match self {
+            Value::Text(text) => state::parse_ip(text),
+            Value::Bytes(bytes) => state::ip_from_bytes(bytes),
+            Value::Int(i) => state::ip_from_int(*i),
+            other => Err(Error::validation(format!(
+                "{name} must be an IP address (str, ipaddress object, 4/16 bytes or int), got {}",
+                other.type_name()
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TcpCached;
+
+    #[test]
+    fn bools_and_ints_do_not_mix() {
+        let nagle = TcpCached::SPECS.iter().find(|s| s.name == "nagle").unwrap();
+        let max_rt = TcpCached::SPECS
+            .iter()
+            .find(|s| s.name == "max_rt")
+            .unwrap();
+        assert_eq!(Value::Bool(true).to_field(nagle), Ok(1));
+        assert!(Value::Int(1).to_field(nagle).is_err());
+        assert!(Value::Bool(true).to_field(max_rt).is_err());
+        assert!(Value::Int(-1).to_field(max_rt).is_err());
+        assert!(Value::Text("1".into()).to_field(max_rt).is_err());
+    }
+
+    #[test]
+    fn addresses_from_every_shape() {
+        assert!(Value::Bytes(vec![10, 0, 0, 1])
+            .to_ip("source")
+            .unwrap()
+            .is_ipv4());
+        assert!(Value::Int(1 << 40).to_ip("source").unwrap().is_ipv6());
+        assert!(Value::Other("float".into()).to_ip("source").is_err());
+        assert_eq!(
+            Value::Int(0x020000000001).to_mac("mac").unwrap(),
+            [2, 0, 0, 0, 0, 1]
+        );
+    }
+}
