@@ -1,0 +1,69 @@
+"""offload-tree: the TCP chimney offload state tree, with a simulated offload target.
+
+Neighbors, the paths over them and the TCP connections over those are offloaded to, and
+terminated from, a ``SimulatedTarget`` through block lists, as NDIS chimney offload does.
+The engine is the Rust core (``offload_tree._native``) when built, else the pure-Python
+fallback; ``OFFLOAD_TREE_BACKEND=native|python`` forces one, and ``BACKEND`` says which.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from ._backend import BACKEND, Engine, engine_class
+from ._enums import ConnectionState, EventKind, Layer, Status, UploadReason
+from ._errors import (
+    DependencyError,
+    InternalError,
+    InvalidHandleError,
+    LayerError,
+    OffloadTreeError,
+    StateError,
+    ValidationError,
+)
+from ._records import NeighborState, PathState, TcpState
+from ._results import (
+    Block,
+    BlockList,
+    OffloadResult,
+    ProcessedEvent,
+    QueryResult,
+    TerminateResult,
+)
+from ._target import SimulatedTarget
+from ._tree import OffloadStateTree
+
+try:
+    __version__ = _metadata.version("offload-tree")
+except _metadata.PackageNotFoundError:  # running from a source checkout
+    __version__ = "0.1.0"
+
+__all__ = [
+    "BACKEND",
+    "Block",
+    "BlockList",
+    "ConnectionState",
+    "DependencyError",
+    "Engine",
+    "EventKind",
+    "InternalError",
+    "InvalidHandleError",
+    "Layer",
+    "LayerError",
+    "NeighborState",
+    "OffloadResult",
+    "OffloadStateTree",
+    "OffloadTreeError",
+    "PathState",
+    "ProcessedEvent",
+    "QueryResult",
+    "SimulatedTarget",
+    "StateError",
+    "Status",
+    "TcpState",
+    "TerminateResult",
+    "UploadReason",
+    "ValidationError",
+    "__version__",
+    "engine_class",
+]

@@ -1,0 +1,297 @@
+"""Coercion of user input into the engine's input types (DESIGN.md section 4).
+
+Both engines receive exactly what these functions produce: a single handle as a Python
+``int``, many handles as a 1-D C-contiguous ``uint64`` ndarray, integer field arrays as 1-D
+``int64`` ndarrays. Everything the user may hand over is checked here, so that the two
+engines only ever see well-typed input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ._enums import Layer
+from ._errors import InvalidHandleError, ValidationError
+from ._fields import BOOL, CACHED, FIELD_BY_NAME, MAC, MAC_MAX, Field
+
+__all__ = [
+    "HANDLE_MAX",
+    "as_bool",
+    "as_field_array",
+    "as_handle",
+    "as_handles",
+    "as_int_array",
+    "as_layer",
+    "as_optional_bool",
+    "format_handle",
+    "format_mac",
+    "parse_mac",
+    "plain_scalar",
+]
+
+HANDLE_MAX = 2**64 - 1
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+HandleArray = npt.NDArray[np.uint64]
+IntArray = npt.NDArray[np.int64]
+
+
+def format_handle(h: int) -> str:
+    """A handle as shown in messages and renderings: ``0x`` and 16 hex digits."""
+    return f"0x{h:016x}"
+
+
+def _is_int(value: object) -> bool:
+    """True for Python ints and NumPy integer scalars, but not for bools (of either kind)."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    return isinstance(value, int | np.integer)
+
+
+def plain_scalar(value: Any) -> Any:
+    """Turn a NumPy scalar into the equivalent Python scalar; leave anything else alone.
+
+    The engines accept Python ints and bools only, so the facade converts ``np.int64(5)``
+    and ``np.True_`` before passing them on.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --- handles ------------------------------------------------------------------------------
+
+
+def as_handle(h: object) -> int:
+    """One handle as a Python int; ``InvalidHandleError`` for anything that cannot be one."""
+    if type(h) is int:  # the common case, first and cheap
+        if 0 <= h <= HANDLE_MAX:
+            return h
+        raise InvalidHandleError(f"invalid handle {h}: handles are in 0..2**64-1")
+    if _is_int(h):
+        return as_handle(int(h))  # type: ignore[call-overload]
+    raise InvalidHandleError(f"invalid handle {h!r}: expected an int, got {type(h).__name__}")
+
+
+def as_handles(handles: object) -> HandleArray:
+    """Many handles as a 1-D C-contiguous ``uint64`` array.
+
+    Accepts one handle, a sequence (or any iterable) of handles, or a NumPy array of an
+    integer dtype; everything else raises ``InvalidHandleError``.
+    """
+    if isinstance(handles, np.ndarray):
+        return _handles_from_array(handles)
+    if _is_int(handles):
+        return np.array([as_handle(handles)], dtype=np.uint64)
+    if isinstance(handles, str | bytes | bytearray | memoryview) or not isinstance(
+        handles, Iterable
+    ):
+        raise InvalidHandleError(
+            f"invalid handles {handles!r}: expected an int, a sequence of ints or an array"
+        )
+    items = handles if isinstance(handles, list | tuple) else list(handles)
+    # Fast path: plain ints only (a bool would pass np.array silently, so check types).
+    if all(type(item) is int for item in items):
+        try:
+            return np.array(items, dtype=np.uint64)
+        except OverflowError:
+            pass  # some value is out of range: the slow path names it
+    return np.array([as_handle(item) for item in items], dtype=np.uint64)
+
+
+def _handles_from_array(array: np.ndarray) -> HandleArray:
+    if array.ndim != 1:
+        raise InvalidHandleError(f"a handle array must be 1-D, got {array.ndim} dimensions")
+    kind = array.dtype.kind
+    if kind == "u":
+        return np.ascontiguousarray(array, dtype=np.uint64)
+    if kind == "i":
+        if array.size and int(array.min()) < 0:
+            raise InvalidHandleError(
+                f"invalid handle {int(array.min())}: handles are in 0..2**64-1"
+            )
+        return np.ascontiguousarray(array, dtype=np.uint64)
+    raise InvalidHandleError(f"a handle array must have an integer dtype, got {array.dtype}")
+
+
+# --- integer field arrays -----------------------------------------------------------------
+
+
+def as_int_array(name: str, value: object, n: int) -> IntArray:
+    """A batch field as a 1-D ``int64`` array of length ``n``; a scalar is broadcast.
+
+    Float, bool, object and string values are rejected with ``ValidationError``, as is a
+    length other than ``n``.
+    """
+    if _is_int(value):
+        v = int(value)  # type: ignore[call-overload]
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            raise ValidationError(f"{name}={v} is out of range")
+        return np.full(n, v, dtype=np.int64)
+    if isinstance(value, np.ndarray):
+        array = _int_array_from_ndarray(name, value)
+    elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"{name} must be an int or a sequence of ints, got {type(value).__name__}"
+        )
+    else:
+        items = list(value)
+        for item in items:
+            if not _is_int(item):
+                raise ValidationError(
+                    f"{name} must contain ints only, got {type(item).__name__} {item!r}"
+                )
+        try:
+            array = np.array([int(i) for i in items], dtype=np.int64)
+        except OverflowError:
+            raise ValidationError(f"{name} holds a value out of range") from None
+    _check_length(name, array, n)
+    return array
+
+
+def _int_array_from_ndarray(name: str, value: np.ndarray) -> IntArray:
+    if value.ndim != 1:
+        raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
+    if value.dtype.kind == "i":
+        return np.ascontiguousarray(value, dtype=np.int64)
+    if value.dtype.kind == "u":
+        if value.size and int(value.max()) > _INT64_MAX:
+            raise ValidationError(f"{name}={int(value.max())} is out of range")
+        return np.ascontiguousarray(value, dtype=np.int64)
+    raise ValidationError(f"{name} must have an integer dtype, got {value.dtype}")
+
+
+def _check_length(name: str, array: np.ndarray, n: int) -> None:
+    if len(array) != n:
+        raise ValidationError(f"{name} has {len(array)} values but there are {n} handles")
+
+
+def _bool_array(name: str, value: object, n: int) -> IntArray:
+    """A bool field for ``update``: bools (scalar or sequence) to an int64 array of 0/1."""
+    if isinstance(value, bool | np.bool_):
+        return np.full(n, int(value), dtype=np.int64)
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1 or value.dtype.kind != "b":
+            raise ValidationError(f"{name} must be a bool or a 1-D bool array, got {value.dtype}")
+        array = value.astype(np.int64)
+    elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValidationError(f"{name} must be True or False, got {type(value).__name__}")
+    else:
+        items = list(value)
+        if not all(isinstance(item, bool | np.bool_) for item in items):
+            raise ValidationError(f"{name} must contain bools only")
+        array = np.array([int(item) for item in items], dtype=np.int64)
+    _check_length(name, array, n)
+    return array
+
+
+def _mac_array(name: str, value: object, n: int) -> IntArray:
+    """A MAC field for ``update``: MACs (scalar or sequence) to an int64 array of 48-bit ints."""
+    if isinstance(value, str | bytes) or _is_int(value):
+        return np.full(n, parse_mac(value), dtype=np.int64)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+        array = _int_array_from_ndarray(name, value)
+    elif isinstance(value, Iterable):
+        array = np.array([parse_mac(item) for item in value], dtype=np.int64)
+    else:
+        raise ValidationError(f"{name} must be a MAC address, got {type(value).__name__}")
+    _check_length(name, array, n)
+    return array
+
+
+def as_field_array(name: str, value: object, n: int) -> IntArray:
+    """One ``update`` keyword as the engine's ``int64`` array of length ``n``.
+
+    Only cached fields are converted strictly. For any other name the engine will raise
+    (``StateError`` for a constant or delegated variable, ``ValidationError`` for an unknown
+    one) before it looks at a value, so a value that does not convert is replaced by zeros:
+    the engine's check order, not the facade's, decides which error the user sees.
+    """
+    field: Field | None = FIELD_BY_NAME.get(name)
+    try:
+        if field is not None and field.value_type == BOOL:
+            return _bool_array(name, value, n)
+        if field is not None and field.value_type == MAC:
+            return _mac_array(name, value, n)
+        return as_int_array(name, value, n)
+    except ValidationError:
+        if field is not None and field.kind == CACHED:
+            raise
+        return np.zeros(n, dtype=np.int64)
+
+
+# --- MAC addresses ------------------------------------------------------------------------
+
+_MAC_COLON = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
+_MAC_DASH = re.compile(r"[0-9a-fA-F]{2}(?:-[0-9a-fA-F]{2}){5}")
+
+
+def parse_mac(value: object) -> int:
+    """A MAC address as a 48-bit int.
+
+    Accepts ``"00:15:5d:01:02:03"`` or ``"00-15-5D-01-02-03"`` (case-insensitive, one
+    separator throughout), 6 ``bytes``, or an ``int`` in 0..2**48-1.
+    """
+    if isinstance(value, str):
+        if _MAC_COLON.fullmatch(value) or _MAC_DASH.fullmatch(value):
+            return int(value.replace(value[2], ""), 16)
+        raise ValidationError(
+            f'malformed MAC address {value!r}: expected six hex octets like "00:15:5d:01:02:03"'
+        )
+    if isinstance(value, bytes):
+        if len(value) != 6:
+            raise ValidationError(
+                f"a MAC address given as bytes must be 6 bytes long, got {len(value)}"
+            )
+        return int.from_bytes(value, "big")
+    if _is_int(value):
+        v = int(value)  # type: ignore[call-overload]
+        if 0 <= v <= MAC_MAX:
+            return v
+        raise ValidationError(f"a MAC address given as an int must be in 0..2**48-1, got {v}")
+    raise ValidationError(
+        f"a MAC address must be a str, 6 bytes or an int, got {type(value).__name__}"
+    )
+
+
+def format_mac(mac: int) -> str:
+    """A 48-bit MAC as lowercase ``aa:bb:cc:dd:ee:ff``."""
+    text = f"{mac:012x}"
+    return ":".join(text[i : i + 2] for i in range(0, 12, 2))
+
+
+# --- small arguments ----------------------------------------------------------------------
+
+
+def as_layer(layer: object) -> int | None:
+    """A layer argument: None, a ``Layer``, an int 0..2 or a layer name like ``"tcp"``."""
+    if layer is None:
+        return None
+    if isinstance(layer, str):
+        try:
+            return int(Layer[layer.upper()])
+        except KeyError:
+            pass
+    elif _is_int(layer) and 0 <= int(layer) <= 2:  # type: ignore[call-overload]
+        return int(layer)  # type: ignore[call-overload]
+    raise ValidationError(f"layer must be None, a Layer or 0..2, got {layer!r}")
+
+
+def as_optional_bool(name: str, value: object) -> bool | None:
+    """None or a bool (NumPy bools too); anything else is a ``ValidationError``."""
+    if value is None:
+        return None
+    return as_bool(name, value)
+
+
+def as_bool(name: str, value: object) -> bool:
+    """A bool argument (NumPy bools too); anything else is a ``ValidationError``."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise ValidationError(f"{name} must be True or False, got {value!r}")

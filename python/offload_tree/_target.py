@@ -1,0 +1,187 @@
+"""``SimulatedTarget``: the public face of the simulated offload target.
+
+The target's state lives in the engine next to the host tree (one engine, one lock, so
+every operation is atomic). A ``SimulatedTarget`` records its configuration until a tree
+is built on it, then forwards its calls to that tree's engine.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._enums import Status, UploadReason
+from ._errors import StateError, ValidationError
+from ._handles import as_handle, plain_scalar
+
+__all__ = ["SimulatedTarget"]
+
+_U64_MAX = 2**64 - 1
+
+
+def _limit(name: str, value: object) -> int | None:
+    """A capacity or limit: None (unlimited) or an int in 0..2**64-1."""
+    value = plain_scalar(value)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _U64_MAX:
+        raise ValidationError(f"{name} must be None or an int in 0..2**64-1, got {value!r}")
+    return int(value)
+
+
+def _int_arg(name: str, value: object) -> int:
+    """An int argument (NumPy integers too, not bools); range checks are the engine's."""
+    value = plain_scalar(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+class SimulatedTarget:
+    """A simulated offload target: per-layer capacities, limits and fault injection.
+
+    ``None`` capacities and limits mean unlimited. ``fail_rate`` (0..1) makes each offload
+    attempt fail at random, reproducibly for a given ``seed``. Build a tree on the target
+    with ``OffloadStateTree(target)``; until then the traffic and event methods raise
+    ``StateError``.
+    """
+
+    __slots__ = ("_config", "_engine")
+
+    def __init__(
+        self,
+        neighbor_capacity: int | None = None,
+        path_capacity: int | None = None,
+        tcp_capacity: int | None = None,
+        max_path_mtu: int | None = None,
+        max_rcv_window: int | None = None,
+        fail_rate: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        """Record and validate the configuration (``ValidationError`` when out of range)."""
+        limits = {
+            "neighbor_capacity": neighbor_capacity,
+            "path_capacity": path_capacity,
+            "tcp_capacity": tcp_capacity,
+            "max_path_mtu": max_path_mtu,
+            "max_rcv_window": max_rcv_window,
+        }
+        config: dict[str, Any] = {name: _limit(name, value) for name, value in limits.items()}
+        rate = plain_scalar(fail_rate)
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not math.isfinite(rate)
+            or not 0.0 <= rate <= 1.0
+        ):
+            raise ValidationError(f"fail_rate must be a float in [0, 1], got {fail_rate!r}")
+        config["fail_rate"] = float(rate)
+        seed = plain_scalar(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _U64_MAX:
+            raise ValidationError(f"seed must be an int in 0..2**64-1, got {seed!r}")
+        config["seed"] = int(seed)
+        # The configuration is fixed: the engine is built from it, changing it later would lie.
+        self._config = config
+        self._engine: Any = None
+
+    @property
+    def neighbor_capacity(self) -> int | None:
+        """How many neighbors may be offloaded at once (None: unlimited)."""
+        return self._config["neighbor_capacity"]  # type: ignore[no-any-return]
+
+    @property
+    def path_capacity(self) -> int | None:
+        """How many paths may be offloaded at once (None: unlimited)."""
+        return self._config["path_capacity"]  # type: ignore[no-any-return]
+
+    @property
+    def tcp_capacity(self) -> int | None:
+        """How many TCP connections may be offloaded at once (None: unlimited)."""
+        return self._config["tcp_capacity"]  # type: ignore[no-any-return]
+
+    @property
+    def max_path_mtu(self) -> int | None:
+        """The largest path MTU the target accepts (None: any)."""
+        return self._config["max_path_mtu"]  # type: ignore[no-any-return]
+
+    @property
+    def max_rcv_window(self) -> int | None:
+        """The largest initial receive window the target accepts (None: any)."""
+        return self._config["max_rcv_window"]  # type: ignore[no-any-return]
+
+    @property
+    def fail_rate(self) -> float:
+        """The probability that an offload attempt fails at random."""
+        return self._config["fail_rate"]  # type: ignore[no-any-return]
+
+    @property
+    def seed(self) -> int:
+        """The seed of the target's random faults."""
+        return self._config["seed"]  # type: ignore[no-any-return]
+
+    # -- attachment (used by OffloadStateTree)
+    def _attach(self, engine_class: type) -> Any:
+        """Create the engine of a new tree from this configuration; once only."""
+        if self._engine is not None:
+            raise StateError("target is already attached to a tree")
+        # The config dict is in the order of the Engine constructor's parameters.
+        self._engine = engine_class(*self._config.values())
+        return self._engine
+
+    @property
+    def attached(self) -> bool:
+        """True once a tree has been built on this target."""
+        return self._engine is not None
+
+    def _attached_engine(self) -> Any:
+        if self._engine is None:
+            raise StateError("target is not attached to a tree")
+        return self._engine
+
+    # -- traffic
+    def receive(self, tc: int, data: bytes | bytearray | memoryview) -> None:
+        """Receive ``data`` on an offloaded connection: buffered until terminate returns it."""
+        engine = self._attached_engine()
+        h = as_handle(tc)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError(f"data must be bytes, got {type(data).__name__}")
+        engine.target_receive(h, bytes(data))
+
+    def send(self, tc: int, nbytes: int) -> int:
+        """Send ``nbytes`` on an offloaded connection; returns the bytes sent (0 if held back)."""
+        engine = self._attached_engine()
+        h = as_handle(tc)
+        return int(engine.target_send(h, _int_arg("nbytes", nbytes)))
+
+    # -- events
+    def request_upload(self, tc: int, reason: UploadReason | int) -> None:
+        """Ask the host to upload one connection (queues an UPLOAD_REQUESTED event)."""
+        engine = self._attached_engine()
+        h = as_handle(tc)
+        engine.target_request_upload(h, _int_arg("reason", reason))
+
+    def request_upload_all(self) -> None:
+        """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads and ask for everything back."""
+        self._attached_engine().target_request_upload_all()
+
+    def resume(self) -> None:
+        """Indicate NDIS_STATUS_OFFLOAD_RESUME: accept offloads again."""
+        self._attached_engine().target_resume()
+
+    def indicate_neighbor_unreachable(self, nb: int) -> None:
+        """Report that an offloaded neighbor's reachability is in doubt."""
+        engine = self._attached_engine()
+        engine.target_indicate_neighbor_unreachable(as_handle(nb))
+
+    def inject_fault(self, h: int, status: Status | int) -> None:
+        """Make the next offload attempt of ``h`` fail with ``status`` (one-shot)."""
+        engine = self._attached_engine()
+        engine.target_inject_fault(as_handle(h), _int_arg("status", status))
+
+    def stats(self) -> dict[str, Any]:
+        """The target's counters (DESIGN.md section 9)."""
+        return self._attached_engine().target_stats()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        config = ", ".join(f"{name}={value!r}" for name, value in self._config.items())
+        return f"SimulatedTarget({config})" + ("" if self.attached else " (not attached)")

@@ -1,0 +1,347 @@
+"""``OffloadStateTree``: the public face of the offload state tree.
+
+The facade holds no semantics: it normalises user input (``_handles``), calls the engine
+(Rust or Python, same protocol) and wraps what comes back in the public result classes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _backend
+from ._enums import Layer, Status
+from ._errors import InvalidHandleError, ValidationError
+from ._handles import (
+    as_bool,
+    as_field_array,
+    as_handle,
+    as_handles,
+    as_int_array,
+    as_layer,
+    as_optional_bool,
+    plain_scalar,
+)
+from ._records import StateRecord, record_from_state
+from ._results import BlockList, OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._target import SimulatedTarget
+
+__all__ = ["OffloadStateTree"]
+
+HandleArray = npt.NDArray[np.uint64]
+_IP_OBJECTS = (ipaddress.IPv4Address, ipaddress.IPv6Address)
+_SCALAR_ADDRESS = (str, bytes, int, np.integer, *_IP_OBJECTS)
+
+
+def _int_arg(name: str, value: object) -> int:
+    """An int argument (NumPy integers too, not bools); range checks are the engine's."""
+    value = plain_scalar(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
+    return int(value)
+
+
+def _engine_value(value: object) -> object:
+    """A keyword value for the engine: NumPy scalars and IntEnums become plain ints/bools."""
+    value = plain_scalar(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _address(value: object) -> object:
+    """One IP address for the engine: ``ipaddress`` objects are passed as packed bytes."""
+    if isinstance(value, _IP_OBJECTS):
+        return value.packed
+    return plain_scalar(value)
+
+
+def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[np.uint64]:
+    """A batch of IP addresses: a list for the engine, or a ``uint64`` array of IPv4 ints."""
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1:
+            raise ValidationError(f"{name} must be 1-D, got {values.ndim} dimensions")
+        if values.dtype.kind in "iu":
+            if values.dtype.kind == "i" and values.size and int(values.min()) < 0:
+                raise ValidationError(f"{name} holds a negative address {int(values.min())}")
+            array = np.ascontiguousarray(values, dtype=np.uint64)
+            if len(array) != n:
+                raise ValidationError(f"{name} has {len(array)} values but there are {n} handles")
+            return array
+        items = values.tolist()
+    elif isinstance(values, _SCALAR_ADDRESS):
+        items = [values] * n  # one address for every path
+    elif isinstance(values, Iterable):
+        items = list(values)
+    else:
+        raise ValidationError(
+            f"{name} must be an address or a sequence of addresses, got {type(values).__name__}"
+        )
+    if len(items) != n:
+        raise ValidationError(f"{name} has {len(items)} values but there are {n} handles")
+    return [_address(item) for item in items]
+
+
+class OffloadStateTree:
+    """The host's offload state tree: neighbors, the paths over them, the TCP connections.
+
+    Every object is named by an int handle. The tree is bound to one ``SimulatedTarget``
+    (a default one when none is given); ``backend`` picks the engine of this tree,
+    ``"native"`` or ``"python"`` (default: ``offload_tree.BACKEND``).
+    """
+
+    __slots__ = ("_backend", "_engine", "_target")
+
+    def __init__(
+        self, target: SimulatedTarget | None = None, *, backend: str | None = None
+    ) -> None:
+        """Build an empty tree on ``target`` (which may not be attached to another tree)."""
+        backend = _backend.BACKEND if backend is None else backend
+        engine_class = _backend.engine_class(backend)
+        if target is None:
+            target = SimulatedTarget()
+        elif not isinstance(target, SimulatedTarget):
+            raise TypeError(f"target must be a SimulatedTarget, got {type(target).__name__}")
+        self._engine: Any = target._attach(engine_class)
+        self._target = target
+        self._backend = backend
+
+    # -- properties
+    @property
+    def target(self) -> SimulatedTarget:
+        """The simulated offload target this tree offloads to."""
+        return self._target
+
+    @property
+    def backend(self) -> str:
+        """The engine of this tree: ``"native"`` or ``"python"``."""
+        return self._backend
+
+    @property
+    def tree_id(self) -> int:
+        """The 16-bit id this tree puts into the top bits of its handles."""
+        return int(self._engine.tree_id)
+
+    # -- building the tree
+    def add_neighbor(
+        self,
+        mac: str | bytes | int,
+        vlan_id: int = 0,
+        *,
+        source_mac: str | bytes | int | None = None,
+        host_reachability_delta: int = 0,
+        nic_reachability_delta: int = 0,
+    ) -> int:
+        """Add a neighbor (next hop) with link-layer address ``mac``; returns its handle."""
+        return int(
+            self._engine.add_neighbor(
+                plain_scalar(mac),
+                _int_arg("vlan_id", vlan_id),
+                plain_scalar(source_mac),
+                _int_arg("host_reachability_delta", host_reachability_delta),
+                _int_arg("nic_reachability_delta", nic_reachability_delta),
+            )
+        )
+
+    def add_path(
+        self,
+        neighbor: int,
+        source: Any,
+        destination: Any,
+        path_mtu: int = 1500,
+    ) -> int:
+        """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle."""
+        return int(
+            self._engine.add_path(
+                as_handle(neighbor),
+                _address(source),
+                _address(destination),
+                _int_arg("path_mtu", path_mtu),
+            )
+        )
+
+    def add_tcp(self, path: int, local_port: int, remote_port: int, **fields: Any) -> int:
+        """Add a TCP connection over ``path``; returns its handle.
+
+        Any constant, cached or delegated TCP variable may be given as a keyword (delegated
+        ones are the initial values handed to the target at offload).
+        """
+        return int(
+            self._engine.add_tcp(
+                as_handle(path),
+                _int_arg("local_port", local_port),
+                _int_arg("remote_port", remote_port),
+                {name: _engine_value(value) for name, value in fields.items()},
+            )
+        )
+
+    def add_neighbors(self, macs: Any, vlan_ids: Any = None) -> HandleArray:
+        """Add many neighbors at once; returns their handles (``uint64`` array).
+
+        ``macs`` is a sequence of MACs or an integer array of 48-bit values; ``vlan_ids`` an
+        int, a sequence or an array. Every item is validated before anything is added.
+        """
+        if isinstance(macs, np.ndarray) and macs.dtype.kind in "iu":
+            if macs.ndim != 1:
+                raise ValidationError(f"macs must be 1-D, got {macs.ndim} dimensions")
+            if macs.dtype.kind == "i" and macs.size and int(macs.min()) < 0:
+                raise ValidationError(f"macs holds a negative MAC {int(macs.min())}")
+            mac_input: Any = np.ascontiguousarray(macs, dtype=np.uint64)
+        elif isinstance(macs, np.ndarray):
+            mac_input = macs.tolist()
+        elif isinstance(macs, str | bytes) or not isinstance(macs, Iterable):
+            raise ValidationError(f"macs must be a sequence of MACs, got {type(macs).__name__}")
+        else:
+            mac_input = [plain_scalar(m) for m in macs]
+        n = len(mac_input)
+        vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n)
+        return self._engine.add_neighbors(mac_input, vlans)  # type: ignore[no-any-return]
+
+    def add_paths(
+        self, neighbors: Any, sources: Any, destinations: Any, path_mtus: Any = None
+    ) -> HandleArray:
+        """Add many paths at once; returns their handles (``uint64`` array).
+
+        ``sources``/``destinations`` are sequences of addresses (or one address for all, or
+        an integer array of IPv4 values); ``path_mtus`` an int, a sequence or an array.
+        """
+        parents = as_handles(neighbors)
+        n = len(parents)
+        return self._engine.add_paths(  # type: ignore[no-any-return]
+            parents,
+            _addresses("sources", sources, n),
+            _addresses("destinations", destinations, n),
+            None if path_mtus is None else as_int_array("path_mtus", path_mtus, n),
+        )
+
+    def add_tcps(self, paths: Any, local_ports: Any, remote_ports: Any) -> HandleArray:
+        """Add many TCP connections (other fields at their defaults); returns their handles."""
+        parents = as_handles(paths)
+        n = len(parents)
+        return self._engine.add_tcps(  # type: ignore[no-any-return]
+            parents,
+            as_int_array("local_ports", local_ports, n),
+            as_int_array("remote_ports", remote_ports, n),
+        )
+
+    def remove(self, handles: Any, cascade: bool = False) -> HandleArray:
+        """Delete host objects that are not offloaded; returns the removed handles.
+
+        Without ``cascade`` every dependent of a removed object must be removed in the same
+        call (``DependencyError``); with it, dependents go too (dependents first).
+        """
+        return self._engine.remove(as_handles(handles), as_bool("cascade", cascade))  # type: ignore[no-any-return]
+
+    # -- inspecting the tree
+    def layer(self, h: int) -> Layer:
+        """The layer of object ``h``."""
+        return Layer(self._engine.layer(as_handle(h)))
+
+    def depends_on(self, h: int) -> int | None:
+        """The object ``h`` depends on (a path's neighbor, a connection's path), or None."""
+        parent = self._engine.depends_on(as_handle(h))
+        return None if parent is None else int(parent)
+
+    def dependents(self, h: int) -> HandleArray:
+        """The objects that depend on ``h``, in insertion order (``uint64`` array)."""
+        return self._engine.dependents(as_handle(h))  # type: ignore[no-any-return]
+
+    def is_offloaded(self, h: int) -> bool:
+        """True when object ``h`` is offloaded to the target."""
+        return bool(self._engine.is_offloaded(as_handle(h)))
+
+    def state(self, h: int) -> StateRecord:
+        """The host copy of object ``h``'s variables, as a frozen record."""
+        return record_from_state(self._engine.state(as_handle(h)))
+
+    def __len__(self) -> int:
+        return int(self._engine.count(None, None))
+
+    def count(self, layer: Layer | int | str | None = None, offloaded: bool | None = None) -> int:
+        """The number of live objects, optionally of one layer and/or offload state."""
+        return int(self._engine.count(as_layer(layer), as_optional_bool("offloaded", offloaded)))
+
+    def __contains__(self, h: object) -> bool:
+        try:
+            handle = as_handle(h)
+        except InvalidHandleError:
+            return False
+        return bool(self._engine.contains(handle))
+
+    def handles(self, layer: Layer | int | str | None = None) -> HandleArray:
+        """The live handles in block-list order, optionally of one layer only."""
+        return self._engine.handles(as_layer(layer))  # type: ignore[no-any-return]
+
+    def walk(self, order: str = "pre", roots: Any = None) -> HandleArray:
+        """The handles in pre-order (``"pre"``) or dependents first (``"post"``).
+
+        With ``roots``, only their subtrees, each object once.
+        """
+        if order not in ("pre", "post"):
+            raise ValidationError(f"order must be 'pre' or 'post', got {order!r}")
+        root_array = None if roots is None else as_handles(roots)
+        return self._engine.walk(order == "post", root_array)  # type: ignore[no-any-return]
+
+    def block_list(self, handles: Any) -> BlockList:
+        """The block list an offload of ``handles`` would send (nothing is offloaded)."""
+        return BlockList(self._engine.block_list(as_handles(handles)))
+
+    # -- operations
+    def initiate_offload(self, handles: Any) -> OffloadResult:
+        """Offload objects together with whatever they depend on that is not offloaded.
+
+        The result carries the status the target wrote into every block.
+        """
+        return OffloadResult(self._engine.initiate_offload(as_handles(handles)))
+
+    def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:
+        """Upload offloaded objects back to the host (dependents first).
+
+        With ``cascade`` (the default) offloaded dependents are terminated too; without it
+        they raise ``DependencyError`` unless requested as well.
+        """
+        outcome = self._engine.terminate(as_handles(handles), as_bool("cascade", cascade))
+        return TerminateResult(outcome)
+
+    def update(self, handles: Any, **cached: Any) -> Status | npt.NDArray[np.uint8]:
+        """Change cached variables on the host copy and, when offloaded, on the target.
+
+        One int handle gives one ``Status``; many give an array of status codes. Values
+        may be scalars or arrays (one value per handle).
+        """
+        single = isinstance(handles, int | np.integer) and not isinstance(handles, bool | np.bool_)
+        array = as_handles(handles)
+        fields = {name: as_field_array(name, value, len(array)) for name, value in cached.items()}
+        codes = self._engine.update(array, fields)
+        return Status(int(codes[0])) if single else codes
+
+    def relink(self, path: int, neighbor: int) -> None:
+        """Move ``path`` to ``neighbor`` (the next hop changed)."""
+        self._engine.relink(as_handle(path), as_handle(neighbor))
+
+    def query(self, handles: Any) -> QueryResult:
+        """Read the target's live delegated state of offloaded objects, changing nothing."""
+        return QueryResult(self._engine.query(as_handles(handles)))
+
+    def invalidate(self, handles: Any) -> None:
+        """Tell the target to stop using the cached state of offloaded objects until updated."""
+        self._engine.invalidate(as_handles(handles))
+
+    def process_events(self) -> list[ProcessedEvent]:
+        """Apply the default host response to every queued target event, oldest first."""
+        return [ProcessedEvent.from_engine(event) for event in self._engine.process_events()]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per layer, per operation, of bytes and of events (DESIGN.md section 9)."""
+        return self._engine.stats()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        counts = ", ".join(
+            f"{layer.name.lower()}s={self._engine.count(int(layer), None)}" for layer in Layer
+        )
+        offloaded = self._engine.count(None, True)
+        return f"<OffloadStateTree {self._backend}: {counts}, offloaded={offloaded}>"
