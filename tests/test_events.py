@@ -1,0 +1,281 @@
+"""Target-initiated events and process_events (SPEC section 4, DESIGN section 8)."""
+
+from __future__ import annotations
+
+import offload_tree as ot
+import pytest
+from _helpers import assert_unchanged, check_invariants, hl, snapshot
+
+S = ot.Status
+R = ot.UploadReason
+K = ot.EventKind
+
+
+@pytest.fixture
+def off(make_example):
+    ex = make_example()
+    assert ex.tree.initiate_offload(ex.tree.handles()).ok
+    return ex
+
+
+def unchanged(ex, exc, call):
+    before = snapshot(ex.tree, ex.target)
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc, f"expected {exc.__name__}, got {info.type.__name__}"
+    assert_unchanged(before, snapshot(ex.tree, ex.target))
+
+
+def test_no_events(off):
+    assert off.tree.process_events() == []
+
+
+def test_request_upload_terminates_the_connection(off):
+    off.target.receive(off.tc2, b"data")
+    off.target.request_upload(off.tc2, R.LOW_RESOURCES)
+    assert off.tree.stats()["events"] == {"seen": 1, "processed": 0, "pending": 1}
+    assert off.tree.is_offloaded(off.tc2), "events wait for process_events"
+    events = off.tree.process_events()
+    assert len(events) == 1
+    e = events[0]
+    assert isinstance(e, ot.ProcessedEvent)
+    assert e.kind is K.UPLOAD_REQUESTED
+    assert e.handle == off.tc2
+    assert e.reason is R.LOW_RESOURCES
+    assert e.action == "terminated"
+    assert isinstance(e.result, ot.TerminateResult)
+    assert hl(e.result.terminated) == [off.tc2]
+    assert e.result.received_data(off.tc2) == b"data"
+    assert not off.tree.is_offloaded(off.tc2)
+    assert off.tree.stats()["events"] == {"seen": 1, "processed": 1, "pending": 0}
+    assert off.target.stats()["events_indicated"] == 1
+    assert off.tree.process_events() == []
+    check_invariants(off.tree, off.target)
+
+
+def test_request_upload_accepts_int_reason(off):
+    off.target.request_upload(off.tc1, 8)
+    assert off.tree.process_events()[0].reason is R.TIMEOUT_EXPIRATION
+
+
+def test_request_upload_for_already_terminated_connection_is_ignored(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    off.tree.terminate(off.pa1)
+    (e,) = off.tree.process_events()
+    assert (e.kind, e.handle, e.action, e.result) == (K.UPLOAD_REQUESTED, off.tc1, "ignored", None)
+
+
+def test_request_upload_for_removed_connection_is_ignored(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    off.tree.terminate(off.tc1)
+    off.tree.remove(off.tc1)
+    (e,) = off.tree.process_events()
+    assert e.action == "ignored" and e.result is None
+
+
+def test_events_processed_fifo(off):
+    off.target.request_upload(off.tc3, R.HIGH_DROP_RATE)
+    off.target.indicate_neighbor_unreachable(off.nb1)
+    off.target.request_upload(off.tc1, R.HARDWARE_FAILURE)
+    events = off.tree.process_events()
+    assert [(e.kind, e.handle) for e in events] == [
+        (K.UPLOAD_REQUESTED, off.tc3),
+        (K.NEIGHBOR_UNREACHABLE, off.nb1),
+        (K.UPLOAD_REQUESTED, off.tc1),
+    ]
+    assert events[1].reason is None
+
+
+@pytest.mark.parametrize("reason", [0, 12, -1, 255])
+def test_request_upload_bad_reason_is_validation_error(off, reason):
+    unchanged(off, ot.ValidationError, lambda: off.target.request_upload(off.tc1, reason))
+
+
+def test_request_upload_non_offloaded_is_state_error(ex):
+    unchanged(ex, ot.StateError, lambda: ex.target.request_upload(ex.tc1, R.LOW_RESOURCES))
+
+
+def test_request_upload_on_path_is_layer_error(off):
+    unchanged(off, ot.LayerError, lambda: off.target.request_upload(off.pa1, R.LOW_RESOURCES))
+
+
+def test_request_upload_stale_is_invalid_handle_error(off):
+    off.tree.terminate(off.tc1)
+    off.tree.remove(off.tc1)
+    unchanged(off, ot.InvalidHandleError, lambda: off.target.request_upload(off.tc1, 1))
+
+
+# --- upload all / resume -------------------------------------------------------------------
+
+
+def test_upload_all_pauses_offloads_until_resume(off):
+    extra = off.tree.add_tcp(off.pa1, local_port=9, remote_port=9)
+    nb2 = off.tree.add_neighbor(mac=2)
+    off.target.request_upload_all()
+    assert off.target.stats()["paused"] is True
+    before_alloc = off.target.stats()["contexts_allocated"]
+    r = off.tree.initiate_offload([extra, nb2])
+    assert [(b.handle, b.referenced, b.status) for b in r.blocks] == [
+        (off.nb1, True, S.PAUSED),
+        (off.pa1, True, S.PAUSED),
+        (extra, False, S.PAUSED),
+        (nb2, False, S.PAUSED),
+    ]
+    assert not off.tree.is_offloaded(extra) and not off.tree.is_offloaded(nb2)
+    assert off.target.stats()["contexts_allocated"] == before_alloc
+    # process_events terminates everything
+    events = off.tree.process_events()
+    assert [(e.kind, e.action) for e in events] == [(K.UPLOAD_ALL, "terminated_all")]
+    assert hl(events[0].result.terminated) == hl(off.tree.walk("post", roots=[off.nb1]))
+    assert off.tree.count(offloaded=True) == 0
+    # still paused until resume
+    assert all(b.status is S.PAUSED for b in off.tree.initiate_offload([off.tc1]).blocks)
+    off.target.resume()
+    assert off.target.stats()["paused"] is False
+    events = off.tree.process_events()
+    assert [(e.kind, e.handle, e.action, e.result) for e in events] == [
+        (K.OFFLOAD_RESUME, None, "resumed", None)
+    ]
+    assert off.tree.initiate_offload([off.tc1]).ok
+    check_invariants(off.tree, off.target)
+
+
+def test_paused_offload_fails_referenced_blocks_too(off):
+    extra = off.tree.add_tcp(off.pa1, local_port=9, remote_port=9)
+    off.target.request_upload_all()
+    r = off.tree.initiate_offload([extra])
+    assert r.status(off.pa1) is S.PAUSED
+    assert hl(r.failed) == [off.pa1, extra]
+    assert off.tree.is_offloaded(off.pa1), "a paused offload changes nothing"
+
+
+def test_paused_offload_counts_paused_failures(ex):
+    ex.target.request_upload_all()
+    ex.tree.initiate_offload([ex.tc1])
+    op = ex.tree.stats()["operations"]["initiate_offload"]
+    assert op == {"requested": 3, "succeeded": 0, "failed": {"PAUSED": 3}}
+
+
+def test_paused_offload_consumes_no_fault(ex):
+    ex.target.inject_fault(ex.tc1, S.FAILURE)
+    ex.target.request_upload_all()
+    ex.tree.initiate_offload([ex.tc1])
+    assert ex.target.stats()["faults_pending"] == 1
+
+
+def test_upload_all_with_nothing_offloaded(ex):
+    ex.target.request_upload_all()
+    (e,) = ex.tree.process_events()
+    assert e.action == "terminated_all"
+    assert len(e.result) == 0
+
+
+def test_upload_all_terminates_neighbors_in_order(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    pa3 = off.tree.add_path(nb2, source="10.0.0.1", destination="10.0.0.3")
+    off.tree.initiate_offload(pa3)
+    off.target.receive(off.tc3, b"abc")
+    off.target.request_upload_all()
+    (e,) = off.tree.process_events()
+    assert hl(e.result.terminated) == [
+        off.tc1,
+        off.tc2,
+        off.pa1,
+        off.tc3,
+        off.pa2,
+        off.nb1,
+        pa3,
+        nb2,
+    ]
+    assert e.result.received_data(off.tc3) == b"abc"
+
+
+def test_upload_all_twice_is_state_error(off):
+    off.target.request_upload_all()
+    unchanged(off, ot.StateError, off.target.request_upload_all)
+
+
+def test_resume_when_not_paused_is_state_error(off):
+    unchanged(off, ot.StateError, off.target.resume)
+
+
+def test_upload_all_then_pending_upload_request_is_ignored(off):
+    off.target.request_upload(off.tc1, R.LOW_RESOURCES)
+    off.target.request_upload_all()
+    events = off.tree.process_events()
+    assert [e.action for e in events] == ["terminated", "terminated_all"]
+    assert off.tc1 not in hl(events[1].result.terminated)
+
+
+def test_upload_all_after_resume_is_allowed_again(off):
+    off.target.request_upload_all()
+    off.target.resume()
+    off.target.request_upload_all()
+    assert [e.kind for e in off.tree.process_events()] == [
+        K.UPLOAD_ALL,
+        K.OFFLOAD_RESUME,
+        K.UPLOAD_ALL,
+    ]
+    assert off.target.stats()["paused"] is True
+
+
+# --- neighbor reachability ----------------------------------------------------------------
+
+
+def test_neighbor_unreachable_confirms_reachability(make_example):
+    ex = make_example()
+    nb = ex.tree.add_neighbor(mac=5, host_reachability_delta=7, nic_reachability_delta=9)
+    ex.tree.initiate_offload(nb)
+    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 9}
+    ex.target.indicate_neighbor_unreachable(nb)
+    (e,) = ex.tree.process_events()
+    assert (e.kind, e.handle, e.reason, e.action, e.result) == (
+        K.NEIGHBOR_UNREACHABLE,
+        nb,
+        None,
+        "reachability_confirmed",
+        None,
+    )
+    assert ex.tree.state(nb).host_reachability_delta == 0
+    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 0}
+    assert ex.tree.is_offloaded(nb)
+    assert ex.tree.terminate(nb).delegated(nb) == {"nic_reachability_delta": 0}
+    assert ex.tree.state(nb).nic_reachability_delta == 0
+
+
+def test_neighbor_unreachable_after_terminate_is_ignored(off):
+    off.target.indicate_neighbor_unreachable(off.nb1)
+    off.tree.terminate(off.nb1)
+    (e,) = off.tree.process_events()
+    assert e.action == "ignored"
+
+
+def test_neighbor_unreachable_non_offloaded_is_state_error(ex):
+    unchanged(ex, ot.StateError, lambda: ex.target.indicate_neighbor_unreachable(ex.nb1))
+
+
+def test_neighbor_unreachable_on_path_is_layer_error(off):
+    unchanged(off, ot.LayerError, lambda: off.target.indicate_neighbor_unreachable(off.pa1))
+
+
+# --- inject_fault errors ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [S.SUCCESS, S.PARTIAL_SUCCESS, S.PAUSED, 17, 255, -1])
+def test_inject_fault_needs_a_failure_status(ex, status):
+    unchanged(ex, ot.ValidationError, lambda: ex.target.inject_fault(ex.tc1, status))
+
+
+def test_inject_fault_stale_handle(ex):
+    ex.tree.remove(ex.tc1)
+    unchanged(ex, ot.InvalidHandleError, lambda: ex.target.inject_fault(ex.tc1, S.FAILURE))
+
+
+def test_remove_drops_pending_fault(ex):
+    ex.target.inject_fault(ex.tc1, S.FAILURE)
+    ex.target.inject_fault(ex.tc2, S.FAILURE)
+    ex.tree.remove(ex.tc1)
+    assert ex.target.stats()["faults_pending"] == 1
+    # a new object in the freed slot does not inherit the fault
+    tc = ex.tree.add_tcp(ex.pa1, local_port=1, remote_port=1)
+    assert ex.tree.initiate_offload(tc).status(tc) is S.SUCCESS

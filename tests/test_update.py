@@ -1,0 +1,395 @@
+"""update, relink, query and invalidate (issue 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import offload_tree as ot
+import pytest
+from _helpers import assert_unchanged, check_invariants, hl, snapshot
+
+S = ot.Status
+R = ot.UploadReason
+K = ot.EventKind
+
+
+@pytest.fixture
+def off(make_example):
+    """The worked example, everything offloaded; max_path_mtu 9000, max_rcv_window 2**20."""
+    ex = make_example(max_path_mtu=9000, max_rcv_window=2**20)
+    assert ex.tree.initiate_offload(ex.tree.handles()).ok
+    return ex
+
+
+def unchanged(ex, exc, call):
+    before = snapshot(ex.tree, ex.target)
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc, f"expected {exc.__name__}, got {info.type.__name__}"
+    assert_unchanged(before, snapshot(ex.tree, ex.target))
+    return info.value
+
+
+# --- update -------------------------------------------------------------------------------
+
+
+def test_update_cached_on_host_when_not_offloaded(ex):
+    assert ex.tree.update(ex.pa1, path_mtu=1280) is S.SUCCESS
+    assert ex.tree.state(ex.pa1).path_mtu == 1280
+    assert ex.tree.update(ex.nb1, mac="02:00:00:00:00:09") is S.SUCCESS
+    assert ex.tree.state(ex.nb1).mac == "02:00:00:00:00:09"
+
+
+def test_update_offloaded_object_applies_to_host_and_target(off):
+    assert off.tree.update(off.tc1, ka_timeout=1000, keep_alive=True, flow_label=5) is S.SUCCESS
+    st = off.tree.state(off.tc1)
+    assert (st.ka_timeout, st.keep_alive, st.flow_label) == (1000, True, 5)
+    assert off.tree.is_offloaded(off.tc1)
+    # query shows the target's delegated state; an update of cached variables leaves it alone
+    assert off.tree.query(off.tc1).delegated(off.tc1)["rcv_nxt"] == 0
+    check_invariants(off.tree, off.target)
+
+
+def test_update_offloaded_path_mtu_reaches_the_target(off):
+    # The target copy is observable through the refusal rule: a path MTU above the target's
+    # limit is refused, within the limit accepted.
+    assert off.tree.update(off.pa1, path_mtu=9000) is S.SUCCESS
+    assert off.tree.state(off.pa1).path_mtu == 9000
+    assert off.tree.is_offloaded(off.pa1)
+
+
+def test_update_many_handles_returns_status_array(off):
+    codes = off.tree.update([off.tc1, off.tc2], ka_interval=np.array([5, 6]))
+    assert isinstance(codes, np.ndarray) and codes.dtype == np.uint8
+    assert hl(codes) == [0, 0]
+    assert off.tree.state(off.tc1).ka_interval == 5
+    assert off.tree.state(off.tc2).ka_interval == 6
+
+
+def test_update_scalar_value_broadcasts(ex):
+    ex.tree.update([ex.tc1, ex.tc2, ex.tc3], ttl_or_hop_limit=64)
+    assert [ex.tree.state(h).ttl_or_hop_limit for h in (ex.tc1, ex.tc2, ex.tc3)] == [64] * 3
+
+
+def test_update_with_no_handles_is_noop(ex):
+    codes = ex.tree.update([], path_mtu=1280)
+    assert len(codes) == 0
+
+
+def test_update_over_max_path_mtu_terminates_with_path_mtu(off):
+    status = off.tree.update(off.pa1, path_mtu=9001)
+    assert status is S.PATH_MTU
+    assert off.tree.state(off.pa1).path_mtu == 9001, "the host applies the update"
+    assert not off.tree.is_offloaded(off.pa1)
+    assert not off.tree.is_offloaded(off.tc1) and not off.tree.is_offloaded(off.tc2)
+    assert off.tree.is_offloaded(off.nb1) and off.tree.is_offloaded(off.pa2)
+    assert off.tree.stats()["operations"]["update"]["failed"] == {"PATH_MTU": 1}
+    check_invariants(off.tree, off.target)
+
+
+def test_update_over_max_path_mtu_returns_buffered_data_to_host(off):
+    off.target.receive(off.tc1, b"keep me")
+    off.tree.update(off.pa1, path_mtu=9001)
+    assert off.tree.stats()["bytes"]["returned"] == 7
+    assert off.tree.stats()["bytes"]["buffered"] == 0
+
+
+def test_update_over_max_rcv_window_terminates_with_tcp_rcv_window(off):
+    codes = off.tree.update([off.tc1, off.tc2], initial_rcv_wnd=[2**20 + 1, 2**20])
+    assert hl(codes) == [S.TCP_RCV_WINDOW, S.SUCCESS]
+    assert not off.tree.is_offloaded(off.tc1) and off.tree.is_offloaded(off.tc2)
+    assert off.tree.state(off.tc1).initial_rcv_wnd == 2**20 + 1
+
+
+def test_update_over_limit_when_not_offloaded_succeeds(make_example):
+    ex = make_example(max_path_mtu=1500)
+    assert ex.tree.update(ex.pa1, path_mtu=9000) is S.SUCCESS
+
+
+@pytest.mark.parametrize(
+    ("who", "field", "value"),
+    [
+        ("tc1", "local_port", 1),
+        ("tc1", "sack", True),
+        ("tc1", "rcv_nxt", 5),
+        ("tc1", "state", 0),
+        ("pa1", "source", 1),
+        ("nb1", "vlan_id", 3),
+        ("nb1", "nic_reachability_delta", 3),
+    ],
+)
+def test_update_constant_or_delegated_is_state_error(off, who, field, value):
+    err = unchanged(
+        off, ot.StateError, lambda: off.tree.update(getattr(off, who), **{field: value})
+    )
+    assert field in str(err)
+
+
+@pytest.mark.parametrize("who", ["tc1", "nb1"])
+def test_update_constant_on_non_offloaded_is_state_error_too(ex, who):
+    field = {"tc1": "remote_port", "nb1": "source_mac"}[who]
+    unchanged(ex, ot.StateError, lambda: ex.tree.update(getattr(ex, who), **{field: 1}))
+
+
+@pytest.mark.parametrize(
+    ("who", "field"), [("tc1", "no_such"), ("pa1", "mac"), ("nb1", "path_mtu"), ("tc1", "mac")]
+)
+def test_update_unknown_variable_is_validation_error(off, who, field):
+    err = unchanged(
+        off, ot.ValidationError, lambda: off.tree.update(getattr(off, who), **{field: 1})
+    )
+    assert field in str(err)
+
+
+@pytest.mark.parametrize(
+    ("who", "field", "value"),
+    [
+        ("pa1", "path_mtu", 67),
+        ("pa1", "path_mtu", 65536),
+        ("tc1", "flow_label", 2**20),
+        ("tc1", "user_priority", 8),
+        ("tc1", "ka_probe_count", -1),
+        ("nb1", "mac", "not a mac"),
+        ("nb1", "host_reachability_delta", 2**32),
+        ("tc1", "ka_timeout", 1.5),
+    ],
+)
+def test_update_bad_value_is_validation_error(off, who, field, value):
+    unchanged(off, ot.ValidationError, lambda: off.tree.update(getattr(off, who), **{field: value}))
+
+
+def test_update_one_bad_value_in_batch_changes_nothing(off):
+    unchanged(
+        off, ot.ValidationError, lambda: off.tree.update([off.tc1, off.tc2], user_priority=[1, 9])
+    )
+
+
+def test_update_mixed_layers_with_field_of_one_layer(off):
+    unchanged(off, ot.ValidationError, lambda: off.tree.update([off.tc1, off.pa1], ka_timeout=5))
+
+
+def test_update_stale_handle(off):
+    off.tree.terminate(off.tc3)
+    off.tree.remove(off.tc3)
+    unchanged(off, ot.InvalidHandleError, lambda: off.tree.update(off.tc3, ka_timeout=5))
+
+
+def test_update_counts_in_stats(off):
+    off.tree.update([off.tc1, off.tc2], ka_timeout=5)
+    op = off.tree.stats()["operations"]["update"]
+    assert op == {"requested": 2, "succeeded": 2, "failed": {}}
+
+
+# --- relink -------------------------------------------------------------------------------
+
+
+def test_relink_host_only(ex):
+    nb2 = ex.tree.add_neighbor(mac=2)
+    extra = ex.tree.add_path(nb2, source="10.0.0.1", destination="10.9.9.9")
+    ex.tree.relink(ex.pa1, nb2)
+    assert ex.tree.depends_on(ex.pa1) == nb2
+    assert hl(ex.tree.dependents(nb2)) == [extra, ex.pa1]
+    assert hl(ex.tree.dependents(ex.nb1)) == [ex.pa2]
+    assert hl(ex.tree.walk()) == [ex.nb1, ex.pa2, ex.tc3, nb2, extra, ex.pa1, ex.tc1, ex.tc2]
+    check_invariants(ex.tree, ex.target)
+
+
+def test_relink_same_neighbor_is_noop(ex):
+    before = snapshot(ex.tree, ex.target)
+    ex.tree.relink(ex.pa1, ex.nb1)
+    assert_unchanged(before, snapshot(ex.tree, ex.target))
+    assert hl(ex.tree.dependents(ex.nb1)) == [ex.pa1, ex.pa2]
+
+
+def test_relink_offloaded_path_offloads_new_neighbor(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    allocated = off.target.stats()["contexts_allocated"]
+    off.tree.relink(off.pa1, nb2)
+    assert off.tree.is_offloaded(nb2)
+    assert off.tree.depends_on(off.pa1) == nb2
+    assert off.target.stats()["contexts_allocated"] == allocated + 1
+    assert off.target.internal_tree()[off.pa1] == nb2
+    check_invariants(off.tree, off.target)
+    # the target relinked its context: terminating the old neighbor leaves pa1 offloaded
+    t = off.tree.terminate(off.nb1)
+    assert hl(t.terminated) == [off.tc3, off.pa2, off.nb1]
+    assert off.tree.is_offloaded(off.pa1)
+    t = off.tree.terminate(nb2)
+    assert hl(t.terminated) == [off.tc1, off.tc2, off.pa1, nb2]
+
+
+def test_relink_offloaded_path_to_offloaded_neighbor(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    off.tree.initiate_offload(nb2)
+    allocated = off.target.stats()["contexts_allocated"]
+    off.tree.relink(off.pa2, nb2)
+    assert off.target.stats()["contexts_allocated"] == allocated
+    assert off.target.internal_tree()[off.pa2] == nb2
+    check_invariants(off.tree, off.target)
+
+
+def test_relink_does_not_count_as_offload_operation(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    before = off.tree.stats()["operations"]
+    off.tree.relink(off.pa1, nb2)
+    assert off.tree.stats()["operations"] == before
+
+
+def test_relink_neighbor_offload_failure_is_state_error(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    off.target.inject_fault(nb2, S.NEIGHBOR_ENTRIES)
+    before = snapshot(off.tree, off.target)
+    with pytest.raises(ot.StateError) as info:
+        off.tree.relink(off.pa1, nb2)
+    assert "NEIGHBOR_ENTRIES" in str(info.value)
+    after = snapshot(off.tree, off.target)
+    # the fault that fired is consumed; nothing else changed
+    assert after["target_stats"]["faults_pending"] == before["target_stats"]["faults_pending"] - 1
+    after["target_stats"]["faults_pending"] = before["target_stats"]["faults_pending"]
+    assert_unchanged(before, after)
+    assert off.tree.depends_on(off.pa1) == off.nb1
+
+
+def test_relink_capacity_failure_is_state_error(make_example):
+    ex = make_example(neighbor_capacity=1)
+    ex.tree.initiate_offload(ex.pa1)
+    nb2 = ex.tree.add_neighbor(mac=2)
+    unchanged(ex, ot.StateError, lambda: ex.tree.relink(ex.pa1, nb2))
+
+
+def test_relink_while_paused_is_state_error(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    off.target.request_upload_all()
+    unchanged(off, ot.StateError, lambda: off.tree.relink(off.pa1, nb2))
+
+
+@pytest.mark.parametrize(
+    ("p", "n"), [("nb1", "nb1"), ("pa1", "pa2"), ("tc1", "nb1"), ("pa1", "tc1")]
+)
+def test_relink_wrong_layers_is_layer_error(ex, p, n):
+    unchanged(ex, ot.LayerError, lambda: ex.tree.relink(getattr(ex, p), getattr(ex, n)))
+
+
+def test_relink_stale_neighbor(ex):
+    nb2 = ex.tree.add_neighbor(mac=2)
+    ex.tree.remove(nb2)
+    unchanged(ex, ot.InvalidHandleError, lambda: ex.tree.relink(ex.pa1, nb2))
+
+
+# --- query --------------------------------------------------------------------------------
+
+
+def test_query_returns_target_values_without_change(off):
+    off.target.receive(off.tc1, b"abc")
+    off.target.send(off.tc2, 10)
+    q = off.tree.query([off.tc1, off.tc2, off.nb1, off.pa1])
+    assert isinstance(q, ot.QueryResult)
+    assert hl(q.handles) == [off.tc1, off.tc2, off.nb1, off.pa1]
+    assert len(q) == 4
+    assert q.delegated(off.tc1)["rcv_nxt"] == 3
+    assert q.delegated(off.tc2)["snd_nxt"] == 10
+    assert q.delegated(off.nb1) == {"nic_reachability_delta": 0}
+    assert q.delegated(off.pa1) == {}
+    assert list(q.delegated(off.tc1)) == list(off.tree.state(off.tc1).delegated())
+    before = snapshot(off.tree, off.target)
+    off.tree.query(off.tree.handles())
+    after = snapshot(off.tree, off.target)
+    # only the query counter moved
+    assert after["stats"]["operations"]["query"]["requested"] > 0
+    for key in before:
+        if key not in ("stats", "stats_end"):
+            assert after[key] == before[key]
+
+
+def test_query_non_offloaded_is_state_error(ex):
+    ex.tree.initiate_offload(ex.tc1)
+    unchanged(ex, ot.StateError, lambda: ex.tree.query([ex.tc1, ex.tc2]))
+
+
+def test_query_invalid_handle(off):
+    unchanged(off, ot.InvalidHandleError, lambda: off.tree.query([off.tc1, -5]))
+
+
+def test_query_counts_in_stats(off):
+    off.tree.query([off.tc1, off.tc2])
+    op = off.tree.stats()["operations"]["query"]
+    assert op["requested"] == 2 and op["failed"] == {}
+
+
+# --- invalidate ---------------------------------------------------------------------------
+
+
+def test_invalidate_path_queues_upload_events_and_holds_sends(off):
+    assert off.tree.invalidate(off.pa1) is None
+    assert off.tree.state(off.pa1).invalidated
+    assert not off.tree.state(off.tc1).invalidated
+    assert off.target.stats()["invalid"] == 1
+    ev = off.tree.stats()["events"]
+    assert ev["pending"] == 2 and ev["seen"] == 2
+    assert off.target.send(off.tc1, 100) == 0
+    assert off.target.send(off.tc2, 50) == 0
+    assert off.target.send(off.tc3, 10) == 10, "tc3 does not depend on the invalid path"
+    assert off.tree.stats()["bytes"]["held_back"] == 150
+    assert off.tree.query(off.tc1).delegated(off.tc1)["snd_nxt"] == 0
+    events = off.tree.process_events()
+    assert [(e.kind, e.handle, e.reason, e.action) for e in events] == [
+        (K.UPLOAD_REQUESTED, off.tc1, R.INVALID_STATE, "terminated"),
+        (K.UPLOAD_REQUESTED, off.tc2, R.INVALID_STATE, "terminated"),
+    ]
+    assert hl(events[0].result.terminated) == [off.tc1]
+    assert not off.tree.is_offloaded(off.tc1) and not off.tree.is_offloaded(off.tc2)
+    assert off.tree.is_offloaded(off.pa1)
+    check_invariants(off.tree, off.target)
+
+
+def test_invalidate_neighbor_affects_all_connections_in_preorder(off):
+    off.tree.invalidate(off.nb1)
+    events = off.tree.process_events()
+    assert [e.handle for e in events] == [off.tc1, off.tc2, off.tc3]
+
+
+def test_invalidate_event_order_follows_request_order(off):
+    off.tree.invalidate([off.tc3, off.pa1, off.tc1])
+    events = off.tree.process_events()
+    assert [e.handle for e in events] == [off.tc3, off.tc1, off.tc2]
+
+
+def test_invalidate_does_not_queue_twice_while_pending(off):
+    off.tree.invalidate(off.tc1)
+    off.tree.invalidate([off.tc1, off.pa1])
+    assert off.tree.stats()["events"]["pending"] == 2
+    assert [e.handle for e in off.tree.process_events()] == [off.tc1, off.tc2]
+
+
+def test_update_revalidates(off):
+    off.tree.invalidate(off.pa1)
+    assert off.target.send(off.tc1, 5) == 0
+    assert off.tree.update(off.pa1) is S.SUCCESS
+    assert not off.tree.state(off.pa1).invalidated
+    assert off.target.stats()["invalid"] == 0
+    assert off.target.send(off.tc1, 5) == 5
+    assert off.tree.query(off.tc1).delegated(off.tc1)["snd_nxt"] == 5
+    # the events queued while invalid are still pending and still terminate
+    assert [e.action for e in off.tree.process_events()] == ["terminated", "terminated"]
+
+
+def test_terminate_clears_invalid_mark(off):
+    off.tree.invalidate(off.tc1)
+    off.tree.terminate(off.tc1)
+    assert not off.tree.state(off.tc1).invalidated
+    assert off.target.stats()["invalid"] == 0
+    assert off.tree.process_events()[0].action == "ignored"
+
+
+def test_invalidate_non_offloaded_is_state_error(ex):
+    ex.tree.initiate_offload(ex.tc1)
+    unchanged(ex, ot.StateError, lambda: ex.tree.invalidate([ex.tc1, ex.tc2]))
+
+
+def test_invalidate_stale_handle(off):
+    unchanged(off, ot.InvalidHandleError, lambda: off.tree.invalidate([off.tc1, off.tc1 + 99]))
+
+
+def test_invalidate_counts_in_stats(off):
+    off.tree.invalidate([off.tc1, off.pa2])
+    op = off.tree.stats()["operations"]["invalidate"]
+    assert op["requested"] == 2 and op["failed"] == {}
