@@ -191,22 +191,25 @@ def _bool_array(name: str, value: object, n: int) -> IntArray:
     return array
 
 
-def _mac_array(name: str, value: object, n: int) -> IntArray:
-    """A MAC field for ``update``: MACs (scalar or sequence) to an int64 array of 48-bit ints."""
+def _mac_values(name: str, value: object, n: int) -> list[object]:
+    """A MAC field for ``update``: raw MACs (str, bytes, int), one per handle.
+
+    The engine parses them (DESIGN.md section 11); a single MAC is broadcast.
+    """
     if isinstance(value, str | bytes) or _is_int(value):
-        return np.full(n, parse_mac(value), dtype=np.int64)
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
-        array = _int_array_from_ndarray(name, value)
-    elif isinstance(value, Iterable):
-        array = np.array([parse_mac(item) for item in value], dtype=np.int64)
-    else:
+        return [plain_scalar(value)] * n
+    if not isinstance(value, Iterable):
         raise ValidationError(f"{name} must be a MAC address, got {type(value).__name__}")
-    _check_length(name, array, n)
-    return array
+    items = value.tolist() if isinstance(value, np.ndarray) else [plain_scalar(v) for v in value]
+    if len(items) != n:
+        raise ValidationError(f"{name} has {len(items)} values but there are {n} handles")
+    return items
 
 
-def as_field_array(name: str, value: object, n: int) -> IntArray:
+def as_field_array(name: str, value: object, n: int) -> IntArray | list[object]:
     """One ``update`` keyword as the engine's ``int64`` array of length ``n``.
+
+    ``mac`` is the exception: a list of raw MAC values, parsed by the engine.
 
     Only cached fields are converted strictly. For any other name the engine will raise
     (``StateError`` for a constant or delegated variable, ``ValidationError`` for an unknown
@@ -218,7 +221,7 @@ def as_field_array(name: str, value: object, n: int) -> IntArray:
         if field is not None and field.value_type == BOOL:
             return _bool_array(name, value, n)
         if field is not None and field.value_type == MAC:
-            return _mac_array(name, value, n)
+            return _mac_values(name, value, n)
         return as_int_array(name, value, n)
     except ValidationError:
         if field is not None and field.kind == CACHED:

@@ -178,6 +178,15 @@ class SimulatedTarget:
         engine = self._attached_engine()
         engine.target_inject_fault(as_handle(h), _int_arg("status", status))
 
+    def internal_tree(self) -> dict[int, int | None]:
+        """The target's internal tree: every offloaded handle (in walk pre-order) mapped to
+        the handle its context is linked to (None for a neighbor).
+
+        By invariant 5 it equals the host's links restricted to offloaded objects.
+        """
+        handles, parents = self._attached_engine().target_links()
+        return {h: (p or None) for h, p in zip(handles.tolist(), parents.tolist(), strict=True)}
+
     def stats(self) -> dict[str, Any]:
         """The target's counters (DESIGN.md section 9)."""
         return self._attached_engine().target_stats()  # type: ignore[no-any-return]

@@ -210,15 +210,7 @@ class Engine:
 
     @staticmethod
     def _addresses(name: str, values: Any, n: int) -> list[Any]:
-        if isinstance(values, np.ndarray):
-            items = values.tolist()
-            for item in items:
-                if not 0 <= item < 2**32:
-                    raise ValidationError(
-                        f"{name}: an address array holds IPv4 values below 2**32, got {item}"
-                    )
-        else:
-            items = list(values)
+        items = _as_list(values)  # ints follow parse_ip's rule: below 2**32 is IPv4
         if len(items) != n:
             raise ValidationError(f"{name} has {len(items)} values but there are {n} handles")
         return items
@@ -435,6 +427,23 @@ class Engine:
     def target_inject_fault(self, h: int, status: int) -> None:
         """The next offload attempt of ``h`` fails with ``status``."""
         self._ops.inject_fault(h, status)
+
+    @_locked
+    def target_links(self) -> tuple[HandleArray, HandleArray]:
+        """The target's internal tree as host handles (invariant 5 made observable).
+
+        Every object the target holds, in walk pre-order, and aligned with it the handle of
+        the object its context is linked to (0 for a neighbor).
+        """
+        contexts = self._target.contexts
+        handles: list[int] = []
+        parents: list[int] = []
+        for node in self._tree.walk(post=False):
+            context = contexts.get(node.handle)
+            if context is not None:
+                handles.append(node.handle)
+                parents.append(0 if context.parent is None else context.parent.handle)
+        return np.array(handles, dtype=np.uint64), np.array(parents, dtype=np.uint64)
 
     @_locked
     def target_stats(self) -> dict[str, Any]:

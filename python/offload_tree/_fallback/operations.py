@@ -229,8 +229,11 @@ class Operations:
         return result
 
     # -- update -----------------------------------------------------------------------------
-    def update(self, handles: list[int], fields: dict[str, list[int]]) -> list[int]:
+    def update(self, handles: list[int], fields: dict[str, list[Any]]) -> list[int]:
         """Change cached variables on the host copy and the target copy; returns statuses.
+
+        ``fields`` maps names to one value per handle: ints (bools as 0/1), and raw MACs
+        (str, bytes or int) for ``mac``.
 
         The target refuses a path MTU or an initial receive window above its limit: the
         host keeps the new value and terminates the object (with its dependents).
@@ -265,7 +268,7 @@ class Operations:
                 changes[i].append((index, check_stored(fld, values[i])))
 
         statuses: list[int] = []
-        counter = self.counters["update"]
+        refused: list[Node] = []
         for node, change in zip(nodes, changes, strict=True):
             if change:
                 cached = list(node.cached)
@@ -273,8 +276,16 @@ class Operations:
                     cached[index] = value
                 node.cached = tuple(cached)
             status = self._push_cached(node) if node.offloaded else SUCCESS
+            if status != SUCCESS:
+                refused.append(node)
             statuses.append(status)
-            counter.requested += 1
+        if refused:
+            # The host terminates what the target could not take (NET updating-offloaded-state),
+            # once every value is applied: a refused object stays offloaded until then.
+            self._upload(self._upload_order(refused))
+        counter = self.counters["update"]
+        counter.requested += n
+        for status in statuses:
             if status == SUCCESS:
                 counter.succeeded += 1
             else:
@@ -282,20 +293,19 @@ class Operations:
         return statuses
 
     def _push_cached(self, node: Node) -> int:
-        """Give an offloaded object's new cached state to the target; returns the status."""
+        """Give an offloaded object's new cached state to the target and revalidate it.
+
+        Returns SUCCESS, or the failure status when the new path MTU or initial receive
+        window is above the target's limit (the target copy is then left as it was).
+        """
         target = self.target
-        refusal = None
         if node.layer == PATH and target.max_path_mtu is not None:
             if node.cached[PATH_MTU] > target.max_path_mtu:
-                refusal = Status.PATH_MTU.value
+                return Status.PATH_MTU.value
         elif node.layer == TCP and target.max_rcv_window is not None:
             if node.cached[INITIAL_RCV_WND] > target.max_rcv_window:
-                refusal = Status.TCP_RCV_WINDOW.value
-        if refusal is not None:
-            self._upload(self._upload_order([node]))
-            return refusal
-        context = target.contexts[node.handle]
-        context.cached = node.cached
+                return Status.TCP_RCV_WINDOW.value
+        target.contexts[node.handle].cached = node.cached
         target.revalidate(node.handle)
         return SUCCESS
 
@@ -317,11 +327,8 @@ class Operations:
                     f"cannot relink offloaded path {format_handle(path.handle)}: offloading "
                     f"neighbor {format_handle(neighbor.handle)} failed with {Status(status).name}"
                 )
-            target.offload(neighbor)
+            target.offload(neighbor)  # not counted in stats()["operations"] (DESIGN section 11)
             neighbor.offloaded = True
-            counter = self.counters["initiate_offload"]
-            counter.requested += 1
-            counter.succeeded += 1
         self.tree.move(path, neighbor)
         if path.offloaded:
             self.target.relink(path.handle, neighbor.handle)
@@ -347,28 +354,18 @@ class Operations:
         target = self.target
         for node in nodes:
             target.mark_invalid(node.handle)
-        # The affected connections lie under the neighbors of invalid objects; visit those
-        # neighbors in creation order to queue the requests in walk pre-order.
-        neighbors: dict[int, Node] = {}
-        for handle in target.invalid:
-            node = self.tree.resolve(handle)
-            while node.parent is not None:
-                node = node.parent
-            neighbors[node.handle] = node
-        for neighbor in sorted(neighbors.values(), key=lambda nb: nb.seq):
+        # Requests go out per invalidated object in request order, its connections in
+        # subtree pre-order, once per connection while an earlier one is pending.
+        for node in nodes:
             subtree: list[Node] = []
-            HostTree.pre_order(neighbor, subtree)
-            for node in subtree:
-                if (
-                    node.layer == TCP
-                    and node.offloaded
-                    and node.handle not in target.pending_invalid
-                    and target.held_back(target.contexts[node.handle])
-                ):
+            HostTree.pre_order(node, subtree)
+            for tcp in subtree:
+                if tcp.layer == TCP and tcp.offloaded and tcp.handle not in target.pending_invalid:
+                    target.pending_invalid.add(tcp.handle)
                     self._indicate(
                         Event(
                             EventKind.UPLOAD_REQUESTED.value,
-                            node.handle,
+                            tcp.handle,
                             UploadReason.INVALID_STATE.value,
                         )
                     )

@@ -101,8 +101,15 @@ def check_value(field: Field, value: object) -> Any:
     return int(value)
 
 
-def check_stored(field: Field, value: int) -> Any:
-    """Validate an ``int64`` array value (``update``) for ``field``; returns it as stored."""
+def check_stored(field: Field, value: object) -> Any:
+    """Validate an ``update`` value for ``field``; returns it as stored.
+
+    Values come from ``int64`` arrays (bool fields as 0 or 1), except MACs, which come raw.
+    """
+    if field.value_type == MAC:
+        return parse_mac(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field.name} must be an int, got {type(value).__name__}")
     assert field.min is not None and field.max is not None
     if not field.min <= value <= field.max:
         if field.value_type == BOOL:

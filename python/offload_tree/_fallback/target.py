@@ -106,8 +106,9 @@ class TargetStore:
         self.invalid: set[int] = set()  # host handles carrying an invalid mark
         self.paused = False
         self.events: deque[Event] = deque()
-        # host handle -> INVALID_STATE upload requests queued and not yet processed
-        self.pending_invalid: dict[int, int] = {}
+        # connections with an INVALID_STATE upload request queued by invalidate, not yet
+        # processed: invalidate does not ask twice
+        self.pending_invalid: set[int] = set()
         self.contexts_allocated = 0
         self.contexts_freed = 0
         self.bytes_received = 0
@@ -220,20 +221,13 @@ class TargetStore:
         """Queue an event for the host."""
         self.events.append(event)
         self.events_indicated += 1
-        if event.kind == EventKind.UPLOAD_REQUESTED and event.reason == UploadReason.INVALID_STATE:
-            assert event.handle is not None
-            self.pending_invalid[event.handle] = self.pending_invalid.get(event.handle, 0) + 1
 
     def next_event(self) -> Event:
         """Dequeue the oldest event."""
         event = self.events.popleft()
         if event.kind == EventKind.UPLOAD_REQUESTED and event.reason == UploadReason.INVALID_STATE:
             assert event.handle is not None
-            left = self.pending_invalid[event.handle] - 1
-            if left:
-                self.pending_invalid[event.handle] = left
-            else:
-                del self.pending_invalid[event.handle]
+            self.pending_invalid.discard(event.handle)
         return event
 
     def offloaded(self, layer: int) -> int:

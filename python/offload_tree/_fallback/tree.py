@@ -111,7 +111,10 @@ class HostTree:
         nodes = self.resolve_all(handles)
         if len(set(handles)) == len(handles):
             return nodes
-        return list({node.handle: node for node in reversed(nodes)}.values())[::-1]
+        first: dict[int, Node] = {}
+        for node in nodes:
+            first.setdefault(node.handle, node)
+        return list(first.values())
 
     def why_invalid(self, h: int) -> str:
         """The message of ``InvalidHandleError`` for ``h``: which check it fails."""
