@@ -1,6 +1,8 @@
 //! The offload operations between host and target (SPEC §4, DESIGN §8): initiate offload,
 //! terminate, update, relink, query and invalidate.
 
+use std::collections::HashMap;
+
 use crate::blocks::{BlockList, NO_LINK};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -42,8 +44,8 @@ impl Delegated {
 pub struct Outcome {
     pub handles: Vec<u64>,
     pub delegated: Vec<Delegated>,
-    /// Received bytes per object (empty for query, paths and neighbors).
-    pub received: Vec<Vec<u8>>,
+    /// Received bytes by position in `handles`, for the objects that returned any.
+    pub received: HashMap<usize, Vec<u8>>,
     pub total_received: u64,
 }
 
@@ -186,7 +188,6 @@ impl Engine {
                     path,
                     cached,
                     delegated,
-                    received: Vec::new(),
                     invalid: false,
                 })
             }
@@ -227,7 +228,7 @@ impl Engine {
         let mut outcome = Outcome {
             handles: Vec::with_capacity(order.len()),
             delegated: Vec::with_capacity(order.len()),
-            received: Vec::with_capacity(order.len()),
+            received: HashMap::new(),
             total_received: 0,
         };
         for &h in order {
@@ -238,22 +239,20 @@ impl Engine {
                     nic_reachability_delta,
                 } => {
                     self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
-                    outcome.received.push(Vec::new());
                     Delegated::Neighbor {
                         nic_reachability_delta,
                     }
                 }
-                Upload::Path => {
-                    outcome.received.push(Vec::new());
-                    Delegated::Path
-                }
+                Upload::Path => Delegated::Path,
                 Upload::Tcp {
                     delegated,
                     received,
                 } => {
                     self.host.tcp_mut(h).state.delegated = delegated;
-                    outcome.total_received += received.len() as u64;
-                    outcome.received.push(received);
+                    if !received.is_empty() {
+                        outcome.total_received += received.len() as u64;
+                        outcome.received.insert(outcome.handles.len(), received);
+                    }
                     Delegated::Tcp(delegated)
                 }
             };
@@ -467,7 +466,7 @@ impl Engine {
         let mut outcome = Outcome {
             handles: Vec::with_capacity(handles.len()),
             delegated: Vec::with_capacity(handles.len()),
-            received: Vec::new(),
+            received: HashMap::new(),
             total_received: 0,
         };
         for &h in &handles {

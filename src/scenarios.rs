@@ -120,7 +120,7 @@ fn nothing_is_lost_on_terminate() {
     assert_eq!(e.target_send(t1, 1000).unwrap(), 1000);
     let outcome = e.terminate(&[n1], true).unwrap();
     assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
-    assert_eq!(outcome.received[0], b"hello world");
+    assert_eq!(outcome.received[&0], b"hello world");
     match &outcome.delegated[0] {
         Delegated::Tcp(d) => {
             assert_eq!(d.rcv_nxt, 11);

@@ -72,8 +72,6 @@ pub struct TargetTcp {
     pub path: u32,
     pub cached: TcpCached,
     pub delegated: TcpDelegated,
-    /// Received bytes not yet indicated to the host: returned on terminate.
-    pub received: Vec<u8>,
     pub invalid: bool,
 }
 
@@ -96,6 +94,10 @@ pub struct Target {
     pub paths: Arena<TargetPath>,
     pub tcps: Arena<TargetTcp>,
     rng: SplitMix64,
+    /// Received bytes not yet indicated to the host, by connection context: returned on
+    /// terminate. A side table because most connections hold none, and an empty `Vec` in
+    /// every context would cost 24 bytes a connection.
+    pub received: HashMap<u32, Vec<u8>>,
     /// One-shot faults aimed at chosen objects, by host handle.
     pub faults: HashMap<u64, Status>,
     /// Upload-all was indicated and not yet followed by resume.
@@ -114,6 +116,7 @@ impl Target {
             paths: Arena::new(),
             tcps: Arena::new(),
             rng: SplitMix64::new(seed),
+            received: HashMap::new(),
             faults: HashMap::new(),
             paused: false,
             invalid: 0,
@@ -259,10 +262,11 @@ impl Target {
             }
             Layer::Tcp => {
                 let t = self.tcps.remove_slot(context).expect("live tcp context");
-                self.counters.bytes_buffered -= t.received.len() as u64;
+                let received = self.received.remove(&context).unwrap_or_default();
+                self.counters.bytes_buffered -= received.len() as u64;
                 Upload::Tcp {
                     delegated: t.delegated,
-                    received: t.received,
+                    received,
                 }
             }
         }
@@ -270,9 +274,14 @@ impl Target {
 
     /// Buffers received bytes and advances the receive sequence (mod 2^32).
     pub fn receive(&mut self, context: u32, data: &[u8]) {
-        let tcp = self.tcp_mut(context);
         let n = data.len();
-        tcp.received.extend_from_slice(data);
+        if n > 0 {
+            self.received
+                .entry(context)
+                .or_default()
+                .extend_from_slice(data);
+        }
+        let tcp = self.tcp_mut(context);
         // Sequence space is 32 bits: truncation is the wrap the protocol defines.
         tcp.delegated.rcv_nxt = tcp.delegated.rcv_nxt.wrapping_add(n as u32);
         tcp.delegated.rcv_wnd -= tcp.delegated.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
@@ -336,7 +345,6 @@ mod tests {
             path: p,
             cached: TcpCached::default(),
             delegated: TcpDelegated::default(),
-            received: Vec::new(),
             invalid: false,
         });
         (target, t)
@@ -349,7 +357,7 @@ mod tests {
         target.receive(t, b"abc");
         target.receive(t, b"de");
         let tcp = target.tcp(t);
-        assert_eq!(tcp.received, b"abcde");
+        assert_eq!(target.received[&t], b"abcde");
         assert_eq!(tcp.delegated.rcv_nxt, 3);
         assert_eq!(tcp.delegated.rcv_wnd, 65530);
         match target.upload(Layer::Tcp, t) {

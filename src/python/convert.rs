@@ -166,7 +166,7 @@ impl PyOutcome {
         if i >= self.inner.len() {
             return Err(pyo3::exceptions::PyIndexError::new_err(i));
         }
-        let data = self.inner.received.get(i).map_or(&[][..], Vec::as_slice);
+        let data = self.inner.received.get(&i).map_or(&[][..], Vec::as_slice);
         Ok(PyBytes::new(py, data))
     }
 }
