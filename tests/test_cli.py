@@ -137,7 +137,7 @@ def test_bench_quick_python_writes_json_with_all_operations(tmp_path: Path) -> N
     # The table: a header with the implementation, one row per operation.
     assert "python ms" in proc.stdout
     for op in OPERATIONS:
-        assert any(line.split()[:2] == ["1000", op] for line in proc.stdout.splitlines()), op
+        assert any(line.split()[:2] == ["10^3", op] for line in proc.stdout.splitlines()), op
 
 
 @pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib not installed")
