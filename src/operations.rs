@@ -438,12 +438,15 @@ impl Engine {
         let path_context = self.host.context(p);
         if path_context != NO_CONTEXT {
             if !self.host.is_offloaded(n) {
+                let saved = self.target.admission_state(n);
                 let failure = if self.target.paused {
                     Some(Status::Paused)
                 } else {
                     self.offload_one(n)
                 };
                 if let Some(status) = failure {
+                    // A failed call changes nothing: not even the fault it hit or the generator.
+                    self.target.restore_admission_state(n, saved);
                     return Err(Error::state(format!(
                         "cannot relink offloaded path {p} to {n}: offloading the neighbor failed with {}",
                         status.name()

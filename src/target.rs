@@ -170,6 +170,19 @@ impl Target {
         None
     }
 
+    /// What `admit` may consume for `host`: the generator and its injected fault. Lets a caller
+    /// that must fail atomically (relink) put them back.
+    pub fn admission_state(&self, host: Handle) -> (SplitMix64, Option<Status>) {
+        (self.rng.clone(), self.faults.get(&host.raw()).copied())
+    }
+
+    pub fn restore_admission_state(&mut self, host: Handle, saved: (SplitMix64, Option<Status>)) {
+        self.rng = saved.0;
+        if let Some(status) = saved.1 {
+            self.faults.insert(host.raw(), status);
+        }
+    }
+
     pub fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
         self.counters.contexts_allocated += 1;
         self.neighbors.insert(context).0
