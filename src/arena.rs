@@ -4,7 +4,7 @@
 
 use crate::handle::GENERATION_LIMIT;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum Entry<T> {
     Occupied { generation: u16, value: T },
     Vacant { generation: u16 },
@@ -12,7 +12,7 @@ enum Entry<T> {
 }
 
 /// Slot storage for one layer (host tree or target).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Arena<T> {
     entries: Vec<Entry<T>>,
     free: Vec<u32>,

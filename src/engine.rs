@@ -29,7 +29,7 @@ pub enum Out {
 }
 
 /// The arguments of `add_neighbor`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NeighborArgs {
     pub mac: Value,
     pub vlan_id: Value,
@@ -38,7 +38,7 @@ pub struct NeighborArgs {
     pub nic_reachability_delta: Value,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Engine {
     pub host: HostTree,
     pub target: Target,

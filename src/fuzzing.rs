@@ -124,7 +124,7 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
         if !failed {
             coverage.succeeded[usize::from(op)] += 1;
         }
-        if failed && format!("{before:?}") != format!("{engine:?}") {
+        if failed && before != engine {
             return Err(format!(
                 "step {steps}: failed operation {op} changed the engine"
             ));

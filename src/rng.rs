@@ -1,7 +1,7 @@
 //! SplitMix64: the deterministic generator behind `fail_rate` fault injection. Chosen for being
 //! tiny and exactly reproducible in the Python fallback (same seed, same faults).
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SplitMix64 {
     state: u64,
 }

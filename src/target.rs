@@ -47,7 +47,7 @@ impl TargetConfig {
 }
 
 /// The target's copy of an offloaded neighbor.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TargetNeighbor {
     pub host: Handle,
     pub mac: Mac,
@@ -57,7 +57,7 @@ pub struct TargetNeighbor {
 }
 
 /// The target's copy of an offloaded path, linked to its neighbor's context.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TargetPath {
     pub host: Handle,
     pub neighbor: u32,
@@ -66,7 +66,7 @@ pub struct TargetPath {
 }
 
 /// The target's copy of an offloaded connection, linked to its path's context.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TargetTcp {
     pub host: Handle,
     pub path: u32,
@@ -87,7 +87,7 @@ pub struct TargetCounters {
     pub events_indicated: u64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Target {
     pub config: TargetConfig,
     pub neighbors: Arena<TargetNeighbor>,

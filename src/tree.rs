@@ -12,7 +12,7 @@ use crate::state::{NeighborState, PathState, TcpState};
 /// "Not offloaded": the value of `offload` when the object has no target context.
 pub const NO_CONTEXT: u32 = u32::MAX;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Neighbor {
     pub state: NeighborState,
     /// Dependent paths, in insertion order.
@@ -21,7 +21,7 @@ pub struct Neighbor {
     pub offload: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Path {
     pub neighbor: Handle,
     pub state: PathState,
@@ -30,7 +30,7 @@ pub struct Path {
     pub offload: u32,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Tcp {
     pub path: Handle,
     pub state: TcpState,
@@ -38,7 +38,7 @@ pub struct Tcp {
 }
 
 /// The host side of the state tree.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HostTree {
     id: u16,
     pub neighbors: Arena<Neighbor>,
