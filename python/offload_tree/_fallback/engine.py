@@ -20,7 +20,7 @@ from .._enums import Layer
 from .._errors import ValidationError
 from .arena import next_tree_id
 from .blocks import BlockPlan
-from .operations import OPERATIONS, Operations, Uploads, expect_layer
+from .operations import DELEGATED_NAMES, OPERATIONS, Operations, Uploads, expect_layer
 from .state import neighbor_values, path_values, state_dict, tcp_values
 from .target import TargetStore
 from .tree import HostTree, Node
@@ -76,34 +76,35 @@ def _block_arrays(plan: BlockPlan) -> tuple[np.ndarray, ...]:
 
 
 class Outcome:
-    """The objects a terminate (or query) returned: handles, delegated state, data."""
+    """The objects a terminate (or query) returned: handles, delegated state, data.
 
-    __slots__ = ("_delegated", "_received", "handles", "total_received")
+    Delegated dicts are built when asked for: most callers read a few objects, if any.
+    """
 
-    def __init__(
-        self, handles: list[int], delegated: list[dict[str, Any]], received: list[bytes] | None
-    ) -> None:
-        """An outcome over parallel lists; ``received`` is None for a query."""
-        self.handles: HandleArray = np.array(handles, dtype=np.uint64)
-        self._delegated = delegated
-        self._received = received if received is not None else [b""] * len(handles)
-        self.total_received = sum(map(len, self._received))
+    __slots__ = ("_uploads", "handles", "total_received")
 
-    @classmethod
-    def of_uploads(cls, uploads: Uploads) -> Outcome:
-        """The outcome of a terminate."""
-        return cls(uploads.handles, uploads.delegated, uploads.received)
+    def __init__(self, uploads: Uploads) -> None:
+        """Wrap the uploads of a terminate, or the values read by a query."""
+        self._uploads = uploads
+        self.handles: HandleArray = np.array(uploads.handles, dtype=np.uint64)
+        self.total_received = uploads.total_received
 
     def __len__(self) -> int:
-        return len(self._delegated)
+        return len(self._uploads.handles)
 
     def delegated_at(self, i: int) -> dict[str, Any]:
-        """The delegated state of the i-th object (a fresh dict)."""
-        return dict(self._delegated[i])
+        """The delegated state of the i-th object (a fresh dict, field order)."""
+        uploads = self._uploads
+        values = uploads.delegated[i]
+        return dict(zip(DELEGATED_NAMES[uploads.layers[i]], values, strict=True))
 
     def received_at(self, i: int) -> bytes:
         """The receive data returned for the i-th object (b"" for non-TCP and queries)."""
-        return self._received[i]
+        uploads = self._uploads
+        if not uploads.received:  # a query: no data, but a bad index still raises IndexError
+            _ = uploads.delegated[i]
+            return b""
+        return uploads.received[i]
 
 
 class Engine:
@@ -334,7 +335,7 @@ class Engine:
     @_locked
     def terminate(self, handles: HandleArray, cascade: bool) -> Outcome:
         """Upload offloaded objects; the outcome lists them in upload order."""
-        return Outcome.of_uploads(self._ops.terminate(_as_list(handles), cascade))
+        return Outcome(self._ops.terminate(_as_list(handles), cascade))
 
     @_locked
     def update(self, handles: HandleArray, fields: dict[str, np.ndarray]) -> np.ndarray:
@@ -350,8 +351,7 @@ class Engine:
     @_locked
     def query(self, handles: HandleArray) -> Outcome:
         """The target's live delegated state of offloaded objects."""
-        queried, delegated = self._ops.query(_as_list(handles))
-        return Outcome(queried, delegated, None)
+        return Outcome(self._ops.query(_as_list(handles)))
 
     @_locked
     def invalidate(self, handles: HandleArray) -> None:
@@ -362,7 +362,7 @@ class Engine:
     def process_events(self) -> list[tuple[int, int | None, int | None, str, Outcome | None]]:
         """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event."""
         return [
-            (kind, handle, reason, action, None if up is None else Outcome.of_uploads(up))
+            (kind, handle, reason, action, None if up is None else Outcome(up))
             for kind, handle, reason, action, up in self._ops.process_events()
         ]
 

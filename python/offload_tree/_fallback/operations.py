@@ -13,7 +13,7 @@ from typing import Any
 
 from .._enums import EventKind, Layer, Status, UploadReason
 from .._errors import DependencyError, LayerError, StateError, ValidationError
-from .._fields import CACHED
+from .._fields import CACHED, DELEGATED
 from .._handles import format_handle
 from .blocks import BlockPlan, plan_block_list
 from .state import (
@@ -44,6 +44,11 @@ U32 = 0xFFFF_FFFF
 _FAILURE_STATUSES = range(Status.FAILURE, Status.CONNECTION_REJECTED + 1)
 _UPLOAD_REASONS = frozenset(r.value for r in UploadReason)
 
+#: The names of each layer's delegated variables, in field order.
+DELEGATED_NAMES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(f.name for f in layout.by_kind[DELEGATED]) for layout in LAYOUTS
+)
+
 #: The operations counted in ``stats()["operations"]``, in the contract's key order.
 OPERATIONS = ("initiate_offload", "terminate", "update", "query", "invalidate")
 
@@ -71,10 +76,15 @@ class Counter:
 
 @dataclass(slots=True)
 class Uploads:
-    """Objects handed back by the target, in upload order (terminate's outcome)."""
+    """Objects handed back by the target, in upload order (terminate's outcome).
+
+    ``delegated`` holds each object's delegated values in field order; the names are
+    those of its layer (``DELEGATED_NAMES``), zipped on demand.
+    """
 
     handles: list[int] = field(default_factory=list)
-    delegated: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[int] = field(default_factory=list)
+    delegated: list[tuple[Any, ...]] = field(default_factory=list)
     received: list[bytes] = field(default_factory=list)
     total_received: int = 0
 
@@ -216,9 +226,10 @@ class Operations:
         result = Uploads()
         for node in order:
             delegated, data = self.target.upload(node.handle)
-            node.delegated = tuple(delegated.values())
+            node.delegated = delegated
             node.offloaded = False
             result.handles.append(node.handle)
+            result.layers.append(node.layer)
             result.delegated.append(delegated)
             result.received.append(data)
             result.total_received += len(data)
@@ -334,16 +345,24 @@ class Operations:
             self.target.relink(path.handle, neighbor.handle)
 
     # -- query, invalidate ------------------------------------------------------------------
-    def query(self, handles: list[int]) -> tuple[list[int], list[dict[str, Any]]]:
-        """The target's live delegated state of offloaded objects (duplicates dropped)."""
+    def query(self, handles: list[int]) -> Uploads:
+        """The target's live delegated state of offloaded objects (duplicates dropped).
+
+        Returned in the shape of an upload, without receive data; nothing changes.
+        """
         nodes = self.tree.resolve_unique(handles)
         for node in nodes:
             expect_offloaded(node, "query it")
-        delegated = [self.target.delegated_of(node.handle) for node in nodes]
+        delegated_of = self.target.delegated_of
+        result = Uploads(
+            handles=[node.handle for node in nodes],
+            layers=[node.layer for node in nodes],
+            delegated=[delegated_of(node.handle) for node in nodes],
+        )
         counter = self.counters["query"]
         counter.requested += len(nodes)
         counter.succeeded += len(nodes)
-        return [node.handle for node in nodes], delegated
+        return result
 
     def invalidate(self, handles: list[int]) -> None:
         """Mark offloaded objects invalid; ask for the upload of every connection that is
@@ -427,7 +446,8 @@ class Operations:
         target = self.target
         context = target.contexts[handle]
         n = len(data)
-        assert context.received is not None
+        if context.received is None:
+            context.received = bytearray()
         context.received += data
         d = context.delegated
         d[RCV_NXT] = (d[RCV_NXT] + n) & U32

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._enums import EventKind, Layer, Status, UploadReason
-from .._fields import DELEGATED
 from .arena import Arena
-from .state import INITIAL_RCV_WND, LAYOUTS, PATH_MTU
+from .state import INITIAL_RCV_WND, PATH_MTU
 from .tree import Node
 
 __all__ = ["Context", "Event", "SplitMix64", "TargetStore"]
@@ -27,7 +26,6 @@ _ENTRIES_STATUS = (
     Status.PATH_ENTRIES.value,
     Status.TCP_ENTRIES.value,
 )
-_DELEGATED_NAMES = tuple(tuple(f.name for f in layout.by_kind[DELEGATED]) for layout in LAYOUTS)
 
 
 class SplitMix64:
@@ -67,7 +65,7 @@ class Context:
         self.cached: tuple[Any, ...] = node.cached  # immutable: sharing is copying
         self.delegated: list[Any] = list(node.delegated)  # owned by the target from now on
         self.invalid = False
-        self.received: bytearray | None = bytearray() if layer == TCP else None
+        self.received: bytearray | None = None  # a connection's receive buffer, once used
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +162,9 @@ class TargetStore:
         return context
 
     # -- upload
-    def upload(self, handle: int) -> tuple[dict[str, Any], bytes]:
-        """Hand an object back: its delegated state and buffered receive data; free it."""
+    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes]:
+        """Hand an object back: its delegated values (field order) and buffered receive
+        data; free its context."""
         context = self.contexts.pop(handle)
         assert not context.children, "dependents are uploaded first"
         if context.parent is not None:
@@ -174,17 +173,15 @@ class TargetStore:
         self.arenas[context.layer].release(context.slot)
         self.invalid.discard(handle)
         self.contexts_freed += 1
-        delegated = dict(zip(_DELEGATED_NAMES[context.layer], context.delegated, strict=True))
         data = b""
         if context.received:
             data = bytes(context.received)
             self.bytes_buffered -= len(data)
-        return delegated, data
+        return tuple(context.delegated), data
 
-    def delegated_of(self, handle: int) -> dict[str, Any]:
-        """The live delegated state of an offloaded object (query: no change)."""
-        context = self.contexts[handle]
-        return dict(zip(_DELEGATED_NAMES[context.layer], context.delegated, strict=True))
+    def delegated_of(self, handle: int) -> tuple[Any, ...]:
+        """The live delegated values of an offloaded object (query: no change)."""
+        return tuple(self.contexts[handle].delegated)
 
     # -- internal tree
     def relink(self, path: int, neighbor: int) -> None:

@@ -13,10 +13,11 @@ from .._enums import Layer
 from .._errors import InvalidHandleError
 from .._handles import format_handle
 from .arena import (
+    LAYER_SHIFT,
+    SLOT_MASK,
+    TREE_ID_SHIFT,
     Arena,
-    handle_generation,
     handle_layer,
-    handle_slot,
     handle_tree_id,
     pack_handle,
 )
@@ -84,12 +85,20 @@ class HostTree:
     # -- handles
     def find(self, h: int) -> Node | None:
         """The live object of handle ``h`` (any int), or None."""
-        if h < 0 or handle_tree_id(h) != self.tree_id:
+        # The hottest function of the engine, so the bit fields are decoded inline. A live
+        # node stores its full handle: comparing it checks tree id, layer and generation.
+        if h >> TREE_ID_SHIFT != self.tree_id or h < 0:
             return None
-        layer = handle_layer(h)
+        layer = (h >> LAYER_SHIFT) & 3
         if layer > TCP:
             return None
-        return self.arenas[layer].get(handle_slot(h), handle_generation(h))
+        items = self.arenas[layer].items
+        slot = h & SLOT_MASK
+        if slot < len(items):
+            node = items[slot]
+            if node is not None and node.handle == h:
+                return node
+        return None
 
     def resolve(self, h: int) -> Node:
         """The live object of handle ``h``; ``InvalidHandleError`` when there is none."""
