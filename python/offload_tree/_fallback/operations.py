@@ -332,8 +332,14 @@ class Operations:
         if path.offloaded and not neighbor.offloaded:
             # A one-block offload of the neighbor, with the checks of initiate_offload.
             target = self.target
+            saved_fault = target.faults.get(neighbor.handle)
+            saved_rng = target.rng.state
             status = PAUSED if target.paused else target.attempt(neighbor)
             if status is not None:
+                # A failed call changes nothing: not the fault it hit, not the generator.
+                if saved_fault is not None:
+                    target.faults[neighbor.handle] = saved_fault
+                target.rng.state = saved_rng
                 raise StateError(
                     f"cannot relink offloaded path {format_handle(path.handle)}: offloading "
                     f"neighbor {format_handle(neighbor.handle)} failed with {Status(status).name}"
