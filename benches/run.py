@@ -28,7 +28,11 @@ def main() -> int:
         # the compiled native module while the source tree may not.
         sys.path.insert(0, str(HERE.parent / "python"))
         from offload_tree._cli import main as cli_main
-    return cli_main(["bench", "--full", "--out", str(HERE / "results"), *sys.argv[1:]])
+    extra = sys.argv[1:]
+    return cli_main(
+        ["bench", "--full", "--out", str(HERE / "results"), *extra],
+        command_line=" ".join(["python benches/run.py", *extra]),
+    )
 
 
 if __name__ == "__main__":

@@ -171,10 +171,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``offload-tree`` and ``python -m offload_tree``; returns the exit code."""
+def main(argv: Sequence[str] | None = None, command_line: str | None = None) -> int:
+    """Entry point of ``offload-tree`` and ``python -m offload_tree``; returns the exit code.
+
+    ``command_line`` is how the run is described in MACHINE.md (default: ``offload-tree`` and
+    the arguments); benches/run.py passes its own.
+    """
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    arg_list = list(argv) if argv is not None else sys.argv[1:]
+    args = parser.parse_args(arg_list)
+    args.command_line = command_line or " ".join(["offload-tree", *arg_list])
     if args.version:
         return _cmd_version()
     if args.command == "bench":
@@ -280,7 +286,12 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     """Resolve defaults, run the benchmark, print the table, write JSON / plot / MACHINE.md."""
     from offload_tree.bench import memory, report
     from offload_tree.bench.adapters import ADAPTERS
-    from offload_tree.bench.machine import machine_info, machine_markdown
+    from offload_tree.bench.machine import (
+        busy_warning,
+        load_average,
+        machine_info,
+        machine_markdown,
+    )
     from offload_tree.bench.progress import ProgressBar
     from offload_tree.bench.runner import (
         BenchConfig,
@@ -318,6 +329,10 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     config = BenchConfig(sizes=sizes, impls=impls, repeats=repeats, memory_jobs=memory_jobs)
     out_dir: Path = args.out if args.out is not None else Path(DEFAULT_OUT)
     bar = ProgressBar(total_units(config), enabled=not args.no_progress)
+    load_start = load_average()
+    busy = busy_warning()
+    if busy:
+        print(f"offload-tree bench: warning: {busy}", file=sys.stderr)
     bar.note(
         f"offload-tree bench: {', '.join(impls)} at N = "
         f"{', '.join(format_n(n) for n in sizes)}"
@@ -332,6 +347,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     bar.close()
     result.skipped = skipped + result.skipped
     result.machine = machine_info()
+    result.machine["load_average_start"] = load_start
 
     print(report.render_table(result))
     if result.memory:
@@ -367,6 +383,11 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             print(f"wrote {plot_path}")
     if args.full:
         md = out_dir / "MACHINE.md"
-        md.write_text(machine_markdown(result.machine))
+        run = {
+            "command": args.command_line,
+            "started": result.started,
+            "elapsed_s": result.elapsed_s,
+        }
+        md.write_text(machine_markdown(result.machine, run))
         print(f"wrote {md}")
     return 1 if result.errors or not result.measurements else 0

@@ -88,6 +88,9 @@ def machine_info() -> dict[str, Any]:
     commit = None
     if (repo / ".git").exists():
         commit = _command_output("git", "-C", str(repo), "rev-parse", "--short", "HEAD")
+        dirty = _command_output("git", "-C", str(repo), "status", "--porcelain", "-uno")
+        if commit and dirty:
+            commit += " (with uncommitted changes)"
     return {
         "cpu_model": cpu_model(),
         "logical_cpus": os.cpu_count(),
@@ -104,11 +107,37 @@ def machine_info() -> dict[str, Any]:
         "matplotlib": _version("matplotlib"),
         "psutil": _version("psutil"),
         "git_commit": commit,
+        "load_average": load_average(),
     }
 
 
-def machine_markdown(info: dict[str, Any]) -> str:
-    """MACHINE.md: the machine and software table."""
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages, or None where the OS has none.
+
+    Recorded because a busy machine inflates every timing: a figure taken at load 4 on two
+    cores is not comparable with one taken on an idle machine.
+    """
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_warning(threshold: float = 0.5) -> str | None:
+    """A warning when the 1-minute load is above ``threshold`` per CPU, else None."""
+    load = load_average()
+    cpus = os.cpu_count() or 1
+    if load is None or load[0] <= threshold * cpus:
+        return None
+    return (
+        f"the machine is busy (load average {load[0]:.1f} on {cpus} CPUs): other processes "
+        "compete for the CPU and the timings will be inflated"
+    )
+
+
+def machine_markdown(info: dict[str, Any], run: dict[str, Any] | None = None) -> str:
+    """MACHINE.md: the machine and software table, then how the run was started (``run``:
+    ``command``, ``started``, ``elapsed_s``)."""
     mem = info.get("memory_bytes")
     mem_text = f"{mem / 2**30:.1f} GiB" if mem else "unknown"
     ot = info.get("offload_tree") or {}
@@ -126,7 +155,24 @@ def machine_markdown(info: dict[str, Any]) -> str:
         ("rustworkx", info.get("rustworkx") or "not installed"),
         ("matplotlib", info.get("matplotlib") or "not installed"),
         ("Git commit", info.get("git_commit") or "unknown"),
+        ("Load average at start (1/5/15 min)", _fmt_load(info.get("load_average_start"))),
+        ("Load average at end (1/5/15 min)", _fmt_load(info.get("load_average"))),
     ]  # fmt: skip
     lines = ["# Benchmark machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in rows]
+    if run:
+        lines += [
+            "",
+            "## Run",
+            "",
+            f"- Command: `{run.get('command')}`",
+            f"- Started: {run.get('started')} (UTC), took {run.get('elapsed_s', 0):.0f} s",
+            "- Each figure: median of the repeats (`time.perf_counter_ns`, garbage collector "
+            "disabled while timing); results.json has every raw time.",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _fmt_load(load: list[float] | None) -> str:
+    """``0.12 / 0.30 / 0.25`` or "unknown"."""
+    return " / ".join(f"{x:.2f}" for x in load) if load else "unknown"
