@@ -305,17 +305,18 @@ class NetworkxAdapter(_BaselineAdapter):
         for tcp in self.tcp_ids:
             if attrs[tcp]["offloaded"]:
                 raise StateError(f"connection {tcp} is already offloaded")
-            chain = [tcp]
-            up = next(iter(pred[tcp]), None)
-            while up is not None:
-                if attrs[up]["offloaded"]:
+            # (node, parent) pairs from the connection down: each parent is looked up once.
+            chain: list[tuple[int, int | None]] = []
+            node: int = tcp
+            while True:
+                parent = next(iter(pred[node]), None)
+                chain.append((node, parent))
+                if parent is None or attrs[parent]["offloaded"]:
                     break
-                chain.append(up)
-                up = next(iter(pred[up]), None)
-            for nid in reversed(chain):
+                node = parent
+            for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
                 a = attrs[nid]
                 a["offloaded"] = True
-                parent = next(iter(pred[nid]), None)
                 layer = a["layer"]
                 if layer == TCP:
                     target[nid] = [parent, a["delegated"]]
@@ -451,22 +452,23 @@ class RustworkxAdapter(_BaselineAdapter):
             node = index[tcp]
             if g[node]["offloaded"]:
                 raise StateError(f"connection {tcp} is already offloaded")
-            chain = [node]
-            ups = preds(node)
-            while ups:
-                up = ups[0]
-                if g[up]["offloaded"]:
+            # (node, parent) pairs from the connection down: each parent is looked up once.
+            chain: list[tuple[int, int | None]] = []
+            while True:
+                ups = preds(node)
+                parent = ups[0] if ups else None
+                chain.append((node, parent))
+                if parent is None or g[parent]["offloaded"]:
                     break
-                chain.append(up)
-                ups = preds(up)
-            for nid in reversed(chain):
+                node = parent
+            for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
                 a = g[nid]
                 a["offloaded"] = True
                 layer = a["layer"]
                 if layer == TCP:
-                    target[nid] = [preds(nid)[0], a["delegated"]]
+                    target[nid] = [parent, a["delegated"]]
                 elif layer == PATH:
-                    target[nid] = [preds(nid)[0], a["path_mtu"]]
+                    target[nid] = [parent, a["path_mtu"]]
                 else:
                     target[nid] = [None, a["mac"], a["nic_reachability_delta"]]
                 offloaded.append(nid)
