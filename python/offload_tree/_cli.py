@@ -219,8 +219,8 @@ def _demo_line(tree: Any, handle: int, names: dict[int, str], depth: int, extra:
     else:
         path = tree.state(tree.depends_on(handle))
         detail = f"{path.source}:{s.local_port} -> {path.destination}:{s.remote_port}"
-    head = "  " * depth + f"{layer.name:<8} {names[handle]:<9}"
-    return f"{head:<24} {extra}{detail}".rstrip()
+    head = "  " * depth + f"{layer.name} {names[handle]}"
+    return f"{head:<20} {extra}{detail}".rstrip()
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
