@@ -376,7 +376,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         except ImportError:
             print(
                 "offload-tree bench: matplotlib is not installed, so no plot was written; "
-                "add it with: pip install 'offload-tree[bench]'",
+                "add it with the [bench] extra: pip install '.[bench]' (or pip install matplotlib)",
                 file=sys.stderr,
             )
         else:

@@ -34,7 +34,7 @@ class Adapter(ABC):
     label: ClassVar[str]
     max_n: ClassVar[int] = 10**6
     requires: ClassVar[tuple[str, ...]] = ()
-    install_hint: ClassVar[str] = "pip install 'offload-tree[bench]'"
+    install_hint: ClassVar[str] = "the [bench] extra: pip install '.[bench]'"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

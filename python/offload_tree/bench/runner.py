@@ -187,7 +187,8 @@ def available_impls(
     if missing_extras:
         messages.append(
             f"baselines {', '.join(missing_extras)} are not installed, so they are not "
-            "compared; add them with: pip install 'offload-tree[bench]'"
+            "compared; add them with the [bench] extra: pip install '.[bench]' in the source tree "
+            "(or pip install networkx rustworkx matplotlib psutil)"
         )
     return runnable, skipped, messages
 
