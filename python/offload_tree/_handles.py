@@ -123,8 +123,10 @@ def _handles_from_array(array: np.ndarray) -> HandleArray:
 # --- integer field arrays -----------------------------------------------------------------
 
 
-def as_int_array(name: str, value: object, n: int) -> IntArray:
+def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntArray:
     """A batch field as a 1-D ``int64`` array of length ``n``; a scalar is broadcast.
+
+    ``per`` names what there are ``n`` of, for the length-mismatch message.
 
     Float, bool, object and string values are rejected with ``ValidationError``, as is a
     length other than ``n``.
@@ -151,7 +153,7 @@ def as_int_array(name: str, value: object, n: int) -> IntArray:
             array = np.array([int(i) for i in items], dtype=np.int64)
         except OverflowError:
             raise ValidationError(f"{name} holds a value out of range") from None
-    _check_length(name, array, n)
+    _check_length(name, array, n, per)
     return array
 
 
@@ -167,9 +169,9 @@ def _int_array_from_ndarray(name: str, value: np.ndarray) -> IntArray:
     raise ValidationError(f"{name} must have an integer dtype, got {value.dtype}")
 
 
-def _check_length(name: str, array: np.ndarray, n: int) -> None:
+def _check_length(name: str, array: np.ndarray, n: int, per: str = "handles") -> None:
     if len(array) != n:
-        raise ValidationError(f"{name} has {len(array)} values but there are {n} handles")
+        raise ValidationError(f"{name} has {len(array)} values but there are {n} {per}")
 
 
 def _bool_array(name: str, value: object, n: int) -> IntArray:

@@ -198,7 +198,7 @@ class OffloadStateTree:
         else:
             mac_input = [plain_scalar(m) for m in macs]
         n = len(mac_input)
-        vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n)
+        vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n, per="MACs")
         return self._engine.add_neighbors(mac_input, vlans)  # type: ignore[no-any-return]
 
     def add_paths(

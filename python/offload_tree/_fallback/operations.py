@@ -33,7 +33,15 @@ from .state import (
 from .target import Event, TargetStore
 from .tree import HostTree, Node
 
-__all__ = ["OPERATIONS", "Counter", "Operations", "Uploads", "expect_layer", "expect_offloaded"]
+__all__ = [
+    "DELEGATED_NAMES",
+    "OPERATIONS",
+    "Counter",
+    "Operations",
+    "Uploads",
+    "expect_layer",
+    "expect_offloaded",
+]
 
 NEIGHBOR, PATH, TCP = Layer.NEIGHBOR.value, Layer.PATH.value, Layer.TCP.value
 SUCCESS = Status.SUCCESS.value
