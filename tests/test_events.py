@@ -126,7 +126,7 @@ def test_upload_all_pauses_offloads_until_resume(off):
     # process_events terminates everything
     events = off.tree.process_events()
     assert [(e.kind, e.action) for e in events] == [(K.UPLOAD_ALL, "terminated_all")]
-    assert hl(events[0].result.terminated) == hl(off.tree.walk("post", roots=[off.nb1]))
+    assert hl(events[0].result.terminated) == [off.tc1, off.tc2, off.pa1, off.tc3, off.pa2, off.nb1]
     assert off.tree.count(offloaded=True) == 0
     # still paused until resume
     assert all(b.status is S.PAUSED for b in off.tree.initiate_offload([off.tc1]).blocks)

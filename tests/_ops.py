@@ -1,0 +1,634 @@
+"""Random operations on a tree, for the property tests and the differential lockstep test.
+
+An operation is plain data (a tuple) drawn by hypothesis; handles in it are *tokens* that
+each :class:`World` resolves against its own handles, so that one operation can be applied
+to a native and a fallback tree alike. :func:`apply` runs it and returns a comparable
+outcome: ``("ok", value)`` with every handle masked to its low 48 bits, or ``("err", name)``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import offload_tree as ot
+from _helpers import record_dict
+from hypothesis import strategies as st
+
+U32 = 2**32
+
+# --- worlds -------------------------------------------------------------------------------
+
+
+class World:
+    """A tree, its target, every handle it ever returned, and a foreign tree's handles."""
+
+    def __init__(self, backend: str, config: dict[str, Any]) -> None:
+        self.backend = backend
+        self.target = ot.SimulatedTarget(**config)
+        self.tree = ot.OffloadStateTree(self.target, backend=backend)
+        self.pool: list[int] = []
+        foreign = ot.OffloadStateTree(backend=backend)
+        fnb = foreign.add_neighbor(mac=1)
+        fpa = foreign.add_path(fnb, source="10.0.0.1", destination="10.0.0.2")
+        ftc = foreign.add_tcp(fpa, local_port=1, remote_port=2)
+        foreign.initiate_offload([ftc])
+        self.foreign_tree = foreign  # kept alive
+        self.foreign = [fnb, fpa, ftc]
+
+    def resolve(self, token: tuple[str, Any]) -> Any:
+        kind, value = token
+        if kind == "pool":
+            return self.pool[value]
+        if kind == "bumpgen":
+            return self.pool[value] + (1 << 32)
+        if kind == "foreign":
+            return self.foreign[value]
+        if kind == "layer3":
+            return (self.tree.tree_id << 48) | (3 << 46) | value
+        return value  # "raw": the same garbage for every world
+
+    def resolve_many(self, spec: tuple[str, list[tuple[str, Any]]]) -> Any:
+        form, tokens = spec
+        values = [self.resolve(t) for t in tokens]
+        if form == "single" and values:
+            return values[0]
+        if form == "array" and all(t[0] != "raw" for t in tokens):
+            return np.array(values, dtype=np.uint64)
+        if form == "tuple":
+            return tuple(values)
+        return values
+
+
+# --- normalising results ------------------------------------------------------------------
+
+MASK48 = (1 << 48) - 1
+
+
+def _m(h: Any) -> Any:
+    return None if h is None else int(h) & MASK48
+
+
+def _blocks(blocks: Any) -> list[tuple[Any, ...]]:
+    return [
+        (
+            int(b.layer),
+            _m(b.handle),
+            b.depth,
+            b.referenced,
+            None if b.status is None else int(b.status),
+            None if b.next is None else b.next.index,
+            None if b.dependent is None else b.dependent.index,
+        )
+        for b in blocks
+    ]
+
+
+def normalise(value: Any) -> Any:
+    """A structure equal between engines exactly when the results are equal."""
+    if value is None or isinstance(value, bool | str | bytes):
+        return value
+    if isinstance(value, ot.OffloadResult):
+        return {
+            "blocks": _blocks(value.blocks),
+            "succeeded": [_m(h) for h in value.succeeded.tolist()],
+            "failed": [_m(h) for h in value.failed.tolist()],
+            "ok": value.ok,
+            "len": len(value),
+        }
+    if isinstance(value, ot.BlockList):
+        return {"blocks": _blocks(value), "len": len(value)}
+    if isinstance(value, ot.TerminateResult):
+        hs = value.terminated.tolist()
+        return {
+            "terminated": [(_m(h), value.delegated(h), value.received_data(h)) for h in hs],
+            "total_received": value.total_received,
+            "len": len(value),
+        }
+    if isinstance(value, ot.QueryResult):
+        hs = value.handles.tolist()
+        return {"query": [(_m(h), value.delegated(h)) for h in hs], "len": len(value)}
+    if isinstance(value, ot.ProcessedEvent):
+        return (
+            int(value.kind),
+            _m(value.handle),
+            None if value.reason is None else int(value.reason),
+            value.action,
+            normalise(value.result),
+        )
+    if isinstance(value, ot.NeighborState | ot.PathState | ot.TcpState):
+        d = record_dict(value)
+        d["handle"] = _m(d["handle"])
+        return d
+    if isinstance(value, np.ndarray):
+        assert value.ndim == 1
+        return (str(value.dtype), [_m(v) for v in value.tolist()])
+    if isinstance(value, list | tuple):
+        return [normalise(v) for v in value]
+    if isinstance(value, dict):
+        return {k: normalise(v) for k, v in value.items()}
+    if isinstance(value, int):
+        return _m(value) if value >= 0 else value
+    return value
+
+
+def masked_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot (see _helpers.snapshot) with the tree ids masked out of every handle."""
+    out: dict[str, Any] = {}
+    for key, value in snap.items():
+        if key == "states":
+            out[key] = {_m(h): {**r, "handle": _m(r["handle"])} for h, r in value.items()}
+        elif key == "links":
+            out[key] = {_m(h): (_m(p), [_m(d) for d in ds]) for h, (p, ds) in value.items()}
+        elif key in ("offloaded", "query"):
+            out[key] = {_m(h): v for h, v in value.items()}
+        elif key == "internal_tree":
+            out[key] = [(_m(h), _m(p)) for h, p in value.items()]
+        elif key in ("handles", "walk_pre", "walk_post"):
+            out[key] = [_m(h) for h in value]
+        elif key == "handles_by_layer":
+            out[key] = [[_m(h) for h in hs] for hs in value]
+        else:
+            out[key] = value
+    return out
+
+
+# --- applying an operation ----------------------------------------------------------------
+
+
+def _call(world: World, op: tuple[Any, ...]) -> Any:
+    tree, target, r, rm = world.tree, world.target, world.resolve, world.resolve_many
+    name, *args = op
+    if name == "add_neighbor":
+        mac, vlan, extra = args
+        h = tree.add_neighbor(mac, vlan, **extra)
+        world.pool.append(h)
+        return h
+    if name == "add_path":
+        tok, (src, dst), mtu = args
+        h = tree.add_path(r(tok), src, dst, mtu)
+        world.pool.append(h)
+        return h
+    if name == "add_tcp":
+        tok, lport, rport, fields = args
+        h = tree.add_tcp(r(tok), lport, rport, **fields)
+        world.pool.append(h)
+        return h
+    if name == "add_neighbors":
+        macs, vlans = args
+        hs = tree.add_neighbors(macs, vlan_ids=vlans)
+        world.pool.extend(int(h) for h in hs)
+        return hs
+    if name == "add_paths":
+        spec, pairs, mtus = args
+        hs = tree.add_paths(rm(spec), [p[0] for p in pairs], [p[1] for p in pairs], path_mtus=mtus)
+        world.pool.extend(int(h) for h in hs)
+        return hs
+    if name == "add_tcps":
+        spec, lports, rports = args
+        hs = tree.add_tcps(rm(spec), lports, rports)
+        world.pool.extend(int(h) for h in hs)
+        return hs
+    if name == "remove":
+        return tree.remove(rm(args[0]), cascade=args[1])
+    if name == "initiate_offload":
+        return tree.initiate_offload(rm(args[0]))
+    if name == "terminate":
+        return tree.terminate(rm(args[0]), cascade=args[1])
+    if name == "update":
+        return tree.update(rm(args[0]), **args[1])
+    if name == "relink":
+        return tree.relink(r(args[0]), r(args[1]))
+    if name == "query":
+        return tree.query(rm(args[0]))
+    if name == "invalidate":
+        return tree.invalidate(rm(args[0]))
+    if name == "process_events":
+        return tree.process_events()
+    if name == "block_list":
+        return tree.block_list(rm(args[0]))
+    if name == "walk":
+        order, roots = args
+        return tree.walk(order, roots=None if roots is None else rm(roots))
+    if name == "inspect":
+        h = r(args[0])
+        out = []
+        for fn in (
+            tree.layer,
+            tree.depends_on,
+            tree.dependents,
+            tree.is_offloaded,
+            tree.state,
+        ):
+            try:
+                out.append(("ok", normalise(fn(h))))
+            except ot.OffloadTreeError as exc:
+                out.append(("err", type(exc).__name__))
+        out.append(("ok", h in tree))
+        return out
+    if name == "count":
+        layer, offloaded = args
+        return tree.count(layer=layer, offloaded=offloaded)
+    if name == "receive":
+        return target.receive(r(args[0]), args[1])
+    if name == "send":
+        return target.send(r(args[0]), args[1])
+    if name == "request_upload":
+        return target.request_upload(r(args[0]), args[1])
+    if name == "request_upload_all":
+        return target.request_upload_all()
+    if name == "resume":
+        return target.resume()
+    if name == "indicate_neighbor_unreachable":
+        return target.indicate_neighbor_unreachable(r(args[0]))
+    if name == "inject_fault":
+        return target.inject_fault(r(args[0]), args[1])
+    raise AssertionError(f"unknown operation {name}")
+
+
+def apply(world: World, op: tuple[Any, ...]) -> tuple[str, Any]:
+    """Run ``op`` on ``world``: ("ok", normalised result) or ("err", exception class name)."""
+    try:
+        value = _call(world, op)
+    except ot.OffloadTreeError as exc:
+        return ("err", type(exc).__name__)
+    return ("ok", normalise(value))
+
+
+# --- strategies ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """What the strategies know of a world's handles: pool indices by layer and state."""
+
+    n: int
+    live: tuple[tuple[int, ...], ...]  # per layer: live handles
+    offloaded: tuple[tuple[int, ...], ...]  # per layer: offloaded handles
+    host: tuple[tuple[int, ...], ...]  # per layer: live, not offloaded
+    paused: bool = False
+
+    @classmethod
+    def of(cls, world: World) -> PoolInfo:
+        live: list[list[int]] = [[], [], []]
+        off: list[list[int]] = [[], [], []]
+        host: list[list[int]] = [[], [], []]
+        for i, h in enumerate(world.pool):
+            if h in world.tree:
+                layer = (h >> 46) & 3
+                live[layer].append(i)
+                (off if world.tree.is_offloaded(h) else host)[layer].append(i)
+        return cls(
+            len(world.pool),
+            tuple(map(tuple, live)),
+            tuple(map(tuple, off)),
+            tuple(map(tuple, host)),
+            bool(world.target.stats()["paused"]),
+        )
+
+    def candidates(self, layer: int | None, offloaded: bool | None) -> list[int]:
+        layers = range(3) if layer is None else [layer]
+        table = self.live if offloaded is None else self.offloaded if offloaded else self.host
+        return [i for lay in layers for i in table[lay]]
+
+
+def weighted(*pairs: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """A choice among strategies with integer weights."""
+    total = sum(w for w, _ in pairs)
+
+    def pick(k: int) -> st.SearchStrategy[Any]:
+        for w, strat in pairs:
+            if k < w:
+                return strat
+            k -= w
+        raise AssertionError
+
+    return st.integers(0, total - 1).flatmap(pick)
+
+
+GARBAGE = [-1, 2**64, 2**64 + 5, 0, 1.5, "x", True, None]
+
+MACS = weighted(
+    (
+        8,
+        st.sampled_from(
+            ["00:15:5d:01:02:03", "02-00-00-00-00-0A", b"\x00\x01\x02\x03\x04\x05", 0xFF]
+        ),
+    ),
+    (1, st.sampled_from(["00:15:5d:01:02", 2**48, "zz:00:00:00:00:00", 2**48 - 1])),
+)
+VLANS = weighted((6, st.sampled_from([0, 1, 4095])), (1, st.just(4096)))
+ADDRESS_PAIRS = weighted(
+    (
+        10,
+        st.sampled_from(
+            [
+                ("10.0.0.1", "10.0.0.2"),
+                ("fe80::1", "2001:db8::9"),
+                (b"\n\x00\x00\x01", 3232235777),
+                (ipaddress.IPv4Address("1.2.3.4"), "5.6.7.8"),
+                (2**32, 2**128 - 1),
+            ]
+        ),
+    ),
+    (
+        1,
+        st.sampled_from(
+            [("10.0.0.1", "fe80::1"), ("10.0.0.300", "10.0.0.1"), ("01.0.0.1", "10.0.0.1")]
+        ),
+    ),
+)
+MTUS = weighted(
+    (6, st.sampled_from([68, 1280, 1500, 9000, 65535])), (1, st.sampled_from([67, 65536]))
+)
+PORTS = weighted((10, st.integers(0, 65535)), (1, st.sampled_from([-1, 65536])))
+TCP_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "initial_rcv_wnd": st.sampled_from([1000, 65535, 2**20, 2**32 - 1, 2**32]),
+        "rcv_nxt": st.sampled_from([0, U32 - 5, U32 - 1]),
+        "snd_nxt": st.sampled_from([0, 100, U32 - 3]),
+        "snd_max": st.sampled_from([0, 100, U32 - 3]),
+        "snd_una": st.sampled_from([0, U32 - 3]),
+        "rcv_wnd": st.sampled_from([0, 10, 65535]),
+        "state": st.integers(0, 11),
+        "sack": st.sampled_from([True, False, 1]),
+        "flow_label": st.sampled_from([0, 2**20 - 1, 2**20]),
+        "rcv_wind_scale": st.integers(0, 15),
+        "bogus": st.just(1),
+    },
+).filter(lambda d: len(d) <= 3)
+
+# update keywords: the cached variables of each layer, then some that must be refused
+CACHED_BY_LAYER = (
+    ["mac", "host_reachability_delta"],
+    ["path_mtu"],
+    ["initial_rcv_wnd", "ka_timeout", "keep_alive", "flow_label", "user_priority"],
+)
+REFUSED = ["local_port", "rcv_nxt", "vlan_id", "nic_reachability_delta", "source", "bogus"]
+
+
+def _update_value(key: str) -> st.SearchStrategy[Any]:
+    return {
+        "path_mtu": st.sampled_from([68, 1500, 9000, 9001, 65536]),
+        "mac": st.sampled_from(["02:00:00:00:00:01", 5, "bad"]),
+        "host_reachability_delta": st.sampled_from([0, 5, U32]),
+        "ka_timeout": st.sampled_from([0, 100, -1]),
+        "initial_rcv_wnd": st.sampled_from([1000, 65535, 2**20 + 1]),
+        "keep_alive": st.booleans(),
+        "flow_label": st.sampled_from([0, 2**20]),
+        "user_priority": st.sampled_from([0, 7, 8]),
+    }.get(key, st.just(1))
+
+
+def update_fields(layer: int) -> st.SearchStrategy[dict[str, Any]]:
+    keys = weighted(
+        (8, st.sampled_from(CACHED_BY_LAYER[layer])),
+        (1, st.sampled_from(REFUSED + [k for ks in CACHED_BY_LAYER for k in ks])),
+    )
+    return st.lists(keys, max_size=2, unique=True).flatmap(
+        lambda ks: st.fixed_dictionaries({k: _update_value(k) for k in ks})
+    )
+
+
+SEND_SIZES = weighted(
+    (6, st.sampled_from([0, 1, 100, 65536, U32 - 1])), (1, st.sampled_from([U32, -1]))
+)
+REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
+FAULTS = weighted((6, st.integers(2, 15)), (1, st.sampled_from([0, 1, 16, 17])))
+
+
+def _valid_token(info: PoolInfo, layer: int | None, offloaded: bool | None) -> Any:
+    wanted = info.candidates(layer, offloaded)
+    if wanted:
+        return st.tuples(st.just("pool"), st.sampled_from(wanted))
+    live = info.candidates(None, None)
+    if live:
+        return st.tuples(st.just("pool"), st.sampled_from(live))
+    return None
+
+
+def _any_token(info: PoolInfo) -> st.SearchStrategy[tuple[str, Any]]:
+    others = st.one_of(
+        st.tuples(st.just("raw"), st.sampled_from(GARBAGE)),
+        st.tuples(st.just("foreign"), st.integers(0, 2)),
+        st.tuples(st.just("layer3"), st.integers(0, 3)),
+    )
+    if info.n == 0:
+        return others
+    return weighted(
+        (4, st.tuples(st.just("pool"), st.integers(0, info.n - 1))),  # live or stale
+        (1, st.tuples(st.just("bumpgen"), st.integers(0, info.n - 1))),
+        (2, others),
+    )
+
+
+def handle_token(
+    info: PoolInfo, layer: int | None = None, offloaded: bool | None = None
+) -> st.SearchStrategy[tuple[str, Any]]:
+    """A handle token: mostly a live handle of the wanted layer/state, sometimes anything."""
+    valid = _valid_token(info, layer, offloaded)
+    if valid is None:
+        return _any_token(info)
+    return weighted((12, valid), (1, _any_token(info)))
+
+
+def handle_spec(
+    info: PoolInfo, layer: int | None = None, offloaded: bool | None = None, max_size: int = 4
+) -> st.SearchStrategy[Any]:
+    """Many handles: mostly all valid candidates, sometimes with anything mixed in."""
+    valid = _valid_token(info, layer, offloaded)
+    mixed = st.lists(handle_token(info, layer, offloaded), min_size=1, max_size=max_size)
+    tokens = (
+        weighted((10, st.lists(valid, min_size=1, max_size=max_size)), (2, mixed), (1, st.just([])))
+        if valid is not None
+        else weighted((5, mixed), (1, st.just([])))
+    )
+    return st.tuples(st.sampled_from(["list", "list", "array", "single", "tuple"]), tokens)
+
+
+def batch_parents(info: PoolInfo, layer: int) -> st.SearchStrategy[Any]:
+    return st.tuples(
+        st.sampled_from(["list", "array"]),
+        st.lists(handle_token(info, layer), min_size=1, max_size=4),
+    )
+
+
+OP_WEIGHTS = {
+    "add_neighbor": 3,
+    "add_path": 5,
+    "add_tcp": 8,
+    "add_neighbors": 1,
+    "add_paths": 1,
+    "add_tcps": 2,
+    "remove": 3,
+    "initiate_offload": 9,
+    "terminate": 4,
+    "update": 4,
+    "relink": 2,
+    "query": 2,
+    "invalidate": 2,
+    "process_events": 3,
+    "block_list": 2,
+    "walk": 1,
+    "inspect": 2,
+    "count": 1,
+    "receive": 4,
+    "send": 3,
+    "request_upload": 2,
+    "request_upload_all": 1,
+    "resume": 2,
+    "indicate_neighbor_unreachable": 1,
+    "inject_fault": 3,
+}
+N, P, T = 0, 1, 2
+
+
+def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
+    h = handle_token(info)
+    if name == "add_neighbor":
+        extra = st.fixed_dictionaries(
+            {},
+            optional={
+                "source_mac": st.sampled_from(
+                    [None, "02:00:00:00:00:09", "02:00:00:00:00:09", "zz"]
+                ),
+                "host_reachability_delta": st.sampled_from([0, 3, 3, 3, U32]),
+                "nic_reachability_delta": st.sampled_from([0, 4]),
+            },
+        )
+        return st.tuples(st.just(name), MACS, VLANS, extra)
+    if name == "add_path":
+        return st.tuples(st.just(name), handle_token(info, N), ADDRESS_PAIRS, MTUS)
+    if name == "add_tcp":
+        return st.tuples(st.just(name), handle_token(info, P), PORTS, PORTS, TCP_FIELDS)
+    if name == "add_neighbors":
+        return st.integers(0, 3).flatmap(
+            lambda k: st.tuples(
+                st.just(name),
+                st.lists(MACS, min_size=k, max_size=k),
+                st.one_of(st.none(), VLANS, st.lists(VLANS, min_size=k, max_size=k)),
+            )
+        )
+    if name == "add_paths":
+        return batch_parents(info, N).flatmap(
+            lambda spec: st.tuples(
+                st.just(name),
+                st.just(spec),
+                st.lists(ADDRESS_PAIRS, min_size=len(spec[1]), max_size=len(spec[1])),
+                st.one_of(st.none(), MTUS),
+            )
+        )
+    if name == "add_tcps":
+        return batch_parents(info, P).flatmap(
+            lambda spec: st.tuples(
+                st.just(name),
+                st.just(spec),
+                st.lists(PORTS, min_size=len(spec[1]), max_size=len(spec[1])),
+                PORTS,
+            )
+        )
+    if name == "remove":
+        return st.tuples(st.just(name), handle_spec(info, None, False), st.booleans())
+    if name == "initiate_offload":
+        layers = st.sampled_from([T, T, T, P, N, None])
+        return st.tuples(st.just(name), layers.flatmap(lambda lay: handle_spec(info, lay, False)))
+    if name == "terminate":
+        return st.tuples(st.just(name), handle_spec(info, None, True), st.booleans())
+    if name in ("query", "invalidate"):
+        return st.tuples(st.just(name), handle_spec(info, None, True))
+    if name == "block_list":
+        return st.tuples(st.just(name), handle_spec(info))
+    if name == "update":
+        return st.integers(0, 2).flatmap(
+            lambda layer: st.tuples(
+                st.just(name),
+                st.sampled_from([None, True]).flatmap(lambda off: handle_spec(info, layer, off)),
+                update_fields(layer),
+            )
+        )
+    if name == "relink":
+        return st.tuples(st.just(name), handle_token(info, P), handle_token(info, N))
+    if name == "walk":
+        return st.tuples(
+            st.just(name), st.sampled_from(["pre", "post"]), st.one_of(st.none(), handle_spec(info))
+        )
+    if name == "inspect":
+        return st.tuples(st.just(name), h)
+    if name == "count":
+        return st.tuples(
+            st.just(name),
+            st.sampled_from([None, 0, 1, 2]),
+            st.sampled_from([None, True, False]),
+        )
+    if name == "receive":
+        return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=24))
+    if name == "send":
+        return st.tuples(st.just(name), handle_token(info, T, True), SEND_SIZES)
+    if name == "request_upload":
+        return st.tuples(st.just(name), handle_token(info, T, True), REASONS)
+    if name == "indicate_neighbor_unreachable":
+        return st.tuples(st.just(name), handle_token(info, N, True))
+    if name == "inject_fault":
+        return st.tuples(st.just(name), handle_token(info, None, False), FAULTS)
+    return st.tuples(st.just(name))
+
+
+STEADY_CYCLE = (
+    "add_tcp",
+    "initiate_offload",
+    "receive",
+    "terminate",
+    "add_path",
+    "update",
+    "send",
+    "process_events",
+    "remove",
+    "invalidate",
+    "query",
+    "relink",
+)
+
+
+def operations(info: PoolInfo, step: int = 0) -> st.SearchStrategy[tuple[Any, ...]]:
+    """One random operation for a world described by ``info``.
+
+    The weights lean towards what the tree lacks (no neighbor yet: add one; paused: resume)
+    so that most steps reach the interesting states instead of failing on an empty tree.
+    """
+    weights = dict(OP_WEIGHTS)
+    if not info.live[N]:
+        first = "add_neighbor"
+        weights[first] += 20
+    elif not info.live[P]:
+        first = "add_path"
+        weights[first] += 15
+    elif not info.live[T]:
+        first = "add_tcp"
+        weights[first] += 15
+    elif not info.offloaded[T]:
+        first = "initiate_offload"
+        weights[first] += 10
+    else:
+        first = STEADY_CYCLE[step % len(STEADY_CYCLE)]
+    if info.paused:
+        weights["resume"] += 6
+    # hypothesis's simplest draw picks the first name: make it the most useful next step
+    order = [first] + [name for name in weights if name != first]
+    names = [name for name in order for _ in range(weights[name])]
+    return st.sampled_from(names).flatmap(lambda name: op_for(name, info))
+
+
+TARGET_CONFIGS = st.fixed_dictionaries(
+    {
+        "neighbor_capacity": st.sampled_from([None, None, 0, 1, 2, 4]),
+        "path_capacity": st.sampled_from([None, None, 1, 2, 3, 6]),
+        "tcp_capacity": st.sampled_from([None, None, 1, 2, 4, 10]),
+        "max_path_mtu": st.sampled_from([None, 1500, 9000]),
+        "max_rcv_window": st.sampled_from([None, 65535, 2**20]),
+        "fail_rate": st.sampled_from([0.0, 0.0, 0.0, 0.1, 0.3, 1.0]),
+        "seed": st.integers(0, 2**64 - 1),
+    }
+)

@@ -1,0 +1,81 @@
+"""Differential test: the native and the fallback engine driven in lockstep.
+
+A hypothesis state machine applies every public operation (valid and invalid: stale,
+foreign and garbage handles, wrong layers, bad values, wrong offload state) to a native
+tree and a fallback tree built on the same target configuration. After every step both
+must have returned the same thing (handles compared without their tree id,
+``h & ((1 << 48) - 1)``) or raised the same exception class, their full observable state
+must be equal, and the SPEC section 2 invariants must hold on both.
+
+Size: OFFLOAD_TREE_LOCKSTEP_EXAMPLES (default 200) examples of
+OFFLOAD_TREE_LOCKSTEP_STEPS (default 50) steps; OFFLOAD_TREE_SOAK=1 multiplies the
+examples by 100.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _helpers import check_invariants, env_int, require_backend, snapshot, soak_factor
+from _ops import TARGET_CONFIGS, PoolInfo, World, apply, masked_snapshot, operations
+from hypothesis import HealthCheck, event, note, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+SETTINGS = settings(
+    max_examples=env_int("OFFLOAD_TREE_LOCKSTEP_EXAMPLES", 200) * soak_factor(),
+    stateful_step_count=env_int("OFFLOAD_TREE_LOCKSTEP_STEPS", 50),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+class Lockstep(RuleBasedStateMachine):
+    """One native and one fallback world, the same operations on both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = 0
+        self.native: World | None = None
+        self.python: World | None = None
+
+    @initialize(config=TARGET_CONFIGS)
+    def build(self, config: dict[str, Any]) -> None:
+        self.native = World("native", config)
+        self.python = World("python", config)
+
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        assert self.native is not None and self.python is not None
+        self.steps += 1
+        op = data.draw(operations(PoolInfo.of(self.native), self.steps), label="op")
+        got_native = apply(self.native, op)
+        got_python = apply(self.python, op)
+        event(f"{op[0]} -> {got_native[0] if got_native[0] == 'ok' else got_native[1]}")
+        note(f"native -> {got_native!r}")
+        note(f"python -> {got_python!r}")
+        assert got_native == got_python, f"{op[0]}: native and fallback disagree"
+        assert len(self.native.pool) == len(self.python.pool)
+
+    @invariant()
+    def same_observable_state(self) -> None:
+        assert self.native is not None and self.python is not None
+        snap_native = snapshot(self.native.tree, self.native.target)
+        snap_python = snapshot(self.python.tree, self.python.target)
+        masked_native = masked_snapshot(snap_native)
+        masked_python = masked_snapshot(snap_python)
+        for key in masked_native:
+            assert masked_native[key] == masked_python[key], f"engines differ in {key}"
+        check_invariants(self.native.tree, self.native.target)
+        check_invariants(self.python.tree, self.python.target)
+
+
+def test_native_and_fallback_agree_in_lockstep():
+    require_backend("native")
+    run_state_machine_as_test(Lockstep, settings=SETTINGS)
