@@ -36,10 +36,10 @@ def engine_class(backend: str) -> type:
         return PythonEngine
     if backend == "native":
         try:
-            from . import _native  # type: ignore[attr-defined]
+            from . import _native
         except ImportError as exc:
             raise ImportError(_BUILD_HINT) from exc
-        return _native.Engine  # type: ignore[no-any-return]
+        return _native.Engine
     raise ValidationError(f"backend must be 'native' or 'python', got {backend!r}")
 
 

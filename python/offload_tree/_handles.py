@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,7 @@ def format_handle(h: int) -> str:
     return f"0x{h:016x}"
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
     """True for Python ints and NumPy integer scalars, but not for bools (of either kind)."""
     if isinstance(value, bool | np.bool_):
         return False
@@ -75,7 +75,7 @@ def as_handle(h: object) -> int:
             return h
         raise InvalidHandleError(f"invalid handle {h}: handles are in 0..2**64-1")
     if _is_int(h):
-        return as_handle(int(h))  # type: ignore[call-overload]
+        return as_handle(int(h))
     raise InvalidHandleError(f"invalid handle {h!r}: expected an int, got {type(h).__name__}")
 
 
@@ -132,7 +132,7 @@ def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntA
     length other than ``n``.
     """
     if _is_int(value):
-        v = int(value)  # type: ignore[call-overload]
+        v = int(value)
         if not _INT64_MIN <= v <= _INT64_MAX:
             raise ValidationError(f"{name}={v} is out of range")
         return np.full(n, v, dtype=np.int64)
@@ -256,7 +256,7 @@ def parse_mac(value: object) -> int:
             )
         return int.from_bytes(value, "big")
     if _is_int(value):
-        v = int(value)  # type: ignore[call-overload]
+        v = int(value)
         if 0 <= v <= MAC_MAX:
             return v
         raise ValidationError(f"a MAC address given as an int must be in 0..2**48-1, got {v}")
@@ -283,8 +283,8 @@ def as_layer(layer: object) -> int | None:
             return int(Layer[layer.upper()])
         except KeyError:
             pass
-    elif _is_int(layer) and 0 <= int(layer) <= 2:  # type: ignore[call-overload]
-        return int(layer)  # type: ignore[call-overload]
+    elif _is_int(layer) and 0 <= int(layer) <= 2:
+        return int(layer)
     raise ValidationError(f"layer must be None, a Layer or 0..2, got {layer!r}")
 
 

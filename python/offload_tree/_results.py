@@ -315,7 +315,8 @@ class OffloadResult:
     def failed(self) -> HandleArray:
         """Handles of the blocks with a failure status (block order), referenced ones too."""
         codes = self._codes()
-        return self._blocks.handles[(codes >= Status.FAILURE) & (codes != NO_STATUS)]
+        failed: HandleArray = self._blocks.handles[(codes >= Status.FAILURE) & (codes != NO_STATUS)]
+        return failed
 
     @property
     def ok(self) -> bool:

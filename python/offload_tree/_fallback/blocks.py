@@ -81,20 +81,20 @@ def plan_block_list(requested: list[Node]) -> BlockPlan:
     last_child: dict[int, int] = {}  # parent index (-1: the roots) -> last child index
     stack: list[tuple[Node, int]] = [(root, NO_LINK) for root in reversed(roots)]
     while stack:
-        node, parent = stack.pop()
+        node, parent_index = stack.pop()
         index = len(plan.nodes)
         plan.nodes.append(node)
         plan.depths.append(node.layer - low)
         plan.referenced.append(node.offloaded)
-        plan.parents.append(parent)
+        plan.parents.append(parent_index)
         plan.next.append(NO_LINK)
         plan.dependent.append(NO_LINK)
-        previous = last_child.get(parent)
+        previous = last_child.get(parent_index)
         if previous is not None:
             plan.next[previous] = index
-        elif parent != NO_LINK:
-            plan.dependent[parent] = index
-        last_child[parent] = index
+        elif parent_index != NO_LINK:
+            plan.dependent[parent_index] = index
+        last_child[parent_index] = index
         kids = children.get(node.handle)
         if kids:
             stack.extend((kid, index) for kid in reversed(kids))

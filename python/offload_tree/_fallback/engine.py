@@ -39,11 +39,11 @@ R = TypeVar("R")
 def _locked(method: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
     """Run an engine method under the engine's lock: host and target change together."""
 
-    @functools.wraps(method)
-    def locked(self: Engine, *args: P.args, **kwargs: P.kwargs) -> R:
+    def locked(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
         with self._lock:
             return method(self, *args, **kwargs)
 
+    functools.update_wrapper(locked, method)
     return locked
 
 
