@@ -137,6 +137,9 @@ class TreeMachine(RuleBasedStateMachine):
             new_blocks = sum(1 for b in value["blocks"] if not b[3])
             assert ops_a["requested"] - ops_b["requested"] == new_blocks
             assert ops_a["succeeded"] - ops_b["succeeded"] == len(value["succeeded"])
+            assert ops_a["requested"] == ops_a["succeeded"] + sum(ops_a["failed"].values())
+            codes = [ot.Status[k] for k in ops_a["failed"]]
+            assert codes == sorted(codes) and all(ops_a["failed"].values())
             allocated = (
                 after["target_stats"]["contexts_allocated"]
                 - before["target_stats"]["contexts_allocated"]

@@ -139,3 +139,55 @@ def test_held_back_bytes(ex):
     assert ex.tree.stats()["bytes"]["held_back"] == 15
     assert ex.target.stats()["bytes_sent"] == 0
     assert ex.target.stats()["invalid"] == 1
+
+
+def test_failed_keys_in_status_code_order(ex):
+    ex.target.inject_fault(ex.tc2, S.RESOURCES)
+    ex.target.inject_fault(ex.pa2, S.FAILURE)
+    ex.tree.initiate_offload([ex.tc1, ex.tc2, ex.tc3])
+    failed = ex.tree.stats()["operations"]["initiate_offload"]["failed"]
+    assert list(failed) == ["FAILURE", "RESOURCES"]
+
+
+def test_paused_referenced_blocks_are_not_counted(ex):
+    ex.tree.initiate_offload([ex.tc1])
+    before = ex.tree.stats()["operations"]["initiate_offload"]
+    ex.target.request_upload_all()
+    ex.tree.initiate_offload([ex.tc2])  # pa1 referenced (PAUSED), tc2 new (PAUSED)
+    op = ex.tree.stats()["operations"]["initiate_offload"]
+    assert op["requested"] - before["requested"] == 1
+    assert op["failed"] == {"PAUSED": 1}
+    assert op["requested"] == op["succeeded"] + sum(op["failed"].values())
+
+
+def test_every_upload_counts_as_terminate(make_example):
+    ex = make_example(max_path_mtu=1500)
+    ex.tree.initiate_offload(ex.tree.handles())
+    ex.target.receive(ex.tc3, b"12345")
+    ex.tree.update(ex.pa2, path_mtu=9000)  # refused: pa2 and tc3 uploaded
+    op = ex.tree.stats()["operations"]["terminate"]
+    assert op == {"requested": 2, "succeeded": 2, "failed": {}}
+    assert ex.tree.stats()["bytes"]["returned"] == 5
+    ex.target.request_upload(ex.tc1, ot.UploadReason.LOW_RESOURCES)
+    ex.tree.process_events()
+    assert ex.tree.stats()["operations"]["terminate"]["succeeded"] == 3
+    ex.target.request_upload_all()
+    ex.tree.process_events()  # tc2, pa1, nb1
+    assert ex.tree.stats()["operations"]["terminate"]["succeeded"] == 6
+
+
+def test_query_and_invalidate_count_each_object_once(ex):
+    ex.tree.initiate_offload(ex.tree.handles())
+    q = ex.tree.query([ex.tc1, ex.tc1, ex.tc2])
+    assert [int(h) for h in q.handles] == [ex.tc1, ex.tc2] and len(q) == 2
+    assert ex.tree.stats()["operations"]["query"]["requested"] == 2
+    ex.tree.invalidate([ex.tc3, ex.tc3])
+    assert ex.tree.stats()["operations"]["invalidate"]["requested"] == 1
+    assert ex.tree.stats()["events"]["pending"] == 1
+
+
+def test_update_keeps_duplicates_in_order(ex):
+    codes = ex.tree.update([ex.pa1, ex.pa1], path_mtu=[1400, 1300])
+    assert [int(c) for c in codes] == [0, 0]
+    assert ex.tree.state(ex.pa1).path_mtu == 1300
+    assert ex.tree.stats()["operations"]["update"]["requested"] == 2

@@ -328,3 +328,30 @@ def test_stale_handle_stays_stale_after_slot_reuse(ex):
     with pytest.raises(ot.InvalidHandleError):
         tree.state(ex.tc3)
     assert tree.state(new).local_port == 1
+
+
+def test_layer_arguments_accept_names_and_ints(ex):
+    assert ex.tree.count(layer="tcp") == 3
+    assert ex.tree.count(layer="PATH") == 2
+    assert hl(ex.tree.handles("neighbor")) == [ex.nb1]
+    assert hl(ex.tree.handles(2)) == [ex.tc1, ex.tc2, ex.tc3]
+
+
+@pytest.mark.parametrize("layer", [3, -1, "router", 1.0])
+def test_bad_layer_argument_is_validation_error(ex, layer):
+    with pytest.raises(ot.ValidationError):
+        ex.tree.count(layer=layer)
+    with pytest.raises(ot.ValidationError):
+        ex.tree.handles(layer)
+
+
+@pytest.mark.parametrize("cascade", [1, "yes", None])
+def test_cascade_must_be_bool(ex, cascade):
+    with pytest.raises(ot.ValidationError):
+        ex.tree.remove([ex.tc1], cascade=cascade)
+    assert ex.tc1 in ex.tree
+
+
+def test_walk_bad_order_is_validation_error(ex):
+    with pytest.raises(ot.ValidationError):
+        ex.tree.walk("in")

@@ -393,3 +393,24 @@ def test_invalidate_counts_in_stats(off):
     off.tree.invalidate([off.tc1, off.pa2])
     op = off.tree.stats()["operations"]["invalidate"]
     assert op["requested"] == 2 and op["failed"] == {}
+
+
+def test_update_single_element_sequence_returns_array(ex):
+    codes = ex.tree.update([ex.pa1], path_mtu=1400)
+    assert isinstance(codes, np.ndarray) and codes.dtype == np.uint8 and hl(codes) == [0]
+    assert ex.tree.update(np.uint64(ex.pa1), path_mtu=1300) is S.SUCCESS
+
+
+def test_relink_random_failure_advances_the_rng(make_pair):
+    # SplitMix64(9) at rate 0.5: ok, ok, FAILURE, ok. The relink's failed attempt uses the
+    # third number; the generator is not rewound, so the next offload gets the fourth.
+    tree, _ = make_pair(fail_rate=0.5, seed=9)
+    nb1 = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.2")
+    nb2 = tree.add_neighbor(mac=2)
+    assert tree.initiate_offload(pa).ok  # draws 1 and 2
+    with pytest.raises(ot.StateError) as info:
+        tree.relink(pa, nb2)  # draw 3
+    assert "FAILURE" in str(info.value)
+    assert tree.depends_on(pa) == nb1 and not tree.is_offloaded(nb2)
+    assert tree.initiate_offload(nb2).status(nb2) is S.SUCCESS  # draw 4
