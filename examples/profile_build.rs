@@ -14,10 +14,14 @@ fn main() {
     for round in 0..3 {
         let mut e = Engine::new(TargetConfig::default()).unwrap();
         let t = Instant::now();
-        let macs: Vec<Value> = (0..k).map(|i| Value::Int(0x0200_0000_0000 + i as i128)).collect();
+        let macs: Vec<Value> = (0..k)
+            .map(|i| Value::Int(0x0200_0000_0000 + i as i128))
+            .collect();
         let nbs = e.add_neighbors(&macs, None).unwrap();
         let src: Vec<Value> = (0..p).map(|_| Value::Int(0x0A00_0001)).collect();
-        let dst: Vec<Value> = (0..p).map(|j| Value::Int(0x0B00_0000 + j as i128)).collect();
+        let dst: Vec<Value> = (0..p)
+            .map(|j| Value::Int(0x0B00_0000 + j as i128))
+            .collect();
         let pn: Vec<u64> = (0..p).map(|j| nbs[j % k]).collect();
         let pas = e.add_paths(&pn, &src, &dst, None).unwrap();
         let tp: Vec<u64> = (0..n).map(|i| pas[i % p]).collect();

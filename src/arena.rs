@@ -162,6 +162,44 @@ impl<T> Arena<T> {
     }
 }
 
+/// Values kept beside an arena, indexed by the same slots: the cold half of a hot/cold split.
+///
+/// Walks, block lists and offload bookkeeping touch only the arena's small link records, so
+/// they stream through a few bytes per object instead of the whole state. The column is
+/// written when the arena hands out a slot and read only for slots the arena says are live.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlotColumn<S> {
+    values: Vec<S>,
+}
+
+impl<S> SlotColumn<S> {
+    pub fn new() -> Self {
+        Self { values: Vec::new() }
+    }
+
+    /// Stores the value of `slot`, which is either reused or the next new slot.
+    pub fn put(&mut self, slot: u32, value: S) {
+        let index = slot as usize;
+        if index == self.values.len() {
+            self.values.push(value);
+        } else {
+            self.values[index] = value;
+        }
+    }
+
+    pub fn get(&self, slot: u32) -> &S {
+        &self.values[slot as usize]
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> &mut S {
+        &mut self.values[slot as usize]
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +241,21 @@ mod tests {
         arena.remove(key.0, key.1);
         assert_eq!(arena.insert(1u8), (1, 0), "slot 0 is retired, never reused");
         assert_eq!(arena.get(0, GENERATION_LIMIT - 1), None);
+    }
+
+    #[test]
+    fn column_follows_arena_slots() {
+        let mut arena = Arena::new();
+        let mut column = SlotColumn::new();
+        let (a, ga) = arena.insert(());
+        column.put(a, "a");
+        let (b, _) = arena.insert(());
+        column.put(b, "b");
+        arena.remove(a, ga);
+        let (c, _) = arena.insert(());
+        column.put(c, "c");
+        assert_eq!(c, a);
+        assert_eq!((*column.get(c), *column.get(b)), ("c", "b"));
     }
 
     #[test]

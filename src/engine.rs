@@ -238,6 +238,7 @@ impl Engine {
         }
         self.host.check_room(Layer::Tcp, n)?;
         self.host.tcps.reserve(n);
+        self.host.tcp_states.reserve(n);
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             let state = TcpState {
@@ -400,7 +401,7 @@ impl Engine {
                 ]);
             }
             Layer::Tcp => {
-                let s = &self.host.tcp(h).state;
+                let s = self.host.tcp_state(h);
                 let field = |spec: &state::FieldSpec, v: u64| {
                     (
                         spec.name,

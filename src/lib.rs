@@ -30,6 +30,10 @@ mod scenarios;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};
 pub use handle::{Handle, Layer};

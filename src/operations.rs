@@ -10,7 +10,7 @@ use crate::events::{Event, EventKind};
 use crate::handle::{Handle, Layer};
 use crate::state::{self, FieldKind, TcpCached, TcpDelegated};
 use crate::status::Status;
-use crate::target::{TargetNeighbor, TargetPath, TargetTcp, Upload};
+use crate::target::{TargetNeighbor, TargetPath, TargetTcp, TargetTcpState, Upload};
 use crate::tree::{layer_of, SeenSet, NO_CONTEXT};
 use crate::value::Value;
 
@@ -113,6 +113,15 @@ impl Engine {
                 .fail(Status::Paused, new_blocks);
             return Ok(list);
         }
+        // Room for every new block up front: one allocation instead of a doubling series that
+        // copies the target's store over and over.
+        let mut new_per_layer = [0usize; 3];
+        for (layer, referenced) in list.layers.iter().zip(&list.referenced) {
+            if !referenced {
+                new_per_layer[usize::from(*layer)] += 1;
+            }
+        }
+        self.target.reserve(new_per_layer);
         for i in 0..list.len() {
             let parent = list.parent[i];
             if parent != NO_LINK {
@@ -150,7 +159,7 @@ impl Engine {
         let value = match layer {
             Layer::Neighbor => 0,
             Layer::Path => u64::from(self.host.path(h).state.path_mtu),
-            Layer::Tcp => u64::from(self.host.tcp(h).state.cached.initial_rcv_wnd),
+            Layer::Tcp => u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd),
         };
         if let Some(status) = self.target.admit(layer, h, value) {
             return Some(status);
@@ -179,17 +188,19 @@ impl Engine {
                 })
             }
             Layer::Tcp => {
-                let tcp = self.host.tcp(h);
-                let path = self.host.context(tcp.path);
+                let path = self.host.context(self.host.tcp(h).path);
                 debug_assert_ne!(path, NO_CONTEXT);
-                let (cached, delegated) = (tcp.state.cached, tcp.state.delegated);
-                self.target.add_tcp(TargetTcp {
+                let state = self.host.tcp_state(h);
+                let state = TargetTcpState {
+                    cached: state.cached,
+                    delegated: state.delegated,
+                };
+                let link = TargetTcp {
                     host: h,
                     path,
-                    cached,
-                    delegated,
                     invalid: false,
-                })
+                };
+                self.target.add_tcp(link, state)
             }
         };
         self.host.set_context(h, context);
@@ -248,7 +259,7 @@ impl Engine {
                     delegated,
                     received,
                 } => {
-                    self.host.tcp_mut(h).state.delegated = delegated;
+                    self.host.tcp_state_mut(h).delegated = delegated;
                     if !received.is_empty() {
                         outcome.total_received += received.len() as u64;
                         outcome.received.insert(outcome.handles.len(), received);
@@ -371,7 +382,7 @@ impl Engine {
             (Layer::Path, Checked::Int(v)) => self.host.path_mut(h).state.path_mtu = v as u16,
             (Layer::Tcp, Checked::Int(v)) => {
                 let index = TcpCached::index_of(name).expect("checked cached name");
-                self.host.tcp_mut(h).state.cached.set(index, v);
+                self.host.tcp_state_mut(h).cached.set(index, v);
             }
             _ => unreachable!("values are checked per layer"),
         }
@@ -392,7 +403,7 @@ impl Engine {
                     .map(|_| Status::PathMtu)
             }
             Layer::Tcp => {
-                let window = u64::from(self.host.tcp(h).state.cached.initial_rcv_wnd);
+                let window = u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd);
                 config
                     .max_rcv_window
                     .filter(|&m| window > m)
@@ -415,8 +426,8 @@ impl Engine {
                 self.target.path_mut(context).path_mtu = mtu;
             }
             Layer::Tcp => {
-                let cached = self.host.tcp(h).state.cached;
-                self.target.tcp_mut(context).cached = cached;
+                let cached = self.host.tcp_state(h).cached;
+                self.target.tcp_state_mut(context).cached = cached;
             }
         }
         self.target.set_invalid(layer, context, false);
@@ -480,7 +491,7 @@ impl Engine {
                     nic_reachability_delta: self.target.neighbor(context).nic_reachability_delta,
                 },
                 Layer::Path => Delegated::Path,
-                Layer::Tcp => Delegated::Tcp(self.target.tcp(context).delegated),
+                Layer::Tcp => Delegated::Tcp(self.target.tcp_state(context).delegated),
             });
         }
         let n = handles.len() as u64;

@@ -131,8 +131,7 @@ fn nothing_is_lost_on_terminate() {
     }
     assert_eq!(
         e.host
-            .tcp(crate::Handle::from_raw(t1))
-            .state
+            .tcp_state(crate::Handle::from_raw(t1))
             .delegated
             .rcv_nxt,
         11

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use crate::arena::Arena;
+use crate::arena::{Arena, SlotColumn};
 use crate::error::{Error, Result};
 use crate::handle::{Handle, Layer};
 use crate::rng::{unit_float, SplitMix64};
@@ -65,14 +65,20 @@ pub struct TargetPath {
     pub invalid: bool,
 }
 
-/// The target's copy of an offloaded connection, linked to its path's context.
+/// The target's record of an offloaded connection, linked to its path's context (hot); its
+/// state is in `Target::tcp_states` (cold).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetTcp {
     pub host: Handle,
     pub path: u32,
+    pub invalid: bool,
+}
+
+/// The target's copy of a connection's state: cached as pushed by the host, delegated as owned.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TargetTcpState {
     pub cached: TcpCached,
     pub delegated: TcpDelegated,
-    pub invalid: bool,
 }
 
 /// Running totals of the target.
@@ -93,6 +99,8 @@ pub struct Target {
     pub neighbors: Arena<TargetNeighbor>,
     pub paths: Arena<TargetPath>,
     pub tcps: Arena<TargetTcp>,
+    /// Every offloaded connection's state, by context slot.
+    pub tcp_states: SlotColumn<TargetTcpState>,
     rng: SplitMix64,
     /// Received bytes not yet indicated to the host, by connection context: returned on
     /// terminate. A side table because most connections hold none, and an empty `Vec` in
@@ -115,6 +123,7 @@ impl Target {
             neighbors: Arena::new(),
             paths: Arena::new(),
             tcps: Arena::new(),
+            tcp_states: SlotColumn::new(),
             rng: SplitMix64::new(seed),
             received: HashMap::new(),
             faults: HashMap::new(),
@@ -136,8 +145,11 @@ impl Target {
     /// ahead (DESIGN §8: fault, capacity, limits, random fault, in that order). `value` is the
     /// path MTU for a path and the initial receive window for a connection.
     pub fn admit(&mut self, layer: Layer, host: Handle, value: u64) -> Option<Status> {
-        if let Some(status) = self.faults.remove(&host.raw()) {
-            return Some(status);
+        // Most targets have no injected fault: skip hashing the handle then.
+        if !self.faults.is_empty() {
+            if let Some(status) = self.faults.remove(&host.raw()) {
+                return Some(status);
+            }
         }
         if let Some(capacity) = self.config.capacity(layer) {
             if self.offloaded(layer) as u64 >= capacity {
@@ -183,6 +195,14 @@ impl Target {
         }
     }
 
+    /// Makes room for `additional` contexts per layer.
+    pub fn reserve(&mut self, additional: [usize; 3]) {
+        self.neighbors.reserve(additional[0]);
+        self.paths.reserve(additional[1]);
+        self.tcps.reserve(additional[2]);
+        self.tcp_states.reserve(additional[2]);
+    }
+
     pub fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
         self.counters.contexts_allocated += 1;
         self.neighbors.insert(context).0
@@ -193,9 +213,11 @@ impl Target {
         self.paths.insert(context).0
     }
 
-    pub fn add_tcp(&mut self, context: TargetTcp) -> u32 {
+    pub fn add_tcp(&mut self, context: TargetTcp, state: TargetTcpState) -> u32 {
         self.counters.contexts_allocated += 1;
-        self.tcps.insert(context).0
+        let slot = self.tcps.insert(context).0;
+        self.tcp_states.put(slot, state);
+        slot
     }
 
     // Context accessors: the host only holds contexts the target gave it, so a miss is a bug.
@@ -220,6 +242,12 @@ impl Target {
     }
     pub fn tcp_mut(&mut self, context: u32) -> &mut TargetTcp {
         self.tcps.get_slot_mut(context).expect("live tcp context")
+    }
+    pub fn tcp_state(&self, context: u32) -> &TargetTcpState {
+        self.tcp_states.get(context)
+    }
+    pub fn tcp_state_mut(&mut self, context: u32) -> &mut TargetTcpState {
+        self.tcp_states.get_mut(context)
     }
 
     /// Whether the object in `context` of `layer` is marked invalid.
@@ -274,11 +302,12 @@ impl Target {
                 Upload::Path
             }
             Layer::Tcp => {
-                let t = self.tcps.remove_slot(context).expect("live tcp context");
+                self.tcps.remove_slot(context).expect("live tcp context");
+                let delegated = self.tcp_states.get(context).delegated;
                 let received = self.received.remove(&context).unwrap_or_default();
                 self.counters.bytes_buffered -= received.len() as u64;
                 Upload::Tcp {
-                    delegated: t.delegated,
+                    delegated,
                     received,
                 }
             }
@@ -294,7 +323,7 @@ impl Target {
                 .or_default()
                 .extend_from_slice(data);
         }
-        let tcp = self.tcp_mut(context);
+        let tcp = self.tcp_state_mut(context);
         // Sequence space is 32 bits: truncation is the wrap the protocol defines.
         tcp.delegated.rcv_nxt = tcp.delegated.rcv_nxt.wrapping_add(n as u32);
         tcp.delegated.rcv_wnd -= tcp.delegated.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
@@ -308,7 +337,7 @@ impl Target {
             self.counters.bytes_held_back += u64::from(nbytes);
             return 0;
         }
-        let d = &mut self.tcp_mut(context).delegated;
+        let d = &mut self.tcp_state_mut(context).delegated;
         d.snd_nxt = d.snd_nxt.wrapping_add(nbytes);
         let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
         if (1..(1u32 << 31)).contains(&ahead) {
@@ -353,23 +382,27 @@ mod tests {
             path_mtu: 1500,
             invalid: false,
         });
-        let t = target.add_tcp(TargetTcp {
-            host: Handle::new(1, Layer::Tcp, 0, 0),
-            path: p,
-            cached: TcpCached::default(),
-            delegated: TcpDelegated::default(),
-            invalid: false,
-        });
+        let t = target.add_tcp(
+            TargetTcp {
+                host: Handle::new(1, Layer::Tcp, 0, 0),
+                path: p,
+                invalid: false,
+            },
+            TargetTcpState {
+                cached: TcpCached::default(),
+                delegated: TcpDelegated::default(),
+            },
+        );
         (target, t)
     }
 
     #[test]
     fn receive_buffers_and_wraps_sequence() {
         let (mut target, t) = tcp_target();
-        target.tcp_mut(t).delegated.rcv_nxt = u32::MAX - 1;
+        target.tcp_state_mut(t).delegated.rcv_nxt = u32::MAX - 1;
         target.receive(t, b"abc");
         target.receive(t, b"de");
-        let tcp = target.tcp(t);
+        let tcp = target.tcp_state(t);
         assert_eq!(target.received[&t], b"abcde");
         assert_eq!(tcp.delegated.rcv_nxt, 3);
         assert_eq!(tcp.delegated.rcv_wnd, 65530);
@@ -389,8 +422,8 @@ mod tests {
         target.set_invalid(Layer::Neighbor, neighbor, true);
         assert_eq!(target.send(t, 50), 0);
         assert_eq!(target.counters.bytes_held_back, 50);
-        assert_eq!(target.tcp(t).delegated.snd_nxt, 100);
-        assert_eq!(target.tcp(t).delegated.snd_max, 100);
+        assert_eq!(target.tcp_state(t).delegated.snd_nxt, 100);
+        assert_eq!(target.tcp_state(t).delegated.snd_max, 100);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! dependents as a `Vec<Handle>` in insertion order. A walk therefore copies contiguous handle
 //! runs instead of chasing per-object pointers, and no traversal recurses.
 
-use crate::arena::Arena;
+use crate::arena::{Arena, SlotColumn};
 use crate::error::{Error, Result};
 use crate::handle::{next_tree_id, Handle, Layer};
 use crate::state::{NeighborState, PathState, TcpState};
@@ -30,10 +30,10 @@ pub struct Path {
     pub offload: u32,
 }
 
+/// A connection's links (hot); its variables live in `HostTree::tcp_states` (cold).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tcp {
     pub path: Handle,
-    pub state: TcpState,
     pub offload: u32,
 }
 
@@ -44,6 +44,8 @@ pub struct HostTree {
     pub neighbors: Arena<Neighbor>,
     pub paths: Arena<Path>,
     pub tcps: Arena<Tcp>,
+    /// Every connection's variables, by slot of `tcps`.
+    pub tcp_states: SlotColumn<TcpState>,
     /// Live neighbors in creation order: the roots of every walk.
     pub roots: Vec<Handle>,
     /// Offloaded objects per layer.
@@ -67,6 +69,7 @@ impl HostTree {
             neighbors: Arena::new(),
             paths: Arena::new(),
             tcps: Arena::new(),
+            tcp_states: SlotColumn::new(),
             roots: Vec::new(),
             offloaded: [0; 3],
         }
@@ -172,6 +175,12 @@ impl HostTree {
             .get_mut(h.slot(), h.generation())
             .expect("resolved tcp")
     }
+    pub fn tcp_state(&self, h: Handle) -> &TcpState {
+        self.tcp_states.get(h.slot())
+    }
+    pub fn tcp_state_mut(&mut self, h: Handle) -> &mut TcpState {
+        self.tcp_states.get_mut(h.slot())
+    }
 
     /// The object `h` depends on (None for a neighbor).
     pub fn parent(&self, h: Handle) -> Option<Handle> {
@@ -267,9 +276,9 @@ impl HostTree {
     pub fn insert_tcp(&mut self, path: Handle, state: TcpState) -> Handle {
         let (slot, generation) = self.tcps.insert(Tcp {
             path,
-            state,
             offload: NO_CONTEXT,
         });
+        self.tcp_states.put(slot, state);
         let h = Handle::new(self.id, Layer::Tcp, generation, slot);
         self.path_mut(path).tcps.push(h);
         h
