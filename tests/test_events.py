@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import offload_tree as ot
 import pytest
 from _helpers import assert_unchanged, check_invariants, hl, snapshot
@@ -279,3 +280,18 @@ def test_remove_drops_pending_fault(ex):
     # a new object in the freed slot does not inherit the fault
     tc = ex.tree.add_tcp(ex.pa1, local_port=1, remote_port=1)
     assert ex.tree.initiate_offload(tc).status(tc) is S.SUCCESS
+
+
+def test_upload_request_applies_to_the_connection_as_it_is_when_processed(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    off.tree.terminate(off.tc1)
+    off.tree.initiate_offload(off.tc1)  # offloaded again before the event is processed
+    (e,) = off.tree.process_events()
+    assert e.action == "terminated"
+    assert not off.tree.is_offloaded(off.tc1)
+
+
+def test_process_events_result_status_lookup_accepts_numpy_handles(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    (e,) = off.tree.process_events()
+    assert e.result.delegated(np.uint64(off.tc1))["state"] == ot.ConnectionState.ESTABLISHED
