@@ -67,7 +67,12 @@ def _reset_peak() -> bool:
 
 
 def measure_here(impl: str, n: int) -> dict[str, Any]:
-    """In this process: prepare W(n), then build and offload it, and report RSS figures."""
+    """In this process: prepare W(n), then build and offload it, and report RSS figures.
+
+    ``rss_before`` already holds the interpreter, NumPy and the workload's input arrays (about
+    24 bytes per connection), so ``tree_bytes_per_connection`` = (peak - before) / N is what the
+    implementation itself needed; ``peak_bytes_per_connection`` = peak / N counts everything.
+    """
     from offload_tree.bench.adapters import adapter_class
     from offload_tree.bench.workload import make_workload
 
@@ -83,9 +88,11 @@ def measure_here(impl: str, n: int) -> dict[str, Any]:
     reset = _reset_peak()
     before = current_rss()
     adapter.build()
-    adapter.offload_all()
-    after = current_rss()
+    after_build = current_rss()
+    result = adapter.offload_all()
+    after = current_rss()  # tree + target + the offload result (block list) the caller holds
     peak = peak_rss()
+    del result
     # With the peak reset, peak - before is what building and offloading needed at most;
     # without the reset, the import-time peak can only be below the tree's, so it still holds.
     return {
@@ -93,12 +100,14 @@ def measure_here(impl: str, n: int) -> dict[str, Any]:
         "n": n,
         "objects": workload.total_objects,
         "rss_before_bytes": before,
+        "rss_after_build_bytes": after_build,
         "rss_after_bytes": after,
         "peak_rss_bytes": peak,
         "peak_reset": reset,
         "peak_bytes_per_connection": peak / n,
         "tree_bytes_per_connection": max(0, peak - before) / n,
         "resident_bytes_per_connection": max(0, after - before) / n,
+        "host_tree_bytes_per_connection": max(0, after_build - before) / n,
     }
 
 

@@ -164,8 +164,9 @@ def render_memory(records: list[dict[str, Any]]) -> str:
         lines.append(
             f"peak RSS {r['impl']:<9} N={format_n(r['n']):<6} "
             f"{r['peak_rss_bytes'] / 2**20:9.1f} MiB total, "
-            f"{r['tree_bytes_per_connection']:7.1f} B/connection for the tree "
-            f"({r['peak_bytes_per_connection']:.1f} B/connection including the interpreter)"
+            f"{r['tree_bytes_per_connection']:6.0f} B/connection for build + offload "
+            f"(host tree alone {r.get('host_tree_bytes_per_connection', float('nan')):.0f}; "
+            f"{r['peak_bytes_per_connection']:.0f} counting the interpreter and input arrays)"
         )
     return "\n".join(lines)
 
