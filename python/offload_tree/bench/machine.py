@@ -70,6 +70,7 @@ def _offload_tree_info() -> dict[str, Any]:
         info["error"] = repr(exc)
         return info
     info["version"] = getattr(ot, "__version__", None)
+    info["path"] = str(Path(ot.__file__).resolve().parent)
     info["default_backend"] = getattr(ot, "BACKEND", None)
     try:
         importlib.import_module("offload_tree._native")
@@ -84,9 +85,12 @@ def machine_info() -> dict[str, Any]:
     affinity = None
     if hasattr(os, "sched_getaffinity"):
         affinity = len(os.sched_getaffinity(0))
-    repo = Path(__file__).resolve().parents[3]
+    # The source checkout: the one this package sits in, else the working directory (an
+    # installed package run from the checkout by benches/run.py).
+    candidates = [Path(__file__).resolve().parents[3], Path.cwd()]
+    repo = next((c for c in candidates if (c / ".git").exists()), None)
     commit = None
-    if (repo / ".git").exists():
+    if repo is not None:
         commit = _command_output("git", "-C", str(repo), "rev-parse", "--short", "HEAD")
         dirty = _command_output("git", "-C", str(repo), "status", "--porcelain", "-uno")
         if commit and dirty:
