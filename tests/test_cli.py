@@ -354,3 +354,14 @@ def test_missing_baselines_are_skipped_with_install_hint(monkeypatch, tmp_path, 
     assert "matplotlib is not installed, so no plot was written" in captured.err
     assert not (tmp_path / "plot.png").exists()
     assert code == 0, doc["errors"]
+
+
+def test_memory_probe_reports_peak_rss_of_a_fresh_process() -> None:
+    from offload_tree.bench.memory import probe
+
+    rec = probe("dicts", 20_000)
+    assert rec["impl"] == "dicts" and rec["n"] == 20_000
+    assert rec["peak_rss_bytes"] >= rec["rss_after_bytes"] > rec["rss_before_bytes"] > 0
+    # 20k connections as dicts in a graph take far more than 50 bytes each, and far less
+    # than 10 kB: the figure is per connection, not per process.
+    assert 50 < rec["tree_bytes_per_connection"] < 10_000
