@@ -18,6 +18,21 @@ use crate::target::{Target, TargetConfig};
 use crate::tree::{layer_of, HostTree, SeenSet};
 use crate::value::Value;
 
+/// The most objects one call may name or create. Far above any real batch (a W(10^7)
+/// benchmark builds 10^7 connections in one call), far below what would exhaust memory
+/// before the call could fail cleanly (an allocation failure aborts the process).
+pub const MAX_BATCH: usize = 1 << 27;
+
+/// Rejects a batch larger than `MAX_BATCH` before anything is allocated for it.
+pub fn check_batch(len: usize) -> Result<()> {
+    if len > MAX_BATCH {
+        return Err(Error::validation(format!(
+            "a batch of {len} objects is over the limit of {MAX_BATCH} per call"
+        )));
+    }
+    Ok(())
+}
+
 /// A read-out value of a state variable (for `state(h)` dictionaries).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Out {
@@ -66,6 +81,7 @@ impl Engine {
 
     /// Resolves every handle first, so a bad handle anywhere is reported before anything else.
     pub fn resolve_all(&self, raws: &[u64]) -> Result<Vec<Handle>> {
+        check_batch(raws.len())?;
         raws.iter().map(|&raw| self.host.resolve(raw)).collect()
     }
 
@@ -126,6 +142,7 @@ impl Engine {
     }
 
     pub fn add_neighbors(&mut self, macs: &[Value], vlan_ids: Option<&[i64]>) -> Result<Vec<u64>> {
+        check_batch(macs.len())?;
         if let Some(vlans) = vlan_ids {
             Self::check_lengths("vlan_ids", macs.len(), vlans.len())?;
         }

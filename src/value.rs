@@ -12,6 +12,8 @@ use crate::state::{self, FieldSpec, Mac};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     Int(i128),
+    /// An int beyond `i128` (up to `u128::MAX`): only an IPv6 address can be that large.
+    Big(u128),
     Bool(bool),
     Text(String),
     Bytes(Vec<u8>),
@@ -22,7 +24,7 @@ pub enum Value {
 impl Value {
     fn type_name(&self) -> &str {
         match self {
-            Value::Int(_) => "int",
+            Value::Int(_) | Value::Big(_) => "int",
             Value::Bool(_) => "bool",
             Value::Text(_) => "str",
             Value::Bytes(_) => "bytes",
@@ -35,6 +37,7 @@ impl Value {
         match (self, spec.is_bool) {
             (Value::Bool(b), true) => Ok(u64::from(*b)),
             (Value::Int(i), false) => spec.check(*i),
+            (Value::Big(_), false) => spec.check(i128::MAX),
             (other, true) => Err(Error::validation(format!(
                 "{} must be a bool, got {}",
                 spec.name,
@@ -52,6 +55,8 @@ impl Value {
     pub fn to_int(&self, name: &str) -> Result<i128> {
         match self {
             Value::Int(i) => Ok(*i),
+            // Beyond every range of ours: reported by the range check as out of range.
+            Value::Big(_) => Ok(i128::MAX),
             other => Err(Error::validation(format!(
                 "{name} must be an int, got {}",
                 other.type_name()
@@ -64,6 +69,7 @@ impl Value {
             Value::Text(text) => state::parse_mac(text),
             Value::Bytes(bytes) => state::mac_from_bytes(bytes),
             Value::Int(i) => state::mac_from_int(*i),
+            Value::Big(_) => state::mac_from_int(i128::MAX),
             other => Err(Error::validation(format!(
                 "{name} must be a MAC address (str, 6 bytes or int), got {}",
                 other.type_name()
@@ -76,6 +82,7 @@ impl Value {
             Value::Text(text) => state::parse_ip(text),
             Value::Bytes(bytes) => state::ip_from_bytes(bytes),
             Value::Int(i) => state::ip_from_int(*i),
+            Value::Big(b) => Ok(IpAddr::from(b.to_be_bytes())),
             other => Err(Error::validation(format!(
                 "{name} must be an IP address (str, ipaddress object, 4/16 bytes or int), got {}",
                 other.type_name()

@@ -37,14 +37,13 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Value {
         return Value::Bool(obj.is_truthy().unwrap_or(false));
     }
     if obj.is_instance_of::<PyInt>() {
-        return Value::Int(obj.extract::<i128>().unwrap_or_else(|_| {
-            // Beyond i128: saturate so the range check reports it as out of range.
-            if obj.lt(0).unwrap_or(false) {
-                i128::MIN
-            } else {
-                i128::MAX
-            }
-        }));
+        if let Ok(i) = obj.extract::<i128>() {
+            return Value::Int(i);
+        }
+        if let Ok(b) = obj.extract::<u128>() {
+            return Value::Big(b);
+        }
+        return Value::Other("int beyond 128 bits".into());
     }
     if let Ok(text) = obj.cast::<PyString>() {
         return match text.to_str() {

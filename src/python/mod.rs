@@ -472,6 +472,14 @@ impl PyEngine {
         stat_to_py(py, &stats)
     }
 
+    /// Test hook: panics inside the core's lock, to prove a panic arrives as `InternalError`
+    /// and leaves the engine usable. Not part of the API.
+    fn _debug_panic(&self, py: Python<'_>, message: String) -> PyResult<()> {
+        run(py, &self.inner, false, move |_| -> Core<()> {
+            panic!("{message}")
+        })
+    }
+
     fn target_links<'py>(&self, py: Python<'py>) -> PyResult<HandlePairs<'py>> {
         let (handles, parents) = run(py, &self.inner, true, |e| Ok(e.target_links()))?;
         Ok((array(py, handles), array(py, parents)))
