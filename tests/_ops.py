@@ -8,6 +8,7 @@ outcome: ``("ok", value)`` with every handle masked to its low 48 bits, or ``("e
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -294,18 +295,18 @@ class PoolInfo:
         return [i for lay in layers for i in table[lay]]
 
 
+def _identity(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return strategy
+
+
 def weighted(*pairs: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     """A choice among strategies with integer weights."""
-    total = sum(w for w, _ in pairs)
+    return st.sampled_from([strat for w, strat in pairs for _ in range(w)]).flatmap(_identity)
 
-    def pick(k: int) -> st.SearchStrategy[Any]:
-        for w, strat in pairs:
-            if k < w:
-                return strat
-            k -= w
-        raise AssertionError
 
-    return st.integers(0, total - 1).flatmap(pick)
+# Strategies are rebuilt for every step from the world's current handles; caching them
+# keeps hypothesis (and its shrinker) fast.
+cached = functools.lru_cache(maxsize=4096)
 
 
 GARBAGE = [-1, 2**64, 2**64 + 5, 0, 1.5, "x", True, None]
@@ -383,6 +384,7 @@ def _update_value(key: str) -> st.SearchStrategy[Any]:
     }.get(key, st.just(1))
 
 
+@cached
 def update_fields(layer: int) -> st.SearchStrategy[dict[str, Any]]:
     keys = weighted(
         (8, st.sampled_from(CACHED_BY_LAYER[layer])),
@@ -400,6 +402,7 @@ REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
 FAULTS = weighted((6, st.integers(2, 15)), (1, st.sampled_from([0, 1, 16, 17])))
 
 
+@cached
 def _valid_token(info: PoolInfo, layer: int | None, offloaded: bool | None) -> Any:
     wanted = info.candidates(layer, offloaded)
     if wanted:
@@ -410,6 +413,7 @@ def _valid_token(info: PoolInfo, layer: int | None, offloaded: bool | None) -> A
     return None
 
 
+@cached
 def _any_token(info: PoolInfo) -> st.SearchStrategy[tuple[str, Any]]:
     others = st.one_of(
         st.tuples(st.just("raw"), st.sampled_from(GARBAGE)),
@@ -425,6 +429,7 @@ def _any_token(info: PoolInfo) -> st.SearchStrategy[tuple[str, Any]]:
     )
 
 
+@cached
 def handle_token(
     info: PoolInfo, layer: int | None = None, offloaded: bool | None = None
 ) -> st.SearchStrategy[tuple[str, Any]]:
@@ -435,6 +440,7 @@ def handle_token(
     return weighted((12, valid), (1, _any_token(info)))
 
 
+@cached
 def handle_spec(
     info: PoolInfo, layer: int | None = None, offloaded: bool | None = None, max_size: int = 4
 ) -> st.SearchStrategy[Any]:
@@ -449,6 +455,7 @@ def handle_spec(
     return st.tuples(st.sampled_from(["list", "list", "array", "single", "tuple"]), tokens)
 
 
+@cached
 def batch_parents(info: PoolInfo, layer: int) -> st.SearchStrategy[Any]:
     return st.tuples(
         st.sampled_from(["list", "array"]),
@@ -486,6 +493,7 @@ OP_WEIGHTS = {
 N, P, T = 0, 1, 2
 
 
+@cached
 def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
     h = handle_token(info)
     if name == "add_neighbor":
@@ -592,6 +600,7 @@ STEADY_CYCLE = (
 )
 
 
+@cached
 def operations(info: PoolInfo, step: int = 0) -> st.SearchStrategy[tuple[Any, ...]]:
     """One random operation for a world described by ``info``.
 
