@@ -13,8 +13,14 @@ Usage: ``python benches/run.py`` after ``pip install '.[bench]'`` (or ``maturin 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# NumPy's OpenBLAS starts helper threads that can spin on the second core of a 2-core machine;
+# nothing here does linear algebra, so keep BLAS single-threaded (must precede numpy's import).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 HERE = Path(__file__).resolve().parent
 

@@ -114,6 +114,9 @@ def measure_here(impl: str, n: int) -> dict[str, Any]:
 def probe(impl: str, n: int, timeout: float = 900.0) -> dict[str, Any]:
     """Run :func:`measure_here` in a fresh interpreter and return its JSON record."""
     env = dict(os.environ)
+    # No BLAS helper threads in the child: they add memory and nothing here uses them.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     # The child must import the same offload_tree as this process (a source checkout on
     # PYTHONPATH, or the installed package), so put this package's parent first.
     here = str(Path(__file__).resolve().parents[2])
