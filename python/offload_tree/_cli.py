@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.add_argument(
         "--out", type=Path, default=None, metavar="DIR",
-        help=f"directory for results.json and plot.png (default ./{DEFAULT_OUT})",
+        help=f"directory for results.json and plot.png (default ./{DEFAULT_OUT}; with --full "
+        "in the source checkout, benches/results)",
     )  # fmt: skip
     bench.add_argument("--no-plot", action="store_true", help="do not write plot.png")
     bench.add_argument(
@@ -282,6 +283,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 # bench
 
 
+def _default_out(full: bool) -> Path:
+    """``--out`` default: ./bench-results, except that ``--full`` run from the source checkout
+    (where benches/run.py lives) writes benches/results like benches/run.py does."""
+    if full and (Path("benches") / "run.py").is_file():
+        return Path("benches") / "results"
+    return Path(DEFAULT_OUT)
+
+
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Resolve defaults, run the benchmark, print the table, write JSON / plot / MACHINE.md."""
     from offload_tree.bench import memory, report
@@ -327,7 +336,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                             if n in (10**5, 10**6)]  # fmt: skip
 
     config = BenchConfig(sizes=sizes, impls=impls, repeats=repeats, memory_jobs=memory_jobs)
-    out_dir: Path = args.out if args.out is not None else Path(DEFAULT_OUT)
+    out_dir: Path = args.out if args.out is not None else _default_out(args.full)
     bar = ProgressBar(total_units(config), enabled=not args.no_progress)
     load_start = load_average()
     busy = busy_warning()
