@@ -9,7 +9,7 @@ engines only ever see well-typed input.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -21,6 +21,7 @@ from ._fields import BOOL, CACHED, FIELD_BY_NAME, MAC, MAC_MAX, Field
 
 __all__ = [
     "HANDLE_MAX",
+    "MAX_BATCH",
     "as_bool",
     "as_field_array",
     "as_handle",
@@ -28,13 +29,19 @@ __all__ = [
     "as_int_array",
     "as_layer",
     "as_optional_bool",
+    "check_batch",
     "format_handle",
     "format_mac",
+    "known_length",
     "parse_mac",
     "plain_scalar",
 ]
 
 HANDLE_MAX = 2**64 - 1
+#: The most objects one call may name or create; ``MAX_BATCH`` in src/engine.rs, which the
+#: fallback engine enforces too. The facade checks it before it materialises anything, so
+#: that ``np.broadcast_to(h, 10**9)`` or a scalar broadcast to a huge count fails at once.
+MAX_BATCH = 2**27
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -63,6 +70,30 @@ def plain_scalar(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def check_batch(n: int) -> None:
+    """``ValidationError`` when a batch of ``n`` objects is over ``MAX_BATCH``.
+
+    The message is the Rust core's, word for word, so both backends say the same thing.
+    """
+    if n > MAX_BATCH:
+        raise ValidationError(f"a batch of {n} objects is over the limit of {MAX_BATCH} per call")
+
+
+def known_length(value: object) -> int | None:
+    """The length of a sized iterable without iterating it, or None when it has none.
+
+    A length too large for ``len`` (``range(10**20)``) counts as ``2**63``: over any limit.
+    """
+    if not isinstance(value, Sized):
+        return None
+    try:
+        return len(value)
+    except OverflowError:
+        return 2**63
+    except TypeError:  # a 0-d ndarray is Sized but has no length
+        return None
 
 
 # --- handles ------------------------------------------------------------------------------
@@ -95,7 +126,12 @@ def as_handles(handles: object) -> HandleArray:
         raise InvalidHandleError(
             f"invalid handles {handles!r}: expected an int, a sequence of ints or an array"
         )
+    length = known_length(handles)
+    if length is not None:
+        check_batch(length)  # before a huge range() or the like is turned into a list
     items = handles if isinstance(handles, list | tuple) else list(handles)
+    if length is None:
+        check_batch(len(items))
     # Fast path: plain ints only (a bool would pass np.array silently, so check types).
     if all(type(item) is int for item in items):
         try:
@@ -109,15 +145,14 @@ def _handles_from_array(array: np.ndarray) -> HandleArray:
     if array.ndim != 1:
         raise InvalidHandleError(f"a handle array must be 1-D, got {array.ndim} dimensions")
     kind = array.dtype.kind
+    if kind not in "ui":
+        raise InvalidHandleError(f"a handle array must have an integer dtype, got {array.dtype}")
+    check_batch(array.size)  # before a broadcast view is copied into a huge array
     if kind == "u":
         return np.ascontiguousarray(array, dtype=np.uint64)
-    if kind == "i":
-        if array.size and int(array.min()) < 0:
-            raise InvalidHandleError(
-                f"invalid handle {int(array.min())}: handles are in 0..2**64-1"
-            )
-        return np.ascontiguousarray(array, dtype=np.uint64)
-    raise InvalidHandleError(f"a handle array must have an integer dtype, got {array.dtype}")
+    if array.size and int(array.min()) < 0:
+        raise InvalidHandleError(f"invalid handle {int(array.min())}: handles are in 0..2**64-1")
+    return np.ascontiguousarray(array, dtype=np.uint64)
 
 
 # --- integer field arrays -----------------------------------------------------------------
@@ -135,14 +170,16 @@ def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntA
         v = int(value)
         if not _INT64_MIN <= v <= _INT64_MAX:
             raise ValidationError(f"{name}={v} is out of range")
+        check_batch(n)  # a scalar broadcast to a huge count must not allocate it
         return np.full(n, v, dtype=np.int64)
     if isinstance(value, np.ndarray):
-        array = _int_array_from_ndarray(name, value)
+        array = _int_array_from_ndarray(name, value, n, per)
     elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ValidationError(
             f"{name} must be an int or a sequence of ints, got {type(value).__name__}"
         )
     else:
+        _check_known_length(name, value, n, per)
         items = list(value)
         for item in items:
             if not _is_int(item):
@@ -157,16 +194,16 @@ def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntA
     return array
 
 
-def _int_array_from_ndarray(name: str, value: np.ndarray) -> IntArray:
+def _int_array_from_ndarray(name: str, value: np.ndarray, n: int, per: str) -> IntArray:
+    """An integer ndarray as ``int64``; its length is checked before anything is copied."""
     if value.ndim != 1:
         raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
-    if value.dtype.kind == "i":
-        return np.ascontiguousarray(value, dtype=np.int64)
-    if value.dtype.kind == "u":
-        if value.size and int(value.max()) > _INT64_MAX:
-            raise ValidationError(f"{name}={int(value.max())} is out of range")
-        return np.ascontiguousarray(value, dtype=np.int64)
-    raise ValidationError(f"{name} must have an integer dtype, got {value.dtype}")
+    if value.dtype.kind not in "iu":
+        raise ValidationError(f"{name} must have an integer dtype, got {value.dtype}")
+    _check_length(name, value, n, per)
+    if value.dtype.kind == "u" and value.size and int(value.max()) > _INT64_MAX:
+        raise ValidationError(f"{name}={int(value.max())} is out of range")
+    return np.ascontiguousarray(value, dtype=np.int64)
 
 
 def _check_length(name: str, array: np.ndarray, n: int, per: str = "handles") -> None:
@@ -174,17 +211,27 @@ def _check_length(name: str, array: np.ndarray, n: int, per: str = "handles") ->
         raise ValidationError(f"{name} has {len(array)} values but there are {n} {per}")
 
 
+def _check_known_length(name: str, value: object, n: int, per: str = "handles") -> None:
+    """The length check, done before a sized iterable is materialised (a huge range())."""
+    length = known_length(value)
+    if length is not None and length != n:
+        raise ValidationError(f"{name} has {length} values but there are {n} {per}")
+
+
 def _bool_array(name: str, value: object, n: int) -> IntArray:
     """A bool field for ``update``: bools (scalar or sequence) to an int64 array of 0/1."""
     if isinstance(value, bool | np.bool_):
+        check_batch(n)
         return np.full(n, int(value), dtype=np.int64)
     if isinstance(value, np.ndarray):
         if value.ndim != 1 or value.dtype.kind != "b":
             raise ValidationError(f"{name} must be a bool or a 1-D bool array, got {value.dtype}")
+        _check_length(name, value, n)
         array = value.astype(np.int64)
     elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
         raise ValidationError(f"{name} must be True or False, got {type(value).__name__}")
     else:
+        _check_known_length(name, value, n)
         items = list(value)
         if not all(isinstance(item, bool | np.bool_) for item in items):
             raise ValidationError(f"{name} must contain bools only")
@@ -199,9 +246,13 @@ def _mac_values(name: str, value: object, n: int) -> list[object]:
     The engine parses them (DESIGN.md section 11); a single MAC is broadcast.
     """
     if isinstance(value, str | bytes) or _is_int(value):
+        check_batch(n)
         return [plain_scalar(value)] * n
     if not isinstance(value, Iterable):
         raise ValidationError(f"{name} must be a MAC address, got {type(value).__name__}")
+    if isinstance(value, np.ndarray) and value.ndim != 1:
+        raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
+    _check_known_length(name, value, n)
     items = value.tolist() if isinstance(value, np.ndarray) else [plain_scalar(v) for v in value]
     if len(items) != n:
         raise ValidationError(f"{name} has {len(items)} values but there are {n} handles")

@@ -24,6 +24,8 @@ from ._handles import (
     as_int_array,
     as_layer,
     as_optional_bool,
+    check_batch,
+    known_length,
     plain_scalar,
 )
 from ._records import StateRecord, record_from_state
@@ -65,17 +67,20 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
             raise ValidationError(f"{name} must be 1-D, got {values.ndim} dimensions")
+        if len(values) != n:  # before a huge broadcast view is copied or listed
+            raise ValidationError(f"{name} has {len(values)} values but there are {n} handles")
         if values.dtype.kind in "iu":
             if values.dtype.kind == "i" and values.size and int(values.min()) < 0:
                 raise ValidationError(f"{name} holds a negative address {int(values.min())}")
-            array = np.ascontiguousarray(values, dtype=np.uint64)
-            if len(array) != n:
-                raise ValidationError(f"{name} has {len(array)} values but there are {n} handles")
-            return array
+            return np.ascontiguousarray(values, dtype=np.uint64)
         items = values.tolist()
     elif isinstance(values, _SCALAR_ADDRESS):
+        check_batch(n)
         items = [values] * n  # one address for every path
     elif isinstance(values, Iterable):
+        length = known_length(values)
+        if length is not None and length != n:
+            raise ValidationError(f"{name} has {length} values but there are {n} handles")
         items = list(values)
     else:
         raise ValidationError(
@@ -185,9 +190,11 @@ class OffloadStateTree:
         ``macs`` is a sequence of MACs or an integer array of 48-bit values; ``vlan_ids`` an
         int, a sequence or an array. Every item is validated before anything is added.
         """
-        if isinstance(macs, np.ndarray) and macs.dtype.kind in "iu":
+        if isinstance(macs, np.ndarray):
             if macs.ndim != 1:
                 raise ValidationError(f"macs must be 1-D, got {macs.ndim} dimensions")
+            check_batch(macs.size)  # before a huge broadcast view is copied or listed
+        if isinstance(macs, np.ndarray) and macs.dtype.kind in "iu":
             if macs.dtype.kind == "i" and macs.size and int(macs.min()) < 0:
                 raise ValidationError(f"macs holds a negative MAC {int(macs.min())}")
             mac_input: Any = np.ascontiguousarray(macs, dtype=np.uint64)
@@ -196,7 +203,11 @@ class OffloadStateTree:
         elif isinstance(macs, str | bytes) or not isinstance(macs, Iterable):
             raise ValidationError(f"macs must be a sequence of MACs, got {type(macs).__name__}")
         else:
+            length = known_length(macs)
+            if length is not None:
+                check_batch(length)
             mac_input = [plain_scalar(m) for m in macs]
+            check_batch(len(mac_input))
         n = len(mac_input)
         vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n, per="MACs")
         return self._engine.add_neighbors(mac_input, vlans)  # type: ignore[no-any-return]

@@ -17,7 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .._enums import Layer
-from .._errors import ValidationError
+from .._errors import InternalError, ValidationError
+from .._handles import check_batch
 from .arena import next_tree_id
 from .blocks import BlockPlan
 from .operations import DELEGATED_NAMES, OPERATIONS, Operations, Uploads, expect_layer
@@ -53,6 +54,15 @@ def _handles_out(nodes: list[Node]) -> HandleArray:
 
 def _as_list(values: Any) -> list[Any]:
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _batch(handles: Any) -> list[Any]:
+    """A batch of handles as a list, refused before conversion when over ``MAX_BATCH``.
+
+    The Rust core checks the same limit, with the same message, before it resolves a batch.
+    """
+    check_batch(len(handles))
+    return _as_list(handles)
 
 
 def _check_limit(name: str, value: object) -> int | None:
@@ -167,6 +177,7 @@ class Engine:
     @_locked
     def add_neighbors(self, macs: Any, vlan_ids: np.ndarray | None) -> HandleArray:
         """Add many neighbors (all validated first); returns their handles."""
+        check_batch(len(macs))
         mac_list = _as_list(macs)
         n = len(mac_list)
         vlans = [0] * n if vlan_ids is None else _as_list(vlan_ids)
@@ -196,7 +207,7 @@ class Engine:
         path_mtus: np.ndarray | None,
     ) -> HandleArray:
         """Add many paths (all validated first); returns their handles."""
-        parents = self._tree.resolve_all(_as_list(neighbors))
+        parents = self._tree.resolve_all(_batch(neighbors))
         for parent in parents:
             expect_layer(parent, NEIGHBOR, "neighbor")
         n = len(parents)
@@ -231,7 +242,7 @@ class Engine:
         self, paths: HandleArray, local_ports: np.ndarray, remote_ports: np.ndarray
     ) -> HandleArray:
         """Add many TCP connections with default fields (all validated first)."""
-        parents = self._tree.resolve_all(_as_list(paths))
+        parents = self._tree.resolve_all(_batch(paths))
         for parent in parents:
             expect_layer(parent, PATH, "path")
         n = len(parents)
@@ -246,7 +257,7 @@ class Engine:
     @_locked
     def remove(self, handles: HandleArray, cascade: bool) -> HandleArray:
         """Delete objects that are not offloaded; returns the removed handles."""
-        removed = self._ops.remove(_as_list(handles), cascade)
+        removed = self._ops.remove(_batch(handles), cascade)
         return np.array(removed, dtype=np.uint64)
 
     # -- inspection -------------------------------------------------------------------------
@@ -317,31 +328,32 @@ class Engine:
         """Every object (or the subtrees of ``roots``) in pre- or post-order."""
         if roots is None:
             return _handles_out(self._tree.walk(post))
-        nodes = self._tree.resolve_all(_as_list(roots))
+        nodes = self._tree.resolve_all(_batch(roots))
         return _handles_out(self._tree.walk_roots(nodes, post))
 
     @_locked
     def block_list(self, handles: HandleArray) -> tuple[np.ndarray, ...]:
         """The block list of an offload of ``handles`` (six arrays, nothing sent)."""
-        return _block_arrays(self._ops.block_list(_as_list(handles)))
+        return _block_arrays(self._ops.block_list(_batch(handles)))
 
     # -- operations -------------------------------------------------------------------------
     @_locked
     def initiate_offload(self, handles: HandleArray) -> tuple[np.ndarray, ...]:
         """Offload ``handles``; the block-list arrays plus the statuses (seven arrays)."""
-        plan, statuses = self._ops.initiate_offload(_as_list(handles))
+        plan, statuses = self._ops.initiate_offload(_batch(handles))
         return (*_block_arrays(plan), np.array(statuses, dtype=np.uint8))
 
     @_locked
     def terminate(self, handles: HandleArray, cascade: bool) -> Outcome:
         """Upload offloaded objects; the outcome lists them in upload order."""
-        return Outcome(self._ops.terminate(_as_list(handles), cascade))
+        return Outcome(self._ops.terminate(_batch(handles), cascade))
 
     @_locked
     def update(self, handles: HandleArray, fields: dict[str, np.ndarray]) -> np.ndarray:
         """Change cached variables; one status code (uint8) per handle."""
+        handle_list = _batch(handles)
         columns = {name: _as_list(values) for name, values in fields.items()}
-        return np.array(self._ops.update(_as_list(handles), columns), dtype=np.uint8)
+        return np.array(self._ops.update(handle_list, columns), dtype=np.uint8)
 
     @_locked
     def relink(self, path: int, neighbor: int) -> None:
@@ -351,12 +363,12 @@ class Engine:
     @_locked
     def query(self, handles: HandleArray) -> Outcome:
         """The target's live delegated state of offloaded objects."""
-        return Outcome(self._ops.query(_as_list(handles)))
+        return Outcome(self._ops.query(_batch(handles)))
 
     @_locked
     def invalidate(self, handles: HandleArray) -> None:
         """Mark offloaded objects invalid at the target."""
-        self._ops.invalidate(_as_list(handles))
+        self._ops.invalidate(_batch(handles))
 
     @_locked
     def process_events(self) -> list[tuple[int, int | None, int | None, str, Outcome | None]]:
@@ -464,6 +476,15 @@ class Engine:
         }
 
     # -- not part of the protocol -----------------------------------------------------------
+    @_locked
+    def _debug_panic(self, message: str) -> None:
+        """Test hook mirroring the native engine's: an internal error raised under the lock.
+
+        The Rust core turns a panic into ``InternalError`` with this message and stays
+        usable; so does this engine (the lock is released, nothing was changed).
+        """
+        raise InternalError(f"internal error in offload-tree's core: {message}")
+
     @_locked
     def check_invariants(self) -> None:
         """Assert SPEC.md section 2's invariants 1, 2, 4 and 5 (for tests; O(n))."""
