@@ -241,12 +241,12 @@ def test_relink_neighbor_offload_failure_is_state_error(off):
     with pytest.raises(ot.StateError) as info:
         off.tree.relink(off.pa1, nb2)
     assert "NEIGHBOR_ENTRIES" in str(info.value)
-    after = snapshot(off.tree, off.target)
-    # the fault that fired is consumed; nothing else changed
-    assert after["target_stats"]["faults_pending"] == before["target_stats"]["faults_pending"] - 1
-    after["target_stats"]["faults_pending"] = before["target_stats"]["faults_pending"]
-    assert_unchanged(before, after)
+    # DESIGN §8: a failed relink changes nothing, the fault that fired is put back.
+    assert_unchanged(before, snapshot(off.tree, off.target))
     assert off.tree.depends_on(off.pa1) == off.nb1
+    # ...so it fires again on the next attempt.
+    with pytest.raises(ot.StateError):
+        off.tree.relink(off.pa1, nb2)
 
 
 def test_relink_capacity_failure_is_state_error(make_example):
@@ -401,16 +401,17 @@ def test_update_single_element_sequence_returns_array(ex):
     assert ex.tree.update(np.uint64(ex.pa1), path_mtu=1300) is S.SUCCESS
 
 
-def test_relink_random_failure_advances_the_rng(make_pair):
+def test_relink_random_failure_rewinds_the_rng(make_pair):
     # SplitMix64(9) at rate 0.5: ok, ok, FAILURE, ok. The relink's failed attempt uses the
-    # third number; the generator is not rewound, so the next offload gets the fourth.
+    # third number; DESIGN §8 restores the generator, so the next offload gets the third again.
     tree, _ = make_pair(fail_rate=0.5, seed=9)
     nb1 = tree.add_neighbor(mac=1)
     pa = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.2")
     nb2 = tree.add_neighbor(mac=2)
     assert tree.initiate_offload(pa).ok  # draws 1 and 2
     with pytest.raises(ot.StateError) as info:
-        tree.relink(pa, nb2)  # draw 3
+        tree.relink(pa, nb2)  # draw 3, then rewound
     assert "FAILURE" in str(info.value)
     assert tree.depends_on(pa) == nb1 and not tree.is_offloaded(nb2)
+    assert tree.initiate_offload(nb2).status(nb2) is S.FAILURE  # draw 3 again
     assert tree.initiate_offload(nb2).status(nb2) is S.SUCCESS  # draw 4
