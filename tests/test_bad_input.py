@@ -339,3 +339,19 @@ def test_remove_state_error_before_dependency_error(w):
 def test_remove_invalid_handle_before_anything_else(w):
     w.tree.remove([w.tc3])
     check(w, ot.InvalidHandleError, lambda: w.tree.remove([w.pa1, w.tc3]))
+
+
+# --- oversized batches --------------------------------------------------------------------
+
+HUGE = 2**27 + 1  # over the per-call batch limit (commit 618d6c8); a broadcast view is free
+
+
+def test_huge_broadcast_handle_array_is_refused_without_allocating(w):
+    huge = np.broadcast_to(np.uint64(w.tc2), (HUGE,))
+    check(w, ot.ValidationError, lambda: w.tree.initiate_offload(huge))
+    check(w, ot.ValidationError, lambda: w.tree.block_list(huge))
+
+
+def test_huge_batch_add_is_refused_without_allocating(w):
+    parents = np.broadcast_to(np.uint64(w.pa2), (HUGE,))
+    check(w, ot.ValidationError, lambda: w.tree.add_tcps(parents, 1, 2))
