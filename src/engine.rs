@@ -15,7 +15,7 @@ use crate::state::{
 };
 use crate::stats::EngineCounters;
 use crate::target::{Target, TargetConfig};
-use crate::tree::{layer_of, HostTree, SeenSet};
+use crate::tree::{check_layer, layer_of, HostTree, SeenSet};
 use crate::value::Value;
 
 /// The most objects one call may name or create. Far above any real batch (a W(10^7)
@@ -93,14 +93,10 @@ impl Engine {
     }
 
     fn check_layers(handles: &[Handle], layer: Layer, role: &str) -> Result<()> {
-        match handles.iter().find(|&&h| layer_of(h) != layer) {
-            Some(&h) => Err(Error::layer(format!(
-                "{role} must be {} handles, got {h} which is a {}",
-                layer.name(),
-                layer_of(h).name()
-            ))),
-            None => Ok(()),
+        for (i, &h) in handles.iter().enumerate() {
+            check_layer(h, layer, &format!("{role}[{i}]"))?;
         }
+        Ok(())
     }
 
     fn check_lengths(what: &str, expected: usize, got: usize) -> Result<()> {
@@ -148,9 +144,10 @@ impl Engine {
         }
         let mut states = Vec::with_capacity(macs.len());
         for (i, mac) in macs.iter().enumerate() {
+            let at = |e: Error| e.at(i);
             states.push(NeighborState {
-                mac: mac.to_mac("mac")?,
-                vlan_id: check_vlan(vlan_ids.map_or(0, |v| i128::from(v[i])))?,
+                mac: mac.to_mac("mac").map_err(at)?,
+                vlan_id: check_vlan(vlan_ids.map_or(0, |v| i128::from(v[i]))).map_err(at)?,
                 source_mac: None,
                 host_reachability_delta: 0,
                 nic_reachability_delta: 0,
@@ -200,11 +197,15 @@ impl Engine {
         Self::check_layers(&parents, Layer::Neighbor, "neighbors")?;
         let mut states = Vec::with_capacity(n);
         for i in 0..n {
-            states.push(PathState::new(
-                sources[i].to_ip("source")?,
-                destinations[i].to_ip("destination")?,
-                path_mtus.map_or(1500, |m| i128::from(m[i])),
-            )?);
+            let at = |e: Error| e.at(i);
+            states.push(
+                PathState::new(
+                    sources[i].to_ip("source").map_err(at)?,
+                    destinations[i].to_ip("destination").map_err(at)?,
+                    path_mtus.map_or(1500, |m| i128::from(m[i])),
+                )
+                .map_err(at)?,
+            );
         }
         self.host.check_room(Layer::Path, n)?;
         self.host.paths.reserve(n);
@@ -250,8 +251,8 @@ impl Engine {
         Self::check_layers(&parents, Layer::Path, "paths")?;
         let port = |name: &str, v: i64| state::check_port(name, i128::from(v));
         for i in 0..n {
-            port("local_port", local_ports[i])?;
-            port("remote_port", remote_ports[i])?;
+            port("local_port", local_ports[i]).map_err(|e| e.at(i))?;
+            port("remote_port", remote_ports[i]).map_err(|e| e.at(i))?;
         }
         self.host.check_room(Layer::Tcp, n)?;
         self.host.tcps.reserve(n);
@@ -277,29 +278,26 @@ impl Engine {
         let requested = self.resolve_unique(raws)?;
         if let Some(&h) = requested.iter().find(|&&h| self.host.is_offloaded(h)) {
             return Err(Error::state(format!(
-                "cannot remove {h}: it is offloaded (terminate it first)"
+                "{} {h} is offloaded: terminate it before removing it",
+                layer_of(h)
             )));
         }
-        let order = self.host.walk_roots(&requested, true);
-        let order: Vec<Handle> = order.into_iter().map(Handle::from_raw).collect();
-        if cascade {
-            if let Some(&h) = order.iter().find(|&&h| self.host.is_offloaded(h)) {
-                return Err(Error::state(format!(
-                    "cannot remove: dependent {h} is offloaded (terminate it first)"
-                )));
-            }
-        } else {
-            let mut wanted = SeenSet::new(&self.host);
-            for &h in &requested {
-                wanted.insert(h);
-            }
-            if let Some(&h) = order.iter().find(|&&h| !wanted.contains(h)) {
-                let parent = self.host.parent(h).expect("a dependent has a parent");
+        // With cascade no descendant needs an offload check: an object that is not offloaded
+        // has no offloaded dependent (invariant 2).
+        if !cascade {
+            if let Some((h, child)) = self.first_dependent_outside(&requested, false) {
                 return Err(Error::dependency(format!(
-                    "cannot remove {parent}: {h} depends on it (pass cascade=True or remove it too)"
+                    "{} {child} depends on {h}; remove it too or use cascade=True",
+                    layer_of(child)
                 )));
             }
         }
+        let order: Vec<Handle> = self
+            .host
+            .walk_roots(&requested, true)
+            .into_iter()
+            .map(Handle::from_raw)
+            .collect();
         self.host.remove_all(&order);
         if !self.target.faults.is_empty() {
             for h in &order {
@@ -307,6 +305,27 @@ impl Engine {
             }
         }
         Ok(order.into_iter().map(Handle::raw).collect())
+    }
+
+    /// The first requested object (in request order) with a direct dependent that is not
+    /// requested, and that dependent: what a call without cascade would cut off. With
+    /// `offloaded_only`, only offloaded dependents count (terminate).
+    pub fn first_dependent_outside(
+        &self,
+        requested: &[Handle],
+        offloaded_only: bool,
+    ) -> Option<(Handle, Handle)> {
+        let mut wanted = SeenSet::new(&self.host);
+        for &h in requested {
+            wanted.insert(h);
+        }
+        requested.iter().find_map(|&h| {
+            self.host
+                .children(h)
+                .iter()
+                .find(|&&c| !wanted.contains(c) && (!offloaded_only || self.host.is_offloaded(c)))
+                .map(|&c| (h, c))
+        })
     }
 
     // ---- reading ----

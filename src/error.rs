@@ -47,6 +47,12 @@ impl Error {
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Validation, message)
     }
+
+    /// Names the position of the offending item in a batch call.
+    pub fn at(mut self, index: usize) -> Self {
+        self.message = format!("{} (item {index})", self.message);
+        self
+    }
 }
 
 impl fmt::Display for Error {

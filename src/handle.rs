@@ -111,15 +111,17 @@ impl Handle {
     }
 }
 
+// `0x` and 16 hex digits, as the Python side prints handles, so a handle copied from an error
+// message can be found in a block-list rendering.
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
+        write!(f, "0x{:016x}", self.0)
     }
 }
 
 impl fmt::Display for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
+        write!(f, "0x{:016x}", self.0)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::handle::{Handle, Layer};
 use crate::state::{self, FieldKind, TcpCached, TcpDelegated};
 use crate::status::Status;
 use crate::target::{TargetNeighbor, TargetPath, TargetTcp, TargetTcpState, Upload};
-use crate::tree::{layer_of, SeenSet, NO_CONTEXT};
+use crate::tree::{layer_of, NO_CONTEXT};
 use crate::value::Value;
 
 /// Delegated state handed back by terminate or read by query.
@@ -85,8 +85,9 @@ enum Checked {
 impl Engine {
     fn require_offloaded(&self, handles: &[Handle], operation: &str) -> Result<()> {
         match handles.iter().find(|&&h| !self.host.is_offloaded(h)) {
-            Some(h) => Err(Error::state(format!(
-                "cannot {operation} {h}: it is not offloaded"
+            Some(&h) => Err(Error::state(format!(
+                "{} {h} is not offloaded: cannot {operation} it",
+                layer_of(h)
             ))),
             None => Ok(()),
         }
@@ -99,7 +100,8 @@ impl Engine {
         let requested = self.resolve_all(raws)?;
         if let Some(&h) = requested.iter().find(|&&h| self.host.is_offloaded(h)) {
             return Err(Error::state(format!(
-                "cannot offload {h}: it is already offloaded"
+                "{} {h} is already offloaded",
+                layer_of(h)
             )));
         }
         let mut list = BlockList::build(&self.host, &requested);
@@ -221,15 +223,13 @@ impl Engine {
             .filter(|&h| self.host.is_offloaded(h))
             .collect();
         if !cascade && order.len() > requested.len() {
-            let mut wanted = SeenSet::new(&self.host);
-            for &h in &requested {
-                wanted.insert(h);
+            if let Some((h, child)) = self.first_dependent_outside(&requested, true) {
+                return Err(Error::dependency(format!(
+                    "{} {child} is offloaded and depends on {} {h}; terminate it too or use cascade=True",
+                    layer_of(child),
+                    layer_of(h)
+                )));
             }
-            let h = *order.iter().find(|&&h| !wanted.contains(h)).expect("extra");
-            let parent = self.host.parent(h).expect("a dependent has a parent");
-            return Err(Error::dependency(format!(
-                "cannot terminate {parent} without cascade: offloaded {h} depends on it"
-            )));
         }
         Ok(self.upload_all(&order))
     }

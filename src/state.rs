@@ -36,10 +36,10 @@ impl FieldSpec {
     pub fn check(&self, value: i128) -> Result<u64> {
         if value < i128::from(self.min) || value > i128::from(self.max) {
             return Err(Error::validation(if self.is_bool {
-                format!("{} must be a bool, got {value}", self.name)
+                format!("{} must be True or False, got {value}", self.name)
             } else {
                 format!(
-                    "{} must be in {}..={}, got {value}",
+                    "{}={value} is out of range {}..{}",
                     self.name, self.min, self.max
                 )
             }));
@@ -316,7 +316,7 @@ pub fn kind_of(layer: Layer, name: &str) -> Option<FieldKind> {
 pub fn check_range(name: &str, value: i128, min: u64, max: u64) -> Result<u64> {
     if value < i128::from(min) || value > i128::from(max) {
         return Err(Error::validation(format!(
-            "{name} must be in {min}..={max}, got {value}"
+            "{name}={value} is out of range {min}..{max}"
         )));
     }
     Ok(value as u64)

@@ -106,14 +106,16 @@ impl HostTree {
 
     fn invalid(&self, raw: u64) -> Error {
         let handle = Handle::from_raw(raw);
-        let why = if handle.tree() != self.id {
-            "belongs to another tree"
+        Error::invalid_handle(if handle.tree() != self.id {
+            format!(
+                "handle {handle} belongs to another tree (tree id {})",
+                handle.tree()
+            )
         } else if handle.layer().is_none() {
-            "is not a handle"
+            format!("invalid handle {handle}: no such layer")
         } else {
-            "is stale or unknown (its object was removed or never existed)"
-        };
-        Error::invalid_handle(format!("handle {raw:#x} {why}"))
+            format!("stale or unknown handle {handle}: no live object")
+        })
     }
 
     pub fn contains(&self, raw: u64) -> bool {
@@ -133,14 +135,7 @@ impl HostTree {
     /// Resolves `raw` and checks its layer, for an argument with a fixed role.
     pub fn resolve_layer(&self, raw: u64, layer: Layer, role: &str) -> Result<Handle> {
         let h = self.resolve(raw)?;
-        let actual = layer_of(h);
-        if actual != layer {
-            return Err(Error::layer(format!(
-                "{role} must be a {} handle, got {raw:#x} which is a {}",
-                layer.name(),
-                actual.name()
-            )));
-        }
+        check_layer(h, layer, role)?;
         Ok(h)
     }
 
@@ -408,6 +403,17 @@ impl HostTree {
         }
         out
     }
+}
+
+/// `LayerError` unless `h` (resolved) is of `layer`; `role` names the argument.
+pub fn check_layer(h: Handle, layer: Layer, role: &str) -> Result<()> {
+    let actual = layer_of(h);
+    if actual != layer {
+        return Err(Error::layer(format!(
+            "{role} {h} is a {actual}, expected a {layer}"
+        )));
+    }
+    Ok(())
 }
 
 /// The layer of a handle already resolved against a tree.

@@ -39,7 +39,7 @@ impl Value {
             (Value::Int(i), false) => spec.check(*i),
             (Value::Big(_), false) => spec.check(i128::MAX),
             (other, true) => Err(Error::validation(format!(
-                "{} must be a bool, got {}",
+                "{} must be True or False, got {}",
                 spec.name,
                 other.type_name()
             ))),

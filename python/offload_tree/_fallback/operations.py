@@ -197,17 +197,19 @@ class Operations:
         requested = self.tree.resolve_unique(handles)
         for node in requested:
             expect_offloaded(node, "terminate it")
-        order = self._upload_order(requested)
         if not cascade:
+            # Name the first requested object (request order) with an offloaded dependent
+            # that is not requested, and that dependent: the same pair as the Rust core.
             wanted = {node.handle for node in requested}
-            for node in order:
-                if node.handle not in wanted:
-                    raise DependencyError(
-                        f"{_layer_name(node.layer)} {format_handle(node.handle)} is offloaded "
-                        f"and depends on a terminated object; request it too or use "
-                        f"cascade=True"
-                    )
-        return self._upload(order)
+            for node in requested:
+                for child in (node.children or {}).values():
+                    if child.offloaded and child.handle not in wanted:
+                        raise DependencyError(
+                            f"{_layer_name(child.layer)} {format_handle(child.handle)} is "
+                            f"offloaded and depends on {_layer_name(node.layer)} "
+                            f"{format_handle(node.handle)}; terminate it too or use cascade=True"
+                        )
+        return self._upload(self._upload_order(requested))
 
     @staticmethod
     def _upload_order(roots: list[Node]) -> list[Node]:
