@@ -6,8 +6,6 @@ The engine is the Rust core (``offload_tree._native``) when built, else the pure
 fallback; ``OFFLOAD_TREE_BACKEND=native|python`` forces one, and ``BACKEND`` says which.
 """
 
-from __future__ import annotations
-
 from importlib import metadata as _metadata
 
 from ._backend import BACKEND, Engine, engine_class

@@ -324,7 +324,12 @@ class OffloadResult:
         codes = self._codes()
         return not bool(((codes >= Status.FAILURE) & (codes != NO_STATUS)).any())
 
+    def __bool__(self) -> bool:
+        """``if tree.initiate_offload(...):`` reads as "it all went through": same as ``ok``."""
+        return self.ok
+
     def __len__(self) -> int:
+        """Number of blocks in the processed block list."""
         return len(self._blocks)
 
     def __str__(self) -> str:
