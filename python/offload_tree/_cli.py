@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.add_argument(
         "--repeats", type=positive_int, metavar="R",
-        help="repeats per figure (default by N: 7 up to 10^4, 5 up to 10^5, then 3)",
+        help="repeats per figure (default by N: 7 up to 10^4, 5 up to 10^6, then 3)",
     )  # fmt: skip
     bench.add_argument(
         "--out", type=Path, default=None, metavar="DIR",
