@@ -295,3 +295,13 @@ def test_process_events_result_status_lookup_accepts_numpy_handles(off):
     off.target.request_upload(off.tc1, R.SMALL_IO)
     (e,) = off.tree.process_events()
     assert e.result.delegated(np.uint64(off.tc1))["state"] == ot.ConnectionState.ESTABLISHED
+
+
+def test_second_upload_request_for_the_same_connection_is_ignored(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    off.target.request_upload(off.tc1, R.LOW_RESOURCES)
+    events = off.tree.process_events()
+    assert [(e.reason, e.action) for e in events] == [
+        (R.SMALL_IO, "terminated"),
+        (R.LOW_RESOURCES, "ignored"),
+    ]

@@ -389,3 +389,9 @@ def test_bad_fail_rate_is_validation_error(make_tree, rate):
 def test_bad_target_config_is_validation_error(make_tree, key):
     with pytest.raises(ot.ValidationError):
         make_tree(**{key: -1})
+
+
+def test_duplicate_handles_in_a_request_offload_once(ex):
+    r = ex.tree.initiate_offload([ex.tc1, ex.tc1, ex.pa1])
+    assert [b.handle for b in r.blocks] == [ex.nb1, ex.pa1, ex.tc1]
+    assert ex.target.stats()["contexts_allocated"] == 3

@@ -415,3 +415,58 @@ def test_relink_random_failure_rewinds_the_rng(make_pair):
     assert tree.depends_on(pa) == nb1 and not tree.is_offloaded(nb2)
     assert tree.initiate_offload(nb2).status(nb2) is S.FAILURE  # draw 3 again
     assert tree.initiate_offload(nb2).status(nb2) is S.SUCCESS  # draw 4
+
+
+# --- invalidation follows the tree as it is ------------------------------------------------
+
+
+def test_revalidating_a_path_keeps_an_invalid_connection_held(off):
+    off.tree.invalidate([off.tc1, off.pa1])
+    off.tree.update(off.pa1)
+    assert off.target.send(off.tc2, 3) == 3
+    assert off.target.send(off.tc1, 3) == 0, "tc1 is still invalid itself"
+    off.tree.update(off.tc1)
+    assert off.target.send(off.tc1, 3) == 3
+    assert off.target.stats()["invalid"] == 0
+
+
+def test_revalidating_a_path_under_an_invalid_neighbor_keeps_sends_held(off):
+    off.tree.invalidate([off.nb1, off.pa1])
+    off.tree.update(off.pa1)
+    assert off.target.send(off.tc1, 3) == 0
+    off.tree.update(off.nb1)
+    assert off.target.send(off.tc1, 3) == 3
+
+
+def test_relinking_under_an_invalid_neighbor_holds_sends(off):
+    nb2 = off.tree.add_neighbor(mac=2)
+    off.tree.initiate_offload(nb2)
+    off.tree.invalidate(nb2)
+    assert off.target.send(off.tc3, 1) == 1
+    off.tree.relink(off.pa2, nb2)
+    assert off.target.send(off.tc3, 1) == 0, "tc3 now depends on an invalid neighbor"
+    off.tree.relink(off.pa2, off.nb1)
+    assert off.target.send(off.tc3, 1) == 1
+    assert off.tree.stats()["bytes"]["held_back"] == 1
+
+
+def test_connection_offloaded_under_an_invalid_path_is_held(off):
+    off.tree.invalidate(off.pa1)
+    tc = off.tree.add_tcp(off.pa1, local_port=7, remote_port=7)
+    r = off.tree.initiate_offload(tc)
+    assert r.ok and r.blocks.root.referenced
+    assert off.target.send(tc, 9) == 0
+
+
+def test_receive_still_buffers_on_an_invalid_connection(off):
+    off.tree.invalidate(off.tc1)
+    off.target.receive(off.tc1, b"in")
+    assert off.tree.terminate(off.tc1).received_data(off.tc1) == b"in"
+
+
+def test_relink_back_goes_to_the_end(ex):
+    nb2 = ex.tree.add_neighbor(mac=2)
+    ex.tree.relink(ex.pa1, nb2)
+    ex.tree.relink(ex.pa1, ex.nb1)
+    assert hl(ex.tree.dependents(ex.nb1)) == [ex.pa2, ex.pa1]
+    assert len(ex.tree.dependents(nb2)) == 0
