@@ -260,3 +260,17 @@ def test_add_tcps_garbage_handle_array(base):
         ot.InvalidHandleError,
         lambda: tree.add_tcps(np.array([float(pa)]), [1], [2]),
     )
+
+
+def test_add_paths_broadcasts_one_address(tree):
+    nb = tree.add_neighbor(mac=1)
+    hs = tree.add_paths([nb, nb], "10.0.0.1", ["10.0.0.2", "10.0.0.3"])
+    assert [str(tree.state(h).source) for h in hl(hs)] == ["10.0.0.1", "10.0.0.1"]
+    assert [str(tree.state(h).destination) for h in hl(hs)] == ["10.0.0.2", "10.0.0.3"]
+
+
+def test_length_one_field_array_does_not_broadcast(base):
+    tree, target, _, pa, _ = base
+    _raises_unchanged(
+        tree, target, ot.ValidationError, lambda: tree.add_tcps([pa, pa], np.array([1]), 2)
+    )

@@ -305,3 +305,30 @@ def test_second_upload_request_for_the_same_connection_is_ignored(off):
         (R.SMALL_IO, "terminated"),
         (R.LOW_RESOURCES, "ignored"),
     ]
+
+
+def test_pending_upload_request_does_not_follow_a_reused_slot(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    off.tree.terminate(off.tc1)
+    off.tree.remove(off.tc1)
+    new = off.tree.add_tcp(off.pa1, local_port=5, remote_port=5)
+    assert new & 0xFFFFFFFF == off.tc1 & 0xFFFFFFFF, "the freed slot is reused"
+    off.tree.initiate_offload(new)
+    (e,) = off.tree.process_events()
+    assert e.handle == off.tc1 and e.action == "ignored"
+    assert off.tree.is_offloaded(new), "the event named the old connection, not the new one"
+
+
+def test_pending_unreachable_event_does_not_follow_a_reused_slot(make_example):
+    ex = make_example()
+    nb = ex.tree.add_neighbor(mac=7, host_reachability_delta=5)
+    ex.tree.initiate_offload(nb)
+    ex.target.indicate_neighbor_unreachable(nb)
+    ex.tree.terminate(nb)
+    ex.tree.remove(nb)
+    new = ex.tree.add_neighbor(mac=8, host_reachability_delta=6)
+    assert new & 0xFFFFFFFF == nb & 0xFFFFFFFF
+    ex.tree.initiate_offload(new)
+    (e,) = ex.tree.process_events()
+    assert e.action == "ignored"
+    assert ex.tree.state(new).host_reachability_delta == 6

@@ -470,3 +470,52 @@ def test_relink_back_goes_to_the_end(ex):
     ex.tree.relink(ex.pa1, ex.nb1)
     assert hl(ex.tree.dependents(ex.nb1)) == [ex.pa2, ex.pa1]
     assert len(ex.tree.dependents(nb2)) == 0
+
+
+# --- update input forms -------------------------------------------------------------------
+
+
+def test_update_mac_forms_for_many_neighbors(tree):
+    a, b, c = hl(tree.add_neighbors([1, 2, 3]))
+    codes = tree.update([a, b, c], mac=["AA-BB-CC-DD-EE-01", b"\xaa\xbb\xcc\xdd\xee\x02", 3])
+    assert hl(codes) == [0, 0, 0]
+    assert [tree.state(h).mac for h in (a, b, c)] == [
+        "aa:bb:cc:dd:ee:01",
+        "aa:bb:cc:dd:ee:02",
+        "00:00:00:00:00:03",
+    ]
+    tree.update([a, b], mac="02:00:00:00:00:09")
+    assert tree.state(a).mac == tree.state(b).mac == "02:00:00:00:00:09"
+
+
+def test_update_bool_field_arrays(ex):
+    ex.tree.update([ex.tc1, ex.tc2], keep_alive=[True, False], nagle=np.array([False, True]))
+    assert (ex.tree.state(ex.tc1).keep_alive, ex.tree.state(ex.tc1).nagle) == (True, False)
+    assert (ex.tree.state(ex.tc2).keep_alive, ex.tree.state(ex.tc2).nagle) == (False, True)
+
+
+@pytest.mark.parametrize("value", [1, "yes", [1, 0]])
+def test_update_bool_field_needs_bools(ex, value):
+    unchanged(ex, ot.ValidationError, lambda: ex.tree.update([ex.tc1, ex.tc2], keep_alive=value))
+
+
+def test_update_value_array_length_must_match(ex):
+    unchanged(
+        ex, ot.ValidationError, lambda: ex.tree.update([ex.pa1, ex.pa2], path_mtu=np.array([1400]))
+    )
+    unchanged(
+        ex, ot.ValidationError, lambda: ex.tree.update([ex.pa1, ex.pa2], path_mtu=[1400, 1400, 9])
+    )
+
+
+def test_update_mac_bad_item_changes_nothing(tree):
+    a, b = hl(tree.add_neighbors([1, 2]))
+    before = snapshot(tree, tree.target)
+    with pytest.raises(ot.ValidationError):
+        tree.update([a, b], mac=["02:00:00:00:00:01", "nope"])
+    assert_unchanged(before, snapshot(tree, tree.target))
+
+
+def test_update_is_atomic_when_one_handle_is_refused_by_kind(ex):
+    # nb1 has no variable ka_timeout: nothing is updated, not even tc1
+    unchanged(ex, ot.ValidationError, lambda: ex.tree.update([ex.tc1, ex.nb1], ka_timeout=5))
