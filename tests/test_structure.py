@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import MASK48, check_invariants, hl
+from _helpers import MASK48, check_invariants, hl, require_backend
 
 N, P, T = ot.Layer.NEIGHBOR, ot.Layer.PATH, ot.Layer.TCP
 
@@ -355,3 +355,33 @@ def test_cascade_must_be_bool(ex, cascade):
 def test_walk_bad_order_is_validation_error(ex):
     with pytest.raises(ot.ValidationError):
         ex.tree.walk("in")
+
+
+# --- tree ids -----------------------------------------------------------------------------
+
+
+def test_tree_id_is_in_the_top_bits(make_tree):
+    tree = make_tree()
+    assert 1 <= tree.tree_id <= 0xFFFF
+    assert tree.add_neighbor(mac=1) >> 48 == tree.tree_id
+
+
+def test_tree_id_counter_wraps_from_ffff_to_1(backend):
+    tid = ot.OffloadStateTree(backend=backend).tree_id
+    for _ in range(0x10000):
+        if tid == 0xFFFF:
+            break
+        tid = ot.OffloadStateTree(backend=backend).tree_id
+    assert tid == 0xFFFF
+    nxt = ot.OffloadStateTree(backend=backend)
+    assert nxt.tree_id == 1, "0xFFFF wraps to 1: tree id 0 is never used"
+    assert nxt.add_neighbor(mac=1) >> 48 == 1
+
+
+def test_each_backend_has_its_own_tree_id_counter():
+    require_backend("native")
+    first = ot.OffloadStateTree(backend="python").tree_id
+    ot.OffloadStateTree(backend="native")
+    ot.OffloadStateTree(backend="native")
+    second = ot.OffloadStateTree(backend="python").tree_id
+    assert second == (first % 0xFFFF) + 1
