@@ -355,3 +355,54 @@ def test_huge_broadcast_handle_array_is_refused_without_allocating(w):
 def test_huge_batch_add_is_refused_without_allocating(w):
     parents = np.broadcast_to(np.uint64(w.pa2), (HUGE,))
     check(w, ot.ValidationError, lambda: w.tree.add_tcps(parents, 1, 2))
+
+
+# --- messages name the handle, the field and the allowed range (SPEC section 6) -----------
+
+
+def _names_handle(message, h):
+    return f"0x{h:016x}" in message or str(h) in message or hex(h) in message
+
+
+def test_invalid_handle_message_names_the_handle(w):
+    w.tree.remove(w.tc3)
+    with pytest.raises(ot.InvalidHandleError) as info:
+        w.tree.state(w.tc3)
+    assert _names_handle(str(info.value), w.tc3)
+
+
+def test_layer_error_message_names_the_handle(w):
+    with pytest.raises(ot.LayerError) as info:
+        w.tree.add_tcp(w.nb1, local_port=1, remote_port=2)
+    assert _names_handle(str(info.value), w.nb1)
+
+
+def test_state_error_message_names_the_handle(w):
+    with pytest.raises(ot.StateError) as info:
+        w.tree.query([w.tc2])
+    assert _names_handle(str(info.value), w.tc2)
+
+
+def test_dependency_error_message_names_the_handle(w):
+    with pytest.raises(ot.DependencyError) as info:
+        w.tree.remove([w.pa2])
+    assert _names_handle(str(info.value), w.pa2) or _names_handle(str(info.value), w.tc3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "bound"),
+    [
+        ({"vlan_id": 4096}, "vlan_id", "4095"),
+        ({"host_reachability_delta": 2**32}, "host_reachability_delta", str(2**32 - 1)),
+    ],
+)
+def test_neighbor_validation_message_names_field_and_range(w, kwargs, field, bound):
+    with pytest.raises(ot.ValidationError) as info:
+        w.tree.add_neighbor(mac=1, **kwargs)
+    assert field in str(info.value) and bound in str(info.value)
+
+
+def test_path_mtu_message_names_field_and_range(w):
+    with pytest.raises(ot.ValidationError) as info:
+        w.tree.add_path(w.nb1, source="10.0.0.1", destination="10.0.0.2", path_mtu=67)
+    assert "path_mtu" in str(info.value) and "68" in str(info.value)

@@ -385,3 +385,26 @@ def test_each_backend_has_its_own_tree_id_counter():
     ot.OffloadStateTree(backend="native")
     second = ot.OffloadStateTree(backend="python").tree_id
     assert second == (first % 0xFFFF) + 1
+
+
+def test_handles_at_or_above_2_pow_63_work_everywhere(backend):
+    # tree ids >= 0x8000 put bit 63 in every handle: no signed conversion may break them
+    tree = ot.OffloadStateTree(backend=backend)
+    while tree.tree_id < 0x8000:
+        tree = ot.OffloadStateTree(backend=backend)
+    nb = tree.add_neighbor(mac=1)
+    assert nb >= 2**63
+    (pa,) = hl(tree.add_paths([nb], ["10.0.0.1"], ["10.0.0.2"]))
+    tcs = tree.add_tcps(np.array([pa, pa], dtype=np.uint64), [1, 2], 3)
+    assert tcs.dtype == np.uint64 and all(int(h) >= 2**63 for h in tcs)
+    r = tree.initiate_offload(tcs)
+    assert r.ok and hl(r.succeeded) == [nb, pa, *hl(tcs)]
+    assert tree.is_offloaded(np.uint64(pa))
+    assert tree.query(tcs[0]).delegated(int(tcs[0]))["rcv_nxt"] == 0
+    tree.target.receive(int(tcs[1]), b"x")
+    assert hl(tree.walk("post", roots=[pa])) == [*hl(tcs), pa]
+    t = tree.terminate([nb])
+    assert hl(t.terminated) == [*hl(tcs), pa, nb]
+    assert t.received_data(int(tcs[1])) == b"x"
+    assert hl(tree.remove(np.array([nb], dtype=np.uint64), cascade=True)) == [*hl(tcs), pa, nb]
+    assert len(tree) == 0 and nb not in tree
