@@ -188,6 +188,16 @@ def reader(tree: Any, target: Any, stop: threading.Event) -> int:
     return checks
 
 
+@pytest.fixture
+def frequent_switches() -> Any:
+    """Switch threads every few microseconds: interleavings that would break a missing lock
+    become likely instead of rare (a free-threaded build interleaves freely anyway)."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    yield
+    sys.setswitchinterval(old)
+
+
 def merged(counters: list[Counter[Any]]) -> Counter[Any]:
     out: Counter[Any] = Counter()
     for c in counters:
@@ -195,7 +205,9 @@ def merged(counters: list[Counter[Any]]) -> Counter[Any]:
     return out
 
 
-def test_threads_share_one_tree(make_pair: Callable[..., tuple[Any, Any]]) -> None:
+def test_threads_share_one_tree(
+    make_pair: Callable[..., tuple[Any, Any]], frequent_switches: None
+) -> None:
     tree, target = make_pair(**CAPACITY)
     start = threading.Barrier(THREADS)
     stop = threading.Event()
@@ -259,7 +271,9 @@ def test_threads_share_one_tree(make_pair: Callable[..., tuple[Any, Any]]) -> No
     check_invariants(tree, target)
 
 
-def test_threads_building_in_parallel_get_distinct_handles(make_tree: Callable[..., Any]) -> None:
+def test_threads_building_in_parallel_get_distinct_handles(
+    make_tree: Callable[..., Any], frequent_switches: None
+) -> None:
     """Concurrent adds never hand out one slot twice, and the arenas stay consistent."""
     tree = make_tree()
     nb = tree.add_neighbor(mac=1)
