@@ -132,7 +132,7 @@ static NEXT_TREE_ID: AtomicU32 = AtomicU32::new(1);
 pub fn next_tree_id() -> u16 {
     loop {
         let id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
-        let id = (id % 0xFFFF) as u16;
+        let id = (id % 0x1_0000) as u16;
         // 0 is skipped so that no valid handle is 0.
         if id != 0 {
             return id;

@@ -341,14 +341,12 @@ def progress_during(call: Callable[[], object]) -> int:
     return after - before
 
 
+# Native only: the pure-Python engine runs Python code and so holds the GIL by nature;
+# releasing it is a property of the native engine's batch calls.
+@pytest.mark.parametrize("backend", ["native"], indirect=True)
 def test_long_native_batch_calls_release_the_gil(
     make_tree: Callable[..., Any], backend: str
 ) -> None:
-    if backend == "python":
-        pytest.skip(
-            "the pure-Python engine runs Python code and so holds the GIL by nature; "
-            "releasing it is a property of the native engine's batch calls"
-        )
     tree = make_tree()
     nbs = tree.add_neighbors(np.arange(10, dtype=np.uint64) + 1)
     paths = tree.add_paths(np.repeat(nbs, 10), "10.0.0.1", np.arange(100, dtype=np.uint64) + 2)

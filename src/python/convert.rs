@@ -67,8 +67,12 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> Value {
     )
 }
 
-/// A list of values from a `uint64` ndarray or any iterable.
+/// A list of values from a `uint64` ndarray or any iterable, refusing an oversized batch
+/// before converting any of it.
 pub fn to_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    if let Ok(n) = obj.len() {
+        crate::engine::check_batch(n).map_err(|e| to_pyerr(obj.py(), e))?;
+    }
     if let Ok(array) = obj.cast::<PyArray1<u64>>() {
         let array = array.readonly();
         return Ok(array
@@ -84,10 +88,15 @@ pub fn to_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     Ok(values)
 }
 
-/// The slice of a 1-D array the facade made contiguous.
-pub fn slice<'a, T: numpy::Element>(array: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+/// A copy of a 1-D array the facade made contiguous, taken while the GIL is held.
+///
+/// Batch calls release the GIL, and a Python thread could then write the caller's array while
+/// the core reads it: a data race, and values that passed no validation. The copy is a memcpy
+/// beside work that is at least linear in the same data.
+pub fn owned<T: numpy::Element + Copy>(array: &PyReadonlyArray1<'_, T>) -> PyResult<Vec<T>> {
     array
         .as_slice()
+        .map(<[T]>::to_vec)
         .map_err(|_| PyTypeError::new_err("expected a C-contiguous 1-D array"))
 }
 

@@ -22,7 +22,7 @@ use crate::handle::Layer;
 use crate::operations::Column;
 use crate::target::TargetConfig;
 use crate::value::Value;
-use convert::{array, out_to_py, slice, stat_to_py, to_pyerr, to_value, to_values, PyOutcome};
+use convert::{array, out_to_py, owned, stat_to_py, to_pyerr, to_value, to_values, PyOutcome};
 
 type Core<T> = Result<T, Error>;
 /// Two aligned handle arrays.
@@ -172,8 +172,10 @@ impl PyEngine {
         vlan_ids: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let macs = to_values(macs)?;
-        let vlans = vlan_ids.as_ref().map(slice).transpose()?;
-        let out = run(py, &self.inner, true, |e| e.add_neighbors(&macs, vlans))?;
+        let vlans = vlan_ids.as_ref().map(owned).transpose()?;
+        let out = run(py, &self.inner, true, |e| {
+            e.add_neighbors(&macs, vlans.as_deref())
+        })?;
         Ok(array(py, out))
     }
 
@@ -197,11 +199,11 @@ impl PyEngine {
         destinations: &Bound<'py, PyAny>,
         path_mtus: Option<PyReadonlyArray1<'py, i64>>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let neighbors = slice(&neighbors)?;
+        let neighbors = owned(&neighbors)?;
         let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
-        let mtus = path_mtus.as_ref().map(slice).transpose()?;
+        let mtus = path_mtus.as_ref().map(owned).transpose()?;
         let out = run(py, &self.inner, true, |e| {
-            e.add_paths(neighbors, &sources, &destinations, mtus)
+            e.add_paths(&neighbors, &sources, &destinations, mtus.as_deref())
         })?;
         Ok(array(py, out))
     }
@@ -231,8 +233,8 @@ impl PyEngine {
         local_ports: PyReadonlyArray1<'py, i64>,
         remote_ports: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let (paths, lp, rp) = (slice(&paths)?, slice(&local_ports)?, slice(&remote_ports)?);
-        let out = run(py, &self.inner, true, |e| e.add_tcps(paths, lp, rp))?;
+        let (paths, lp, rp) = (owned(&paths)?, owned(&local_ports)?, owned(&remote_ports)?);
+        let out = run(py, &self.inner, true, |e| e.add_tcps(&paths, &lp, &rp))?;
         Ok(array(py, out))
     }
 
@@ -242,8 +244,8 @@ impl PyEngine {
         handles: PyReadonlyArray1<'py, u64>,
         cascade: bool,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let handles = slice(&handles)?;
-        let out = run(py, &self.inner, true, |e| e.remove(handles, cascade))?;
+        let handles = owned(&handles)?;
+        let out = run(py, &self.inner, true, |e| e.remove(&handles, cascade))?;
         Ok(array(py, out))
     }
 
@@ -307,8 +309,8 @@ impl PyEngine {
         post: bool,
         roots: Option<PyReadonlyArray1<'py, u64>>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let roots = roots.as_ref().map(slice).transpose()?;
-        let out = run(py, &self.inner, true, |e| e.walk(post, roots))?;
+        let roots = roots.as_ref().map(owned).transpose()?;
+        let out = run(py, &self.inner, true, |e| e.walk(post, roots.as_deref()))?;
         Ok(array(py, out))
     }
 
@@ -317,8 +319,8 @@ impl PyEngine {
         py: Python<'py>,
         handles: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let handles = slice(&handles)?;
-        let list = run(py, &self.inner, true, |e| e.block_list(handles))?;
+        let handles = owned(&handles)?;
+        let list = run(py, &self.inner, true, |e| e.block_list(&handles))?;
         block_arrays(py, list, false)
     }
 
@@ -329,8 +331,8 @@ impl PyEngine {
         py: Python<'py>,
         handles: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
-        let handles = slice(&handles)?;
-        let list = run(py, &self.inner, true, |e| e.initiate_offload(handles))?;
+        let handles = owned(&handles)?;
+        let list = run(py, &self.inner, true, |e| e.initiate_offload(&handles))?;
         block_arrays(py, list, true)
     }
 
@@ -340,8 +342,8 @@ impl PyEngine {
         handles: PyReadonlyArray1<'_, u64>,
         cascade: bool,
     ) -> PyResult<PyOutcome> {
-        let handles = slice(&handles)?;
-        let inner = run(py, &self.inner, true, |e| e.terminate(handles, cascade))?;
+        let handles = owned(&handles)?;
+        let inner = run(py, &self.inner, true, |e| e.terminate(&handles, cascade))?;
         Ok(PyOutcome { inner })
     }
 
@@ -351,14 +353,14 @@ impl PyEngine {
         handles: PyReadonlyArray1<'py, u64>,
         fields: &Bound<'py, PyDict>,
     ) -> PyResult<Bound<'py, PyArray1<u8>>> {
-        let handles = slice(&handles)?;
+        let handles = owned(&handles)?;
         // Owned copies: update columns are small next to the objects they change.
         let mut ints: Vec<(String, Vec<i64>)> = Vec::new();
         let mut values: Vec<(String, Vec<Value>)> = Vec::new();
         for (key, value) in fields.iter() {
             let name = key.extract::<String>()?;
             match value.extract::<PyReadonlyArray1<'py, i64>>() {
-                Ok(array) => ints.push((name, slice(&array)?.to_vec())),
+                Ok(array) => ints.push((name, owned(&array)?)),
                 Err(_) => values.push((name, to_values(&value)?)),
             }
         }
@@ -367,7 +369,7 @@ impl PyEngine {
             .map(|(n, v)| (n.clone(), Column::Ints(v)))
             .chain(values.iter().map(|(n, v)| (n.clone(), Column::Values(v))))
             .collect();
-        let out = run(py, &self.inner, true, |e| e.update(handles, &columns))?;
+        let out = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
         Ok(array(py, out))
     }
 
@@ -376,14 +378,14 @@ impl PyEngine {
     }
 
     fn query(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<PyOutcome> {
-        let handles = slice(&handles)?;
-        let inner = run(py, &self.inner, true, |e| e.query(handles))?;
+        let handles = owned(&handles)?;
+        let inner = run(py, &self.inner, true, |e| e.query(&handles))?;
         Ok(PyOutcome { inner })
     }
 
     fn invalidate(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<()> {
-        let handles = slice(&handles)?;
-        run(py, &self.inner, true, |e| e.invalidate(handles))
+        let handles = owned(&handles)?;
+        run(py, &self.inner, true, |e| e.invalidate(&handles))
     }
 
     fn process_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
