@@ -31,8 +31,7 @@ mod scenarios;
 mod python;
 
 #[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+pub mod allocator;
 
 pub use engine::Engine;
 pub use error::{Error, ErrorKind, Result};

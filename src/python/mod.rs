@@ -490,6 +490,8 @@ impl PyEngine {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(feature = "mimalloc")]
+    crate::allocator::configure();
     m.add_class::<PyEngine>()?;
     m.add_class::<PyOutcome>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
