@@ -385,3 +385,42 @@ def test_the_gil_probe_sees_a_call_that_holds_the_gil() -> None:
             total += i
 
     assert progress_during(busy) == 0
+
+
+# Native only: the race is between a Python writer and Rust code running without the GIL.
+@pytest.mark.parametrize("backend", ["native"], indirect=True)
+def test_a_writer_thread_cannot_slip_unvalidated_values_into_a_batch(
+    make_tree: Callable[..., Any], backend: str
+) -> None:
+    """Batch inputs are copied before the GIL is released: a thread rewriting the caller's
+    array while the call runs never gets a value past validation (regression: a port of
+    70000 was once stored as 4464). The race may not show on every run; it never flakes."""
+    tree = make_tree()
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    n = 1_000_000
+    paths = np.full(n, pa, dtype=np.uint64)
+    ports = np.full(n, 1000, dtype=np.int64)
+    remote = np.full(n, 443, dtype=np.int64)
+    stop = threading.Event()
+
+    def scribble() -> None:
+        while not stop.is_set():
+            ports[:] = 70000
+            ports[:] = 1000
+
+    writer = threading.Thread(target=scribble)
+    writer.start()
+    try:
+        for _ in range(5):
+            try:
+                tcs = tree.add_tcps(paths, ports, remote)
+            except ot.ValidationError:
+                continue  # the writer got in before the copy: refused whole, as it should be
+            seen = {tree.state(int(h)).local_port for h in tcs[::997]}
+            assert seen == {1000}, f"stored ports {seen}"
+            tree.remove(tcs)
+    finally:
+        stop.set()
+        writer.join()
+    check_invariants(tree)
