@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +163,17 @@ def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
         if key in ("stats", "stats_end"):
             continue
         assert after[key] == before[key], f"{key} changed"
+
+
+def raises_unchanged(ex: Any, exc: type[BaseException], call: Callable[[], object]) -> Any:
+    """``call`` raises exactly ``exc`` (not a subclass) and leaves tree and target unchanged;
+    returns the exception."""
+    before = snapshot(ex.tree, ex.target)
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc, f"expected exactly {exc.__name__}, got {info.type.__name__}"
+    assert_unchanged(before, snapshot(ex.tree, ex.target))
+    return info.value
 
 
 def masked(value: Any) -> Any:

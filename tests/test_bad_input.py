@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import assert_unchanged, snapshot
+from _helpers import raises_unchanged as check
 
 
 @pytest.fixture
@@ -14,15 +14,6 @@ def w(make_example):
     ex = make_example()
     ex.tree.initiate_offload([ex.tc1])
     return ex
-
-
-def check(ex, exc, call):
-    before = snapshot(ex.tree, ex.target)
-    with pytest.raises(exc) as info:
-        call()
-    assert type(info.value) is exc, f"expected exactly {exc.__name__}, got {info.type.__name__}"
-    assert_unchanged(before, snapshot(ex.tree, ex.target))
-    return info.value
 
 
 # --- wrong layer as parent ----------------------------------------------------------------

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import assert_unchanged, check_invariants, hl, snapshot
+from _helpers import check_invariants, hl
+from _helpers import raises_unchanged as unchanged
 
 S = ot.Status
 R = ot.UploadReason
@@ -17,14 +18,6 @@ def off(make_example):
     ex = make_example()
     assert ex.tree.initiate_offload(ex.tree.handles()).ok
     return ex
-
-
-def unchanged(ex, exc, call):
-    before = snapshot(ex.tree, ex.target)
-    with pytest.raises(exc) as info:
-        call()
-    assert type(info.value) is exc, f"expected {exc.__name__}, got {info.type.__name__}"
-    assert_unchanged(before, snapshot(ex.tree, ex.target))
 
 
 def test_no_events(off):

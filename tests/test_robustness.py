@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import assert_unchanged, check_invariants, hl, masked, snapshot
+from _helpers import assert_unchanged, check_invariants, hl, masked, raises_unchanged, snapshot
 
 MAX_BATCH = 2**27
 HUGE = 10**9
@@ -34,16 +34,6 @@ def w(make_example: Callable[..., Any]) -> Any:
     ex = make_example()
     ex.tree.initiate_offload([ex.tc1])
     return ex
-
-
-def raises_unchanged(ex: Any, exc: type[BaseException], call: Callable[[], object]) -> Any:
-    """``call`` raises exactly ``exc`` and leaves tree and target unchanged."""
-    before = snapshot(ex.tree, ex.target)
-    with pytest.raises(exc) as info:
-        call()
-    assert type(info.value) is exc, f"expected {exc.__name__}, got {info.type.__name__}"
-    assert_unchanged(before, snapshot(ex.tree, ex.target))
-    return info.value
 
 
 def peak_allocation(call: Callable[[], object]) -> int:

@@ -6,6 +6,7 @@ import numpy as np
 import offload_tree as ot
 import pytest
 from _helpers import assert_unchanged, check_invariants, hl, snapshot
+from _helpers import raises_unchanged as unchanged
 
 S = ot.Status
 R = ot.UploadReason
@@ -18,15 +19,6 @@ def off(make_example):
     ex = make_example(max_path_mtu=9000, max_rcv_window=2**20)
     assert ex.tree.initiate_offload(ex.tree.handles()).ok
     return ex
-
-
-def unchanged(ex, exc, call):
-    before = snapshot(ex.tree, ex.target)
-    with pytest.raises(exc) as info:
-        call()
-    assert type(info.value) is exc, f"expected {exc.__name__}, got {info.type.__name__}"
-    assert_unchanged(before, snapshot(ex.tree, ex.target))
-    return info.value
 
 
 # --- update -------------------------------------------------------------------------------
