@@ -9,6 +9,7 @@ use crate::operations::Outcome;
 use crate::state;
 use crate::status::Status;
 use crate::tree::{layer_of, NO_CONTEXT};
+use crate::value::Value;
 
 /// NDIS TCP_UPLOAD_REASON values we accept (1..=11); InvalidState is the one we raise ourselves.
 pub const REASON_MIN: i128 = 1;
@@ -61,8 +62,9 @@ impl Engine {
         Ok(h)
     }
 
-    pub fn target_request_upload(&mut self, raw: u64, reason: i128) -> Result<()> {
+    pub fn target_request_upload(&mut self, raw: u64, reason: &Value) -> Result<()> {
         let h = self.offloaded_of_layer(raw, Layer::Tcp, "connection")?;
+        let reason = reason.to_int("reason")?;
         let reason = state::check_range("reason", reason, REASON_MIN as u64, REASON_MAX as u64)?;
         self.indicate(Event {
             kind: EventKind::UploadRequested,
@@ -113,8 +115,9 @@ impl Engine {
     }
 
     /// Aims a one-shot failure at `raw`'s next offload attempt.
-    pub fn target_inject_fault(&mut self, raw: u64, status: i128) -> Result<()> {
+    pub fn target_inject_fault(&mut self, raw: u64, status: &Value) -> Result<()> {
         let h = self.host.resolve(raw)?;
+        let status = status.to_int("status")?;
         let status = u8::try_from(status)
             .ok()
             .and_then(Status::from_u8)

@@ -297,12 +297,13 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
         }
         12 => {
             let t = pick(input, known, Some(2));
-            e.target_send(t, input.int()).map(|_| Vec::new())
+            e.target_send(t, &Value::Int(input.int()))
+                .map(|_| Vec::new())
         }
         13 => {
             let h = pick(input, known, None);
             match input.u8() % 4 {
-                0 => e.target_request_upload(h, input.int() % 13),
+                0 => e.target_request_upload(h, &Value::Int(input.int() % 13)),
                 1 => e.target_request_upload_all(),
                 2 => e.target_resume(),
                 _ => e.target_indicate_neighbor_unreachable(h),
@@ -311,7 +312,7 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
         }
         14 => {
             let h = pick(input, known, None);
-            e.target_inject_fault(h, i128::from(input.u8() % 20))
+            e.target_inject_fault(h, &Value::Int(i128::from(input.u8() % 20)))
                 .map(|_| Vec::new())
         }
         _ => Ok(e

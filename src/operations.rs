@@ -553,9 +553,9 @@ impl Engine {
     }
 
     /// The target sends `nbytes` on connection `raw`; returns the bytes sent (0 if held back).
-    pub fn target_send(&mut self, raw: u64, nbytes: i128) -> Result<u32> {
+    pub fn target_send(&mut self, raw: u64, nbytes: &Value) -> Result<u32> {
         let context = self.offloaded_tcp(raw)?;
-        let n = state::check_u32("nbytes", nbytes)?;
+        let n = state::check_u32("nbytes", nbytes.to_int("nbytes")?)?;
         Ok(self.target.send(context, n))
     }
 

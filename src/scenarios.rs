@@ -53,9 +53,10 @@ fn statuses(list: &crate::blocks::BlockList) -> Vec<Status> {
 #[test]
 fn worked_partial_failure_example() {
     let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
-    e.target_inject_fault(t2, Status::Resources as i128)
+    e.target_inject_fault(t2, &Value::Int(Status::Resources as i128))
         .unwrap();
-    e.target_inject_fault(p2, Status::Failure as i128).unwrap();
+    e.target_inject_fault(p2, &Value::Int(Status::Failure as i128))
+        .unwrap();
     let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
     use Status::*;
@@ -82,7 +83,7 @@ fn worked_partial_failure_example() {
 #[test]
 fn root_failure_stops_everything() {
     let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
-    e.target_inject_fault(n1, Status::NeighborEntries as i128)
+    e.target_inject_fault(n1, &Value::Int(Status::NeighborEntries as i128))
         .unwrap();
     let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert!(statuses(&list)
@@ -117,7 +118,7 @@ fn nothing_is_lost_on_terminate() {
     e.initiate_offload(&[t1, t2, t3]).unwrap();
     e.target_receive(t1, b"hello ").unwrap();
     e.target_receive(t1, b"world").unwrap();
-    assert_eq!(e.target_send(t1, 1000).unwrap(), 1000);
+    assert_eq!(e.target_send(t1, &Value::Int(1000)).unwrap(), 1000);
     let outcome = e.terminate(&[n1], true).unwrap();
     assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
     assert_eq!(outcome.received[&0], b"hello world");
@@ -216,9 +217,9 @@ fn invalidate_holds_back_and_requests_uploads() {
     e.invalidate(&[n1]).unwrap();
     e.invalidate(&[n1]).unwrap();
     assert_eq!(e.events.len(), 3, "one pending request per connection");
-    assert_eq!(e.target_send(t1, 10).unwrap(), 0);
+    assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 0);
     e.update(&[n1], &[]).unwrap();
-    assert_eq!(e.target_send(t1, 10).unwrap(), 10);
+    assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 10);
     let done = e.process_events();
     assert_eq!(done.len(), 3);
     assert!(done.iter().all(|p| p.action == "terminated"));

@@ -424,11 +424,7 @@ impl PyEngine {
 
     fn target_send(&self, py: Python<'_>, tc: u64, nbytes: &Bound<'_, PyAny>) -> PyResult<u32> {
         let n = to_value(nbytes);
-        run(py, &self.inner, false, |e| {
-            let n = n.to_int("nbytes");
-            // Handle checks come first (DESIGN §8), so a bad count is judged inside.
-            e.target_send(tc, n.unwrap_or(-1))
-        })
+        run(py, &self.inner, false, |e| e.target_send(tc, &n))
     }
 
     fn target_request_upload(
@@ -439,7 +435,7 @@ impl PyEngine {
     ) -> PyResult<()> {
         let reason = to_value(reason);
         run(py, &self.inner, false, |e| {
-            e.target_request_upload(tc, reason.to_int("reason").unwrap_or(-1))
+            e.target_request_upload(tc, &reason)
         })
     }
 
@@ -465,7 +461,7 @@ impl PyEngine {
     ) -> PyResult<()> {
         let status = to_value(status);
         run(py, &self.inner, false, |e| {
-            e.target_inject_fault(h, status.to_int("status").unwrap_or(-1))
+            e.target_inject_fault(h, &status)
         })
     }
 
