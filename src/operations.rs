@@ -10,7 +10,7 @@ use crate::events::{Event, EventKind};
 use crate::handle::{Handle, Layer};
 use crate::state::{self, FieldKind, TcpCached, TcpDelegated};
 use crate::status::Status;
-use crate::target::{TargetNeighbor, TargetPath, TargetTcp, TargetTcpState, Upload};
+use crate::target::{TargetNeighbor, TargetPath, TargetTcp, Upload};
 use crate::tree::{layer_of, NO_CONTEXT};
 use crate::value::Value;
 
@@ -158,10 +158,14 @@ impl Engine {
     /// Asks the target to take `h` (whose parent, if any, is offloaded). None on success.
     pub(crate) fn offload_one(&mut self, h: Handle) -> Option<Status> {
         let layer = layer_of(h);
+        // A connection's window is read only when a limit needs it: its state is cold memory.
         let value = match layer {
             Layer::Neighbor => 0,
             Layer::Path => u64::from(self.host.path(h).state.path_mtu),
-            Layer::Tcp => u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd),
+            Layer::Tcp if self.target.config.max_rcv_window.is_some() => {
+                u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd)
+            }
+            Layer::Tcp => 0,
         };
         if let Some(status) = self.target.admit(layer, h, value) {
             return Some(status);
@@ -192,17 +196,9 @@ impl Engine {
             Layer::Tcp => {
                 let path = self.host.context(self.host.tcp(h).path);
                 debug_assert_ne!(path, NO_CONTEXT);
-                let state = self.host.tcp_state(h);
-                let state = TargetTcpState {
-                    cached: state.cached,
-                    delegated: state.delegated,
-                };
-                let link = TargetTcp {
-                    host: h,
-                    path,
-                    invalid: false,
-                };
-                self.target.add_tcp(link, state)
+                // No state is copied: the target reads the host's frozen snapshot until traffic
+                // changes it (copy-on-write, see target.rs).
+                self.target.add_tcp(TargetTcp::new(h, path))
             }
         };
         self.host.set_context(h, context);
@@ -259,7 +255,11 @@ impl Engine {
                     delegated,
                     received,
                 } => {
-                    self.host.tcp_state_mut(h).delegated = delegated;
+                    let snapshot = &mut self.host.tcp_state_mut(h).delegated;
+                    if let Some(live) = delegated {
+                        *snapshot = live;
+                    }
+                    let delegated = *snapshot;
                     if !received.is_empty() {
                         outcome.total_received += received.len() as u64;
                         outcome.received.insert(outcome.handles.len(), received);
@@ -425,10 +425,8 @@ impl Engine {
                 let mtu = self.host.path(h).state.path_mtu;
                 self.target.path_mut(context).path_mtu = mtu;
             }
-            Layer::Tcp => {
-                let cached = self.host.tcp_state(h).cached;
-                self.target.tcp_state_mut(context).cached = cached;
-            }
+            // The target reads cached variables from the host (target.rs): nothing to copy.
+            Layer::Tcp => {}
         }
         self.target.set_invalid(layer, context, false);
         None
@@ -491,7 +489,11 @@ impl Engine {
                     nic_reachability_delta: self.target.neighbor(context).nic_reachability_delta,
                 },
                 Layer::Path => Delegated::Path,
-                Layer::Tcp => Delegated::Tcp(self.target.tcp_state(context).delegated),
+                Layer::Tcp => Delegated::Tcp(
+                    *self
+                        .target
+                        .delegated(context, &self.host.tcp_state(h).delegated),
+                ),
             });
         }
         let n = handles.len() as u64;
@@ -548,7 +550,8 @@ impl Engine {
     /// The target receives `data` on connection `raw` and buffers it.
     pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw)?;
-        self.target.receive(context, data);
+        let snapshot = &self.host.tcp_state(Handle::from_raw(raw)).delegated;
+        self.target.receive(context, data, snapshot);
         Ok(())
     }
 
@@ -556,7 +559,8 @@ impl Engine {
     pub fn target_send(&mut self, raw: u64, nbytes: &Value) -> Result<u32> {
         let context = self.offloaded_tcp(raw)?;
         let n = state::check_u32("nbytes", nbytes.to_int("nbytes")?)?;
-        Ok(self.target.send(context, n))
+        let snapshot = &self.host.tcp_state(Handle::from_raw(raw)).delegated;
+        Ok(self.target.send(context, n, snapshot))
     }
 
     /// Target copies of an offloaded object are linked by contexts; this reads those links back

@@ -4,14 +4,21 @@
 //! it depends on: the target's "internal state tree" (NET offload-target-s-internal-state-trees),
 //! which invariant 5 says mirrors the host's links. It owns the delegated state of offloaded
 //! objects, buffers received data, enforces capacities and limits, and injects faults.
+//!
+//! A connection's delegated state is stored copy-on-write. While offloaded, the host's copy is
+//! frozen at the values it handed over (DESIGN §8: only terminate changes it), so the target's
+//! live state equals that snapshot until traffic changes it. The target stores its own copy
+//! only from that first change on (`TargetTcp::diverged`); offloading a million connections
+//! then copies no state, and memory holds each value once. Cached variables are the host's to
+//! change and the target only reads them, so it keeps no copy of them either.
 
 use std::collections::HashMap;
 
-use crate::arena::{Arena, SlotColumn};
+use crate::arena::Arena;
 use crate::error::{Error, Result};
 use crate::handle::{Handle, Layer};
 use crate::rng::{unit_float, SplitMix64};
-use crate::state::{Mac, TcpCached, TcpDelegated};
+use crate::state::{Mac, TcpDelegated};
 use crate::status::Status;
 
 /// How the target was configured. `None` means unlimited.
@@ -65,20 +72,30 @@ pub struct TargetPath {
     pub invalid: bool,
 }
 
-/// The target's record of an offloaded connection, linked to its path's context (hot); its
-/// state is in `Target::tcp_states` (cold).
+/// "The live state is still the host's snapshot": `TargetTcp::diverged` before any change.
+pub const NOT_DIVERGED: u32 = u32::MAX;
+
+/// The target's record of an offloaded connection, linked to its path's context.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetTcp {
     pub host: Handle,
     pub path: u32,
+    /// Slot in `Target::diverged` of the live delegated state once traffic changed it, else
+    /// `NOT_DIVERGED` (the live state is the host's snapshot).
+    pub diverged: u32,
     pub invalid: bool,
 }
 
-/// The target's copy of a connection's state: cached as pushed by the host, delegated as owned.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TargetTcpState {
-    pub cached: TcpCached,
-    pub delegated: TcpDelegated,
+impl TargetTcp {
+    /// A fresh context: the live delegated state is the host's snapshot.
+    pub fn new(host: Handle, path: u32) -> Self {
+        Self {
+            host,
+            path,
+            diverged: NOT_DIVERGED,
+            invalid: false,
+        }
+    }
 }
 
 /// Running totals of the target.
@@ -99,8 +116,8 @@ pub struct Target {
     pub neighbors: Arena<TargetNeighbor>,
     pub paths: Arena<TargetPath>,
     pub tcps: Arena<TargetTcp>,
-    /// Every offloaded connection's state, by context slot.
-    pub tcp_states: SlotColumn<TargetTcpState>,
+    /// Live delegated state of the connections traffic has changed since their offload.
+    pub diverged: Arena<TcpDelegated>,
     rng: SplitMix64,
     /// Received bytes not yet indicated to the host, by connection context: returned on
     /// terminate. A side table because most connections hold none, and an empty `Vec` in
@@ -123,7 +140,7 @@ impl Target {
             neighbors: Arena::new(),
             paths: Arena::new(),
             tcps: Arena::new(),
-            tcp_states: SlotColumn::new(),
+            diverged: Arena::new(),
             rng: SplitMix64::new(seed),
             received: HashMap::new(),
             faults: HashMap::new(),
@@ -200,7 +217,6 @@ impl Target {
         self.neighbors.reserve(additional[0]);
         self.paths.reserve(additional[1]);
         self.tcps.reserve(additional[2]);
-        self.tcp_states.reserve(additional[2]);
     }
 
     pub fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
@@ -213,11 +229,9 @@ impl Target {
         self.paths.insert(context).0
     }
 
-    pub fn add_tcp(&mut self, context: TargetTcp, state: TargetTcpState) -> u32 {
+    pub fn add_tcp(&mut self, context: TargetTcp) -> u32 {
         self.counters.contexts_allocated += 1;
-        let slot = self.tcps.insert(context).0;
-        self.tcp_states.put(slot, state);
-        slot
+        self.tcps.insert(context).0
     }
 
     // Context accessors: the host only holds contexts the target gave it, so a miss is a bug.
@@ -243,11 +257,28 @@ impl Target {
     pub fn tcp_mut(&mut self, context: u32) -> &mut TargetTcp {
         self.tcps.get_slot_mut(context).expect("live tcp context")
     }
-    pub fn tcp_state(&self, context: u32) -> &TargetTcpState {
-        self.tcp_states.get(context)
+
+    /// The live delegated state of connection `context`; `snapshot` is the host's copy.
+    pub fn delegated<'a>(&'a self, context: u32, snapshot: &'a TcpDelegated) -> &'a TcpDelegated {
+        match self.tcp(context).diverged {
+            NOT_DIVERGED => snapshot,
+            slot => self.diverged.get_slot(slot).expect("live diverged state"),
+        }
     }
-    pub fn tcp_state_mut(&mut self, context: u32) -> &mut TargetTcpState {
-        self.tcp_states.get_mut(context)
+
+    /// The live delegated state for writing: copied from `snapshot` on the first change.
+    fn delegated_mut(&mut self, context: u32, snapshot: &TcpDelegated) -> &mut TcpDelegated {
+        let slot = match self.tcp(context).diverged {
+            NOT_DIVERGED => {
+                let slot = self.diverged.insert(*snapshot).0;
+                self.tcp_mut(context).diverged = slot;
+                slot
+            }
+            slot => slot,
+        };
+        self.diverged
+            .get_slot_mut(slot)
+            .expect("live diverged state")
     }
 
     /// Whether the object in `context` of `layer` is marked invalid.
@@ -302,8 +333,11 @@ impl Target {
                 Upload::Path
             }
             Layer::Tcp => {
-                self.tcps.remove_slot(context).expect("live tcp context");
-                let delegated = self.tcp_states.get(context).delegated;
+                let tcp = self.tcps.remove_slot(context).expect("live tcp context");
+                let delegated = match tcp.diverged {
+                    NOT_DIVERGED => None,
+                    slot => self.diverged.remove_slot(slot),
+                };
                 let received = self.received.remove(&context).unwrap_or_default();
                 self.counters.bytes_buffered -= received.len() as u64;
                 Upload::Tcp {
@@ -314,8 +348,9 @@ impl Target {
         }
     }
 
-    /// Buffers received bytes and advances the receive sequence (mod 2^32).
-    pub fn receive(&mut self, context: u32, data: &[u8]) {
+    /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
+    /// host's copy of the delegated state.
+    pub fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
         let n = data.len();
         if n > 0 {
             self.received
@@ -323,21 +358,22 @@ impl Target {
                 .or_default()
                 .extend_from_slice(data);
         }
-        let tcp = self.tcp_state_mut(context);
+        let d = self.delegated_mut(context, snapshot);
         // Sequence space is 32 bits: truncation is the wrap the protocol defines.
-        tcp.delegated.rcv_nxt = tcp.delegated.rcv_nxt.wrapping_add(n as u32);
-        tcp.delegated.rcv_wnd -= tcp.delegated.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
+        d.rcv_nxt = d.rcv_nxt.wrapping_add(n as u32);
+        d.rcv_wnd -= d.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
         self.counters.bytes_received += n as u64;
         self.counters.bytes_buffered += n as u64;
     }
 
-    /// Advances the send sequence by `nbytes`, or holds them back on an invalid connection.
-    pub fn send(&mut self, context: u32, nbytes: u32) -> u32 {
+    /// Advances the send sequence by `nbytes`, or holds them back on an invalid connection;
+    /// `snapshot` is the host's copy of the delegated state.
+    pub fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
         if self.tcp_held_back(context) {
             self.counters.bytes_held_back += u64::from(nbytes);
             return 0;
         }
-        let d = &mut self.tcp_state_mut(context).delegated;
+        let d = self.delegated_mut(context, snapshot);
         d.snd_nxt = d.snd_nxt.wrapping_add(nbytes);
         let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
         if (1..(1u32 << 31)).contains(&ahead) {
@@ -357,7 +393,8 @@ pub enum Upload {
     },
     Path,
     Tcp {
-        delegated: TcpDelegated,
+        /// The live delegated state, or None when it is still the host's snapshot.
+        delegated: Option<TcpDelegated>,
         received: Vec<u8>,
     },
 }
@@ -382,48 +419,70 @@ mod tests {
             path_mtu: 1500,
             invalid: false,
         });
-        let t = target.add_tcp(
-            TargetTcp {
-                host: Handle::new(1, Layer::Tcp, 0, 0),
-                path: p,
-                invalid: false,
-            },
-            TargetTcpState {
-                cached: TcpCached::default(),
-                delegated: TcpDelegated::default(),
-            },
-        );
+        let t = target.add_tcp(TargetTcp::new(Handle::new(1, Layer::Tcp, 0, 0), p));
         (target, t)
     }
 
     #[test]
     fn receive_buffers_and_wraps_sequence() {
         let (mut target, t) = tcp_target();
-        target.tcp_state_mut(t).delegated.rcv_nxt = u32::MAX - 1;
-        target.receive(t, b"abc");
-        target.receive(t, b"de");
-        let tcp = target.tcp_state(t);
+        let snapshot = TcpDelegated {
+            rcv_nxt: u32::MAX - 1,
+            ..TcpDelegated::default()
+        };
+        // Nothing is copied until the state changes.
+        assert_eq!(target.tcp(t).diverged, NOT_DIVERGED);
+        assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
+        target.receive(t, b"abc", &snapshot);
+        target.receive(t, b"de", &snapshot);
         assert_eq!(target.received[&t], b"abcde");
-        assert_eq!(tcp.delegated.rcv_nxt, 3);
-        assert_eq!(tcp.delegated.rcv_wnd, 65530);
+        let live = *target.delegated(t, &snapshot);
+        assert_eq!(live.rcv_nxt, 3);
+        assert_eq!(live.rcv_wnd, 65530);
+        assert_eq!(
+            snapshot.rcv_nxt,
+            u32::MAX - 1,
+            "the host's snapshot is untouched"
+        );
+        assert_eq!(target.diverged.len(), 1);
         match target.upload(Layer::Tcp, t) {
-            Upload::Tcp { received, .. } => assert_eq!(received, b"abcde"),
+            Upload::Tcp {
+                delegated,
+                received,
+            } => {
+                assert_eq!(received, b"abcde");
+                assert_eq!(delegated, Some(live));
+            }
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(target.counters.bytes_buffered, 0);
+        assert!(target.diverged.is_empty(), "upload frees the diverged copy");
+    }
+
+    #[test]
+    fn upload_of_an_unchanged_connection_hands_back_no_copy() {
+        let (mut target, t) = tcp_target();
+        match target.upload(Layer::Tcp, t) {
+            Upload::Tcp {
+                delegated,
+                received,
+            } => assert_eq!((delegated, received.len()), (None, 0)),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
     fn send_is_held_back_when_an_ancestor_is_invalid() {
         let (mut target, t) = tcp_target();
-        assert_eq!(target.send(t, 100), 100);
+        let snapshot = TcpDelegated::default();
+        assert_eq!(target.send(t, 100, &snapshot), 100);
         let path = target.tcp(t).path;
         let neighbor = target.path(path).neighbor;
         target.set_invalid(Layer::Neighbor, neighbor, true);
-        assert_eq!(target.send(t, 50), 0);
+        assert_eq!(target.send(t, 50, &snapshot), 0);
         assert_eq!(target.counters.bytes_held_back, 50);
-        assert_eq!(target.tcp_state(t).delegated.snd_nxt, 100);
-        assert_eq!(target.tcp_state(t).delegated.snd_max, 100);
+        assert_eq!(target.delegated(t, &snapshot).snd_nxt, 100);
+        assert_eq!(target.delegated(t, &snapshot).snd_max, 100);
     }
 
     #[test]
