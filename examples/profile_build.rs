@@ -6,12 +6,18 @@ use offload_tree::TargetConfig;
 use std::time::Instant;
 
 fn main() {
+    #[cfg(feature = "mimalloc")]
+    offload_tree::allocator::configure();
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let (p, k) = (n / 100, n / 1000);
-    for round in 0..3 {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    for round in 0..rounds {
         let mut e = Engine::new(TargetConfig::default()).unwrap();
         let t = Instant::now();
         let macs: Vec<Value> = (0..k)
@@ -35,6 +41,13 @@ fn main() {
         let w = e.walk(false, None).unwrap();
         let walk = t.elapsed();
         let t = Instant::now();
+        let resolved = e.resolve_all(&tcs).unwrap();
+        let resolve = t.elapsed();
+        let t = Instant::now();
+        let blocks = offload_tree::blocks::BlockList::build(&e.host, &resolved);
+        let block_list = t.elapsed();
+        drop((resolved, blocks));
+        let t = Instant::now();
         let list = e.initiate_offload(&tcs).unwrap();
         let offload = t.elapsed();
         let victims: Vec<u64> = nbs.iter().copied().step_by(100).collect();
@@ -42,7 +55,7 @@ fn main() {
         let outcome = e.terminate(&victims, true).unwrap();
         let terminate = t.elapsed();
         println!(
-            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) offload {offload:?} ({}) terminate {terminate:?} ({})",
+            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) resolve {resolve:?} block_list {block_list:?} offload {offload:?} ({}) terminate {terminate:?} ({})",
             w.len(),
             list.len(),
             outcome.len()

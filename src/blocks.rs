@@ -7,10 +7,13 @@
 
 use crate::handle::{Handle, Layer};
 use crate::status::{Status, NO_STATUS};
-use crate::tree::{layer_of, HostTree, SeenSet};
+use crate::tree::{layer_of, HostTree, SeenSet, NO_CONTEXT};
 
-/// "No link" in `next`, `dependent` and `parent`.
+/// "No link" in `next` and `dependent`.
 pub const NO_LINK: i64 = -1;
+
+/// "No parent" in `parent` (a root block).
+pub const NO_PARENT: u32 = u32::MAX;
 
 /// A block list in pre-order, as parallel arrays.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,19 +25,72 @@ pub struct BlockList {
     pub referenced: Vec<bool>,
     pub next: Vec<i64>,
     pub dependent: Vec<i64>,
-    /// Index of the block this one depends on (not an NDIS link; used to settle statuses).
-    pub parent: Vec<i64>,
+    /// Index of the block this one depends on, or `NO_PARENT` (not an NDIS link; used to
+    /// settle statuses).
+    pub parent: Vec<u32>,
     pub statuses: Vec<u8>,
 }
 
 const NONE: u32 = u32::MAX;
 
-/// A node of the forest being assembled in order of first mention.
-struct Node {
-    handle: Handle,
-    first_child: u32,
-    last_child: u32,
-    next: u32,
+/// The forest being assembled, in order of first mention, as parallel arrays: every node is
+/// created after its parent, which `BlockList::build` relies on to place blocks in two passes.
+struct Forest {
+    handles: Vec<Handle>,
+    /// Node index of the parent, or `NONE` for a root.
+    parents: Vec<u32>,
+    /// Read while the chains are assembled (in request order), so that placing the blocks in
+    /// tree order does not revisit every object's memory.
+    referenced: Vec<bool>,
+    /// Node index of each neighbor and path already in the forest, by slot.
+    neighbor_node: Vec<u32>,
+    path_node: Vec<u32>,
+}
+
+impl Forest {
+    fn new(tree: &HostTree, requested: usize) -> Self {
+        let capacity = requested + requested / 8 + 4;
+        Self {
+            handles: Vec::with_capacity(capacity),
+            parents: Vec::with_capacity(capacity),
+            referenced: Vec::with_capacity(capacity),
+            neighbor_node: vec![NONE; tree.neighbors.slot_count()],
+            path_node: vec![NONE; tree.paths.slot_count()],
+        }
+    }
+
+    fn push(&mut self, h: Handle, parent: u32, referenced: bool) -> u32 {
+        self.handles.push(h);
+        self.parents.push(parent);
+        self.referenced.push(referenced);
+        (self.handles.len() - 1) as u32
+    }
+
+    /// The node of neighbor `n`, created (as a root) at its first mention.
+    fn neighbor_node(&mut self, tree: &HostTree, n: Handle) -> u32 {
+        let slot = n.slot() as usize;
+        if self.neighbor_node[slot] == NONE {
+            let offloaded = tree.neighbor(n).offload != NO_CONTEXT;
+            self.neighbor_node[slot] = self.push(n, NONE, offloaded);
+        }
+        self.neighbor_node[slot]
+    }
+
+    /// The node of path `p`, created at its first mention under its neighbor's node when the
+    /// chains reach down to the neighbor layer.
+    fn path_node(&mut self, tree: &HostTree, p: Handle, lowest: Layer) -> u32 {
+        let slot = p.slot() as usize;
+        if self.path_node[slot] == NONE {
+            let path = tree.path(p);
+            let parent = if lowest < Layer::Path {
+                self.neighbor_node(tree, path.neighbor)
+            } else {
+                NONE
+            };
+            self.path_node[slot] = self.push(p, parent, path.offload != NO_CONTEXT);
+        }
+        self.path_node[slot]
+    }
 }
 
 impl BlockList {
@@ -73,110 +129,102 @@ impl BlockList {
             }
         }
 
-        let mut nodes: Vec<Node> = Vec::with_capacity(unique.len() + unique.len() / 8 + 4);
-        // Node index of each neighbor and path already in the forest, by slot.
-        let mut neighbor_node = vec![NONE; tree.neighbors.slot_count()];
-        let mut path_node = vec![NONE; tree.paths.slot_count()];
-        let (mut first_root, mut last_root) = (NONE, NONE);
-        let mut chain: Vec<Handle> = Vec::with_capacity(3);
-
+        let mut forest = Forest::new(tree, unique.len());
         for &h in &unique {
-            chain.clear();
-            let mut cur = h;
-            chain.push(cur);
-            while layer_of(cur) > lowest {
-                cur = tree
-                    .parent(cur)
-                    .expect("objects above the neighbor layer have a parent");
-                chain.push(cur);
-            }
-            let mut parent = NONE;
-            for &o in chain.iter().rev() {
-                let slot = o.slot() as usize;
-                let known = match layer_of(o) {
-                    Layer::Neighbor => neighbor_node[slot],
-                    Layer::Path => path_node[slot],
-                    Layer::Tcp => NONE, // requested connections are unique, never ancestors
-                };
-                if known != NONE {
-                    parent = known;
-                    continue;
+            match layer_of(h) {
+                Layer::Tcp => {
+                    let tcp = tree.tcp(h);
+                    let parent = if lowest < Layer::Tcp {
+                        forest.path_node(tree, tcp.path, lowest)
+                    } else {
+                        NONE
+                    };
+                    forest.push(h, parent, tcp.offload != NO_CONTEXT);
                 }
-                let index = nodes.len() as u32;
-                nodes.push(Node {
-                    handle: o,
-                    first_child: NONE,
-                    last_child: NONE,
-                    next: NONE,
-                });
-                match layer_of(o) {
-                    Layer::Neighbor => neighbor_node[slot] = index,
-                    Layer::Path => path_node[slot] = index,
-                    Layer::Tcp => {}
+                Layer::Path => {
+                    forest.path_node(tree, h, lowest);
                 }
-                // Append `index` to its parent's dependents (or to the roots).
-                let previous = if parent == NONE {
-                    last_root
-                } else {
-                    nodes[parent as usize].last_child
-                };
-                if previous != NONE {
-                    nodes[previous as usize].next = index;
-                } else if parent == NONE {
-                    first_root = index;
-                } else {
-                    nodes[parent as usize].first_child = index;
+                Layer::Neighbor => {
+                    forest.neighbor_node(tree, h);
                 }
-                if parent == NONE {
-                    last_root = index;
-                } else {
-                    nodes[parent as usize].last_child = index;
-                }
-                parent = index;
             }
         }
+        let Forest {
+            handles: node_handles,
+            parents: node_parents,
+            referenced: node_referenced,
+            ..
+        } = forest;
 
-        let n = nodes.len();
+        let n = node_handles.len();
+        // Subtree sizes: children come after their parent, so one backward pass sums them.
+        let mut size = vec![1u32; n];
+        for i in (0..n).rev() {
+            let parent = node_parents[i];
+            if parent != NONE {
+                size[parent as usize] += size[i];
+            }
+        }
         let mut list = BlockList {
-            layers: Vec::with_capacity(n),
-            handles: Vec::with_capacity(n),
-            depths: Vec::with_capacity(n),
-            referenced: Vec::with_capacity(n),
+            layers: vec![0; n],
+            handles: vec![0; n],
+            depths: vec![0; n],
+            referenced: vec![false; n],
             next: vec![NO_LINK; n],
             dependent: vec![NO_LINK; n],
-            parent: Vec::with_capacity(n),
+            parent: vec![NO_PARENT; n],
             statuses: vec![NO_STATUS; n],
         };
-        // Position of each node in the output, to resolve `next` links afterwards.
+        // Pass 1, in node order: pre-order positions without a traversal. A node goes where
+        // its parent's cursor is (just after the parent, past its earlier siblings' subtrees)
+        // and moves that cursor past its own subtree, so siblings keep their order of first
+        // mention. This is the one permutation from request order to block order: only the
+        // handle, the reference flag and the parent's position are scattered.
         let mut position = vec![0u32; n];
-        // Explicit stack of (node, parent position): the next sibling is pushed before the first
-        // child so a whole subtree is emitted before the sibling.
-        let mut stack: Vec<(u32, i64)> = Vec::with_capacity(8);
-        if first_root != NONE {
-            stack.push((first_root, NO_LINK));
+        let mut cursor = vec![0u32; n];
+        let mut root_cursor = 0u32;
+        for i in 0..n {
+            let parent = node_parents[i];
+            let at = if parent == NONE {
+                let at = root_cursor;
+                root_cursor += size[i];
+                at
+            } else {
+                let p = parent as usize;
+                let at = cursor[p];
+                cursor[p] += size[i];
+                list.parent[at as usize] = position[p];
+                at
+            };
+            position[i] = at;
+            cursor[i] = at + 1;
+            list.handles[at as usize] = node_handles[i].raw();
+            list.referenced[at as usize] = node_referenced[i];
         }
-        while let Some((index, parent_pos)) = stack.pop() {
-            let node = &nodes[index as usize];
-            let pos = list.handles.len();
-            position[index as usize] = pos as u32;
-            let layer = layer_of(node.handle);
-            list.layers.push(layer as u8);
-            list.handles.push(node.handle.raw());
-            list.depths.push(layer as u8 - lowest as u8);
-            list.referenced.push(tree.is_offloaded(node.handle));
-            list.parent.push(parent_pos);
-            if node.next != NONE {
-                stack.push((node.next, parent_pos));
+        drop(cursor);
+        // Pass 2, in block order: the rest follows from the parent positions. A block's first
+        // dependent is the block right after it; its next block is the following one with the
+        // same parent (mostly the adjacent one: connections of one path are contiguous).
+        let mut last_child = position;
+        last_child.fill(NONE);
+        let mut last_root = NONE;
+        for a in 0..n {
+            let layer = layer_of(Handle::from_raw(list.handles[a])) as u8;
+            list.layers[a] = layer;
+            list.depths[a] = layer - lowest as u8;
+            let parent = list.parent[a];
+            let previous = if parent == NO_PARENT {
+                &mut last_root
+            } else {
+                if parent as usize + 1 == a {
+                    list.dependent[a - 1] = a as i64;
+                }
+                &mut last_child[parent as usize]
+            };
+            if *previous != NONE {
+                list.next[*previous as usize] = a as i64;
             }
-            if node.first_child != NONE {
-                list.dependent[pos] = pos as i64 + 1;
-                stack.push((node.first_child, pos as i64));
-            }
-        }
-        for (index, node) in nodes.iter().enumerate() {
-            if node.next != NONE {
-                list.next[position[index] as usize] = i64::from(position[node.next as usize]);
-            }
+            *previous = a as u32;
         }
         list
     }
@@ -192,7 +240,7 @@ impl BlockList {
         let mut partial = vec![false; n];
         for i in 0..n {
             let failed = self.status(i).is_some_and(Status::is_failure);
-            if failed && self.parent[i] != NO_LINK {
+            if failed && self.parent[i] != NO_PARENT {
                 partial[self.parent[i] as usize] = true;
             }
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::blocks::{BlockList, NO_LINK};
+use crate::blocks::{BlockList, NO_PARENT};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -126,7 +126,7 @@ impl Engine {
         self.target.reserve(new_per_layer);
         for i in 0..list.len() {
             let parent = list.parent[i];
-            if parent != NO_LINK {
+            if parent != NO_PARENT {
                 let parent_status = list.statuses[parent as usize];
                 if Status::from_u8(parent_status).is_some_and(Status::is_failure) {
                     list.statuses[i] = parent_status;
