@@ -50,12 +50,23 @@ fn main() {
         let t = Instant::now();
         let list = e.initiate_offload(&tcs).unwrap();
         let offload = t.elapsed();
+        let mtu = vec![1400i64; pas.len()];
+        let columns = [(
+            "path_mtu".to_string(),
+            offload_tree::operations::Column::Ints(&mtu),
+        )];
+        let t = Instant::now();
+        e.update(&pas, &columns).unwrap();
+        let update = t.elapsed();
+        let t = Instant::now();
+        e.update(&pas, &[]).unwrap();
+        let update_nothing = t.elapsed();
         let victims: Vec<u64> = nbs.iter().copied().step_by(100).collect();
         let t = Instant::now();
         let outcome = e.terminate(&victims, true).unwrap();
         let terminate = t.elapsed();
         println!(
-            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) resolve {resolve:?} block_list {block_list:?} offload {offload:?} ({}) terminate {terminate:?} ({})",
+            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) resolve {resolve:?} block_list {block_list:?} offload {offload:?} ({}) update {update:?} update_nothing {update_nothing:?} terminate {terminate:?} ({})",
             w.len(),
             list.len(),
             outcome.len()

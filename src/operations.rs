@@ -82,6 +82,14 @@ enum Checked {
     Mac(state::Mac),
 }
 
+/// What an update hands the target: the values it keeps a copy of, or checks.
+#[derive(Clone, Copy)]
+enum Pushed {
+    Neighbor(state::Mac, u32),
+    PathMtu(u16),
+    RcvWindow(u32),
+}
+
 impl Engine {
     fn require_offloaded(&self, handles: &[Handle], operation: &str) -> Result<()> {
         match handles.iter().find(|&&h| !self.host.is_offloaded(h)) {
@@ -329,22 +337,31 @@ impl Engine {
         // Check every value before changing anything.
         let mut checked: Vec<Vec<Checked>> = Vec::with_capacity(fields.len());
         for (name, column) in fields {
+            // The range of each layer's field is looked up once; values outside it (and MACs)
+            // take the full check, which also words the error.
+            let ranges = Layer::ALL.map(|layer| int_range(layer, name));
             let mut values = Vec::with_capacity(handles.len());
             for (i, &h) in handles.iter().enumerate() {
-                values.push(check_update_value(layer_of(h), name, column, i)?);
+                let layer = layer_of(h);
+                let value = match (column, ranges[layer.index()]) {
+                    (Column::Ints(ints), Some((min, max))) if (min..=max).contains(&ints[i]) => {
+                        Checked::Int(ints[i] as u64)
+                    }
+                    _ => check_update_value(layer, name, column, i)?,
+                };
+                values.push(value);
             }
             checked.push(values);
         }
 
         let mut statuses = vec![Status::Success as u8; handles.len()];
         let mut refused = Vec::new();
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
         for (i, &h) in handles.iter().enumerate() {
-            for (f, (name, _)) in fields.iter().enumerate() {
-                self.apply_host(h, name, checked[f][i]);
-            }
-            if self.host.is_offloaded(h) {
-                let status = self.apply_target(h);
-                if let Some(status) = status {
+            let values = checked.iter().map(|column| column[i]);
+            let (context, pushed) = self.apply_host(h, &names, values);
+            if context != NO_CONTEXT {
+                if let Some(status) = self.apply_target(context, pushed) {
                     statuses[i] = status as u8;
                     refused.push(h);
                 }
@@ -373,60 +390,82 @@ impl Engine {
         Ok(statuses)
     }
 
-    fn apply_host(&mut self, h: Handle, name: &str, value: Checked) {
-        match (layer_of(h), value) {
-            (Layer::Neighbor, Checked::Mac(mac)) => self.host.neighbor_mut(h).state.mac = mac,
-            (Layer::Neighbor, Checked::Int(v)) => {
-                self.host.neighbor_mut(h).state.host_reachability_delta = v as u32
+    /// Applies checked values to the host copy of `h` (one lookup for all of them); returns
+    /// its target context and what the target must take.
+    fn apply_host(
+        &mut self,
+        h: Handle,
+        names: &[&str],
+        values: impl Iterator<Item = Checked>,
+    ) -> (u32, Pushed) {
+        match layer_of(h) {
+            Layer::Neighbor => {
+                let neighbor = self.host.neighbor_mut(h);
+                for value in values {
+                    match value {
+                        Checked::Mac(mac) => neighbor.state.mac = mac,
+                        Checked::Int(v) => neighbor.state.host_reachability_delta = v as u32,
+                    }
+                }
+                let s = &neighbor.state;
+                let pushed = Pushed::Neighbor(s.mac, s.host_reachability_delta);
+                (neighbor.offload, pushed)
             }
-            (Layer::Path, Checked::Int(v)) => self.host.path_mut(h).state.path_mtu = v as u16,
-            (Layer::Tcp, Checked::Int(v)) => {
-                let index = TcpCached::index_of(name).expect("checked cached name");
-                self.host.tcp_state_mut(h).cached.set(index, v);
+            Layer::Path => {
+                let path = self.host.path_mut(h);
+                for value in values {
+                    if let Checked::Int(v) = value {
+                        path.state.path_mtu = v as u16;
+                    }
+                }
+                (path.offload, Pushed::PathMtu(path.state.path_mtu))
             }
-            _ => unreachable!("values are checked per layer"),
+            Layer::Tcp => {
+                let cached = &mut self.host.tcp_states.get_mut(h.slot()).cached;
+                for (name, value) in names.iter().zip(values) {
+                    if let Checked::Int(v) = value {
+                        cached.set(TcpCached::index_of(name).expect("checked cached name"), v);
+                    }
+                }
+                let window = cached.initial_rcv_wnd;
+                (self.host.tcp(h).offload, Pushed::RcvWindow(window))
+            }
         }
     }
 
-    /// Pushes the host's cached state of `h` to its target copy and revalidates it; returns
-    /// the failure status if the target cannot take the new values.
-    fn apply_target(&mut self, h: Handle) -> Option<Status> {
-        let layer = layer_of(h);
-        let context = self.host.context(h);
+    /// Pushes the host's new cached state to target context `context` and revalidates it;
+    /// returns the failure status if the target cannot take the new values.
+    fn apply_target(&mut self, context: u32, pushed: Pushed) -> Option<Status> {
         let config = &self.target.config;
-        let refusal = match layer {
-            Layer::Path => {
-                let mtu = u64::from(self.host.path(h).state.path_mtu);
+        let (layer, refusal) = match pushed {
+            Pushed::Neighbor(..) => (Layer::Neighbor, None),
+            Pushed::PathMtu(mtu) => (
+                Layer::Path,
                 config
                     .max_path_mtu
-                    .filter(|&m| mtu > m)
-                    .map(|_| Status::PathMtu)
-            }
-            Layer::Tcp => {
-                let window = u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd);
+                    .filter(|&m| u64::from(mtu) > m)
+                    .map(|_| Status::PathMtu),
+            ),
+            Pushed::RcvWindow(window) => (
+                Layer::Tcp,
                 config
                     .max_rcv_window
-                    .filter(|&m| window > m)
-                    .map(|_| Status::TcpRcvWindow)
-            }
-            Layer::Neighbor => None,
+                    .filter(|&m| u64::from(window) > m)
+                    .map(|_| Status::TcpRcvWindow),
+            ),
         };
         if refusal.is_some() {
             return refusal;
         }
-        match layer {
-            Layer::Neighbor => {
-                let s = self.host.neighbor(h).state;
+        match pushed {
+            Pushed::Neighbor(mac, host_reachability_delta) => {
                 let t = self.target.neighbor_mut(context);
-                t.mac = s.mac;
-                t.host_reachability_delta = s.host_reachability_delta;
+                t.mac = mac;
+                t.host_reachability_delta = host_reachability_delta;
             }
-            Layer::Path => {
-                let mtu = self.host.path(h).state.path_mtu;
-                self.target.path_mut(context).path_mtu = mtu;
-            }
+            Pushed::PathMtu(mtu) => self.target.path_mut(context).path_mtu = mtu,
             // The target reads cached variables from the host (target.rs): nothing to copy.
-            Layer::Tcp => {}
+            Pushed::RcvWindow(_) => {}
         }
         self.target.set_invalid(layer, context, false);
         None
@@ -591,6 +630,29 @@ impl Engine {
         }
         (handles, parents)
     }
+}
+
+/// The values `check_update_value` accepts from an int column for `name` on `layer`, when that
+/// is a plain range (not for a MAC, nor for a name that is no cached variable of the layer).
+fn int_range(layer: Layer, name: &str) -> Option<(i64, i64)> {
+    let (min, max) = match layer {
+        Layer::Neighbor if name == "mac" => return None,
+        Layer::Neighbor if state::kind_of(layer, name) == Some(FieldKind::Cached) => {
+            (0, u64::from(u32::MAX))
+        }
+        Layer::Path if state::kind_of(layer, name) == Some(FieldKind::Cached) => {
+            (state::MTU_MIN, state::MTU_MAX)
+        }
+        Layer::Tcp => {
+            let spec = &TcpCached::SPECS[TcpCached::index_of(name)?];
+            (spec.min, spec.max)
+        }
+        _ => return None,
+    };
+    Some((
+        i64::try_from(min).ok()?,
+        i64::try_from(max).unwrap_or(i64::MAX),
+    ))
 }
 
 /// Validates one update value for an object of `layer`.
