@@ -260,6 +260,7 @@ impl Engine {
         self.host.check_room(Layer::Tcp, n)?;
         self.host.tcps.reserve(n);
         self.host.tcp_states.reserve(n);
+        self.host.reserve_dependents(&parents);
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             let state = TcpState {

@@ -268,6 +268,21 @@ impl HostTree {
     }
 
     /// Adds a connection under a path already resolved by the caller.
+    /// Makes room in each path's dependents for the connections about to be added under
+    /// `paths`, so a batch grows every list once instead of by repeated doubling.
+    pub fn reserve_dependents(&mut self, paths: &[Handle]) {
+        let mut added = vec![0u32; self.paths.slot_count()];
+        for &p in paths {
+            added[p.slot() as usize] += 1;
+        }
+        for &p in paths {
+            let count = std::mem::take(&mut added[p.slot() as usize]);
+            if count > 0 {
+                self.path_mut(p).tcps.reserve(count as usize);
+            }
+        }
+    }
+
     pub fn insert_tcp(&mut self, path: Handle, state: TcpState) -> Handle {
         let (slot, generation) = self.tcps.insert(Tcp {
             path,
