@@ -12,9 +12,6 @@ use crate::tree::{layer_of, HostTree, SeenSet, NO_CONTEXT};
 /// "No link" in `next` and `dependent`.
 pub const NO_LINK: i64 = -1;
 
-/// "No parent" in `parent` (a root block).
-pub const NO_PARENT: u32 = u32::MAX;
-
 /// A block list in pre-order, as parallel arrays.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockList {
@@ -25,10 +22,24 @@ pub struct BlockList {
     pub referenced: Vec<bool>,
     pub next: Vec<i64>,
     pub dependent: Vec<i64>,
-    /// Index of the block this one depends on, or `NO_PARENT` (not an NDIS link; used to
-    /// settle statuses).
-    pub parent: Vec<u32>,
     pub statuses: Vec<u8>,
+}
+
+/// Finds each block's parent during a pass in block order, without storing a parent array:
+/// in pre-order, a block's parent is the last block seen one level up.
+#[derive(Default)]
+pub struct ParentTracker {
+    last: [usize; 3],
+}
+
+impl ParentTracker {
+    /// Records block `index` at `depth` and returns the index of its parent (None for a root).
+    #[inline]
+    pub fn visit(&mut self, index: usize, depth: u8) -> Option<usize> {
+        let depth = usize::from(depth);
+        self.last[depth] = index;
+        depth.checked_sub(1).map(|up| self.last[up])
+    }
 }
 
 const NONE: u32 = u32::MAX;
@@ -172,15 +183,13 @@ impl BlockList {
             referenced: vec![false; n],
             next: vec![NO_LINK; n],
             dependent: vec![NO_LINK; n],
-            parent: vec![NO_PARENT; n],
             statuses: vec![NO_STATUS; n],
         };
         // Pass 1, in node order: pre-order positions without a traversal. A node goes where
         // its parent's cursor is (just after the parent, past its earlier siblings' subtrees)
         // and moves that cursor past its own subtree, so siblings keep their order of first
         // mention. This is the one permutation from request order to block order: only the
-        // handle, the reference flag and the parent's position are scattered.
-        let mut position = vec![0u32; n];
+        // handle and the reference flag are scattered.
         let mut cursor = vec![0u32; n];
         let mut root_cursor = 0u32;
         for i in 0..n {
@@ -193,38 +202,32 @@ impl BlockList {
                 let p = parent as usize;
                 let at = cursor[p];
                 cursor[p] += size[i];
-                list.parent[at as usize] = position[p];
                 at
             };
-            position[i] = at;
             cursor[i] = at + 1;
             list.handles[at as usize] = node_handles[i].raw();
             list.referenced[at as usize] = node_referenced[i];
         }
         drop(cursor);
-        // Pass 2, in block order: the rest follows from the parent positions. A block's first
-        // dependent is the block right after it; its next block is the following one with the
-        // same parent (mostly the adjacent one: connections of one path are contiguous).
-        let mut last_child = position;
-        last_child.fill(NONE);
-        let mut last_root = NONE;
+        // Pass 2, in block order: the links follow from the depths. A block's first dependent
+        // is the block right after it, one level deeper. Its next block is the following one
+        // at its depth, unless a shallower block (a new parent) comes first.
+        let mut last_at_depth = [NONE; 3];
         for a in 0..n {
             let layer = layer_of(Handle::from_raw(list.handles[a])) as u8;
+            let depth = layer - lowest as u8;
             list.layers[a] = layer;
-            list.depths[a] = layer - lowest as u8;
-            let parent = list.parent[a];
-            let previous = if parent == NO_PARENT {
-                &mut last_root
-            } else {
-                if parent as usize + 1 == a {
-                    list.dependent[a - 1] = a as i64;
-                }
-                &mut last_child[parent as usize]
-            };
-            if *previous != NONE {
-                list.next[*previous as usize] = a as i64;
+            list.depths[a] = depth;
+            let d = usize::from(depth);
+            if d > 0 && list.depths[a - 1] as usize == d - 1 {
+                list.dependent[a - 1] = a as i64;
             }
-            *previous = a as u32;
+            if last_at_depth[d] != NONE {
+                list.next[last_at_depth[d] as usize] = a as i64;
+            }
+            last_at_depth[d] = a as u32;
+            // Deeper sibling runs end here.
+            last_at_depth[d + 1..].fill(NONE);
         }
         list
     }
@@ -238,10 +241,11 @@ impl BlockList {
     pub fn settle(&mut self) {
         let n = self.len();
         let mut partial = vec![false; n];
+        let mut parents = ParentTracker::default();
         for i in 0..n {
-            let failed = self.status(i).is_some_and(Status::is_failure);
-            if failed && self.parent[i] != NO_PARENT {
-                partial[self.parent[i] as usize] = true;
+            let parent = parents.visit(i, self.depths[i]);
+            if let Some(p) = parent.filter(|_| self.status(i).is_some_and(Status::is_failure)) {
+                partial[p] = true;
             }
         }
         for (status, partial) in self.statuses.iter_mut().zip(partial) {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::blocks::{BlockList, NO_PARENT};
+use crate::blocks::{BlockList, ParentTracker};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -132,10 +132,10 @@ impl Engine {
             }
         }
         self.target.reserve(new_per_layer);
+        let mut parents = ParentTracker::default();
         for i in 0..list.len() {
-            let parent = list.parent[i];
-            if parent != NO_PARENT {
-                let parent_status = list.statuses[parent as usize];
+            if let Some(parent) = parents.visit(i, list.depths[i]) {
+                let parent_status = list.statuses[parent];
                 if Status::from_u8(parent_status).is_some_and(Status::is_failure) {
                     list.statuses[i] = parent_status;
                     continue;
