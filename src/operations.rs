@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use crate::blocks::{BlockList, ParentTracker};
-use crate::engine::Engine;
+use crate::engine::{check_batch, Engine};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::handle::{Handle, Layer};
 use crate::state::{self, FieldKind, TcpCached, TcpDelegated};
-use crate::status::Status;
+use crate::status::{Status, NO_STATUS};
 use crate::target::{TargetNeighbor, TargetPath, TargetTcp, Upload};
 use crate::tree::{layer_of, NO_CONTEXT};
 use crate::value::Value;
@@ -105,14 +105,25 @@ impl Engine {
 
     /// Offloads `raws` with whatever they depend on and returns the processed block list.
     pub fn initiate_offload(&mut self, raws: &[u64]) -> Result<BlockList> {
-        let requested = self.resolve_all(raws)?;
-        if let Some(&h) = requested.iter().find(|&&h| self.host.is_offloaded(h)) {
+        // One pass resolves and looks for an offloaded object, but every handle is resolved
+        // before that is reported: an invalid handle anywhere is the error that wins.
+        check_batch(raws.len())?;
+        let mut offloaded = None;
+        let mut requested = Vec::with_capacity(raws.len());
+        for &raw in raws {
+            let h = self.host.resolve(raw)?;
+            if offloaded.is_none() && self.host.is_offloaded(h) {
+                offloaded = Some(h);
+            }
+            requested.push(h);
+        }
+        if let Some(h) = offloaded {
             return Err(Error::state(format!(
                 "{} {h} is already offloaded",
                 layer_of(h)
             )));
         }
-        let mut list = BlockList::build(&self.host, &requested);
+        let (mut list, placement) = BlockList::build_placed(&self.host, &requested);
         let new_blocks = list.referenced.iter().filter(|r| !**r).count() as u64;
         let counter = &mut self.counters.initiate_offload;
         counter.requested += new_blocks;
@@ -132,6 +143,9 @@ impl Engine {
             }
         }
         self.target.reserve(new_per_layer);
+        // Decide every block in block order, as the target walks the list: faults, capacity
+        // and the random draws follow that order (DESIGN §8).
+        let mut admitted = [0usize; 3];
         let mut parents = ParentTracker::default();
         for i in 0..list.len() {
             if let Some(parent) = parents.visit(i, list.depths[i]) {
@@ -145,8 +159,20 @@ impl Engine {
                 continue;
             }
             let h = Handle::from_raw(list.handles[i]);
-            if let Some(status) = self.offload_one(h) {
-                list.statuses[i] = status as u8;
+            let layer = layer_of(h);
+            let value = self.admission_value(h);
+            match self.target.admit(layer, h, value, admitted[layer.index()]) {
+                Some(status) => list.statuses[i] = status as u8,
+                None => admitted[layer.index()] += 1,
+            }
+        }
+        // Then allocate the admitted ones in order of first mention: parents still come first,
+        // and the host's connections are visited in request order (mostly slot order) rather
+        // than tree order, in which one path's connections lie far apart in memory.
+        for (&h, &at) in placement.handles.iter().zip(&placement.positions) {
+            let at = at as usize;
+            if !list.referenced[at] && list.statuses[at] == NO_STATUS {
+                self.allocate(h);
             }
         }
         list.settle();
@@ -165,20 +191,30 @@ impl Engine {
 
     /// Asks the target to take `h` (whose parent, if any, is offloaded). None on success.
     pub(crate) fn offload_one(&mut self, h: Handle) -> Option<Status> {
-        let layer = layer_of(h);
-        // A connection's window is read only when a limit needs it: its state is cold memory.
-        let value = match layer {
+        let value = self.admission_value(h);
+        if let Some(status) = self.target.admit(layer_of(h), h, value, 0) {
+            return Some(status);
+        }
+        self.allocate(h);
+        None
+    }
+
+    /// The value the target's limit applies to: a path's MTU, a connection's initial receive
+    /// window (read only when a limit is set: a connection's state is cold memory).
+    fn admission_value(&self, h: Handle) -> u64 {
+        match layer_of(h) {
             Layer::Neighbor => 0,
             Layer::Path => u64::from(self.host.path(h).state.path_mtu),
             Layer::Tcp if self.target.config.max_rcv_window.is_some() => {
                 u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd)
             }
             Layer::Tcp => 0,
-        };
-        if let Some(status) = self.target.admit(layer, h, value) {
-            return Some(status);
         }
-        let context = match layer {
+    }
+
+    /// Gives admitted object `h` a target context linked to its parent's (already offloaded).
+    fn allocate(&mut self, h: Handle) {
+        let context = match layer_of(h) {
             Layer::Neighbor => {
                 let s = &self.host.neighbor(h).state;
                 self.target.add_neighbor(TargetNeighbor {
@@ -210,7 +246,6 @@ impl Engine {
             }
         };
         self.host.set_context(h, context);
-        None
     }
 
     // ---- terminate ----

@@ -113,6 +113,37 @@ fn capacity_limits_each_layer() {
 }
 
 #[test]
+fn capacity_follows_block_order_not_request_order() {
+    // Requested t1, t3, t2: the blocks are n1, p1, t1, t2, p2, t3, so with room for two
+    // connections the target takes t1 and t2 (block order), although t3 was asked for first.
+    // Only p2 has a failed dependent, so only p2 is PARTIAL_SUCCESS.
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig {
+        tcp_capacity: Some(2),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t3, t2, t3]).unwrap();
+    assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
+    use Status::*;
+    assert_eq!(
+        statuses(&list),
+        vec![
+            Success,
+            Success,
+            Success,
+            Success,
+            PartialSuccess,
+            TcpEntries
+        ]
+    );
+    assert!(e.is_offloaded(t2).unwrap());
+    assert!(!e.is_offloaded(t3).unwrap());
+    let (handles, parents) = e.target_links();
+    assert_eq!(handles, vec![n1, p1, t1, t2, p2]);
+    assert_eq!(parents, vec![0, n1, p1, p1, n1]);
+    e.check_invariants().unwrap();
+}
+
+#[test]
 fn nothing_is_lost_on_terminate() {
     let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
     e.initiate_offload(&[t1, t2, t3]).unwrap();

@@ -160,8 +160,16 @@ impl Target {
 
     /// The status of an offload attempt that fails before allocating, or None if it may go
     /// ahead (DESIGN §8: fault, capacity, limits, random fault, in that order). `value` is the
-    /// path MTU for a path and the initial receive window for a connection.
-    pub fn admit(&mut self, layer: Layer, host: Handle, value: u64) -> Option<Status> {
+    /// path MTU for a path and the initial receive window for a connection. `pending` is the
+    /// number of objects of `layer` admitted but not allocated yet: they count against the
+    /// capacity.
+    pub fn admit(
+        &mut self,
+        layer: Layer,
+        host: Handle,
+        value: u64,
+        pending: usize,
+    ) -> Option<Status> {
         // Most targets have no injected fault: skip hashing the handle then.
         if !self.faults.is_empty() {
             if let Some(status) = self.faults.remove(&host.raw()) {
@@ -169,7 +177,7 @@ impl Target {
             }
         }
         if let Some(capacity) = self.config.capacity(layer) {
-            if self.offloaded(layer) as u64 >= capacity {
+            if (self.offloaded(layer) + pending) as u64 >= capacity {
                 return Some(match layer {
                     Layer::Neighbor => Status::NeighborEntries,
                     Layer::Path => Status::PathEntries,
@@ -495,11 +503,17 @@ mod tests {
         .unwrap();
         let tcp = Handle::new(1, Layer::Tcp, 0, 7);
         target.faults.insert(tcp.raw(), Status::Resources);
-        assert_eq!(target.admit(Layer::Tcp, tcp, 0), Some(Status::Resources));
-        assert_eq!(target.admit(Layer::Tcp, tcp, 0), Some(Status::TcpEntries));
+        assert_eq!(target.admit(Layer::Tcp, tcp, 0, 0), Some(Status::Resources));
+        assert_eq!(
+            target.admit(Layer::Tcp, tcp, 0, 0),
+            Some(Status::TcpEntries)
+        );
         let path = Handle::new(1, Layer::Path, 0, 0);
-        assert_eq!(target.admit(Layer::Path, path, 9000), Some(Status::PathMtu));
-        assert_eq!(target.admit(Layer::Path, path, 1500), None);
+        assert_eq!(
+            target.admit(Layer::Path, path, 9000, 0),
+            Some(Status::PathMtu)
+        );
+        assert_eq!(target.admit(Layer::Path, path, 1500, 0), None);
     }
 
     #[test]
@@ -513,9 +527,9 @@ mod tests {
         let mut b = Target::new(config).unwrap();
         let h = Handle::new(1, Layer::Neighbor, 0, 0);
         for _ in 0..10 {
-            let s = a.admit(Layer::Neighbor, h, 0);
+            let s = a.admit(Layer::Neighbor, h, 0, 0);
             assert!(s.is_some());
-            assert_eq!(s, b.admit(Layer::Neighbor, h, 0));
+            assert_eq!(s, b.admit(Layer::Neighbor, h, 0, 0));
         }
         assert!(Target::new(TargetConfig {
             fail_rate: 1.5,
