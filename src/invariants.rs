@@ -3,6 +3,7 @@
 
 use crate::engine::Engine;
 use crate::handle::{Handle, Layer};
+use crate::target::NOT_DIVERGED;
 use crate::tree::{layer_of, NO_CONTEXT};
 
 impl Engine {
@@ -134,6 +135,30 @@ impl Engine {
             .any(|&c| self.target.tcps.get_slot(c).is_none())
         {
             return Err("received bytes held for a connection the target no longer has".into());
+        }
+        // Copy-on-write state: every diverged copy belongs to exactly one live connection.
+        let mut owners = vec![0u32; self.target.diverged.slot_count()];
+        for (_, _, tcp) in self.target.tcps.iter() {
+            if tcp.diverged != NOT_DIVERGED {
+                match owners.get_mut(tcp.diverged as usize) {
+                    Some(count) if self.target.diverged.get_slot(tcp.diverged).is_some() => {
+                        *count += 1
+                    }
+                    _ => {
+                        return Err(format!(
+                            "a connection's delegated state points at free slot {}",
+                            tcp.diverged
+                        ))
+                    }
+                }
+            }
+        }
+        let owned = owners.iter().filter(|&&count| count == 1).count();
+        if owners.iter().any(|&count| count > 1) || owned != self.target.diverged.len() {
+            return Err(format!(
+                "{} diverged delegated states but {owned} connections own one each",
+                self.target.diverged.len()
+            ));
         }
         let invalid = self
             .target
