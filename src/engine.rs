@@ -85,11 +85,30 @@ impl Engine {
         raws.iter().map(|&raw| self.host.resolve(raw)).collect()
     }
 
-    /// Resolves and drops duplicates, keeping first occurrences.
-    pub fn resolve_unique(&self, raws: &[u64]) -> Result<Vec<Handle>> {
-        let handles = self.resolve_all(raws)?;
-        let mut seen = SeenSet::new(&self.host);
-        Ok(handles.into_iter().filter(|&h| seen.insert(h)).collect())
+    /// Resolves every handle (an invalid one anywhere is the error that wins), drops
+    /// duplicates when `unique` (first mention kept), and returns the first object whose offload
+    /// state is not `offloaded`: one pass over the objects instead of one per check.
+    pub fn resolve_expecting(
+        &self,
+        raws: &[u64],
+        unique: bool,
+        offloaded: bool,
+    ) -> Result<(Vec<Handle>, Option<Handle>)> {
+        check_batch(raws.len())?;
+        let mut seen = unique.then(|| SeenSet::new(&self.host));
+        let mut handles = Vec::with_capacity(raws.len());
+        let mut unexpected = None;
+        for &raw in raws {
+            let h = self.host.resolve(raw)?;
+            if seen.as_mut().is_some_and(|seen| !seen.insert(h)) {
+                continue;
+            }
+            if unexpected.is_none() && self.host.is_offloaded(h) != offloaded {
+                unexpected = Some(h);
+            }
+            handles.push(h);
+        }
+        Ok((handles, unexpected))
     }
 
     fn check_layers(handles: &[Handle], layer: Layer, role: &str) -> Result<()> {
@@ -279,8 +298,8 @@ impl Engine {
     /// Deletes host objects that are not offloaded (SPEC §7 `remove`); returns them in the
     /// order removed, dependents first.
     pub fn remove(&mut self, raws: &[u64], cascade: bool) -> Result<Vec<u64>> {
-        let requested = self.resolve_unique(raws)?;
-        if let Some(&h) = requested.iter().find(|&&h| self.host.is_offloaded(h)) {
+        let (requested, offloaded) = self.resolve_expecting(raws, true, false)?;
+        if let Some(h) = offloaded {
             return Err(Error::state(format!(
                 "{} {h} is offloaded: terminate it before removing it",
                 layer_of(h)

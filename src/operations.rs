@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::blocks::{BlockList, ParentTracker};
-use crate::engine::{check_batch, Engine};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::handle::{Handle, Layer};
@@ -91,13 +91,14 @@ enum Pushed {
 }
 
 impl Engine {
-    fn require_offloaded(&self, handles: &[Handle], operation: &str) -> Result<()> {
-        match handles.iter().find(|&&h| !self.host.is_offloaded(h)) {
-            Some(&h) => Err(Error::state(format!(
+    /// Resolves `raws` without duplicates; every object must be offloaded (`StateError`).
+    fn resolve_offloaded(&self, raws: &[u64], operation: &str) -> Result<Vec<Handle>> {
+        match self.resolve_expecting(raws, true, true)? {
+            (_, Some(h)) => Err(Error::state(format!(
                 "{} {h} is not offloaded: cannot {operation} it",
                 layer_of(h)
             ))),
-            None => Ok(()),
+            (handles, None) => Ok(handles),
         }
     }
 
@@ -105,18 +106,7 @@ impl Engine {
 
     /// Offloads `raws` with whatever they depend on and returns the processed block list.
     pub fn initiate_offload(&mut self, raws: &[u64]) -> Result<BlockList> {
-        // One pass resolves and looks for an offloaded object, but every handle is resolved
-        // before that is reported: an invalid handle anywhere is the error that wins.
-        check_batch(raws.len())?;
-        let mut offloaded = None;
-        let mut requested = Vec::with_capacity(raws.len());
-        for &raw in raws {
-            let h = self.host.resolve(raw)?;
-            if offloaded.is_none() && self.host.is_offloaded(h) {
-                offloaded = Some(h);
-            }
-            requested.push(h);
-        }
+        let (requested, offloaded) = self.resolve_expecting(raws, false, false)?;
         if let Some(h) = offloaded {
             return Err(Error::state(format!(
                 "{} {h} is already offloaded",
@@ -252,8 +242,7 @@ impl Engine {
 
     /// Uploads `raws` and (with `cascade`) their offloaded dependents, dependents first.
     pub fn terminate(&mut self, raws: &[u64], cascade: bool) -> Result<Outcome> {
-        let requested = self.resolve_unique(raws)?;
-        self.require_offloaded(&requested, "terminate")?;
+        let requested = self.resolve_offloaded(raws, "terminate")?;
         let order: Vec<Handle> = self
             .host
             .walk_roots(&requested, true)
@@ -547,8 +536,7 @@ impl Engine {
 
     /// Reads the target's live delegated state of offloaded objects.
     pub fn query(&mut self, raws: &[u64]) -> Result<Outcome> {
-        let handles = self.resolve_unique(raws)?;
-        self.require_offloaded(&handles, "query")?;
+        let handles = self.resolve_offloaded(raws, "query")?;
         let mut outcome = Outcome {
             handles: Vec::with_capacity(handles.len()),
             delegated: Vec::with_capacity(handles.len()),
@@ -578,8 +566,7 @@ impl Engine {
 
     /// Marks offloaded objects invalid; the target asks to upload every connection affected.
     pub fn invalidate(&mut self, raws: &[u64]) -> Result<()> {
-        let handles = self.resolve_unique(raws)?;
-        self.require_offloaded(&handles, "invalidate")?;
+        let handles = self.resolve_offloaded(raws, "invalidate")?;
         for &h in &handles {
             let context = self.host.context(h);
             self.target.set_invalid(layer_of(h), context, true);
