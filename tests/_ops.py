@@ -3,13 +3,16 @@
 An operation is plain data (a tuple) drawn by hypothesis; handles in it are *tokens* that
 each :class:`World` resolves against its own handles, so that one operation can be applied
 to a native and a fallback tree alike. :func:`apply` runs it and returns a comparable
-outcome: ``("ok", value)`` with every handle masked to its low 48 bits, or ``("err", name)``.
+outcome: ``("ok", value)`` with every handle masked to its low 48 bits, or
+``("err", class name, message)`` with the handles and tree ids in the message masked too, so
+that two engines are held to the same wording (one catalogue: ``offload_tree._messages``).
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,7 +229,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
             try:
                 out.append(("ok", normalise(fn(h))))
             except ot.OffloadTreeError as exc:
-                out.append(("err", type(exc).__name__))
+                out.append(("err", type(exc).__name__, masked_message(str(exc))))
         out.append(("ok", h in tree))
         return out
     if name == "count":
@@ -249,12 +252,22 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     raise AssertionError(f"unknown operation {name}")
 
 
-def apply(world: World, op: tuple[Any, ...]) -> tuple[str, Any]:
-    """Run ``op`` on ``world``: ("ok", normalised result) or ("err", exception class name)."""
+_HANDLE_TEXT = re.compile(r"0x([0-9a-f]{16})")
+_TREE_ID_TEXT = re.compile(r"tree id \d+")
+
+
+def masked_message(message: str) -> str:
+    """An error message with the tree id bits of every handle, and tree ids, masked out."""
+    message = _HANDLE_TEXT.sub(lambda m: f"0x{int(m.group(1), 16) & MASK48:016x}", message)
+    return _TREE_ID_TEXT.sub("tree id ?", message)
+
+
+def apply(world: World, op: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Run ``op`` on ``world``: ("ok", normalised result) or ("err", class, masked message)."""
     try:
         value = _call(world, op)
     except ot.OffloadTreeError as exc:
-        return ("err", type(exc).__name__)
+        return ("err", type(exc).__name__, masked_message(str(exc)))
     return ("ok", normalise(value))
 
 

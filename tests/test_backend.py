@@ -1,4 +1,5 @@
-"""Backend selection: OFFLOAD_TREE_BACKEND, ot.BACKEND, the backend= keyword, engine_class."""
+"""Backend selection: OFFLOAD_TREE_BACKEND, ot.BACKEND, the backend= keyword, and the private
+engine_class the facade picks an engine with."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from _helpers import (
     native_import_error,
     require_backend,
 )
+from offload_tree._backend import engine_class
 
 PYTHON_DIR = str(Path(ot.__file__).resolve().parent.parent)
 
@@ -53,15 +55,21 @@ def test_backend_constant_is_one_of_the_two():
     assert ot.BACKEND in BACKENDS
 
 
+def test_engines_are_private():
+    """Users pick an engine per tree with ``backend=``; the engine classes are not API."""
+    assert not hasattr(ot, "Engine") and not hasattr(ot, "engine_class")
+    assert "Engine" not in ot.__all__ and "engine_class" not in ot.__all__
+
+
 def test_engine_class_python_is_the_fallback_engine():
-    cls = ot.engine_class("python")
+    cls = engine_class("python")
     assert isinstance(cls, type)
     assert cls.__module__.startswith("offload_tree._fallback")
 
 
 def test_engine_class_native_is_the_rust_engine():
     require_backend("native")
-    cls = ot.engine_class("native")
+    cls = engine_class("native")
     assert isinstance(cls, type)
     assert cls.__module__.startswith("offload_tree")
     assert not cls.__module__.startswith("offload_tree._fallback")
@@ -69,7 +77,7 @@ def test_engine_class_native_is_the_rust_engine():
 
 def test_engine_class_rejects_unknown_backend():
     with pytest.raises(ot.ValidationError):
-        ot.engine_class("cobol")
+        engine_class("cobol")
 
 
 def test_tree_backend_keyword_selects_the_engine(backend, make_tree):

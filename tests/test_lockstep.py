@@ -4,8 +4,10 @@ A hypothesis state machine applies every public operation (valid and invalid: st
 foreign and garbage handles, wrong layers, bad values, wrong offload state) to a native
 tree and a fallback tree built on the same target configuration. After every step both
 must have returned the same thing (handles compared without their tree id,
-``h & ((1 << 48) - 1)``) or raised the same exception class, their full observable state
-must be equal, and the SPEC section 2 invariants must hold on both.
+``h & ((1 << 48) - 1)``) or raised the same exception class with the same message, their
+full observable state must be equal, the invariants of docs/SPEC.md §2 must hold on both
+through the public API, and the fallback's own invariant checker (which sees its internals)
+must pass.
 
 Size: OFFLOAD_TREE_LOCKSTEP_EXAMPLES (default 200) examples of
 OFFLOAD_TREE_LOCKSTEP_STEPS (default 50) steps; OFFLOAD_TREE_SOAK=1 multiplies the
@@ -27,6 +29,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from offload_tree._fallback.engine.invariants import check_invariants as check_fallback_internals
 
 SETTINGS = settings(
     max_examples=env_int("OFFLOAD_TREE_LOCKSTEP_EXAMPLES", 200) * soak_factor(),
@@ -74,6 +77,7 @@ class Lockstep(RuleBasedStateMachine):
             assert masked_native[key] == masked_python[key], f"engines differ in {key}"
         check_invariants(self.native.tree, self.native.target)
         check_invariants(self.python.tree, self.python.target)
+        check_fallback_internals(self.python.tree._engine)
 
 
 def test_native_and_fallback_agree_in_lockstep():

@@ -101,9 +101,9 @@ def test_panics_in_many_threads_leave_the_engine_usable(w: Any) -> None:
 
 
 def test_the_facade_limit_is_the_cores() -> None:
-    from offload_tree import _handles
+    from offload_tree import _coerce
 
-    assert _handles.MAX_BATCH == MAX_BATCH
+    assert _coerce.MAX_BATCH == MAX_BATCH
 
 
 def huge_handles(h: int, n: int = HUGE) -> np.ndarray:
@@ -154,9 +154,9 @@ def test_a_huge_broadcast_batch_is_refused_without_allocating_it(w: Any, op: str
 @pytest.mark.parametrize("backend", ["native"], indirect=True)
 def test_exactly_the_limit_is_not_refused_for_its_size(w: Any, backend: str) -> None:
     """The limit itself is allowed: the call fails for another reason (its handles)."""
-    from offload_tree import _handles
+    from offload_tree import _coerce
 
-    _handles.check_batch(MAX_BATCH)  # the shared check: equal to the limit passes
+    _coerce.check_batch(MAX_BATCH)  # the shared check: equal to the limit passes
     stale = w.tree.add_tcp(w.pa2, local_port=7, remote_port=7)
     w.tree.remove([stale])
     with pytest.raises(ot.InvalidHandleError):

@@ -8,7 +8,8 @@ fallback; ``OFFLOAD_TREE_BACKEND=native|python`` forces one, and ``BACKEND`` say
 
 from importlib import metadata as _metadata
 
-from ._backend import BACKEND, Engine, engine_class
+from ._backend import BACKEND
+from ._blocks import Block, BlockList
 from ._enums import ConnectionState, EventKind, Layer, Status, UploadReason
 from ._errors import (
     DependencyError,
@@ -19,15 +20,8 @@ from ._errors import (
     StateError,
     ValidationError,
 )
-from ._records import NeighborState, PathState, TcpState
-from ._results import (
-    Block,
-    BlockList,
-    OffloadResult,
-    ProcessedEvent,
-    QueryResult,
-    TerminateResult,
-)
+from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._states import NeighborState, PathState, TcpState
 from ._target import SimulatedTarget
 from ._tree import OffloadStateTree
 
@@ -42,7 +36,6 @@ __all__ = [
     "BlockList",
     "ConnectionState",
     "DependencyError",
-    "Engine",
     "EventKind",
     "InternalError",
     "InvalidHandleError",
@@ -63,5 +56,4 @@ __all__ = [
     "UploadReason",
     "ValidationError",
     "__version__",
-    "engine_class",
 ]

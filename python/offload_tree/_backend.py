@@ -3,6 +3,9 @@
 ``OFFLOAD_TREE_BACKEND=python`` forces the fallback, ``=native`` the Rust core (an
 ``ImportError`` explains how to build it when it is missing); unset, the native engine is
 used when importable and the fallback otherwise, with one warning.
+
+Engines are private: users pick one per tree with ``OffloadStateTree(backend=...)`` and read
+the default from ``offload_tree.BACKEND``. Both satisfy the protocol of ``_engine.Engine``.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import os
 import warnings
 
+from ._engine import EngineClass
 from ._errors import ValidationError
 
-__all__ = ["BACKEND", "BACKENDS", "ENV_VAR", "Engine", "engine_class"]
+__all__ = ["BACKEND", "BACKENDS", "ENV_VAR", "engine_class"]
 
 ENV_VAR = "OFFLOAD_TREE_BACKEND"
 BACKENDS = ("native", "python")
@@ -24,7 +28,7 @@ _BUILD_HINT = (
 )
 
 
-def engine_class(backend: str) -> type:
+def engine_class(backend: str) -> EngineClass:
     """The Engine class of a backend: ``"native"`` (Rust) or ``"python"`` (fallback).
 
     Raises ``ImportError`` when the native engine is asked for but not built, and
@@ -43,15 +47,16 @@ def engine_class(backend: str) -> type:
     raise ValidationError(f"backend must be 'native' or 'python', got {backend!r}")
 
 
-def _select() -> tuple[str, type]:
+def _select() -> str:
     raw = os.environ.get(ENV_VAR, "")
     choice = raw.strip().lower()
     if choice in BACKENDS:
-        return choice, engine_class(choice)
+        engine_class(choice)  # fail now, at import, if the forced engine is missing
+        return choice
     if choice:
         raise ImportError(f"{ENV_VAR} must be 'native' or 'python', got {raw!r}")
     try:
-        return "native", engine_class("native")
+        engine_class("native")
     except ImportError:
         warnings.warn(
             "offload_tree: native engine not built, using the pure-Python fallback "
@@ -59,8 +64,9 @@ def _select() -> tuple[str, type]:
             RuntimeWarning,
             stacklevel=3,
         )
-        return "python", engine_class("python")
+        return "python"
+    return "native"
 
 
-#: The backend chosen at import time ("native" or "python") and its Engine class.
-BACKEND, Engine = _select()
+#: The backend chosen at import time: "native" or "python".
+BACKEND: str = _select()

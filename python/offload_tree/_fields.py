@@ -1,9 +1,11 @@
-"""The state variables of each layer (DESIGN.md section 5), as data.
+"""The state variables of each layer (docs/DESIGN.md §5), as data.
 
-Both the facade (to convert ``update`` keywords) and the pure-Python engine (to validate)
-read these tables; the Rust core holds the same tables in ``src/state.rs``. Field order
-within a layer is constant fields, then cached, then delegated, and is the order of the
-dicts returned by ``constant()``, ``cached()``, ``delegated()`` and the engines' state dicts.
+This is the Python copy of the table in ``crates/core/src/model/fields.rs`` (the source);
+``tests/test_parity.py`` checks the two are equal and prints the rows to paste when they
+drift. The facade (to convert ``update`` keywords), the state records and the pure-Python
+engine (to validate) all read it. Field order within a layer is constant fields, then
+cached, then delegated, and is the order of the dicts returned by ``constant()``,
+``cached()``, ``delegated()`` and the engines' state dicts.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ __all__ = [
     "PATH_FIELDS",
     "TCP_FIELDS",
     "U32_MAX",
-    "Field",
+    "FieldSpec",
     "field_names",
 ]
 
@@ -44,8 +46,9 @@ IP = "ip"
 
 
 @dataclass(frozen=True, slots=True)
-class Field:
-    """One state variable: its layer, kind, value type, inclusive range and default.
+class FieldSpec:
+    """One state variable: its layer, kind, value type, inclusive range and default
+    (``FieldSpec`` in the core).
 
     ``required`` fields have no default (``default`` is None); ``source_mac`` is optional,
     its default None meaning "not set". ``min``/``max`` are None for IP addresses.
@@ -75,39 +78,39 @@ class Field:
         return f"{self.min}..{self.max}"
 
 
-def _int(layer: Layer, kind: str, name: str, lo: int, hi: int, default: int | None) -> Field:
-    return Field(name, layer, kind, INT, lo, hi, default, required=default is None)
+def _int(layer: Layer, kind: str, name: str, lo: int, hi: int, default: int | None) -> FieldSpec:
+    return FieldSpec(name, layer, kind, INT, lo, hi, default, required=default is None)
 
 
-def _u32(layer: Layer, kind: str, name: str, default: int) -> Field:
-    return Field(name, layer, kind, INT, 0, U32_MAX, default)
+def _u32(layer: Layer, kind: str, name: str, default: int) -> FieldSpec:
+    return FieldSpec(name, layer, kind, INT, 0, U32_MAX, default)
 
 
-def _u8(layer: Layer, kind: str, name: str, default: int) -> Field:
-    return Field(name, layer, kind, INT, 0, 255, default)
+def _u8(layer: Layer, kind: str, name: str, default: int) -> FieldSpec:
+    return FieldSpec(name, layer, kind, INT, 0, 255, default)
 
 
-def _flag(layer: Layer, kind: str, name: str, default: bool) -> Field:
-    return Field(name, layer, kind, BOOL, 0, 1, default)
+def _flag(layer: Layer, kind: str, name: str, default: bool) -> FieldSpec:
+    return FieldSpec(name, layer, kind, BOOL, 0, 1, default)
 
 
 _N, _P, _T = Layer.NEIGHBOR, Layer.PATH, Layer.TCP
 
-NEIGHBOR_FIELDS: tuple[Field, ...] = (
-    Field("source_mac", _N, CONSTANT, MAC, 0, MAC_MAX, None),
+NEIGHBOR_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("source_mac", _N, CONSTANT, MAC, 0, MAC_MAX, None),
     _int(_N, CONSTANT, "vlan_id", 0, 4095, 0),
-    Field("mac", _N, CACHED, MAC, 0, MAC_MAX, None, required=True),
+    FieldSpec("mac", _N, CACHED, MAC, 0, MAC_MAX, None, required=True),
     _u32(_N, CACHED, "host_reachability_delta", 0),
     _u32(_N, DELEGATED, "nic_reachability_delta", 0),
 )
 
-PATH_FIELDS: tuple[Field, ...] = (
-    Field("source", _P, CONSTANT, IP, None, None, None, required=True),
-    Field("destination", _P, CONSTANT, IP, None, None, None, required=True),
+PATH_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("source", _P, CONSTANT, IP, None, None, None, required=True),
+    FieldSpec("destination", _P, CONSTANT, IP, None, None, None, required=True),
     _int(_P, CACHED, "path_mtu", 68, 65535, 1500),
 )
 
-TCP_FIELDS: tuple[Field, ...] = (
+TCP_FIELDS: tuple[FieldSpec, ...] = (
     # constant
     _int(_T, CONSTANT, "local_port", 0, 65535, None),
     _int(_T, CONSTANT, "remote_port", 0, 65535, None),
@@ -160,10 +163,10 @@ TCP_FIELDS: tuple[Field, ...] = (
 )
 
 #: The field table of each layer, indexed by ``Layer``.
-FIELDS: tuple[tuple[Field, ...], ...] = (NEIGHBOR_FIELDS, PATH_FIELDS, TCP_FIELDS)
+FIELDS: tuple[tuple[FieldSpec, ...], ...] = (NEIGHBOR_FIELDS, PATH_FIELDS, TCP_FIELDS)
 
 #: Every field by name. Names are unique across layers, so a name alone identifies a field.
-FIELD_BY_NAME: dict[str, Field] = {f.name: f for table in FIELDS for f in table}
+FIELD_BY_NAME: dict[str, FieldSpec] = {f.name: f for table in FIELDS for f in table}
 assert len(FIELD_BY_NAME) == sum(len(t) for t in FIELDS), "field names must be unique"
 
 

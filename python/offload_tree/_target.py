@@ -8,11 +8,14 @@ is built on it, then forwards its calls to that tree's engine.
 from __future__ import annotations
 
 import math
+from dataclasses import astuple, dataclass
 from typing import Any
 
+from ._coerce import as_handle, plain_scalar
+from ._engine import Engine, EngineClass
 from ._enums import Status, UploadReason
 from ._errors import StateError, ValidationError
-from ._handles import as_handle, plain_scalar
+from ._stats import Capacities, target_stats
 
 __all__ = ["SimulatedTarget"]
 
@@ -37,6 +40,23 @@ def _int_arg(name: str, value: object) -> int:
     return int(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _Config:
+    """A validated configuration, in the order of the engine constructor's parameters.
+
+    This is the one place a configuration is validated: engines trust what they are given
+    (the contract of ``_engine.Engine``).
+    """
+
+    neighbor_capacity: int | None
+    path_capacity: int | None
+    tcp_capacity: int | None
+    max_path_mtu: int | None
+    max_rcv_window: int | None
+    fail_rate: float
+    seed: int
+
+
 class SimulatedTarget:
     """A simulated offload target: per-layer capacities, limits and fault injection.
 
@@ -59,14 +79,6 @@ class SimulatedTarget:
         seed: int = 0,
     ) -> None:
         """Record and validate the configuration (``ValidationError`` when out of range)."""
-        limits = {
-            "neighbor_capacity": neighbor_capacity,
-            "path_capacity": path_capacity,
-            "tcp_capacity": tcp_capacity,
-            "max_path_mtu": max_path_mtu,
-            "max_rcv_window": max_rcv_window,
-        }
-        config: dict[str, Any] = {name: _limit(name, value) for name, value in limits.items()}
         rate = plain_scalar(fail_rate)
         if (
             isinstance(rate, bool)
@@ -75,57 +87,67 @@ class SimulatedTarget:
             or not 0.0 <= rate <= 1.0
         ):
             raise ValidationError(f"fail_rate must be a float in [0, 1], got {fail_rate!r}")
-        config["fail_rate"] = float(rate)
         seed = plain_scalar(seed)
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= _U64_MAX:
             raise ValidationError(f"seed must be an int in 0..2**64-1, got {seed!r}")
-        config["seed"] = int(seed)
         # The configuration is fixed: the engine is built from it, changing it later would lie.
-        self._config = config
-        self._engine: Any = None
+        self._config = _Config(
+            neighbor_capacity=_limit("neighbor_capacity", neighbor_capacity),
+            path_capacity=_limit("path_capacity", path_capacity),
+            tcp_capacity=_limit("tcp_capacity", tcp_capacity),
+            max_path_mtu=_limit("max_path_mtu", max_path_mtu),
+            max_rcv_window=_limit("max_rcv_window", max_rcv_window),
+            fail_rate=float(rate),
+            seed=int(seed),
+        )
+        self._engine: Engine | None = None
 
     @property
     def neighbor_capacity(self) -> int | None:
         """How many neighbors may be offloaded at once (None: unlimited)."""
-        return self._config["neighbor_capacity"]  # type: ignore[no-any-return]
+        return self._config.neighbor_capacity
 
     @property
     def path_capacity(self) -> int | None:
         """How many paths may be offloaded at once (None: unlimited)."""
-        return self._config["path_capacity"]  # type: ignore[no-any-return]
+        return self._config.path_capacity
 
     @property
     def tcp_capacity(self) -> int | None:
         """How many TCP connections may be offloaded at once (None: unlimited)."""
-        return self._config["tcp_capacity"]  # type: ignore[no-any-return]
+        return self._config.tcp_capacity
 
     @property
     def max_path_mtu(self) -> int | None:
         """The largest path MTU the target accepts (None: any)."""
-        return self._config["max_path_mtu"]  # type: ignore[no-any-return]
+        return self._config.max_path_mtu
 
     @property
     def max_rcv_window(self) -> int | None:
         """The largest initial receive window the target accepts (None: any)."""
-        return self._config["max_rcv_window"]  # type: ignore[no-any-return]
+        return self._config.max_rcv_window
 
     @property
     def fail_rate(self) -> float:
         """The probability that an offload attempt fails at random."""
-        return self._config["fail_rate"]  # type: ignore[no-any-return]
+        return self._config.fail_rate
 
     @property
     def seed(self) -> int:
         """The seed of the target's random faults."""
-        return self._config["seed"]  # type: ignore[no-any-return]
+        return self._config.seed
+
+    @property
+    def _capacities(self) -> Capacities:
+        config = self._config
+        return (config.neighbor_capacity, config.path_capacity, config.tcp_capacity)
 
     # -- attachment (used by OffloadStateTree)
-    def _attach(self, engine_class: type) -> Any:
+    def _attach(self, engine_class: EngineClass) -> Engine:
         """Create the engine of a new tree from this configuration; once only."""
         if self._engine is not None:
             raise StateError("target is already attached to a tree")
-        # The config dict is in the order of the Engine constructor's parameters.
-        self._engine = engine_class(*self._config.values())
+        self._engine = engine_class(*astuple(self._config))
         return self._engine
 
     @property
@@ -133,7 +155,7 @@ class SimulatedTarget:
         """True once a tree has been built on this target."""
         return self._engine is not None
 
-    def _attached_engine(self) -> Any:
+    def _attached_engine(self) -> Engine:
         if self._engine is None:
             raise StateError("target is not attached to a tree")
         return self._engine
@@ -182,15 +204,20 @@ class SimulatedTarget:
         """The target's internal tree: every offloaded handle (in walk pre-order) mapped to
         the handle its context is linked to (None for a neighbor).
 
-        By invariant 5 it equals the host's links restricted to offloaded objects.
+        By invariant 5 (docs/SPEC.md §2) it equals the host's links restricted to offloaded
+        objects.
         """
         handles, parents = self._attached_engine().target_links()
         return {h: (p or None) for h, p in zip(handles.tolist(), parents.tolist(), strict=True)}
 
     def stats(self) -> dict[str, Any]:
-        """The target's counters (DESIGN.md section 9)."""
-        return self._attached_engine().target_stats()  # type: ignore[no-any-return]
+        """The target's counters (docs/DESIGN.md §9)."""
+        return target_stats(self._attached_engine().counters(), self._capacities)
 
     def __repr__(self) -> str:
-        config = ", ".join(f"{name}={value!r}" for name, value in self._config.items())
+        config = ", ".join(f"{name}={value!r}" for name, value in _config_items(self._config))
         return f"SimulatedTarget({config})" + ("" if self.attached else " (not attached)")
+
+
+def _config_items(config: _Config) -> list[tuple[str, object]]:
+    return [(name, getattr(config, name)) for name in _Config.__dataclass_fields__]

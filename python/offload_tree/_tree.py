@@ -1,7 +1,8 @@
 """``OffloadStateTree``: the public face of the offload state tree.
 
-The facade holds no semantics: it normalises user input (``_handles``), calls the engine
-(Rust or Python, same protocol) and wraps what comes back in the public result classes.
+The facade holds no semantics: it normalises user input (``_coerce``), calls the engine
+(Rust or Python, the protocol of ``_engine.Engine``) and wraps what comes back in the
+public result classes.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _backend
-from ._enums import Layer, Status
-from ._errors import InvalidHandleError, ValidationError
-from ._handles import (
+from ._blocks import BlockList
+from ._coerce import (
     as_bool,
     as_field_array,
     as_handle,
@@ -25,16 +25,20 @@ from ._handles import (
     as_layer,
     as_optional_bool,
     check_batch,
+    check_length,
     known_length,
     plain_scalar,
 )
-from ._records import StateRecord, record_from_state
-from ._results import BlockList, OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._engine import Engine, HandleArray
+from ._enums import Layer, Status
+from ._errors import InvalidHandleError, ValidationError
+from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._states import StateRecord, record_from_state
+from ._stats import tree_stats
 from ._target import SimulatedTarget
 
 __all__ = ["OffloadStateTree"]
 
-HandleArray = npt.NDArray[np.uint64]
 _IP_OBJECTS = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 _SCALAR_ADDRESS = (str, bytes, int, np.integer, *_IP_OBJECTS)
 
@@ -67,8 +71,7 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
             raise ValidationError(f"{name} must be 1-D, got {values.ndim} dimensions")
-        if len(values) != n:  # before a huge broadcast view is copied or listed
-            raise ValidationError(f"{name} has {len(values)} values but there are {n} handles")
+        check_length(name, len(values), n)  # before a huge broadcast view is copied or listed
         if values.dtype.kind in "iu":
             if values.dtype.kind == "i" and values.size and int(values.min()) < 0:
                 raise ValidationError(f"{name} holds a negative address {int(values.min())}")
@@ -79,15 +82,14 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
         items = [values] * n  # one address for every path
     elif isinstance(values, Iterable):
         length = known_length(values)
-        if length is not None and length != n:
-            raise ValidationError(f"{name} has {length} values but there are {n} handles")
+        if length is not None:
+            check_length(name, length, n)
         items = list(values)
     else:
         raise ValidationError(
             f"{name} must be an address or a sequence of addresses, got {type(values).__name__}"
         )
-    if len(items) != n:
-        raise ValidationError(f"{name} has {len(items)} values but there are {n} handles")
+    check_length(name, len(items), n)
     return [_address(item) for item in items]
 
 
@@ -111,7 +113,7 @@ class OffloadStateTree:
             target = SimulatedTarget()
         elif not isinstance(target, SimulatedTarget):
             raise TypeError(f"target must be a SimulatedTarget, got {type(target).__name__}")
-        self._engine: Any = target._attach(engine_class)
+        self._engine: Engine = target._attach(engine_class)
         self._target = target
         self._backend = backend
 
@@ -210,7 +212,7 @@ class OffloadStateTree:
             check_batch(len(mac_input))
         n = len(mac_input)
         vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n, per="MACs")
-        return self._engine.add_neighbors(mac_input, vlans)  # type: ignore[no-any-return]
+        return self._engine.add_neighbors(mac_input, vlans)
 
     def add_paths(
         self, neighbors: Any, sources: Any, destinations: Any, path_mtus: Any = None
@@ -222,7 +224,7 @@ class OffloadStateTree:
         """
         parents = as_handles(neighbors)
         n = len(parents)
-        return self._engine.add_paths(  # type: ignore[no-any-return]
+        return self._engine.add_paths(
             parents,
             _addresses("sources", sources, n),
             _addresses("destinations", destinations, n),
@@ -233,7 +235,7 @@ class OffloadStateTree:
         """Add many TCP connections (other fields at their defaults); returns their handles."""
         parents = as_handles(paths)
         n = len(parents)
-        return self._engine.add_tcps(  # type: ignore[no-any-return]
+        return self._engine.add_tcps(
             parents,
             as_int_array("local_ports", local_ports, n),
             as_int_array("remote_ports", remote_ports, n),
@@ -245,7 +247,7 @@ class OffloadStateTree:
         Without ``cascade`` every dependent of a removed object must be removed in the same
         call (``DependencyError``); with it, dependents go too (dependents first).
         """
-        return self._engine.remove(as_handles(handles), as_bool("cascade", cascade))  # type: ignore[no-any-return]
+        return self._engine.remove(as_handles(handles), as_bool("cascade", cascade))
 
     # -- inspecting the tree
     def layer(self, h: int) -> Layer:
@@ -259,7 +261,7 @@ class OffloadStateTree:
 
     def dependents(self, h: int) -> HandleArray:
         """The objects that depend on ``h``, in insertion order (``uint64`` array)."""
-        return self._engine.dependents(as_handle(h))  # type: ignore[no-any-return]
+        return self._engine.dependents(as_handle(h))
 
     def is_offloaded(self, h: int) -> bool:
         """True when object ``h`` is offloaded to the target."""
@@ -285,7 +287,7 @@ class OffloadStateTree:
 
     def handles(self, layer: Layer | int | str | None = None) -> HandleArray:
         """The live handles in block-list order, optionally of one layer only."""
-        return self._engine.handles(as_layer(layer))  # type: ignore[no-any-return]
+        return self._engine.handles(as_layer(layer))
 
     def walk(self, order: str = "pre", roots: Any = None) -> HandleArray:
         """The handles in pre-order (``"pre"``) or dependents first (``"post"``).
@@ -295,7 +297,7 @@ class OffloadStateTree:
         if order not in ("pre", "post"):
             raise ValidationError(f"order must be 'pre' or 'post', got {order!r}")
         root_array = None if roots is None else as_handles(roots)
-        return self._engine.walk(order == "post", root_array)  # type: ignore[no-any-return]
+        return self._engine.walk(order == "post", root_array)
 
     def block_list(self, handles: Any) -> BlockList:
         """The block list an offload of ``handles`` would send (nothing is offloaded)."""
@@ -347,8 +349,8 @@ class OffloadStateTree:
         return [ProcessedEvent.from_engine(event) for event in self._engine.process_events()]
 
     def stats(self) -> dict[str, Any]:
-        """Counters per layer, per operation, of bytes and of events (DESIGN.md section 9)."""
-        return self._engine.stats()  # type: ignore[no-any-return]
+        """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9)."""
+        return tree_stats(self._engine.counters(), self._target._capacities)
 
     def __repr__(self) -> str:
         counts = ", ".join(

@@ -1,8 +1,10 @@
-"""The pure-Python engine: the reference implementation of DESIGN.md.
+"""The pure-Python engine: the same API and semantics as the Rust core, module for module.
 
-Modules mirror the Rust core's: ``arena`` (generational slots, handles), ``state``
-(variables), ``tree`` (host tree), ``blocks`` (block lists), ``target`` (the simulated
-target's store), ``operations`` (the semantics) and ``engine`` (the protocol).
+Its folders carry the core's names (``crates/core/src/``): ``model`` (handles, the arena,
+state-variable layouts, values, addresses), ``host`` (the tree, walks, block lists),
+``target`` (contexts, configuration, admission, traffic, the generator) and ``engine``
+(``Engine`` and one module per job). ``tests/test_layout.py`` holds the two module lists to
+each other.
 """
 
 from __future__ import annotations

@@ -1,0 +1,234 @@
+//! Building and pruning the host tree: `add_neighbor(s)`, `add_path(s)`, `add_tcp(s)` and
+//! `remove` (docs/DESIGN.md §4, §8). A batch validates every item before it adds any.
+
+use super::types::NeighborArgs;
+use super::{check_length, Engine};
+use crate::error;
+use crate::host::layer_of;
+use crate::model::{
+    check_port, check_u32, check_vlan, Error, Handle, Layer, NeighborState, PathState, Result,
+    TcpConstant, TcpField, TcpState, Value, DEFAULT_PATH_MTU,
+};
+
+impl Engine {
+    fn neighbor_state(args: &NeighborArgs) -> Result<NeighborState> {
+        let u32_arg = |name: &str, value: &Value| check_u32(name, value.to_int(name)?);
+        Ok(NeighborState {
+            mac: args.mac.to_mac("mac")?,
+            vlan_id: check_vlan(args.vlan_id.to_int("vlan_id")?)?,
+            source_mac: match &args.source_mac {
+                None => None,
+                Some(v) => Some(v.to_mac("source_mac")?),
+            },
+            host_reachability_delta: u32_arg(
+                "host_reachability_delta",
+                &args.host_reachability_delta,
+            )?,
+            nic_reachability_delta: u32_arg(
+                "nic_reachability_delta",
+                &args.nic_reachability_delta,
+            )?,
+        })
+    }
+
+    /// Adds a neighbor (a next hop); returns its handle.
+    pub fn add_neighbor(&mut self, args: &NeighborArgs) -> Result<u64> {
+        let state = Self::neighbor_state(args)?;
+        self.host.check_room(Layer::Neighbor, 1)?;
+        Ok(self.host.insert_neighbor(state).raw())
+    }
+
+    /// Adds neighbors with the given MACs (and VLAN ids, else 0); returns their handles.
+    pub fn add_neighbors(&mut self, macs: &[Value], vlan_ids: Option<&[i64]>) -> Result<Vec<u64>> {
+        super::check_batch(macs.len())?;
+        if let Some(vlans) = vlan_ids {
+            check_length("vlan_ids", macs.len(), vlans.len(), "MACs")?;
+        }
+        let mut states = Vec::with_capacity(macs.len());
+        for (i, mac) in macs.iter().enumerate() {
+            let at = |e: Error| e.at(i);
+            states.push(NeighborState {
+                mac: mac.to_mac("mac").map_err(at)?,
+                vlan_id: check_vlan(vlan_ids.map_or(0, |v| i128::from(v[i]))).map_err(at)?,
+                source_mac: None,
+                host_reachability_delta: 0,
+                nic_reachability_delta: 0,
+            });
+        }
+        self.host.check_room(Layer::Neighbor, states.len())?;
+        self.host.neighbors.reserve(states.len());
+        Ok(states
+            .into_iter()
+            .map(|s| self.host.insert_neighbor(s).raw())
+            .collect())
+    }
+
+    /// Adds a path from `source` to `destination` over `neighbor`; returns its handle.
+    pub fn add_path(
+        &mut self,
+        neighbor: u64,
+        source: &Value,
+        destination: &Value,
+        path_mtu: &Value,
+    ) -> Result<u64> {
+        let n = self
+            .host
+            .resolve_layer(neighbor, Layer::Neighbor, "neighbor")?;
+        let state = PathState::new(
+            source.to_ip("source")?,
+            destination.to_ip("destination")?,
+            path_mtu.to_int("path_mtu")?,
+        )?;
+        self.host.check_room(Layer::Path, 1)?;
+        Ok(self.host.insert_path(n, state).raw())
+    }
+
+    /// Adds paths, one per neighbor handle; returns their handles.
+    pub fn add_paths(
+        &mut self,
+        neighbors: &[u64],
+        sources: &[Value],
+        destinations: &[Value],
+        path_mtus: Option<&[i64]>,
+    ) -> Result<Vec<u64>> {
+        let n = neighbors.len();
+        check_length("sources", n, sources.len(), "handles")?;
+        check_length("destinations", n, destinations.len(), "handles")?;
+        if let Some(mtus) = path_mtus {
+            check_length("path_mtus", n, mtus.len(), "handles")?;
+        }
+        let parents = self.resolve_all(neighbors)?;
+        Self::check_layers(&parents, Layer::Neighbor, "neighbors")?;
+        let mut states = Vec::with_capacity(n);
+        for i in 0..n {
+            let at = |e: Error| e.at(i);
+            let mtu = path_mtus.map_or(i128::from(DEFAULT_PATH_MTU), |m| i128::from(m[i]));
+            states.push(
+                PathState::new(
+                    sources[i].to_ip("source").map_err(at)?,
+                    destinations[i].to_ip("destination").map_err(at)?,
+                    mtu,
+                )
+                .map_err(at)?,
+            );
+        }
+        self.host.check_room(Layer::Path, n)?;
+        self.host.paths.reserve(n);
+        Ok(parents
+            .into_iter()
+            .zip(states)
+            .map(|(p, s)| self.host.insert_path(p, s).raw())
+            .collect())
+    }
+
+    /// Adds a connection over `path`; `fields` sets any other TCP variable by name.
+    pub fn add_tcp(
+        &mut self,
+        path: u64,
+        local_port: &Value,
+        remote_port: &Value,
+        fields: &[(String, Value)],
+    ) -> Result<u64> {
+        let p = self.host.resolve_layer(path, Layer::Path, "path")?;
+        let mut state = TcpState::default();
+        for (name, value) in [("local_port", local_port), ("remote_port", remote_port)]
+            .into_iter()
+            .chain(fields.iter().map(|(n, v)| (n.as_str(), v)))
+        {
+            let field =
+                TcpField::lookup(name).ok_or_else(|| error!(UnknownTcpVariable, name = name))?;
+            state.set(field, value.to_field(field.spec())?);
+        }
+        self.host.check_room(Layer::Tcp, 1)?;
+        Ok(self.host.insert_tcp(p, state).raw())
+    }
+
+    /// Adds connections with default variables, one per path handle; returns their handles.
+    pub fn add_tcps(
+        &mut self,
+        paths: &[u64],
+        local_ports: &[i64],
+        remote_ports: &[i64],
+    ) -> Result<Vec<u64>> {
+        let n = paths.len();
+        check_length("local_ports", n, local_ports.len(), "handles")?;
+        check_length("remote_ports", n, remote_ports.len(), "handles")?;
+        let parents = self.resolve_all(paths)?;
+        Self::check_layers(&parents, Layer::Path, "paths")?;
+        let port = |name: &str, v: i64| check_port(name, i128::from(v));
+        for i in 0..n {
+            port("local_port", local_ports[i]).map_err(|e| e.at(i))?;
+            port("remote_port", remote_ports[i]).map_err(|e| e.at(i))?;
+        }
+        self.host.check_room(Layer::Tcp, n)?;
+        self.host.tcps.reserve(n);
+        self.host.tcp_states.reserve(n);
+        self.host.reserve_dependents(&parents);
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let state = TcpState {
+                constant: TcpConstant {
+                    local_port: local_ports[i] as u16,
+                    remote_port: remote_ports[i] as u16,
+                    ..TcpConstant::default()
+                },
+                ..TcpState::default()
+            };
+            out.push(self.host.insert_tcp(parents[i], state).raw());
+        }
+        Ok(out)
+    }
+
+    /// Deletes host objects that are not offloaded (docs/SPEC.md §7 `remove`); returns them
+    /// in the order removed, dependents first.
+    pub fn remove(&mut self, raws: &[u64], cascade: bool) -> Result<Vec<u64>> {
+        let (requested, offloaded) = self.resolve_expecting(raws, true, false)?;
+        if let Some(h) = offloaded {
+            return Err(error!(RemoveOffloaded, layer = layer_of(h), handle = h));
+        }
+        // With cascade no descendant needs an offload check: an object that is not offloaded
+        // has no offloaded dependent (invariant 2).
+        if !cascade {
+            if let Some((h, child)) = self.first_dependent_outside(&requested, false) {
+                return Err(error!(
+                    RemoveDependent,
+                    layer = layer_of(child),
+                    dependent = child,
+                    handle = h
+                ));
+            }
+        }
+        let order: Vec<Handle> = self
+            .host
+            .walk_roots(&requested, true)
+            .into_iter()
+            .map(Handle::from_raw)
+            .collect();
+        self.host.remove_all(&order);
+        for &h in &order {
+            self.target.forget_fault(h);
+        }
+        Ok(order.into_iter().map(Handle::raw).collect())
+    }
+
+    /// The first requested object (in request order) with a direct dependent that is not
+    /// requested, and that dependent: what a call without cascade would cut off. With
+    /// `offloaded_only`, only offloaded dependents count (terminate).
+    pub(super) fn first_dependent_outside(
+        &self,
+        requested: &[Handle],
+        offloaded_only: bool,
+    ) -> Option<(Handle, Handle)> {
+        let mut wanted = crate::host::SeenSet::new(&self.host);
+        for &h in requested {
+            wanted.insert(h);
+        }
+        requested.iter().find_map(|&h| {
+            self.host
+                .children(h)
+                .iter()
+                .find(|&&c| !wanted.contains(c) && (!offloaded_only || self.host.is_offloaded(c)))
+                .map(|&c| (h, c))
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! Target-initiated events (docs/SPEC.md §4): upload requests, upload-all and resume
+//! (NDIS_STATUS_UPLOAD_ALL / NDIS_STATUS_OFFLOAD_RESUME), and neighbor reachability in doubt.
+//! They queue on the host; `process_events` applies the default host response.
+
+use super::types::{Action, Event, Processed};
+use super::Engine;
+use crate::error;
+use crate::host::{layer_of, NO_CONTEXT};
+use crate::model::{EventKind, Handle, Layer, Result, UploadReason, Value};
+
+impl Engine {
+    pub(super) fn indicate(&mut self, event: Event) {
+        self.events.push_back(event);
+        self.counts.events_seen += 1;
+        self.target.counters.events_indicated += 1;
+    }
+
+    /// The target asks for the upload of connection `raw`, for `reason` (an `UploadReason`).
+    pub fn target_request_upload(&mut self, raw: u64, reason: &Value) -> Result<()> {
+        let h = self.resolve_offloaded_one(raw, Layer::Tcp, "connection", "request its upload")?;
+        let code = reason.to_int("reason")?;
+        let reason = u8::try_from(code)
+            .ok()
+            .and_then(UploadReason::from_u8)
+            .ok_or_else(|| error!(NotAnUploadReason, value = code))?;
+        self.indicate(Event {
+            kind: EventKind::UploadRequested,
+            handle: Some(h.raw()),
+            reason: Some(reason as u8),
+        });
+        Ok(())
+    }
+
+    /// The target indicates upload-all: it pauses and asks for everything back.
+    pub fn target_request_upload_all(&mut self) -> Result<()> {
+        if self.target.paused {
+            return Err(error!(AlreadyPaused));
+        }
+        self.target.paused = true;
+        self.indicate(Event {
+            kind: EventKind::UploadAll,
+            handle: None,
+            reason: None,
+        });
+        Ok(())
+    }
+
+    /// The target indicates offload-resume: it accepts offloads again.
+    pub fn target_resume(&mut self) -> Result<()> {
+        if !self.target.paused {
+            return Err(error!(NotPaused));
+        }
+        self.target.paused = false;
+        self.indicate(Event {
+            kind: EventKind::OffloadResume,
+            handle: None,
+            reason: None,
+        });
+        Ok(())
+    }
+
+    /// The target doubts the reachability of offloaded neighbor `raw`.
+    pub fn target_indicate_neighbor_unreachable(&mut self, raw: u64) -> Result<()> {
+        let h =
+            self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "report it unreachable")?;
+        self.indicate(Event {
+            kind: EventKind::NeighborUnreachable,
+            handle: Some(h.raw()),
+            reason: None,
+        });
+        Ok(())
+    }
+
+    /// Drains the event queue in order, applying the default host response to each.
+    pub fn process_events(&mut self) -> Vec<Processed> {
+        let mut done = Vec::with_capacity(self.events.len());
+        while let Some(event) = self.events.pop_front() {
+            self.counts.events_processed += 1;
+            let (action, outcome) = match event.kind {
+                EventKind::UploadRequested => {
+                    let raw = event.handle.expect("upload requests name a connection");
+                    if event.reason == Some(UploadReason::InvalidState as u8) {
+                        self.invalid_pending.remove(&raw);
+                    }
+                    if self.host.contains(raw) && self.host.is_offloaded(Handle::from_raw(raw)) {
+                        let outcome = self.upload(&[Handle::from_raw(raw)]);
+                        (Action::Terminated, Some(outcome))
+                    } else {
+                        (Action::Ignored, None)
+                    }
+                }
+                EventKind::UploadAll => {
+                    let order: Vec<Handle> = self
+                        .host
+                        .walk_all(true)
+                        .into_iter()
+                        .map(Handle::from_raw)
+                        .filter(|&h| self.host.is_offloaded(h))
+                        .collect();
+                    (Action::TerminatedAll, Some(self.upload(&order)))
+                }
+                EventKind::OffloadResume => (Action::Resumed, None),
+                EventKind::NeighborUnreachable => {
+                    let raw = event.handle.expect("reachability events name a neighbor");
+                    let h = Handle::from_raw(raw);
+                    if self.host.contains(raw) && self.host.is_offloaded(h) {
+                        debug_assert_eq!(layer_of(h), Layer::Neighbor);
+                        let context = self.host.context(h);
+                        debug_assert_ne!(context, NO_CONTEXT);
+                        self.host.neighbor_mut(h).state.host_reachability_delta = 0;
+                        let t = self.target.neighbor_mut(context);
+                        t.host_reachability_delta = 0;
+                        t.nic_reachability_delta = 0;
+                        (Action::ReachabilityConfirmed, None)
+                    } else {
+                        (Action::Ignored, None)
+                    }
+                }
+            };
+            done.push(Processed {
+                event,
+                action,
+                outcome,
+            });
+        }
+        done
+    }
+}

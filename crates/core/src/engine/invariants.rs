@@ -1,0 +1,190 @@
+//! A full check of the invariants of docs/SPEC.md §2 over the host tree *and* the target's
+//! own store (feature `testing`). Used by the core's tests and fuzzers; cheap enough to run
+//! after every fuzzed step.
+
+use super::Engine;
+use crate::host::{layer_of, NO_CONTEXT};
+use crate::model::{Handle, Layer};
+use crate::target::NOT_DIVERGED;
+
+impl Engine {
+    /// Returns a description of the first broken invariant, if any.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let host = &self.host;
+        let mut offloaded = [0usize; 3];
+        let mut listed = 0usize;
+
+        // Roots are exactly the live neighbors.
+        if host.roots.len() != host.neighbors.len() {
+            return Err(format!(
+                "{} roots for {} neighbors",
+                host.roots.len(),
+                host.neighbors.len()
+            ));
+        }
+        for &n in &host.roots {
+            if !host.contains(n.raw()) || layer_of(n) != Layer::Neighbor {
+                return Err(format!("root {n} is not a live neighbor"));
+            }
+        }
+        // Every dependent list names live objects of the layer above that link back.
+        for (slot, generation, neighbor) in host.neighbors.iter() {
+            let n = Handle::new(host.id(), Layer::Neighbor, generation, slot);
+            for &p in &neighbor.paths {
+                listed += 1;
+                if !host.contains(p.raw()) || layer_of(p) != Layer::Path {
+                    return Err(format!("{n} lists {p}, not a live path"));
+                }
+                if host.path(p).neighbor != n {
+                    return Err(format!("{n} lists {p}, which depends on another neighbor"));
+                }
+            }
+        }
+        for (slot, generation, path) in host.paths.iter() {
+            let p = Handle::new(host.id(), Layer::Path, generation, slot);
+            if !host.contains(path.neighbor.raw()) || layer_of(path.neighbor) != Layer::Neighbor {
+                return Err(format!(
+                    "{p} depends on {}, not a live neighbor",
+                    path.neighbor
+                ));
+            }
+            for &t in &path.tcps {
+                listed += 1;
+                if !host.contains(t.raw()) || layer_of(t) != Layer::Tcp {
+                    return Err(format!("{p} lists {t}, not a live connection"));
+                }
+                if host.tcp(t).path != p {
+                    return Err(format!("{p} lists {t}, which depends on another path"));
+                }
+            }
+        }
+        if listed != host.paths.len() + host.tcps.len() {
+            return Err(format!(
+                "{listed} objects listed as dependents, {} paths and connections live",
+                host.paths.len() + host.tcps.len()
+            ));
+        }
+
+        // Offload state: no offloaded orphan, and the target mirrors the host exactly.
+        for raw in host.walk_all(false) {
+            let h = Handle::from_raw(raw);
+            let context = host.context(h);
+            if context == NO_CONTEXT {
+                continue;
+            }
+            offloaded[layer_of(h).index()] += 1;
+            let parent = host.parent(h);
+            if let Some(parent) = parent {
+                if !host.is_offloaded(parent) {
+                    return Err(format!("{h} is offloaded but {parent} is not"));
+                }
+            }
+            let t = &self.target;
+            let (owner, parent_context) = match layer_of(h) {
+                Layer::Neighbor => (t.neighbors.get_slot(context).map(|c| c.host), None),
+                Layer::Path => match t.paths.get_slot(context) {
+                    Some(c) => (Some(c.host), Some(c.neighbor)),
+                    None => (None, None),
+                },
+                Layer::Tcp => match t.tcps.get_slot(context) {
+                    Some(c) => (Some(c.host), Some(c.path)),
+                    None => (None, None),
+                },
+            };
+            if owner != Some(h) {
+                return Err(format!(
+                    "target context {context} of {h} belongs to {owner:?}"
+                ));
+            }
+            if parent.map(|p| host.context(p)) != parent_context {
+                return Err(format!(
+                    "target links {h} to another context than the host does"
+                ));
+            }
+        }
+        for layer in Layer::ALL {
+            let i = layer.index();
+            if offloaded[i] != host.offloaded[i] || offloaded[i] != self.target.offloaded(layer) {
+                return Err(format!(
+                    "{} offloaded {layer}s counted {}, host says {}, target holds {}",
+                    offloaded[i],
+                    offloaded[i],
+                    host.offloaded[i],
+                    self.target.offloaded(layer)
+                ));
+            }
+            if let Some(capacity) = self.target.config.capacity(layer) {
+                if offloaded[i] as u64 > capacity {
+                    return Err(format!(
+                        "{} {layer}s offloaded over capacity {capacity}",
+                        offloaded[i]
+                    ));
+                }
+            }
+        }
+        let buffered: usize = self.target.received.values().map(Vec::len).sum();
+        if buffered as u64 != self.target.counters.bytes_buffered {
+            return Err(format!(
+                "target buffers {buffered} bytes but counts {}",
+                self.target.counters.bytes_buffered
+            ));
+        }
+        if self
+            .target
+            .received
+            .keys()
+            .any(|&c| self.target.tcps.get_slot(c).is_none())
+        {
+            return Err("received bytes held for a connection the target no longer has".into());
+        }
+        // Copy-on-write state: every diverged copy belongs to exactly one live connection.
+        let mut owners = vec![0u32; self.target.diverged.slot_count()];
+        for (_, _, tcp) in self.target.tcps.iter() {
+            if tcp.diverged != NOT_DIVERGED {
+                match owners.get_mut(tcp.diverged as usize) {
+                    Some(count) if self.target.diverged.get_slot(tcp.diverged).is_some() => {
+                        *count += 1
+                    }
+                    _ => {
+                        return Err(format!(
+                            "a connection's delegated state points at free slot {}",
+                            tcp.diverged
+                        ))
+                    }
+                }
+            }
+        }
+        let owned = owners.iter().filter(|&&count| count == 1).count();
+        if owners.iter().any(|&count| count > 1) || owned != self.target.diverged.len() {
+            return Err(format!(
+                "{} diverged delegated states but {owned} connections own one each",
+                self.target.diverged.len()
+            ));
+        }
+        let invalid = self
+            .target
+            .neighbors
+            .iter()
+            .filter(|(_, _, c)| c.invalid)
+            .count()
+            + self
+                .target
+                .paths
+                .iter()
+                .filter(|(_, _, c)| c.invalid)
+                .count()
+            + self
+                .target
+                .tcps
+                .iter()
+                .filter(|(_, _, c)| c.invalid)
+                .count();
+        if invalid as u64 != self.target.invalid {
+            return Err(format!(
+                "{invalid} invalid contexts but the target counts {}",
+                self.target.invalid
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! The engine: one host tree and one simulated target behind one API (docs/DESIGN.md §1).
+//!
+//! Keeping both halves in one value makes every operation atomic under a single lock in the
+//! bindings. This file defines [`Engine`] and the checks every operation starts with; each
+//! child module extends it for one job:
+//!
+//! | module | operations |
+//! |---|---|
+//! | `build` | `add_neighbor(s)`, `add_path(s)`, `add_tcp(s)`, `remove` |
+//! | `read` | `layer`, `depends_on`, `dependents`, `count`, `walk`, `block_list`, `state`, ... |
+//! | `offload` | `initiate_offload` |
+//! | `terminate` | `terminate`, and the upload every other cause of termination shares |
+//! | `update` | `update` |
+//! | `relink` | `relink` |
+//! | `query` | `query` |
+//! | `invalidate` | `invalidate` |
+//! | `traffic` | `target_receive`, `target_send` |
+//! | `faults` | `target_inject_fault` |
+//! | `events` | target-initiated events and `process_events` |
+//! | `stats` | `counters` |
+//! | `invariants` | `check_invariants` (feature `testing`) |
+//!
+//! The values they exchange are in [`types`], which imports nothing of the engine.
+
+mod build;
+mod events;
+mod faults;
+mod invalidate;
+#[cfg(any(test, feature = "testing"))]
+mod invariants;
+mod offload;
+mod query;
+mod read;
+mod relink;
+mod stats;
+mod terminate;
+mod traffic;
+mod types;
+mod update;
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::error;
+use crate::host::{expect_layer, layer_of, HostTree, SeenSet};
+use crate::model::{Handle, Layer, Result};
+use crate::target::{Target, TargetConfig};
+
+pub use types::{
+    Action, Column, Counter, Counters, Delegated, Event, NeighborArgs, OperationCounts, Outcome,
+    Processed, StateValue,
+};
+
+use types::RunningCounts;
+
+/// The most objects one call may name or create. Far above any real batch (a W(10^7)
+/// benchmark builds 10^7 connections in one call), far below what would exhaust memory
+/// before the call could fail cleanly.
+pub const MAX_BATCH: usize = 1 << 27;
+
+/// Rejects a batch larger than `MAX_BATCH` before anything is allocated for it.
+pub fn check_batch(len: usize) -> Result<()> {
+    if len > MAX_BATCH {
+        return Err(error!(BatchTooLarge, len = len, limit = MAX_BATCH));
+    }
+    Ok(())
+}
+
+/// A host state tree and the simulated target it offloads to.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Engine {
+    host: HostTree,
+    target: Target,
+    /// Target-initiated events waiting for `process_events`.
+    events: VecDeque<Event>,
+    /// Connections with an INVALID_STATE upload request in `events`.
+    invalid_pending: HashSet<u64>,
+    counts: RunningCounts,
+}
+
+impl Engine {
+    /// An empty tree (with a fresh tree id) on a target configured by `config`.
+    pub fn new(config: TargetConfig) -> Result<Engine> {
+        Ok(Engine {
+            host: HostTree::new(),
+            target: Target::new(config)?,
+            events: VecDeque::new(),
+            invalid_pending: HashSet::new(),
+            counts: RunningCounts::default(),
+        })
+    }
+
+    /// The id in bits 63..48 of this tree's handles.
+    pub fn tree_id(&self) -> u16 {
+        self.host.id()
+    }
+
+    /// Resolves every handle first, so a bad handle anywhere is reported before anything else.
+    fn resolve_all(&self, raws: &[u64]) -> Result<Vec<Handle>> {
+        check_batch(raws.len())?;
+        raws.iter().map(|&raw| self.host.resolve(raw)).collect()
+    }
+
+    /// Resolves every handle (an invalid one anywhere is the error that wins), drops
+    /// duplicates when `unique` (first mention kept), and returns the first object whose offload
+    /// state is not `offloaded`: one pass over the objects instead of one per check.
+    fn resolve_expecting(
+        &self,
+        raws: &[u64],
+        unique: bool,
+        offloaded: bool,
+    ) -> Result<(Vec<Handle>, Option<Handle>)> {
+        check_batch(raws.len())?;
+        let mut seen = unique.then(|| SeenSet::new(&self.host));
+        let mut handles = Vec::with_capacity(raws.len());
+        let mut unexpected = None;
+        for &raw in raws {
+            let h = self.host.resolve(raw)?;
+            if seen.as_mut().is_some_and(|seen| !seen.insert(h)) {
+                continue;
+            }
+            if unexpected.is_none() && self.host.is_offloaded(h) != offloaded {
+                unexpected = Some(h);
+            }
+            handles.push(h);
+        }
+        Ok((handles, unexpected))
+    }
+
+    /// Resolves `raws` without duplicates; every object must be offloaded (`StateError`
+    /// naming `operation`, as "terminate it").
+    fn resolve_offloaded(&self, raws: &[u64], operation: &str) -> Result<Vec<Handle>> {
+        match self.resolve_expecting(raws, true, true)? {
+            (_, Some(h)) => Err(not_offloaded(h, operation)),
+            (handles, None) => Ok(handles),
+        }
+    }
+
+    /// Resolves one offloaded object of `layer` in the role `role`.
+    fn resolve_offloaded_one(
+        &self,
+        raw: u64,
+        layer: Layer,
+        role: &str,
+        operation: &str,
+    ) -> Result<Handle> {
+        let h = self.host.resolve_layer(raw, layer, role)?;
+        if !self.host.is_offloaded(h) {
+            return Err(not_offloaded(h, operation));
+        }
+        Ok(h)
+    }
+
+    fn check_layers(handles: &[Handle], layer: Layer, role: &str) -> Result<()> {
+        // The role is formatted only on failure: this runs once per handle of a batch.
+        for (i, &h) in handles.iter().enumerate() {
+            if layer_of(h) != layer {
+                expect_layer(h, layer, &format!("{role}[{i}]"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn not_offloaded(h: Handle, operation: &str) -> crate::Error {
+    error!(
+        NotOffloaded,
+        layer = layer_of(h),
+        handle = h,
+        operation = operation
+    )
+}
+
+/// `ValidationError` unless a column named `name` has one value per `expected` object.
+fn check_length(name: &str, expected: usize, got: usize, per: &str) -> Result<()> {
+    if expected != got {
+        return Err(error!(
+            LengthMismatch,
+            name = name,
+            got = got,
+            expected = expected,
+            per = per
+        ));
+    }
+    Ok(())
+}

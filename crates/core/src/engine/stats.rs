@@ -1,0 +1,39 @@
+//! `counters`: what the engine counts, read in one piece (docs/DESIGN.md §9). The Python
+//! layer (`python/offload_tree/_stats.py`) arranges them into `tree.stats()` and
+//! `target.stats()`.
+
+use super::types::Counters;
+use super::Engine;
+use crate::model::Layer;
+
+impl Engine {
+    pub fn counters(&self) -> Counters {
+        let per_layer = |count: &dyn Fn(Layer) -> usize| Layer::ALL.map(|l| count(l) as u64);
+        let c = &self.counts;
+        let t = &self.target.counters;
+        Counters {
+            live: per_layer(&|l| self.host.live(l)),
+            offloaded: per_layer(&|l| self.host.offloaded[l.index()]),
+            target_offloaded: per_layer(&|l| self.target.offloaded(l)),
+            initiate_offload: c.initiate_offload.clone(),
+            terminate: c.terminate.clone(),
+            update: c.update.clone(),
+            query: c.query.clone(),
+            invalidate: c.invalidate.clone(),
+            bytes_buffered: t.bytes_buffered,
+            bytes_returned: c.bytes_returned,
+            bytes_held_back: t.bytes_held_back,
+            bytes_received: t.bytes_received,
+            bytes_sent: t.bytes_sent,
+            events_seen: c.events_seen,
+            events_processed: c.events_processed,
+            events_pending: self.events.len() as u64,
+            events_indicated: t.events_indicated,
+            contexts_allocated: t.contexts_allocated,
+            contexts_freed: t.contexts_freed,
+            invalid: self.target.invalid,
+            paused: self.target.paused,
+            faults_pending: self.target.faults.len() as u64,
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The values the engine's operations take and return. A leaf module: it knows the model and
+//! the block list, and nothing of the engine, so every file of the engine can share these
+//! types without importing each other.
+
+use std::collections::HashMap;
+
+use crate::model::{EventKind, Status, TcpDelegated, Value};
+
+/// The arguments of `add_neighbor`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NeighborArgs {
+    pub mac: Value,
+    pub vlan_id: Value,
+    pub source_mac: Option<Value>,
+    pub host_reachability_delta: Value,
+    pub nic_reachability_delta: Value,
+}
+
+/// One variable's value as `state()` reports it (docs/DESIGN.md §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateValue {
+    Int(u64),
+    Bool(bool),
+    /// A MAC address, formatted as lowercase "aa:bb:cc:dd:ee:ff".
+    Text(String),
+    /// An IP address, packed (4 or 16 bytes).
+    Bytes(Vec<u8>),
+    /// An optional variable that is not set (`source_mac`).
+    None,
+}
+
+/// One column of `update` values: integers, or raw values for `mac`.
+#[derive(Clone, Debug)]
+pub enum Column<'a> {
+    Ints(&'a [i64]),
+    Values(&'a [Value]),
+}
+
+impl Column<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Ints(v) => v.len(),
+            Column::Values(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Delegated state handed back by terminate or read by query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delegated {
+    Neighbor { nic_reachability_delta: u32 },
+    Path,
+    Tcp(TcpDelegated),
+}
+
+impl Delegated {
+    /// `(name, value)` pairs in field order (docs/DESIGN.md §8).
+    pub fn fields(&self) -> Vec<(&'static str, u64)> {
+        match self {
+            Delegated::Neighbor {
+                nic_reachability_delta,
+            } => vec![("nic_reachability_delta", u64::from(*nic_reachability_delta))],
+            Delegated::Path => Vec::new(),
+            Delegated::Tcp(d) => TcpDelegated::SPECS
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| (spec.name, d.get(i)))
+                .collect(),
+        }
+    }
+}
+
+/// The result of terminate or query, one entry per object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub handles: Vec<u64>,
+    pub delegated: Vec<Delegated>,
+    /// Received bytes by position in `handles`, for the objects that returned any.
+    pub received: HashMap<usize, Vec<u8>>,
+    pub total_received: u64,
+}
+
+impl Outcome {
+    pub fn with_capacity(n: usize) -> Self {
+        Outcome {
+            handles: Vec::with_capacity(n),
+            delegated: Vec::with_capacity(n),
+            received: HashMap::new(),
+            total_received: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handles.is_empty()
+    }
+}
+
+/// A target-initiated event waiting on the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    pub handle: Option<u64>,
+    /// The `UploadReason` code of an upload request.
+    pub reason: Option<u8>,
+}
+
+/// What the host did about an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// An upload request: the connection was uploaded.
+    Terminated,
+    /// Upload-all: everything offloaded was uploaded.
+    TerminatedAll,
+    /// Offload-resume: nothing to do.
+    Resumed,
+    /// A neighbor in doubt, confirmed by the host: both reachability deltas restart.
+    ReachabilityConfirmed,
+    /// The object is gone or no longer offloaded.
+    Ignored,
+}
+
+impl Action {
+    /// The name `ProcessedEvent.action` carries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Terminated => "terminated",
+            Action::TerminatedAll => "terminated_all",
+            Action::Resumed => "resumed",
+            Action::ReachabilityConfirmed => "reachability_confirmed",
+            Action::Ignored => "ignored",
+        }
+    }
+}
+
+/// One processed event and what the host did about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Processed {
+    pub event: Event,
+    pub action: Action,
+    pub outcome: Option<Outcome>,
+}
+
+/// Requested / succeeded / failed-by-status counts of one operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperationCounts {
+    pub requested: u64,
+    pub succeeded: u64,
+    /// Failures by status code.
+    pub failed: [u64; Status::ALL.len()],
+}
+
+impl OperationCounts {
+    pub fn fail(&mut self, status: Status, count: u64) {
+        self.failed[status as usize] += count;
+    }
+}
+
+/// One entry of [`Counters::entries`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Counter {
+    Int(u64),
+    Bool(bool),
+    /// One count per layer: neighbor, path, TCP.
+    PerLayer([u64; 3]),
+    Operation(OperationCounts),
+}
+
+/// Everything `tree.stats()` and `target.stats()` are built from (docs/DESIGN.md §9): the
+/// engine counts, the Python layer arranges them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Live objects per layer.
+    pub live: [u64; 3],
+    /// Offloaded objects per layer, as the host counts them.
+    pub offloaded: [u64; 3],
+    /// Contexts per layer, as the target counts them (equal to `offloaded`: invariant 5).
+    pub target_offloaded: [u64; 3],
+    pub initiate_offload: OperationCounts,
+    pub terminate: OperationCounts,
+    pub update: OperationCounts,
+    pub query: OperationCounts,
+    pub invalidate: OperationCounts,
+    pub bytes_buffered: u64,
+    pub bytes_returned: u64,
+    pub bytes_held_back: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub events_seen: u64,
+    pub events_processed: u64,
+    pub events_pending: u64,
+    pub events_indicated: u64,
+    pub contexts_allocated: u64,
+    pub contexts_freed: u64,
+    pub invalid: u64,
+    pub paused: bool,
+    pub faults_pending: u64,
+}
+
+impl Counters {
+    /// Every counter by name, in a fixed order: the names and order that
+    /// `python/offload_tree/_stats.py` reads.
+    pub fn entries(&self) -> Vec<(&'static str, Counter)> {
+        use Counter::{Bool, Int, Operation, PerLayer};
+        vec![
+            ("live", PerLayer(self.live)),
+            ("offloaded", PerLayer(self.offloaded)),
+            ("target_offloaded", PerLayer(self.target_offloaded)),
+            ("initiate_offload", Operation(self.initiate_offload.clone())),
+            ("terminate", Operation(self.terminate.clone())),
+            ("update", Operation(self.update.clone())),
+            ("query", Operation(self.query.clone())),
+            ("invalidate", Operation(self.invalidate.clone())),
+            ("bytes_buffered", Int(self.bytes_buffered)),
+            ("bytes_returned", Int(self.bytes_returned)),
+            ("bytes_held_back", Int(self.bytes_held_back)),
+            ("bytes_received", Int(self.bytes_received)),
+            ("bytes_sent", Int(self.bytes_sent)),
+            ("events_seen", Int(self.events_seen)),
+            ("events_processed", Int(self.events_processed)),
+            ("events_pending", Int(self.events_pending)),
+            ("events_indicated", Int(self.events_indicated)),
+            ("contexts_allocated", Int(self.contexts_allocated)),
+            ("contexts_freed", Int(self.contexts_freed)),
+            ("invalid", Int(self.invalid)),
+            ("paused", Bool(self.paused)),
+            ("faults_pending", Int(self.faults_pending)),
+        ]
+    }
+}
+
+/// The counts the engine keeps as it goes; [`Counters`] adds what it reads off the tree and
+/// the target when asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct RunningCounts {
+    pub initiate_offload: OperationCounts,
+    pub terminate: OperationCounts,
+    pub update: OperationCounts,
+    pub query: OperationCounts,
+    pub invalidate: OperationCounts,
+    pub bytes_returned: u64,
+    pub events_seen: u64,
+    pub events_processed: u64,
+}

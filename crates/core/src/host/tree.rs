@@ -1,0 +1,453 @@
+//! The host's state tree: three arenas (one per layer), the dependency links, and the
+//! resolution of raw handles into live objects.
+//!
+//! Each object stores the handle of the object it depends on and, for neighbors and paths, its
+//! dependents as a `Vec<Handle>` in insertion order. A walk ([`super::walk`]) therefore copies
+//! contiguous handle runs instead of chasing per-object pointers.
+
+use crate::error;
+use crate::model::{
+    next_tree_id, Arena, Handle, Layer, NeighborState, PathState, Result, SlotColumn, TcpState,
+};
+
+/// "Not offloaded": the value of `context` when the object has no target context.
+pub const NO_CONTEXT: u32 = u32::MAX;
+
+/// A neighbor (NDIS neighbor state object) and the paths that depend on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Neighbor {
+    pub state: NeighborState,
+    /// Dependent paths, in insertion order.
+    pub paths: Vec<Handle>,
+    /// The target context slot while offloaded, else `NO_CONTEXT`.
+    pub context: u32,
+}
+
+/// A path (NDIS path state object): its neighbor and the connections that depend on it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Path {
+    pub neighbor: Handle,
+    pub state: PathState,
+    /// Dependent connections, in insertion order.
+    pub tcps: Vec<Handle>,
+    /// The target context slot while offloaded, else `NO_CONTEXT`.
+    pub context: u32,
+}
+
+/// A connection's links (hot); its variables live in `HostTree::tcp_states` (cold).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tcp {
+    pub path: Handle,
+    /// The target context slot while offloaded, else `NO_CONTEXT`.
+    pub context: u32,
+}
+
+/// The host side of the state tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTree {
+    id: u16,
+    pub neighbors: Arena<Neighbor>,
+    pub paths: Arena<Path>,
+    pub tcps: Arena<Tcp>,
+    /// Every connection's variables, by slot of `tcps`.
+    pub tcp_states: SlotColumn<TcpState>,
+    /// Live neighbors in creation order: the roots of every walk.
+    pub roots: Vec<Handle>,
+    /// Offloaded objects per layer.
+    pub offloaded: [usize; 3],
+}
+
+impl Default for HostTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The layer of a handle already resolved against a tree.
+pub fn layer_of(h: Handle) -> Layer {
+    h.layer().expect("resolved handles have a valid layer")
+}
+
+impl HostTree {
+    pub fn new() -> Self {
+        Self::with_id(next_tree_id())
+    }
+
+    pub fn with_id(id: u16) -> Self {
+        Self {
+            id,
+            neighbors: Arena::new(),
+            paths: Arena::new(),
+            tcps: Arena::new(),
+            tcp_states: SlotColumn::new(),
+            roots: Vec::new(),
+            offloaded: [0; 3],
+        }
+    }
+
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    pub fn len(&self) -> usize {
+        self.neighbors.len() + self.paths.len() + self.tcps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn live(&self, layer: Layer) -> usize {
+        match layer {
+            Layer::Neighbor => self.neighbors.len(),
+            Layer::Path => self.paths.len(),
+            Layer::Tcp => self.tcps.len(),
+        }
+    }
+
+    /// Checks that `raw` names a live object of this tree and returns it decoded.
+    pub fn resolve(&self, raw: u64) -> Result<Handle> {
+        if self.contains(raw) {
+            Ok(Handle::from_raw(raw))
+        } else {
+            let handle = Handle::from_raw(raw);
+            Err(if handle.tree() != self.id {
+                error!(ForeignHandle, handle = handle, tree_id = handle.tree())
+            } else if handle.layer().is_none() {
+                error!(NoSuchLayer, handle = handle)
+            } else {
+                error!(StaleHandle, handle = handle)
+            })
+        }
+    }
+
+    pub fn contains(&self, raw: u64) -> bool {
+        let h = Handle::from_raw(raw);
+        if h.tree() != self.id {
+            return false;
+        }
+        let (slot, generation) = (h.slot(), h.generation());
+        match h.layer() {
+            Some(Layer::Neighbor) => self.neighbors.get(slot, generation).is_some(),
+            Some(Layer::Path) => self.paths.get(slot, generation).is_some(),
+            Some(Layer::Tcp) => self.tcps.get(slot, generation).is_some(),
+            None => false,
+        }
+    }
+
+    /// Resolves `raw` and checks its layer, for an argument with a fixed role.
+    pub fn resolve_layer(&self, raw: u64, layer: Layer, role: &str) -> Result<Handle> {
+        let h = self.resolve(raw)?;
+        expect_layer(h, layer, role)?;
+        Ok(h)
+    }
+
+    // Accessors for handles already resolved (they panic only on a logic error in the core).
+    pub fn neighbor(&self, h: Handle) -> &Neighbor {
+        self.neighbors
+            .get(h.slot(), h.generation())
+            .expect("resolved neighbor")
+    }
+    pub fn neighbor_mut(&mut self, h: Handle) -> &mut Neighbor {
+        self.neighbors
+            .get_mut(h.slot(), h.generation())
+            .expect("resolved neighbor")
+    }
+    pub fn path(&self, h: Handle) -> &Path {
+        self.paths
+            .get(h.slot(), h.generation())
+            .expect("resolved path")
+    }
+    pub fn path_mut(&mut self, h: Handle) -> &mut Path {
+        self.paths
+            .get_mut(h.slot(), h.generation())
+            .expect("resolved path")
+    }
+    pub fn tcp(&self, h: Handle) -> &Tcp {
+        self.tcps
+            .get(h.slot(), h.generation())
+            .expect("resolved tcp")
+    }
+    pub fn tcp_mut(&mut self, h: Handle) -> &mut Tcp {
+        self.tcps
+            .get_mut(h.slot(), h.generation())
+            .expect("resolved tcp")
+    }
+    pub fn tcp_state(&self, h: Handle) -> &TcpState {
+        self.tcp_states.get(h.slot())
+    }
+    pub fn tcp_state_mut(&mut self, h: Handle) -> &mut TcpState {
+        self.tcp_states.get_mut(h.slot())
+    }
+
+    /// The object `h` depends on (None for a neighbor).
+    pub fn parent(&self, h: Handle) -> Option<Handle> {
+        match layer_of(h) {
+            Layer::Neighbor => None,
+            Layer::Path => Some(self.path(h).neighbor),
+            Layer::Tcp => Some(self.tcp(h).path),
+        }
+    }
+
+    /// The objects that depend on `h`, in insertion order.
+    pub fn children(&self, h: Handle) -> &[Handle] {
+        match layer_of(h) {
+            Layer::Neighbor => &self.neighbor(h).paths,
+            Layer::Path => &self.path(h).tcps,
+            Layer::Tcp => &[],
+        }
+    }
+
+    /// The target context of `h`, or `NO_CONTEXT`.
+    pub fn context(&self, h: Handle) -> u32 {
+        match layer_of(h) {
+            Layer::Neighbor => self.neighbor(h).context,
+            Layer::Path => self.path(h).context,
+            Layer::Tcp => self.tcp(h).context,
+        }
+    }
+
+    pub fn is_offloaded(&self, h: Handle) -> bool {
+        self.context(h) != NO_CONTEXT
+    }
+
+    /// Records (or clears, with `NO_CONTEXT`) the target context of `h`.
+    pub fn set_context(&mut self, h: Handle, context: u32) {
+        let was = self.is_offloaded(h);
+        let slot = match layer_of(h) {
+            Layer::Neighbor => &mut self.neighbor_mut(h).context,
+            Layer::Path => &mut self.path_mut(h).context,
+            Layer::Tcp => &mut self.tcp_mut(h).context,
+        };
+        *slot = context;
+        let now = context != NO_CONTEXT;
+        let counter = &mut self.offloaded[layer_of(h).index()];
+        match (was, now) {
+            (false, true) => *counter += 1,
+            (true, false) => *counter -= 1,
+            _ => {}
+        }
+    }
+
+    /// Fails when adding `additional` objects to `layer` would overflow its 32-bit slot space.
+    pub fn check_room(&self, layer: Layer, additional: usize) -> Result<()> {
+        let slots = match layer {
+            Layer::Neighbor => self.neighbors.slot_count(),
+            Layer::Path => self.paths.slot_count(),
+            Layer::Tcp => self.tcps.slot_count(),
+        };
+        if slots.saturating_add(additional) > u32::MAX as usize {
+            return Err(error!(
+                LayerFull,
+                count = additional,
+                layer = layer.name(),
+                limit = u32::MAX
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn insert_neighbor(&mut self, state: NeighborState) -> Handle {
+        let (slot, generation) = self.neighbors.insert(Neighbor {
+            state,
+            paths: Vec::new(),
+            context: NO_CONTEXT,
+        });
+        let h = Handle::new(self.id, Layer::Neighbor, generation, slot);
+        self.roots.push(h);
+        h
+    }
+
+    /// Adds a path under a neighbor already resolved by the caller.
+    pub fn insert_path(&mut self, neighbor: Handle, state: PathState) -> Handle {
+        let (slot, generation) = self.paths.insert(Path {
+            neighbor,
+            state,
+            tcps: Vec::new(),
+            context: NO_CONTEXT,
+        });
+        let h = Handle::new(self.id, Layer::Path, generation, slot);
+        self.neighbor_mut(neighbor).paths.push(h);
+        h
+    }
+
+    /// Makes room in each path's dependents for the connections about to be added under
+    /// `paths`, so a batch grows every list once instead of by repeated doubling.
+    pub fn reserve_dependents(&mut self, paths: &[Handle]) {
+        let mut added = vec![0u32; self.paths.slot_count()];
+        for &p in paths {
+            added[p.slot() as usize] += 1;
+        }
+        for &p in paths {
+            let count = std::mem::take(&mut added[p.slot() as usize]);
+            if count > 0 {
+                self.path_mut(p).tcps.reserve(count as usize);
+            }
+        }
+    }
+
+    /// Adds a connection under a path already resolved by the caller.
+    pub fn insert_tcp(&mut self, path: Handle, state: TcpState) -> Handle {
+        let (slot, generation) = self.tcps.insert(Tcp {
+            path,
+            context: NO_CONTEXT,
+        });
+        self.tcp_states.put(slot, state);
+        let h = Handle::new(self.id, Layer::Tcp, generation, slot);
+        self.path_mut(path).tcps.push(h);
+        h
+    }
+
+    /// Removes objects that the caller has checked have no remaining dependents, in the
+    /// given order (dependents first). Parents' dependent lists are filtered once each.
+    pub fn remove_all(&mut self, order: &[Handle]) {
+        let mut touched_neighbors = Vec::new();
+        let mut touched_paths = Vec::new();
+        let mut removed_roots = false;
+        for &h in order {
+            match layer_of(h) {
+                Layer::Tcp => {
+                    let tcp = self
+                        .tcps
+                        .remove(h.slot(), h.generation())
+                        .expect("live tcp");
+                    touched_paths.push(tcp.path);
+                }
+                Layer::Path => {
+                    let path = self
+                        .paths
+                        .remove(h.slot(), h.generation())
+                        .expect("live path");
+                    touched_neighbors.push(path.neighbor);
+                }
+                Layer::Neighbor => {
+                    self.neighbors
+                        .remove(h.slot(), h.generation())
+                        .expect("live neighbor");
+                    removed_roots = true;
+                }
+            }
+        }
+        touched_paths.sort_unstable();
+        touched_paths.dedup();
+        for p in touched_paths {
+            if self.paths.get(p.slot(), p.generation()).is_some() {
+                let mut tcps = std::mem::take(&mut self.path_mut(p).tcps);
+                let live = &self.tcps;
+                tcps.retain(|&t| live.get(t.slot(), t.generation()).is_some());
+                self.path_mut(p).tcps = tcps;
+            }
+        }
+        touched_neighbors.sort_unstable();
+        touched_neighbors.dedup();
+        for n in touched_neighbors {
+            if self.neighbors.get(n.slot(), n.generation()).is_some() {
+                let mut paths = std::mem::take(&mut self.neighbor_mut(n).paths);
+                let live = &self.paths;
+                paths.retain(|&p| live.get(p.slot(), p.generation()).is_some());
+                self.neighbor_mut(n).paths = paths;
+            }
+        }
+        if removed_roots {
+            let neighbors = &self.neighbors;
+            self.roots
+                .retain(|&n| neighbors.get(n.slot(), n.generation()).is_some());
+        }
+    }
+
+    /// Moves a path to the end of another neighbor's dependents.
+    pub fn relink(&mut self, path: Handle, neighbor: Handle) {
+        let old = self.path(path).neighbor;
+        self.neighbor_mut(old).paths.retain(|&p| p != path);
+        self.neighbor_mut(neighbor).paths.push(path);
+        self.path_mut(path).neighbor = neighbor;
+    }
+}
+
+/// `LayerError` unless `h` (resolved) is of `layer`; `role` names the argument.
+pub fn expect_layer(h: Handle, layer: Layer, role: &str) -> Result<()> {
+    let actual = layer_of(h);
+    if actual != layer {
+        return Err(error!(
+            WrongLayer,
+            role = role,
+            handle = h,
+            actual = actual,
+            expected = layer
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::parse_ip;
+
+    pub(crate) fn neighbor_state(last: u8) -> NeighborState {
+        NeighborState {
+            source_mac: None,
+            vlan_id: 0,
+            mac: [0, 0x15, 0x5d, 1, 2, last],
+            host_reachability_delta: 0,
+            nic_reachability_delta: 0,
+        }
+    }
+
+    pub(crate) fn path_state() -> PathState {
+        let ip = |text| parse_ip(text).unwrap();
+        PathState::new(ip("10.0.0.1"), ip("10.0.0.9"), 1500).unwrap()
+    }
+
+    /// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3): the source page's figure.
+    pub(crate) fn example() -> (HostTree, [Handle; 6]) {
+        let mut tree = HostTree::new();
+        let n1 = tree.insert_neighbor(neighbor_state(1));
+        let p1 = tree.insert_path(n1, path_state());
+        let p2 = tree.insert_path(n1, path_state());
+        let t1 = tree.insert_tcp(p1, TcpState::default());
+        let t2 = tree.insert_tcp(p1, TcpState::default());
+        let t3 = tree.insert_tcp(p2, TcpState::default());
+        (tree, [n1, p1, p2, t1, t2, t3])
+    }
+
+    #[test]
+    fn removal_invalidates_handles_and_unlinks() {
+        let (mut tree, [n1, p1, _p2, t1, t2, _t3]) = example();
+        tree.remove_all(&[t1]);
+        assert!(tree.resolve(t1.raw()).is_err());
+        assert_eq!(tree.children(p1), &[t2]);
+        assert_eq!(tree.len(), 5);
+        let replacement = tree.insert_tcp(p1, TcpState::default());
+        assert_eq!(replacement.slot(), t1.slot(), "freed slot is reused");
+        assert_ne!(replacement.raw(), t1.raw(), "with a new generation");
+        assert!(tree.resolve(t1.raw()).is_err());
+        assert_eq!(tree.parent(p1), Some(n1));
+    }
+
+    #[test]
+    fn foreign_and_malformed_handles_are_rejected() {
+        let (tree, [n1, ..]) = example();
+        let (other, [m1, ..]) = example();
+        let code = |r: Result<Handle>| r.unwrap_err().code();
+        use crate::model::ErrorCode::*;
+        assert_eq!(code(other.resolve(n1.raw())), ForeignHandle);
+        assert_eq!(code(tree.resolve(m1.raw())), ForeignHandle);
+        assert_eq!(code(tree.resolve(n1.raw() | (0b11 << 46))), NoSuchLayer);
+        assert_eq!(code(tree.resolve(n1.raw() + 7)), StaleHandle);
+        assert_eq!(
+            code(tree.resolve_layer(n1.raw(), Layer::Path, "parent")),
+            WrongLayer
+        );
+    }
+
+    #[test]
+    fn relink_moves_path_to_end_of_new_neighbor() {
+        let (mut tree, [n1, p1, p2, ..]) = example();
+        let n2 = tree.insert_neighbor(neighbor_state(2));
+        tree.relink(p1, n2);
+        assert_eq!(tree.children(n1), &[p2]);
+        assert_eq!(tree.children(n2), &[p1]);
+        assert_eq!(tree.parent(p1), Some(n2));
+    }
+}

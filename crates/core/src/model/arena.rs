@@ -1,0 +1,269 @@
+//! A generational arena: objects live in one `Vec` per layer and are named by
+//! `(slot, generation)`. Freed slots are reused last-in first-out; a slot whose generation
+//! would overflow 14 bits is retired instead of reused, so a stale handle never aliases.
+
+use super::handle::GENERATION_LIMIT;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Entry<T> {
+    Occupied { generation: u16, value: T },
+    Vacant { generation: u16 },
+    Retired,
+}
+
+/// Slot storage for one layer (host tree or target).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arena<T> {
+    entries: Vec<Entry<T>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<T> Default for Arena<T> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Arena<T> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of live objects.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of slots ever created (live, vacant or retired): the size of slot-indexed scratch.
+    pub fn slot_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        let from_free = additional.min(self.free.len());
+        self.entries.reserve(additional - from_free);
+    }
+
+    /// The `(slot, generation)` the next `insert` will use.
+    pub fn next_key(&self) -> (u32, u16) {
+        match self.free.last() {
+            Some(&slot) => match self.entries[slot as usize] {
+                Entry::Vacant { generation } => (slot, generation),
+                _ => unreachable!("free list holds only vacant slots"),
+            },
+            None => (self.entries.len() as u32, 0),
+        }
+    }
+
+    /// Stores `value` and returns its `(slot, generation)`.
+    pub fn insert(&mut self, value: T) -> (u32, u16) {
+        self.len += 1;
+        if let Some(slot) = self.free.pop() {
+            let entry = &mut self.entries[slot as usize];
+            let generation = match *entry {
+                Entry::Vacant { generation } => generation,
+                _ => unreachable!("free list holds only vacant slots"),
+            };
+            *entry = Entry::Occupied { generation, value };
+            (slot, generation)
+        } else {
+            let slot = u32::try_from(self.entries.len()).expect("arena holds at most 2^32 slots");
+            self.entries.push(Entry::Occupied {
+                generation: 0,
+                value,
+            });
+            (slot, 0)
+        }
+    }
+
+    pub fn get(&self, slot: u32, generation: u16) -> Option<&T> {
+        match self.entries.get(slot as usize) {
+            Some(Entry::Occupied {
+                generation: g,
+                value,
+            }) if *g == generation => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, slot: u32, generation: u16) -> Option<&mut T> {
+        match self.entries.get_mut(slot as usize) {
+            Some(Entry::Occupied {
+                generation: g,
+                value,
+            }) if *g == generation => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Frees the slot; its generation moves on, so old keys no longer resolve.
+    pub fn remove(&mut self, slot: u32, generation: u16) -> Option<T> {
+        let entry = self.entries.get_mut(slot as usize)?;
+        match entry {
+            Entry::Occupied { generation: g, .. } if *g == generation => {}
+            _ => return None,
+        }
+        let next = generation + 1;
+        let old = if next >= GENERATION_LIMIT {
+            std::mem::replace(entry, Entry::Retired)
+        } else {
+            self.free.push(slot);
+            std::mem::replace(entry, Entry::Vacant { generation: next })
+        };
+        self.len -= 1;
+        match old {
+            Entry::Occupied { value, .. } => Some(value),
+            _ => unreachable!("checked occupied above"),
+        }
+    }
+
+    /// The object in `slot`, whatever its generation. For stores whose slot numbers never
+    /// leave the core (the target's contexts), where a generation check would be redundant.
+    pub fn get_slot(&self, slot: u32) -> Option<&T> {
+        match self.entries.get(slot as usize) {
+            Some(Entry::Occupied { value, .. }) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn get_slot_mut(&mut self, slot: u32) -> Option<&mut T> {
+        match self.entries.get_mut(slot as usize) {
+            Some(Entry::Occupied { value, .. }) => Some(value),
+            _ => None,
+        }
+    }
+
+    pub fn remove_slot(&mut self, slot: u32) -> Option<T> {
+        let generation = match self.entries.get(slot as usize) {
+            Some(Entry::Occupied { generation, .. }) => *generation,
+            _ => return None,
+        };
+        self.remove(slot, generation)
+    }
+
+    /// Live objects in slot order with their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, u16, &T)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, entry)| match entry {
+                Entry::Occupied { generation, value } => Some((slot as u32, *generation, value)),
+                _ => None,
+            })
+    }
+}
+
+/// Values kept beside an arena, indexed by the same slots: the cold half of a hot/cold split.
+///
+/// Walks, block lists and offload bookkeeping touch only the arena's small link records, so
+/// they stream through a few bytes per object instead of the whole state. The column is
+/// written when the arena hands out a slot and read only for slots the arena says are live.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SlotColumn<S> {
+    values: Vec<S>,
+}
+
+impl<S> SlotColumn<S> {
+    pub fn new() -> Self {
+        Self { values: Vec::new() }
+    }
+
+    /// Stores the value of `slot`, which is either reused or the next new slot.
+    pub fn put(&mut self, slot: u32, value: S) {
+        let index = slot as usize;
+        if index == self.values.len() {
+            self.values.push(value);
+        } else {
+            self.values[index] = value;
+        }
+    }
+
+    pub fn get(&self, slot: u32) -> &S {
+        &self.values[slot as usize]
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> &mut S {
+        &mut self.values[slot as usize]
+    }
+
+    pub fn reserve(&mut self, additional: usize) {
+        self.values.reserve(additional);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_get_remove() {
+        let mut arena = Arena::new();
+        let (a, ga) = arena.insert("a");
+        let (b, gb) = arena.insert("b");
+        assert_eq!(arena.get(a, ga), Some(&"a"));
+        assert_eq!(arena.remove(a, ga), Some("a"));
+        assert_eq!(arena.get(a, ga), None, "stale key must not resolve");
+        assert_eq!(arena.get(b, gb), Some(&"b"));
+        assert_eq!(arena.len(), 1);
+    }
+
+    #[test]
+    fn freed_slots_are_reused_lifo_with_new_generation() {
+        let mut arena = Arena::new();
+        let keys: Vec<_> = (0..3).map(|i| arena.insert(i)).collect();
+        arena.remove(keys[0].0, keys[0].1);
+        arena.remove(keys[2].0, keys[2].1);
+        assert_eq!(arena.next_key(), (2, 1));
+        assert_eq!(arena.insert(10), (2, 1));
+        assert_eq!(arena.insert(11), (0, 1));
+        assert_eq!(arena.insert(12), (3, 0));
+    }
+
+    #[test]
+    fn slot_is_retired_when_generation_would_overflow() {
+        let mut arena = Arena::new();
+        let mut key = arena.insert(0u8);
+        for _ in 0..(GENERATION_LIMIT - 1) {
+            arena.remove(key.0, key.1);
+            key = arena.insert(0u8);
+            assert_eq!(key.0, 0);
+        }
+        assert_eq!(key.1, GENERATION_LIMIT - 1);
+        arena.remove(key.0, key.1);
+        assert_eq!(arena.insert(1u8), (1, 0), "slot 0 is retired, never reused");
+        assert_eq!(arena.get(0, GENERATION_LIMIT - 1), None);
+    }
+
+    #[test]
+    fn column_follows_arena_slots() {
+        let mut arena = Arena::new();
+        let mut column = SlotColumn::new();
+        let (a, ga) = arena.insert(());
+        column.put(a, "a");
+        let (b, _) = arena.insert(());
+        column.put(b, "b");
+        arena.remove(a, ga);
+        let (c, _) = arena.insert(());
+        column.put(c, "c");
+        assert_eq!(c, a);
+        assert_eq!((*column.get(c), *column.get(b)), ("c", "b"));
+    }
+
+    #[test]
+    fn double_remove_is_rejected() {
+        let mut arena = Arena::new();
+        let (s, g) = arena.insert(1);
+        assert!(arena.remove(s, g).is_some());
+        assert!(arena.remove(s, g).is_none());
+        assert_eq!(arena.len(), 0);
+    }
+}

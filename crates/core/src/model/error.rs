@@ -1,0 +1,259 @@
+//! Errors of the core, from one catalogue.
+//!
+//! Every error the core can report has a code ([`ErrorCode`]) with a kind and a message
+//! template. The kinds map one-to-one onto the Python exception classes; the catalogue is
+//! the source of the wording both backends use: `python/offload_tree/_messages.py` holds
+//! the Python copy, which `tests/test_parity.py` checks against this one.
+
+use std::fmt;
+
+/// What went wrong, in the terms of docs/SPEC.md §6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Unknown, stale or foreign handle (`InvalidHandleError`).
+    InvalidHandle,
+    /// An object of the wrong layer for its role (`LayerError`).
+    Layer,
+    /// The operation would orphan or cut a dependency (`DependencyError`).
+    Dependency,
+    /// Wrong offload state for the operation, or a variable that may not be set (`StateError`).
+    State,
+    /// A field out of range or malformed (`ValidationError`).
+    Validation,
+}
+
+impl ErrorKind {
+    /// The name of the Python exception class of this kind.
+    pub fn class_name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidHandle => "InvalidHandleError",
+            ErrorKind::Layer => "LayerError",
+            ErrorKind::Dependency => "DependencyError",
+            ErrorKind::State => "StateError",
+            ErrorKind::Validation => "ValidationError",
+        }
+    }
+}
+
+/// Declares the catalogue: each code with its kind and template, and the lookups.
+macro_rules! error_catalogue {
+    ($($(#[$doc:meta])* $code:ident = $kind:ident, $name:literal, $template:literal;)*) => {
+        /// Every error the core reports. Templates name their arguments in braces.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $code,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in catalogue order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$code,)*];
+
+            /// The code's snake_case name, the key of the Python copy of the catalogue.
+            pub fn name(self) -> &'static str {
+                match self { $(ErrorCode::$code => $name,)* }
+            }
+
+            pub fn kind(self) -> ErrorKind {
+                match self { $(ErrorCode::$code => ErrorKind::$kind,)* }
+            }
+
+            /// The message with `{argument}` placeholders.
+            pub fn template(self) -> &'static str {
+                match self { $(ErrorCode::$code => $template,)* }
+            }
+        }
+    };
+}
+
+error_catalogue! {
+    /// A handle whose tree id is another tree's.
+    ForeignHandle = InvalidHandle, "foreign_handle",
+        "handle {handle} belongs to another tree (tree id {tree_id})";
+    /// A handle with the layer bits 3.
+    NoSuchLayer = InvalidHandle, "no_such_layer", "invalid handle {handle}: no such layer";
+    /// A handle of this tree whose slot holds no object of that generation.
+    StaleHandle = InvalidHandle, "stale_handle", "stale or unknown handle {handle}: no live object";
+    WrongLayer = Layer, "wrong_layer", "{role} {handle} is a {actual}, expected a {expected}";
+    NotOffloaded = State, "not_offloaded", "{layer} {handle} is not offloaded: cannot {operation}";
+    AlreadyOffloaded = State, "already_offloaded", "{layer} {handle} is already offloaded";
+    RemoveOffloaded = State, "remove_offloaded",
+        "{layer} {handle} is offloaded: terminate it before removing it";
+    UpdateNotCached = State, "update_not_cached",
+        "cannot update '{name}': it is a {kind} variable of a {layer} (only cached variables can be updated)";
+    RelinkFailed = State, "relink_failed",
+        "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed with {status}";
+    AlreadyPaused = State, "already_paused",
+        "the target already requested upload-all and has not resumed";
+    NotPaused = State, "not_paused", "the target cannot resume: it did not request upload-all";
+    RemoveDependent = Dependency, "remove_dependent",
+        "{layer} {dependent} depends on {handle}; remove it too or use cascade=True";
+    TerminateDependent = Dependency, "terminate_dependent",
+        "{layer} {dependent} is offloaded and depends on {parent_layer} {handle}; terminate it too or use cascade=True";
+    BatchTooLarge = Validation, "batch_too_large",
+        "a batch of {len} objects is over the limit of {limit} per call";
+    LengthMismatch = Validation, "length_mismatch",
+        "{name} has {got} values but there are {expected} {per}";
+    LayerFull = Validation, "layer_full",
+        "cannot add {count} {layer} objects: a layer holds at most {limit} slots";
+    UnknownTcpVariable = Validation, "unknown_tcp_variable",
+        "unknown TCP connection variable '{name}'";
+    UnknownVariable = Validation, "unknown_variable", "'{name}' is not a variable of a {layer}";
+    OutOfRange = Validation, "out_of_range", "{name}={value} is out of range {min}..{max}";
+    NotABool = Validation, "not_a_bool", "{name} must be True or False, got {got}";
+    BoolOutOfRange = Validation, "bool_out_of_range", "{name} must be 0 or 1 (a bool), got {value}";
+    NotAnInt = Validation, "not_an_int", "{name} must be an int, got {got}";
+    NotAMac = Validation, "not_a_mac",
+        "{name} must be a MAC address (str, 6 bytes or int), got {got}";
+    MalformedMac = Validation, "malformed_mac",
+        "malformed MAC address '{text}': expected six hex octets like \"00:15:5d:01:02:03\"";
+    MacBytesLength = Validation, "mac_bytes_length",
+        "a MAC address given as bytes must be 6 bytes long, got {len}";
+    MacIntRange = Validation, "mac_int_range",
+        "a MAC address given as an int must be in 0..2**48-1, got {value}";
+    NotAnIp = Validation, "not_an_ip",
+        "{name} must be an IP address (str, ipaddress object, 4/16 bytes or int), got {got}";
+    MalformedIp = Validation, "malformed_ip",
+        "malformed IP address '{text}': expected IPv4 like \"10.0.0.1\" or IPv6 like \"fe80::1\"";
+    IpBytesLength = Validation, "ip_bytes_length",
+        "an IP address given as bytes must be 4 or 16 bytes long, got {len}";
+    IpIntRange = Validation, "ip_int_range",
+        "an IP address given as an int must be in 0..2**128-1, got {value}";
+    IpFamilyMismatch = Validation, "ip_family_mismatch",
+        "source and destination must be of the same IP family, got IPv{source} and IPv{destination}";
+    NotAnUploadReason = Validation, "not_an_upload_reason",
+        "reason={value} is not an UploadReason (1..11)";
+    NotAFaultStatus = Validation, "not_a_fault_status",
+        "status={value} is not a failure status a target can report (FAILURE..CONNECTION_REJECTED, 2..15)";
+    FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
+}
+
+/// Appended to a message when the error is about one item of a batch.
+pub const ITEM_SUFFIX: &str = " (item {index})";
+
+/// Fills a template's `{name}` placeholders from `args`; unknown names stay as they are.
+pub fn render(template: &str, args: &[(&str, &dyn fmt::Display)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let key = &after[..close];
+                match args.iter().find(|(name, _)| *name == key) {
+                    Some((_, value)) => out.push_str(&value.to_string()),
+                    None => out.push_str(&rest[open..open + close + 2]),
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An error: its code and the message rendered from the code's template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+}
+
+impl Error {
+    /// The error `code` with its template filled from `args`.
+    pub fn new(code: ErrorCode, args: &[(&str, &dyn fmt::Display)]) -> Self {
+        Self {
+            code,
+            message: render(code.template(), args),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.code.kind()
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Names the position of the offending item in a batch call.
+    pub fn at(mut self, index: usize) -> Self {
+        self.message
+            .push_str(&render(ITEM_SUFFIX, &[("index", &index)]));
+        self
+    }
+}
+
+/// `error!(Code, name = value, ...)`: an [`Error`] with its template filled in.
+#[macro_export]
+macro_rules! error {
+    ($code:ident $(, $name:ident = $value:expr)* $(,)?) => {
+        $crate::Error::new(
+            $crate::ErrorCode::$code,
+            &[$((stringify!($name), &$value as &dyn ::std::fmt::Display)),*],
+        )
+    };
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_filled_by_name() {
+        let e = error!(
+            OutOfRange,
+            name = "path_mtu",
+            value = 67,
+            min = 68,
+            max = 65535
+        );
+        assert_eq!(e.message(), "path_mtu=67 is out of range 68..65535");
+        assert_eq!(e.kind(), ErrorKind::Validation);
+        assert_eq!(
+            e.at(3).message(),
+            "path_mtu=67 is out of range 68..65535 (item 3)"
+        );
+    }
+
+    #[test]
+    fn unknown_and_unclosed_placeholders_are_kept() {
+        assert_eq!(render("a {x} {y", &[("x", &1)]), "a 1 {y");
+        assert_eq!(render("{z}", &[]), "{z}");
+    }
+
+    #[test]
+    fn every_placeholder_of_every_template_is_a_plain_name() {
+        for code in ErrorCode::ALL {
+            let t = code.template();
+            let mut depth = 0;
+            for c in t.chars() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+                assert!((0..=1).contains(&depth), "{}: nested braces", code.name());
+            }
+            assert_eq!(depth, 0, "{}: unbalanced braces", code.name());
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! The kinds of target-initiated event queued on the host (docs/DESIGN.md §6); Python's
+//! `EventKind` is checked against this table.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EventKind {
+    /// The target asks the host to upload one connection (NdisTcpOffloadEventHandler).
+    UploadRequested = 0,
+    /// NDIS_STATUS_UPLOAD_ALL.
+    UploadAll = 1,
+    /// NDIS_STATUS_OFFLOAD_RESUME.
+    OffloadResume = 2,
+    /// The target doubts a neighbor's reachability.
+    NeighborUnreachable = 3,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 4] = [
+        EventKind::UploadRequested,
+        EventKind::UploadAll,
+        EventKind::OffloadResume,
+        EventKind::NeighborUnreachable,
+    ];
+
+    /// The name of the Python enum member.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::UploadRequested => "UPLOAD_REQUESTED",
+            EventKind::UploadAll => "UPLOAD_ALL",
+            EventKind::OffloadResume => "OFFLOAD_RESUME",
+            EventKind::NeighborUnreachable => "NEIGHBOR_UNREACHABLE",
+        }
+    }
+}

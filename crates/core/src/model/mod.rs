@@ -1,0 +1,34 @@
+//! The vocabulary every other folder speaks: handles and layers, the arena they index, the
+//! state-variable tables and the state structs laid out by them, addresses, statuses and the
+//! other fixed tables (upload reasons, event kinds, connection states), loosely typed input
+//! values, and the error catalogue. Leaf modules: nothing here imports from outside `model`.
+
+mod address;
+mod arena;
+mod connection_state;
+mod error;
+mod event_kind;
+mod fields;
+mod handle;
+mod state;
+mod status;
+mod upload_reason;
+mod value;
+
+pub use connection_state::ConnectionState;
+pub use error::{Error, ErrorCode, ErrorKind, Result, ITEM_SUFFIX};
+pub use event_kind::EventKind;
+pub use fields::{fields, FieldKind, FieldSpec, TcpCached, TcpConstant, TcpDelegated, ValueType};
+pub use handle::{Handle, Layer};
+pub use status::{Status, NO_STATUS};
+pub use upload_reason::UploadReason;
+pub use value::Value;
+
+pub(crate) use address::{format_mac, ip_octets, mac_from_int, Mac};
+pub(crate) use arena::{Arena, SlotColumn};
+pub(crate) use fields::{check_port, check_u32, check_vlan, lookup, DEFAULT_PATH_MTU};
+pub(crate) use handle::next_tree_id;
+pub(crate) use state::{NeighborState, PathState, TcpField, TcpState};
+
+#[cfg(test)]
+pub(crate) use address::parse_ip;

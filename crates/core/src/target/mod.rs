@@ -1,0 +1,241 @@
+//! The simulated offload target: a state store of its own (docs/SPEC.md §5).
+//!
+//! It keeps one arena of contexts per layer ([`contexts`]), linked into the target's internal
+//! state tree; decides whether it takes an object ([`admission`]: injected faults, capacities,
+//! limits, random faults drawn from [`rng`]); owns the delegated state of offloaded
+//! connections and buffers what they receive ([`traffic`]); and marks objects invalid.
+
+mod admission;
+mod config;
+mod contexts;
+mod rng;
+mod traffic;
+
+use std::collections::HashMap;
+
+use crate::model::{Arena, Layer, Result, Status, TcpDelegated};
+
+pub use config::TargetConfig;
+
+pub(crate) use contexts::{TargetNeighbor, TargetPath, TargetTcp, Upload, NOT_DIVERGED};
+pub(crate) use rng::SplitMix64;
+
+/// Running totals of the target.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TargetCounters {
+    pub contexts_allocated: u64,
+    pub contexts_freed: u64,
+    pub bytes_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_buffered: u64,
+    pub bytes_held_back: u64,
+    pub events_indicated: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub config: TargetConfig,
+    pub neighbors: Arena<TargetNeighbor>,
+    pub paths: Arena<TargetPath>,
+    pub tcps: Arena<TargetTcp>,
+    /// Live delegated state of the connections traffic has changed since their offload.
+    pub diverged: Arena<TcpDelegated>,
+    rng: SplitMix64,
+    /// Received bytes not yet indicated to the host, by connection context: returned on
+    /// terminate. A side table because most connections hold none, and an empty `Vec` in
+    /// every context would cost 24 bytes a connection.
+    pub received: HashMap<u32, Vec<u8>>,
+    /// One-shot faults aimed at chosen objects, by host handle.
+    pub faults: HashMap<u64, Status>,
+    /// Upload-all was indicated and not yet followed by resume.
+    pub paused: bool,
+    /// Contexts carrying an invalid mark.
+    pub invalid: u64,
+    pub counters: TargetCounters,
+}
+
+impl Target {
+    pub fn new(config: TargetConfig) -> Result<Target> {
+        config.validate()?;
+        let seed = config.seed;
+        Ok(Target {
+            config,
+            neighbors: Arena::new(),
+            paths: Arena::new(),
+            tcps: Arena::new(),
+            diverged: Arena::new(),
+            rng: SplitMix64::new(seed),
+            received: HashMap::new(),
+            faults: HashMap::new(),
+            paused: false,
+            invalid: 0,
+            counters: TargetCounters::default(),
+        })
+    }
+
+    /// The number of objects of `layer` the target holds.
+    pub fn offloaded(&self, layer: Layer) -> usize {
+        match layer {
+            Layer::Neighbor => self.neighbors.len(),
+            Layer::Path => self.paths.len(),
+            Layer::Tcp => self.tcps.len(),
+        }
+    }
+
+    /// Makes room for `additional` contexts per layer.
+    pub fn reserve(&mut self, additional: [usize; 3]) {
+        self.neighbors.reserve(additional[0]);
+        self.paths.reserve(additional[1]);
+        self.tcps.reserve(additional[2]);
+    }
+
+    pub fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
+        self.counters.contexts_allocated += 1;
+        self.neighbors.insert(context).0
+    }
+
+    pub fn add_path(&mut self, context: TargetPath) -> u32 {
+        self.counters.contexts_allocated += 1;
+        self.paths.insert(context).0
+    }
+
+    pub fn add_tcp(&mut self, context: TargetTcp) -> u32 {
+        self.counters.contexts_allocated += 1;
+        self.tcps.insert(context).0
+    }
+
+    // Context accessors: the host only holds contexts the target gave it, so a miss is a bug.
+    pub fn neighbor(&self, context: u32) -> &TargetNeighbor {
+        self.neighbors
+            .get_slot(context)
+            .expect("live neighbor context")
+    }
+    pub fn neighbor_mut(&mut self, context: u32) -> &mut TargetNeighbor {
+        self.neighbors
+            .get_slot_mut(context)
+            .expect("live neighbor context")
+    }
+    pub fn path(&self, context: u32) -> &TargetPath {
+        self.paths.get_slot(context).expect("live path context")
+    }
+    pub fn path_mut(&mut self, context: u32) -> &mut TargetPath {
+        self.paths.get_slot_mut(context).expect("live path context")
+    }
+    pub fn tcp(&self, context: u32) -> &TargetTcp {
+        self.tcps.get_slot(context).expect("live tcp context")
+    }
+    pub fn tcp_mut(&mut self, context: u32) -> &mut TargetTcp {
+        self.tcps.get_slot_mut(context).expect("live tcp context")
+    }
+
+    /// Whether the object in `context` of `layer` is marked invalid.
+    pub fn is_invalid(&self, layer: Layer, context: u32) -> bool {
+        match layer {
+            Layer::Neighbor => self.neighbor(context).invalid,
+            Layer::Path => self.path(context).invalid,
+            Layer::Tcp => self.tcp(context).invalid,
+        }
+    }
+
+    /// Marks or clears the invalid mark, keeping the count.
+    pub fn set_invalid(&mut self, layer: Layer, context: u32, invalid: bool) {
+        let flag = match layer {
+            Layer::Neighbor => &mut self.neighbor_mut(context).invalid,
+            Layer::Path => &mut self.path_mut(context).invalid,
+            Layer::Tcp => &mut self.tcp_mut(context).invalid,
+        };
+        let was = std::mem::replace(flag, invalid);
+        match (was, invalid) {
+            (false, true) => self.invalid += 1,
+            (true, false) => self.invalid -= 1,
+            _ => {}
+        }
+    }
+
+    /// Releases a context, returning what the host gets back.
+    pub fn upload(&mut self, layer: Layer, context: u32) -> Upload {
+        if self.is_invalid(layer, context) {
+            self.set_invalid(layer, context, false);
+        }
+        self.counters.contexts_freed += 1;
+        match layer {
+            Layer::Neighbor => {
+                let n = self
+                    .neighbors
+                    .remove_slot(context)
+                    .expect("live neighbor context");
+                Upload::Neighbor {
+                    nic_reachability_delta: n.nic_reachability_delta,
+                }
+            }
+            Layer::Path => {
+                self.paths.remove_slot(context).expect("live path context");
+                Upload::Path
+            }
+            Layer::Tcp => {
+                let tcp = self.tcps.remove_slot(context).expect("live tcp context");
+                let delegated = match tcp.diverged {
+                    NOT_DIVERGED => None,
+                    slot => self.diverged.remove_slot(slot),
+                };
+                let received = self.received.remove(&context).unwrap_or_default();
+                self.counters.bytes_buffered -= received.len() as u64;
+                Upload::Tcp {
+                    delegated,
+                    received,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::model::Handle;
+
+    /// A target holding one connection over one path over one neighbor; the connection's
+    /// context.
+    pub(crate) fn tcp_target() -> (Target, u32) {
+        let mut target = Target::new(TargetConfig::default()).unwrap();
+        let n = target.add_neighbor(TargetNeighbor {
+            host: Handle::new(1, Layer::Neighbor, 0, 0),
+            mac: [0; 6],
+            host_reachability_delta: 0,
+            nic_reachability_delta: 0,
+            invalid: false,
+        });
+        let p = target.add_path(TargetPath {
+            host: Handle::new(1, Layer::Path, 0, 0),
+            neighbor: n,
+            path_mtu: 1500,
+            invalid: false,
+        });
+        let t = target.add_tcp(TargetTcp::new(Handle::new(1, Layer::Tcp, 0, 0), p));
+        (target, t)
+    }
+
+    #[test]
+    fn upload_of_an_unchanged_connection_hands_back_no_copy() {
+        let (mut target, t) = tcp_target();
+        match target.upload(Layer::Tcp, t) {
+            Upload::Tcp {
+                delegated,
+                received,
+            } => assert_eq!((delegated, received.len()), (None, 0)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(target.counters.contexts_freed, 1);
+        assert_eq!(target.offloaded(Layer::Tcp), 0);
+    }
+
+    #[test]
+    fn invalid_marks_are_counted_and_cleared_by_upload() {
+        let (mut target, t) = tcp_target();
+        target.set_invalid(Layer::Tcp, t, true);
+        target.set_invalid(Layer::Tcp, t, true);
+        assert_eq!(target.invalid, 1);
+        target.upload(Layer::Tcp, t);
+        assert_eq!(target.invalid, 0);
+    }
+}

@@ -1,0 +1,139 @@
+//! Traffic on offloaded connections: the target buffers what it receives and advances the
+//! receive and send sequences of the connection's delegated state (docs/DESIGN.md §8,
+//! "Traffic").
+//!
+//! A connection's delegated state is stored copy-on-write. While offloaded, the host's copy
+//! is frozen at the values it handed over (only terminate changes it), so the target's live
+//! state equals that snapshot until traffic changes it. The target stores its own copy only
+//! from that first change on (`TargetTcp::diverged`); offloading a million connections then
+//! copies no state, and memory holds each value once. Cached variables are the host's to
+//! change and the target only reads them, so it keeps no copy of them either.
+
+use super::contexts::NOT_DIVERGED;
+use super::Target;
+use crate::model::TcpDelegated;
+
+impl Target {
+    /// The live delegated state of connection `context`; `snapshot` is the host's copy.
+    pub fn delegated<'a>(&'a self, context: u32, snapshot: &'a TcpDelegated) -> &'a TcpDelegated {
+        match self.tcp(context).diverged {
+            NOT_DIVERGED => snapshot,
+            slot => self.diverged.get_slot(slot).expect("live diverged state"),
+        }
+    }
+
+    /// The live delegated state for writing: copied from `snapshot` on the first change.
+    fn delegated_mut(&mut self, context: u32, snapshot: &TcpDelegated) -> &mut TcpDelegated {
+        let slot = match self.tcp(context).diverged {
+            NOT_DIVERGED => {
+                let slot = self.diverged.insert(*snapshot).0;
+                self.tcp_mut(context).diverged = slot;
+                slot
+            }
+            slot => slot,
+        };
+        self.diverged
+            .get_slot_mut(slot)
+            .expect("live diverged state")
+    }
+
+    /// A connection is held back when it, its path or its neighbor is invalid.
+    pub fn tcp_held_back(&self, context: u32) -> bool {
+        let tcp = self.tcp(context);
+        let path = self.path(tcp.path);
+        tcp.invalid || path.invalid || self.neighbor(path.neighbor).invalid
+    }
+
+    /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
+    /// host's copy of the delegated state.
+    pub fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
+        let n = data.len();
+        if n > 0 {
+            self.received
+                .entry(context)
+                .or_default()
+                .extend_from_slice(data);
+        }
+        let d = self.delegated_mut(context, snapshot);
+        // Sequence space is 32 bits: truncation is the wrap the protocol defines.
+        d.rcv_nxt = d.rcv_nxt.wrapping_add(n as u32);
+        d.rcv_wnd -= d.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
+        self.counters.bytes_received += n as u64;
+        self.counters.bytes_buffered += n as u64;
+    }
+
+    /// Advances the send sequence by `nbytes`, or holds them back on an invalid connection;
+    /// `snapshot` is the host's copy of the delegated state.
+    pub fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
+        if self.tcp_held_back(context) {
+            self.counters.bytes_held_back += u64::from(nbytes);
+            return 0;
+        }
+        let d = self.delegated_mut(context, snapshot);
+        d.snd_nxt = d.snd_nxt.wrapping_add(nbytes);
+        let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
+        if (1..(1u32 << 31)).contains(&ahead) {
+            d.snd_max = d.snd_nxt;
+        }
+        d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
+        self.counters.bytes_sent += u64::from(nbytes);
+        nbytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::tcp_target;
+    use super::super::Upload;
+    use crate::model::{Layer, TcpDelegated};
+
+    #[test]
+    fn receive_buffers_and_wraps_sequence() {
+        let (mut target, t) = tcp_target();
+        let snapshot = TcpDelegated {
+            rcv_nxt: u32::MAX - 1,
+            ..TcpDelegated::default()
+        };
+        // Nothing is copied until the state changes.
+        assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
+        assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
+        target.receive(t, b"abc", &snapshot);
+        target.receive(t, b"de", &snapshot);
+        assert_eq!(target.received[&t], b"abcde");
+        let live = *target.delegated(t, &snapshot);
+        assert_eq!(live.rcv_nxt, 3);
+        assert_eq!(live.rcv_wnd, 65530);
+        assert_eq!(
+            snapshot.rcv_nxt,
+            u32::MAX - 1,
+            "the host's snapshot is untouched"
+        );
+        assert_eq!(target.diverged.len(), 1);
+        match target.upload(Layer::Tcp, t) {
+            Upload::Tcp {
+                delegated,
+                received,
+            } => {
+                assert_eq!(received, b"abcde");
+                assert_eq!(delegated, Some(live));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(target.counters.bytes_buffered, 0);
+        assert!(target.diverged.is_empty(), "upload frees the diverged copy");
+    }
+
+    #[test]
+    fn send_is_held_back_when_an_ancestor_is_invalid() {
+        let (mut target, t) = tcp_target();
+        let snapshot = TcpDelegated::default();
+        assert_eq!(target.send(t, 100, &snapshot), 100);
+        let path = target.tcp(t).path;
+        let neighbor = target.path(path).neighbor;
+        target.set_invalid(Layer::Neighbor, neighbor, true);
+        assert_eq!(target.send(t, 50, &snapshot), 0);
+        assert_eq!(target.counters.bytes_held_back, 50);
+        assert_eq!(target.delegated(t, &snapshot).snd_nxt, 100);
+        assert_eq!(target.delegated(t, &snapshot).snd_max, 100);
+    }
+}

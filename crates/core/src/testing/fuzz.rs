@@ -1,0 +1,330 @@
+//! Support for fuzzing the core: an interpreter that turns arbitrary bytes into a sequence of
+//! engine calls (valid and invalid alike) and checks, after every call, that
+//! - no call panics (the fuzzer or test harness catches that),
+//! - a call that fails left the engine exactly as it was (invariant 6 of docs/SPEC.md §2),
+//! - every invariant holds (`Engine::check_invariants`).
+//!
+//! Used by `tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
+
+use crate::{Column, Engine, NeighborArgs, TargetConfig, Value};
+
+/// Reads bytes as a stream of small choices; runs dry as zeros.
+pub struct Bytes<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Bytes<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Self { data }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    pub fn u8(&mut self) -> u8 {
+        match self.data.split_first() {
+            Some((&b, rest)) => {
+                self.data = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes([self.u8(), self.u8(), self.u8(), self.u8()])
+    }
+    pub fn u64(&mut self) -> u64 {
+        u64::from(self.u32()) | (u64::from(self.u32()) << 32)
+    }
+    pub fn bytes(&mut self, max: usize) -> Vec<u8> {
+        let n = usize::from(self.u8()) % (max + 1);
+        (0..n).map(|_| self.u8()).collect()
+    }
+    /// Mostly a plausible field value (68..=9067: a valid port, MTU, window or count), sometimes
+    /// far out of any range.
+    pub fn int(&mut self) -> i128 {
+        match self.u8() % 10 {
+            0 => -i128::from(self.u8()),
+            1 => i128::from(self.u64()),
+            2 => i128::from(self.u8() % 16),
+            _ => 68 + i128::from(self.u32() % 9000),
+        }
+    }
+}
+
+const TCP_FIELDS: [&str; 8] = [
+    "rcv_wind_scale",
+    "nagle",
+    "initial_rcv_wnd",
+    "flow_label",
+    "rcv_nxt",
+    "state",
+    "user_priority",
+    "bogus",
+];
+const UPDATE_FIELDS: [&str; 8] = [
+    "mac",
+    "host_reachability_delta",
+    "path_mtu",
+    "initial_rcv_wnd",
+    "nagle",
+    "vlan_id",
+    "rcv_nxt",
+    "nope",
+];
+
+/// How many calls of each operation code ran, and how many of them succeeded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    pub calls: [u64; 16],
+    pub succeeded: [u64; 16],
+}
+
+impl Coverage {
+    pub fn add(&mut self, other: &Coverage) {
+        for i in 0..16 {
+            self.calls[i] += other.calls[i];
+            self.succeeded[i] += other.succeeded[i];
+        }
+    }
+}
+
+/// Runs the operations encoded in `data` against a fresh engine; `Err` names the first broken
+/// rule.
+pub fn run(data: &[u8]) -> Result<Coverage, String> {
+    let mut input = Bytes::new(data);
+    // Mostly roomy targets, so that deep states (offloaded connections with traffic) are
+    // reached; sometimes tight ones, so that every failure status is too.
+    let limit =
+        |b: u8, base: u64, scale: u64| (b % 4 == 0).then(|| base + u64::from(b % 8) * scale);
+    let config = TargetConfig {
+        neighbor_capacity: limit(input.u8(), 0, 1),
+        path_capacity: limit(input.u8(), 0, 1),
+        tcp_capacity: limit(input.u8(), 0, 1),
+        max_path_mtu: limit(input.u8(), 1500, 1000),
+        max_rcv_window: limit(input.u8(), 0, 20_000),
+        fail_rate: if input.u8() % 3 == 0 {
+            f64::from(input.u8() % 5) / 8.0
+        } else {
+            0.0
+        },
+        seed: input.u64(),
+    };
+    let mut engine = Engine::new(config).map_err(|e| e.to_string())?;
+    let mut known = seed_tree(&mut engine, &mut input);
+    let mut steps = 0;
+    let mut coverage = Coverage::default();
+    while !input.is_empty() && steps < 200 {
+        steps += 1;
+        let before = engine.clone();
+        let (op, failed) = step(&mut engine, &mut input, &mut known);
+        coverage.calls[usize::from(op)] += 1;
+        if !failed {
+            coverage.succeeded[usize::from(op)] += 1;
+        }
+        if failed && before != engine {
+            return Err(format!(
+                "step {steps}: failed operation {op} changed the engine"
+            ));
+        }
+        engine
+            .check_invariants()
+            .map_err(|e| format!("step {steps}: {e}"))?;
+    }
+    Ok(coverage)
+}
+
+/// A valid starting tree shaped by the input, half offloaded, so that random steps start from
+/// deep states (offloaded connections with traffic) instead of having to find them.
+fn seed_tree(e: &mut Engine, input: &mut Bytes<'_>) -> Vec<u64> {
+    let mut known = Vec::new();
+    for n in 0..=input.u8() % 3 {
+        let Ok(nb) = e.add_neighbor(&NeighborArgs {
+            mac: Value::Int(0x0200_0000_0000 + i128::from(n)),
+            vlan_id: Value::Int(0),
+            source_mac: None,
+            host_reachability_delta: Value::Int(0),
+            nic_reachability_delta: Value::Int(0),
+        }) else {
+            continue;
+        };
+        known.push(nb);
+        for _ in 0..=input.u8() % 3 {
+            let ip = |s: &str| Value::Text(s.into());
+            let Ok(pa) = e.add_path(nb, &ip("10.0.0.1"), &ip("10.0.0.2"), &Value::Int(1500)) else {
+                continue;
+            };
+            known.push(pa);
+            let k = usize::from(input.u8() % 4) + 1;
+            if let Ok(tcps) = e.add_tcps(&vec![pa; k], &vec![1024; k], &vec![443; k]) {
+                known.extend(tcps);
+            }
+        }
+    }
+    let half: Vec<u64> = known
+        .iter()
+        .copied()
+        .step_by(2)
+        .filter(|h| (h >> 46) & 3 == 2)
+        .collect();
+    let _ = e.initiate_offload(&half);
+    known
+}
+
+/// A handle: mostly a known one (of `layer` when given), sometimes garbage, foreign or stale.
+fn pick(input: &mut Bytes<'_>, known: &[u64], layer: Option<u64>) -> u64 {
+    let b = input.u8();
+    if b >= 0xF0 || known.is_empty() {
+        return input.u64();
+    }
+    let of_layer: Vec<u64> = match layer {
+        Some(l) if b % 8 != 0 => known
+            .iter()
+            .copied()
+            .filter(|h| (h >> 46) & 3 == l)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let pool = if of_layer.is_empty() {
+        known
+    } else {
+        &of_layer
+    };
+    pool[usize::from(b) % pool.len()]
+}
+
+fn picks(input: &mut Bytes<'_>, known: &[u64], layer: Option<u64>) -> Vec<u64> {
+    let n = usize::from(input.u8() % 5);
+    (0..n).map(|_| pick(input, known, layer)).collect()
+}
+
+/// Any shape of value, mostly of the shape `likely` makes.
+fn value(input: &mut Bytes<'_>, likely: fn(&mut Bytes<'_>) -> Value) -> Value {
+    match input.u8() % 20 {
+        0 => Value::Bool(input.u8() & 1 == 1),
+        1 => Value::Text(String::from_utf8_lossy(&input.bytes(24)).into_owned()),
+        2 => Value::Bytes(input.bytes(17)),
+        3 => Value::Other("float".into()),
+        4 => Value::Int(input.int()),
+        _ => likely(input),
+    }
+}
+
+fn mac(input: &mut Bytes<'_>) -> Value {
+    Value::Int(i128::from(input.u64() >> 16))
+}
+
+fn ip(input: &mut Bytes<'_>) -> Value {
+    Value::Text(format!("10.0.{}.{}", input.u8(), input.u8()))
+}
+
+fn int(input: &mut Bytes<'_>) -> Value {
+    Value::Int(input.int())
+}
+
+fn flag(input: &mut Bytes<'_>) -> Value {
+    Value::Bool(input.u8() & 1 == 1)
+}
+
+/// One call; returns its operation code and whether it failed.
+fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, bool) {
+    let op = input.u8() % 16;
+    let result: Result<Vec<u64>, crate::Error> = match op {
+        0 => e
+            .add_neighbor(&NeighborArgs {
+                mac: value(input, mac),
+                vlan_id: Value::Int(input.int()),
+                source_mac: None,
+                host_reachability_delta: Value::Int(0),
+                nic_reachability_delta: Value::Int(0),
+            })
+            .map(|h| vec![h]),
+        1 => {
+            let n = pick(input, known, Some(0));
+            let (s, d) = (value(input, ip), value(input, ip));
+            e.add_path(n, &s, &d, &Value::Int(input.int()))
+                .map(|h| vec![h])
+        }
+        2 => {
+            let p = pick(input, known, Some(1));
+            let name = TCP_FIELDS[usize::from(input.u8()) % TCP_FIELDS.len()];
+            let likely = if name == "nagle" { flag } else { int };
+            let fields = [(name.to_string(), value(input, likely))];
+            e.add_tcp(p, &Value::Int(input.int()), &Value::Int(443), &fields)
+                .map(|h| vec![h])
+        }
+        3 => {
+            let paths = picks(input, known, Some(1));
+            let ports: Vec<i64> = paths.iter().map(|_| input.int() as i64).collect();
+            e.add_tcps(&paths, &ports, &ports)
+        }
+        4 => {
+            let hs = picks(input, known, None);
+            e.remove(&hs, input.u8() & 1 == 1)
+        }
+        5 => e
+            .initiate_offload(&picks(input, known, None))
+            .map(|l| l.handles),
+        6 => {
+            let hs = picks(input, known, None);
+            e.terminate(&hs, input.u8() & 1 == 1).map(|o| o.handles)
+        }
+        7 => {
+            let hs = picks(input, known, None);
+            let name = UPDATE_FIELDS[usize::from(input.u8()) % UPDATE_FIELDS.len()];
+            let ints: Vec<i64> = hs.iter().map(|_| input.int() as i64).collect();
+            let values: Vec<Value> = hs.iter().map(|_| value(input, mac)).collect();
+            let column = if input.u8() & 1 == 0 {
+                Column::Ints(&ints)
+            } else {
+                Column::Values(&values)
+            };
+            e.update(&hs, &[(name.to_string(), column)])
+                .map(|_| Vec::new())
+        }
+        8 => {
+            let (p, n) = (pick(input, known, Some(1)), pick(input, known, Some(0)));
+            e.relink(p, n).map(|_| Vec::new())
+        }
+        9 => e.query(&picks(input, known, None)).map(|o| o.handles),
+        10 => e.invalidate(&picks(input, known, None)).map(|_| Vec::new()),
+        11 => {
+            let t = pick(input, known, Some(2));
+            let data = input.bytes(64);
+            e.target_receive(t, &data).map(|_| Vec::new())
+        }
+        12 => {
+            let t = pick(input, known, Some(2));
+            e.target_send(t, &Value::Int(input.int()))
+                .map(|_| Vec::new())
+        }
+        13 => {
+            let h = pick(input, known, None);
+            match input.u8() % 4 {
+                0 => e.target_request_upload(h, &Value::Int(input.int() % 13)),
+                1 => e.target_request_upload_all(),
+                2 => e.target_resume(),
+                _ => e.target_indicate_neighbor_unreachable(h),
+            }
+            .map(|_| Vec::new())
+        }
+        14 => {
+            let h = pick(input, known, None);
+            e.target_inject_fault(h, &Value::Int(i128::from(input.u8() % 20)))
+                .map(|_| Vec::new())
+        }
+        _ => Ok(e
+            .process_events()
+            .iter()
+            .filter_map(|p| p.event.handle)
+            .collect()),
+    };
+    match result {
+        Ok(handles) => {
+            if op <= 3 {
+                known.extend(handles);
+            }
+            (op, false)
+        }
+        Err(_) => (op, true),
+    }
+}

@@ -1,0 +1,286 @@
+//! End-to-end scenarios of the core through its public API, from the source page and the
+//! worked examples of docs/NDIS.md.
+
+use offload_tree_core::{
+    BlockList, Column, Delegated, Engine, ErrorKind, Layer, NeighborArgs, StateValue, Status,
+    TargetConfig, Value,
+};
+
+fn neighbor(engine: &mut Engine, last: i128) -> u64 {
+    engine
+        .add_neighbor(&NeighborArgs {
+            mac: Value::Int(0x0200_0000_0000 + last),
+            vlan_id: Value::Int(0),
+            source_mac: None,
+            host_reachability_delta: Value::Int(0),
+            nic_reachability_delta: Value::Int(0),
+        })
+        .unwrap()
+}
+
+fn path(engine: &mut Engine, n: u64, mtu: i128) -> u64 {
+    let ip = |s: &str| Value::Text(s.into());
+    engine
+        .add_path(n, &ip("10.0.0.1"), &ip("10.0.0.9"), &Value::Int(mtu))
+        .unwrap()
+}
+
+fn tcp(engine: &mut Engine, p: u64, port: i128) -> u64 {
+    engine
+        .add_tcp(p, &Value::Int(port), &Value::Int(443), &[])
+        .unwrap()
+}
+
+/// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3).
+fn example(config: TargetConfig) -> (Engine, [u64; 6]) {
+    let mut e = Engine::new(config).unwrap();
+    let n1 = neighbor(&mut e, 1);
+    let p1 = path(&mut e, n1, 1500);
+    let p2 = path(&mut e, n1, 1500);
+    let t1 = tcp(&mut e, p1, 1);
+    let t2 = tcp(&mut e, p1, 2);
+    let t3 = tcp(&mut e, p2, 3);
+    (e, [n1, p1, p2, t1, t2, t3])
+}
+
+/// The value of variable `name` in `state(h)`.
+fn state_of(engine: &Engine, h: u64, name: &str) -> StateValue {
+    let state = engine.state(h).unwrap();
+    state.into_iter().find(|(n, _)| *n == name).unwrap().1
+}
+
+fn statuses(list: &BlockList) -> Vec<Status> {
+    (0..list.len()).map(|i| list.status(i).unwrap()).collect()
+}
+
+/// docs/NDIS.md, "Initiate offload: per-block status": the worked example.
+#[test]
+fn worked_partial_failure_example() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.target_inject_fault(t2, &Value::Int(Status::Resources as i128))
+        .unwrap();
+    e.target_inject_fault(p2, &Value::Int(Status::Failure as i128))
+        .unwrap();
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
+    use Status::*;
+    assert_eq!(
+        statuses(&list),
+        vec![
+            PartialSuccess,
+            PartialSuccess,
+            Success,
+            Resources,
+            Failure,
+            Failure
+        ]
+    );
+    assert!(e.is_offloaded(t1).unwrap());
+    assert!(!e.is_offloaded(t2).unwrap());
+    assert!(!e.is_offloaded(p2).unwrap());
+    assert_eq!(e.counters().contexts_allocated, 3);
+    let (handles, parents) = e.target_links();
+    assert_eq!(handles, vec![n1, p1, t1]);
+    assert_eq!(parents, vec![0, n1, p1]);
+}
+
+#[test]
+fn root_failure_stops_everything() {
+    let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
+    e.target_inject_fault(n1, &Value::Int(Status::NeighborEntries as i128))
+        .unwrap();
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert!(statuses(&list)
+        .iter()
+        .all(|s| *s == Status::NeighborEntries));
+    assert_eq!(e.count(None, Some(true)), 0);
+}
+
+#[test]
+fn capacity_limits_each_layer() {
+    let (mut e, [.., t1, t2, t3]) = example(TargetConfig {
+        tcp_capacity: Some(2),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    assert_eq!(list.status(5), Some(Status::TcpEntries));
+    assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 2);
+
+    let (mut e, [_, _, p2, t1, t2, t3]) = example(TargetConfig {
+        path_capacity: Some(1),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let at = |h: u64| list.status(list.handles.iter().position(|&x| x == h).unwrap());
+    assert_eq!(at(p2), Some(Status::PathEntries));
+    assert_eq!(at(t3), Some(Status::PathEntries));
+}
+
+#[test]
+fn capacity_follows_block_order_not_request_order() {
+    // Requested t1, t3, t2: the blocks are n1, p1, t1, t2, p2, t3, so with room for two
+    // connections the target takes t1 and t2 (block order), although t3 was asked for first.
+    // Only p2 has a failed dependent, so only p2 is PARTIAL_SUCCESS.
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig {
+        tcp_capacity: Some(2),
+        ..TargetConfig::default()
+    });
+    let list = e.initiate_offload(&[t1, t3, t2, t3]).unwrap();
+    assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
+    use Status::*;
+    assert_eq!(
+        statuses(&list),
+        vec![
+            Success,
+            Success,
+            Success,
+            Success,
+            PartialSuccess,
+            TcpEntries
+        ]
+    );
+    assert!(e.is_offloaded(t2).unwrap());
+    assert!(!e.is_offloaded(t3).unwrap());
+    let (handles, parents) = e.target_links();
+    assert_eq!(handles, vec![n1, p1, t1, t2, p2]);
+    assert_eq!(parents, vec![0, n1, p1, p1, n1]);
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn nothing_is_lost_on_terminate() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.target_receive(t1, b"hello ").unwrap();
+    e.target_receive(t1, b"world").unwrap();
+    assert_eq!(e.target_send(t1, &Value::Int(1000)).unwrap(), 1000);
+    let outcome = e.terminate(&[n1], true).unwrap();
+    assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
+    assert_eq!(outcome.received[&0], b"hello world");
+    assert_eq!(outcome.total_received, 11);
+    match &outcome.delegated[0] {
+        Delegated::Tcp(d) => {
+            assert_eq!(d.rcv_nxt, 11);
+            assert_eq!(d.snd_nxt, 1000);
+            assert_eq!(d.snd_max, 1000);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(state_of(&e, t1, "rcv_nxt"), StateValue::Int(11));
+    assert_eq!(e.count(None, Some(true)), 0);
+    assert_eq!(e.counters().contexts_freed, 6);
+    assert_eq!(e.counters().bytes_returned, 11);
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn referencing_allocates_nothing() {
+    let (mut e, [n1, p1, _, t1, t2, _]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    let before = e.counters().contexts_allocated;
+    let list = e.initiate_offload(&[t2]).unwrap();
+    assert_eq!(list.handles, vec![p1, t2]);
+    assert_eq!(list.referenced, vec![true, false]);
+    assert_eq!(e.counters().contexts_allocated, before + 1);
+    assert!(e.is_offloaded(n1).unwrap());
+}
+
+#[test]
+fn failed_calls_change_nothing() {
+    let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    let before = e.clone();
+    let kind = |e: offload_tree_core::Error| e.kind();
+    let err = e.initiate_offload(&[t1]).unwrap_err();
+    assert_eq!(kind(err), ErrorKind::State);
+    let err = e.terminate(&[n1], false).unwrap_err();
+    assert_eq!(kind(err), ErrorKind::Dependency);
+    assert_eq!(kind(e.remove(&[p1], false).unwrap_err()), ErrorKind::State);
+    let err = e.remove(&[t1 ^ (1 << 32)], false).unwrap_err();
+    assert_eq!(kind(err), ErrorKind::InvalidHandle);
+    let cached = [("path_mtu".to_string(), Column::Ints(&[100_000]))];
+    assert_eq!(
+        kind(e.update(&[p1], &cached).unwrap_err()),
+        ErrorKind::Validation
+    );
+    let constant = [("vlan_id".to_string(), Column::Ints(&[1]))];
+    assert_eq!(
+        kind(e.update(&[n1], &constant).unwrap_err()),
+        ErrorKind::State
+    );
+    assert_eq!(before, e, "a failed call changes nothing");
+}
+
+#[test]
+fn update_over_target_limit_terminates() {
+    let (mut e, [_, p1, _, t1, ..]) = example(TargetConfig {
+        max_path_mtu: Some(1500),
+        ..TargetConfig::default()
+    });
+    e.initiate_offload(&[t1]).unwrap();
+    let statuses = e
+        .update(&[p1], &[("path_mtu".to_string(), Column::Ints(&[9000]))])
+        .unwrap();
+    assert_eq!(statuses, vec![Status::PathMtu as u8]);
+    assert!(!e.is_offloaded(p1).unwrap());
+    assert!(!e.is_offloaded(t1).unwrap());
+    assert_eq!(state_of(&e, p1, "path_mtu"), StateValue::Int(9000));
+    assert_eq!(e.counters().update.failed[Status::PathMtu as usize], 1);
+}
+
+#[test]
+fn invalidate_holds_back_and_requests_uploads() {
+    let (mut e, [n1, _, _, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.invalidate(&[n1]).unwrap();
+    e.invalidate(&[n1]).unwrap();
+    assert_eq!(
+        e.counters().events_pending,
+        3,
+        "one pending request per connection"
+    );
+    assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 0);
+    e.update(&[n1], &[]).unwrap();
+    assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 10);
+    let done = e.process_events();
+    assert_eq!(done.len(), 3);
+    assert!(done.iter().all(|p| p.action.name() == "terminated"));
+    assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 0);
+}
+
+#[test]
+fn upload_all_pauses_until_resume() {
+    let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1]).unwrap();
+    e.target_request_upload_all().unwrap();
+    let list = e.initiate_offload(&[t2]).unwrap();
+    assert!(statuses(&list).iter().all(|s| *s == Status::Paused));
+    let done = e.process_events();
+    assert_eq!(done[0].action.name(), "terminated_all");
+    assert_eq!(done[0].outcome.as_ref().unwrap().len(), 3);
+    assert!(!e.is_offloaded(n1).unwrap());
+    e.target_resume().unwrap();
+    assert!(!e.counters().paused);
+    assert_eq!(
+        statuses(&e.initiate_offload(&[t3]).unwrap())[0],
+        Status::Success
+    );
+    assert_eq!(
+        e.counters().initiate_offload.failed[Status::Paused as usize],
+        1
+    );
+}
+
+#[test]
+fn relink_moves_target_links_too() {
+    let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig::default());
+    let n2 = neighbor(&mut e, 2);
+    e.initiate_offload(&[t1]).unwrap();
+    e.relink(p1, n2).unwrap();
+    assert!(e.is_offloaded(n2).unwrap());
+    let (handles, parents) = e.target_links();
+    let parent_of = |h| parents[handles.iter().position(|&x| x == h).unwrap()];
+    assert_eq!(parent_of(p1), n2);
+    assert_eq!(e.depends_on(p1).unwrap(), Some(n2));
+    assert!(e.is_offloaded(n1).unwrap());
+}

@@ -1,0 +1,113 @@
+//! Conversions between Python objects and the core's types. Shape only: no decisions.
+
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
+use offload_tree_core::{check_batch, Counter, Counters, StateValue, Value};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
+
+use crate::errors::to_pyerr;
+
+/// Sorts a Python object into a `Value` shape; the core judges it.
+pub fn to_value(obj: &Bound<'_, PyAny>) -> Value {
+    if obj.is_instance_of::<PyBool>() {
+        return Value::Bool(obj.is_truthy().unwrap_or(false));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i128>() {
+            return Value::Int(i);
+        }
+        if let Ok(b) = obj.extract::<u128>() {
+            return Value::Big(b);
+        }
+        return Value::Other("int beyond 128 bits".into());
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        return match text.to_str() {
+            Ok(s) => Value::Text(s.to_owned()),
+            Err(_) => Value::Other("str with unencodable characters".into()),
+        };
+    }
+    if let Ok(bytes) = obj.cast::<PyBytes>() {
+        return Value::Bytes(bytes.as_bytes().to_vec());
+    }
+    // ipaddress objects (and anything else shaped like them) expose their packed bytes.
+    if let Ok(packed) = obj.getattr("packed") {
+        if let Ok(bytes) = packed.cast::<PyBytes>() {
+            return Value::Bytes(bytes.as_bytes().to_vec());
+        }
+    }
+    Value::Other(
+        obj.get_type()
+            .name()
+            .map_or_else(|_| "object".into(), |n| n.to_string()),
+    )
+}
+
+/// A list of values from a `uint64` ndarray or any iterable, refusing an oversized batch
+/// before converting any of it.
+pub fn to_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
+    if let Ok(n) = obj.len() {
+        check_batch(n).map_err(to_pyerr)?;
+    }
+    if let Ok(array) = obj.cast::<PyArray1<u64>>() {
+        let array = array.readonly();
+        return Ok(array
+            .as_array()
+            .iter()
+            .map(|&v| Value::Int(i128::from(v)))
+            .collect());
+    }
+    let mut values = Vec::new();
+    for item in obj.try_iter()? {
+        values.push(to_value(&item?));
+    }
+    Ok(values)
+}
+
+/// A copy of a 1-D array the facade made contiguous, taken while the GIL is held.
+///
+/// Batch calls release the GIL, and a Python thread could then write the caller's array while
+/// the core reads it: a data race, and values that passed no validation. The copy is a memcpy
+/// beside work that is at least linear in the same data.
+pub fn owned<T: numpy::Element + Copy>(array: &PyReadonlyArray1<'_, T>) -> PyResult<Vec<T>> {
+    array
+        .as_slice()
+        .map(<[T]>::to_vec)
+        .map_err(|_| PyTypeError::new_err("expected a C-contiguous 1-D array"))
+}
+
+pub fn array<'py, T: numpy::Element>(py: Python<'py>, values: Vec<T>) -> Bound<'py, PyArray1<T>> {
+    PyArray1::from_vec(py, values)
+}
+
+pub fn state_value_to_py<'py>(py: Python<'py>, value: &StateValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        StateValue::Int(v) => v.into_pyobject(py)?.into_any(),
+        StateValue::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        StateValue::Text(s) => PyString::new(py, s).into_any(),
+        StateValue::Bytes(b) => PyBytes::new(py, b).into_any(),
+        StateValue::None => py.None().into_bound(py),
+    })
+}
+
+/// The engine's counters as a flat dict (`python/offload_tree/_stats.py` arranges them):
+/// per-layer counts as 3-tuples, an operation's as `(requested, succeeded, failed by status)`.
+pub fn counters_to_py<'py>(py: Python<'py>, counters: &Counters) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, counter) in counters.entries() {
+        let value = match counter {
+            Counter::Int(v) => v.into_pyobject(py)?.into_any(),
+            Counter::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+            Counter::PerLayer(counts) => PyTuple::new(py, counts)?.into_any(),
+            Counter::Operation(op) => {
+                let failed = PyTuple::new(py, op.failed)?;
+                (op.requested, op.succeeded, failed)
+                    .into_pyobject(py)?
+                    .into_any()
+            }
+        };
+        dict.set_item(name, value)?;
+    }
+    Ok(dict)
+}

@@ -1,0 +1,470 @@
+//! `offload_tree._native.Engine`: convert, lock, call the core, convert back.
+//!
+//! Concurrency: the engine sits behind a `Mutex`, so the class is `frozen` and shareable between
+//! threads (free-threaded builds included). Batch calls release the GIL (`py.detach`) while they
+//! wait for the lock and work; quick calls take the lock without releasing the GIL when it is
+//! free, which is cheaper than a GIL round trip.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, MutexGuard};
+
+use numpy::{PyArray1, PyReadonlyArray1};
+use offload_tree_core::{
+    BlockList, Column, Engine, Error, Layer, NeighborArgs, TargetConfig, Value,
+};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+use crate::convert::{array, counters_to_py, owned, state_value_to_py, to_value, to_values};
+use crate::errors::{internal_error, to_pyerr};
+use crate::outcome::PyOutcome;
+
+type Core<T> = Result<T, Error>;
+/// Two aligned handle arrays.
+type HandlePairs<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>);
+
+/// The engine behind one `OffloadStateTree`: host tree and simulated target.
+#[pyclass(frozen, module = "offload_tree._native", name = "Engine")]
+pub struct PyEngine {
+    inner: Mutex<Engine>,
+}
+
+/// Runs `f` on the engine, turning a core error into its Python class and a panic into
+/// `InternalError` (no panic may cross into Python).
+fn run<T>(
+    py: Python<'_>,
+    engine: &Mutex<Engine>,
+    long: bool,
+    f: impl FnOnce(&mut Engine) -> Core<T> + Send,
+) -> PyResult<T>
+where
+    T: Send,
+{
+    let work = |guard: Result<MutexGuard<'_, Engine>, String>| -> Result<Core<T>, String> {
+        let mut guard = guard?;
+        catch_unwind(AssertUnwindSafe(|| f(&mut guard))).map_err(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            format!("internal error in offload-tree's core: {message}")
+        })
+    };
+    const POISONED: &str = "the engine was poisoned by an earlier internal error";
+    let result = if long {
+        py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
+    } else {
+        match engine.try_lock() {
+            Ok(guard) => work(Ok(guard)),
+            Err(std::sync::TryLockError::Poisoned(_)) => work(Err(POISONED.to_string())),
+            // Another thread holds it: wait without holding the GIL.
+            Err(std::sync::TryLockError::WouldBlock) => {
+                py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
+            }
+        }
+    };
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(to_pyerr(error)),
+        Err(message) => Err(internal_error(message)),
+    }
+}
+
+fn layer_arg(layer: Option<u8>) -> PyResult<Option<Layer>> {
+    layer
+        .map(|l| Layer::from_u8(l).ok_or_else(|| PyValueError::new_err(format!("no layer {l}"))))
+        .transpose()
+}
+
+fn block_arrays<'py>(
+    py: Python<'py>,
+    list: BlockList,
+    with_status: bool,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let mut items: Vec<Bound<'py, PyAny>> = vec![
+        array(py, list.layers).into_any(),
+        array(py, list.handles).into_any(),
+        array(py, list.depths).into_any(),
+        array(py, list.referenced).into_any(),
+        array(py, list.next).into_any(),
+        array(py, list.dependent).into_any(),
+    ];
+    if with_status {
+        items.push(array(py, list.statuses).into_any());
+    }
+    PyTuple::new(py, items)
+}
+
+#[pymethods]
+impl PyEngine {
+    #[new]
+    // The constructor mirrors SimulatedTarget's keywords one for one.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window, fail_rate, seed))]
+    fn new(
+        neighbor_capacity: Option<u64>,
+        path_capacity: Option<u64>,
+        tcp_capacity: Option<u64>,
+        max_path_mtu: Option<u64>,
+        max_rcv_window: Option<u64>,
+        fail_rate: f64,
+        seed: u64,
+    ) -> PyResult<Self> {
+        let config = TargetConfig {
+            neighbor_capacity,
+            path_capacity,
+            tcp_capacity,
+            max_path_mtu,
+            max_rcv_window,
+            fail_rate,
+            seed,
+        };
+        let engine = Engine::new(config).map_err(to_pyerr)?;
+        Ok(Self {
+            inner: Mutex::new(engine),
+        })
+    }
+
+    #[getter]
+    fn tree_id(&self, py: Python<'_>) -> PyResult<u16> {
+        run(py, &self.inner, false, |e| Ok(e.tree_id()))
+    }
+
+    // ---- building ----
+
+    #[pyo3(signature = (mac, vlan_id, source_mac, host_reachability_delta, nic_reachability_delta))]
+    fn add_neighbor(
+        &self,
+        py: Python<'_>,
+        mac: &Bound<'_, PyAny>,
+        vlan_id: &Bound<'_, PyAny>,
+        source_mac: Option<&Bound<'_, PyAny>>,
+        host_reachability_delta: &Bound<'_, PyAny>,
+        nic_reachability_delta: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let args = NeighborArgs {
+            mac: to_value(mac),
+            vlan_id: to_value(vlan_id),
+            source_mac: source_mac.map(to_value),
+            host_reachability_delta: to_value(host_reachability_delta),
+            nic_reachability_delta: to_value(nic_reachability_delta),
+        };
+        run(py, &self.inner, false, |e| e.add_neighbor(&args))
+    }
+
+    fn add_neighbors<'py>(
+        &self,
+        py: Python<'py>,
+        macs: &Bound<'py, PyAny>,
+        vlan_ids: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let macs = to_values(macs)?;
+        let vlans = vlan_ids.as_ref().map(owned).transpose()?;
+        let out = run(py, &self.inner, true, |e| {
+            e.add_neighbors(&macs, vlans.as_deref())
+        })?;
+        Ok(array(py, out))
+    }
+
+    fn add_path(
+        &self,
+        py: Python<'_>,
+        neighbor: u64,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+        path_mtu: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let (s, d, m) = (to_value(source), to_value(destination), to_value(path_mtu));
+        run(py, &self.inner, false, |e| e.add_path(neighbor, &s, &d, &m))
+    }
+
+    fn add_paths<'py>(
+        &self,
+        py: Python<'py>,
+        neighbors: PyReadonlyArray1<'py, u64>,
+        sources: &Bound<'py, PyAny>,
+        destinations: &Bound<'py, PyAny>,
+        path_mtus: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let neighbors = owned(&neighbors)?;
+        let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
+        let mtus = path_mtus.as_ref().map(owned).transpose()?;
+        let out = run(py, &self.inner, true, |e| {
+            e.add_paths(&neighbors, &sources, &destinations, mtus.as_deref())
+        })?;
+        Ok(array(py, out))
+    }
+
+    fn add_tcp(
+        &self,
+        py: Python<'_>,
+        path: u64,
+        local_port: &Bound<'_, PyAny>,
+        remote_port: &Bound<'_, PyAny>,
+        fields: &Bound<'_, PyDict>,
+    ) -> PyResult<u64> {
+        let (lp, rp) = (to_value(local_port), to_value(remote_port));
+        let mut named: Vec<(String, Value)> = Vec::with_capacity(fields.len());
+        for (key, value) in fields.iter() {
+            named.push((key.extract::<String>()?, to_value(&value)));
+        }
+        run(py, &self.inner, false, |e| {
+            e.add_tcp(path, &lp, &rp, &named)
+        })
+    }
+
+    fn add_tcps<'py>(
+        &self,
+        py: Python<'py>,
+        paths: PyReadonlyArray1<'py, u64>,
+        local_ports: PyReadonlyArray1<'py, i64>,
+        remote_ports: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (paths, lp, rp) = (owned(&paths)?, owned(&local_ports)?, owned(&remote_ports)?);
+        let out = run(py, &self.inner, true, |e| e.add_tcps(&paths, &lp, &rp))?;
+        Ok(array(py, out))
+    }
+
+    fn remove<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+        cascade: bool,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let handles = owned(&handles)?;
+        let out = run(py, &self.inner, true, |e| e.remove(&handles, cascade))?;
+        Ok(array(py, out))
+    }
+
+    // ---- reading ----
+
+    fn layer(&self, py: Python<'_>, h: u64) -> PyResult<u8> {
+        run(py, &self.inner, false, |e| e.layer(h).map(|l| l as u8))
+    }
+
+    fn depends_on(&self, py: Python<'_>, h: u64) -> PyResult<Option<u64>> {
+        run(py, &self.inner, false, |e| e.depends_on(h))
+    }
+
+    fn dependents<'py>(&self, py: Python<'py>, h: u64) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let out = run(py, &self.inner, false, |e| e.dependents(h))?;
+        Ok(array(py, out))
+    }
+
+    fn is_offloaded(&self, py: Python<'_>, h: u64) -> PyResult<bool> {
+        run(py, &self.inner, false, |e| e.is_offloaded(h))
+    }
+
+    fn contains(&self, py: Python<'_>, h: u64) -> PyResult<bool> {
+        run(py, &self.inner, false, |e| Ok(e.contains(h)))
+    }
+
+    fn state<'py>(&self, py: Python<'py>, h: u64) -> PyResult<Bound<'py, PyDict>> {
+        let fields = run(py, &self.inner, false, |e| e.state(h))?;
+        let dict = PyDict::new(py);
+        for (name, value) in &fields {
+            dict.set_item(name, state_value_to_py(py, value)?)?;
+        }
+        Ok(dict)
+    }
+
+    #[pyo3(signature = (layer, offloaded))]
+    fn count(&self, py: Python<'_>, layer: Option<u8>, offloaded: Option<bool>) -> PyResult<usize> {
+        let layer = layer_arg(layer)?;
+        run(py, &self.inner, false, |e| Ok(e.count(layer, offloaded)))
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        run(py, &self.inner, false, |e| Ok(e.len()))
+    }
+
+    #[pyo3(signature = (layer))]
+    fn handles<'py>(
+        &self,
+        py: Python<'py>,
+        layer: Option<u8>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let layer = layer_arg(layer)?;
+        let out = run(py, &self.inner, true, |e| Ok(e.handles(layer)))?;
+        Ok(array(py, out))
+    }
+
+    #[pyo3(signature = (post, roots))]
+    fn walk<'py>(
+        &self,
+        py: Python<'py>,
+        post: bool,
+        roots: Option<PyReadonlyArray1<'py, u64>>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let roots = roots.as_ref().map(owned).transpose()?;
+        let out = run(py, &self.inner, true, |e| e.walk(post, roots.as_deref()))?;
+        Ok(array(py, out))
+    }
+
+    fn block_list<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let handles = owned(&handles)?;
+        let list = run(py, &self.inner, true, |e| e.block_list(&handles))?;
+        block_arrays(py, list, false)
+    }
+
+    // ---- operations ----
+
+    fn initiate_offload<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let handles = owned(&handles)?;
+        let list = run(py, &self.inner, true, |e| e.initiate_offload(&handles))?;
+        block_arrays(py, list, true)
+    }
+
+    fn terminate(
+        &self,
+        py: Python<'_>,
+        handles: PyReadonlyArray1<'_, u64>,
+        cascade: bool,
+    ) -> PyResult<PyOutcome> {
+        let handles = owned(&handles)?;
+        let inner = run(py, &self.inner, true, |e| e.terminate(&handles, cascade))?;
+        Ok(PyOutcome { inner })
+    }
+
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+        fields: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let handles = owned(&handles)?;
+        // Owned copies: update columns are small next to the objects they change.
+        let mut ints: Vec<(String, Vec<i64>)> = Vec::new();
+        let mut values: Vec<(String, Vec<Value>)> = Vec::new();
+        for (key, value) in fields.iter() {
+            let name = key.extract::<String>()?;
+            match value.extract::<PyReadonlyArray1<'py, i64>>() {
+                Ok(array) => ints.push((name, owned(&array)?)),
+                Err(_) => values.push((name, to_values(&value)?)),
+            }
+        }
+        let columns: Vec<(String, Column<'_>)> = ints
+            .iter()
+            .map(|(n, v)| (n.clone(), Column::Ints(v)))
+            .chain(values.iter().map(|(n, v)| (n.clone(), Column::Values(v))))
+            .collect();
+        let out = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
+        Ok(array(py, out))
+    }
+
+    fn relink(&self, py: Python<'_>, path: u64, neighbor: u64) -> PyResult<()> {
+        run(py, &self.inner, false, |e| e.relink(path, neighbor))
+    }
+
+    fn query(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<PyOutcome> {
+        let handles = owned(&handles)?;
+        let inner = run(py, &self.inner, true, |e| e.query(&handles))?;
+        Ok(PyOutcome { inner })
+    }
+
+    fn invalidate(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<()> {
+        let handles = owned(&handles)?;
+        run(py, &self.inner, true, |e| e.invalidate(&handles))
+    }
+
+    fn process_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let done = run(py, &self.inner, true, |e| Ok(e.process_events()))?;
+        let list = PyList::empty(py);
+        for p in done {
+            let outcome = match p.outcome {
+                Some(inner) => Bound::new(py, PyOutcome { inner })?.into_any(),
+                None => py.None().into_bound(py),
+            };
+            let item = (
+                p.event.kind as u8,
+                p.event.handle,
+                p.event.reason,
+                p.action.name(),
+                outcome,
+            );
+            list.append(item)?;
+        }
+        Ok(list)
+    }
+
+    /// Every counter of the host and the target, flat (docs/DESIGN.md §9).
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let counters = run(py, &self.inner, false, |e| Ok(e.counters()))?;
+        counters_to_py(py, &counters)
+    }
+
+    // ---- the target half ----
+
+    fn target_receive(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+        let data = data.as_bytes();
+        run(py, &self.inner, data.len() > 1 << 20, |e| {
+            e.target_receive(tc, data)
+        })
+    }
+
+    fn target_send(&self, py: Python<'_>, tc: u64, nbytes: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let n = to_value(nbytes);
+        run(py, &self.inner, false, |e| e.target_send(tc, &n))
+    }
+
+    fn target_request_upload(
+        &self,
+        py: Python<'_>,
+        tc: u64,
+        reason: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let reason = to_value(reason);
+        run(py, &self.inner, false, |e| {
+            e.target_request_upload(tc, &reason)
+        })
+    }
+
+    fn target_request_upload_all(&self, py: Python<'_>) -> PyResult<()> {
+        run(py, &self.inner, false, |e| e.target_request_upload_all())
+    }
+
+    fn target_resume(&self, py: Python<'_>) -> PyResult<()> {
+        run(py, &self.inner, false, |e| e.target_resume())
+    }
+
+    fn target_indicate_neighbor_unreachable(&self, py: Python<'_>, nb: u64) -> PyResult<()> {
+        run(py, &self.inner, false, |e| {
+            e.target_indicate_neighbor_unreachable(nb)
+        })
+    }
+
+    fn target_inject_fault(
+        &self,
+        py: Python<'_>,
+        h: u64,
+        status: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let status = to_value(status);
+        run(py, &self.inner, false, |e| {
+            e.target_inject_fault(h, &status)
+        })
+    }
+
+    /// Test hook: panics inside the core's lock, to prove a panic arrives as `InternalError`
+    /// and leaves the engine usable. Not part of the API.
+    fn _debug_panic(&self, py: Python<'_>, message: String) -> PyResult<()> {
+        run(py, &self.inner, false, move |_| -> Core<()> {
+            panic!("{message}")
+        })
+    }
+
+    fn target_links<'py>(&self, py: Python<'py>) -> PyResult<HandlePairs<'py>> {
+        let (handles, parents) = run(py, &self.inner, true, |e| Ok(e.target_links()))?;
+        Ok((array(py, handles), array(py, parents)))
+    }
+}

@@ -1,0 +1,57 @@
+//! `Outcome`: the result of terminate or query, kept in Rust and read lazily, so that a
+//! million uploads do not become a million Python objects unless asked for.
+
+use numpy::PyArray1;
+use offload_tree_core::Outcome;
+use pyo3::exceptions::PyIndexError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::convert::array;
+
+#[pyclass(frozen, module = "offload_tree._native", name = "Outcome")]
+pub struct PyOutcome {
+    pub inner: Outcome,
+}
+
+#[pymethods]
+impl PyOutcome {
+    /// Handles in upload (or request) order.
+    #[getter]
+    fn handles<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u64>> {
+        array(py, self.inner.handles.clone())
+    }
+
+    /// Received bytes returned in total.
+    #[getter]
+    fn total_received(&self) -> u64 {
+        self.inner.total_received
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// The delegated variables of the `i`-th object, in field order.
+    fn delegated_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
+        let delegated = self
+            .inner
+            .delegated
+            .get(i)
+            .ok_or_else(|| PyIndexError::new_err(i))?;
+        let dict = PyDict::new(py);
+        for (name, value) in delegated.fields() {
+            dict.set_item(name, value)?;
+        }
+        Ok(dict)
+    }
+
+    /// The received bytes returned for the `i`-th object (empty for query and non-TCP objects).
+    fn received_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if i >= self.inner.len() {
+            return Err(PyIndexError::new_err(i));
+        }
+        let data = self.inner.received.get(&i).map_or(&[][..], Vec::as_slice);
+        Ok(PyBytes::new(py, data))
+    }
+}

@@ -1,0 +1,158 @@
+"""The engine contract: what ``_native.Engine`` (Rust) and ``_fallback.Engine`` (Python)
+both implement, written once as a :class:`typing.Protocol`.
+
+The facade (``_tree.py``, ``_target.py``) is typed against these protocols, mypy checks that
+both engines satisfy them (``_backend.engine_class`` returns either as ``type[Engine]``),
+``mypy.stubtest`` checks the native stub against the compiled module, and
+``tests/test_parity.py`` checks that both engines expose the same methods with the same
+signatures. Semantics are in docs/DESIGN.md §8; input forms in §4.
+
+Input the facade hands an engine: a single handle is a Python ``int`` in 0..2**64-1; many
+handles are a 1-D C-contiguous ``uint64`` array; integer field arrays are 1-D ``int64``
+arrays; the target configuration has been validated by ``SimulatedTarget``. Errors are the
+classes of ``offload_tree._errors``, with the wording of ``offload_tree._messages``; an
+engine is never left half-changed by an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "BlockArrays",
+    "Engine",
+    "EngineClass",
+    "HandleArray",
+    "IntArray",
+    "Outcome",
+    "ProcessedTuple",
+    "StatusArray",
+]
+
+HandleArray = npt.NDArray[np.uint64]
+IntArray = npt.NDArray[np.int64]
+StatusArray = npt.NDArray[np.uint8]
+#: A block list: ``layers`` (uint8), ``handles`` (uint64), ``depths`` (uint8), ``referenced``
+#: (bool), ``next`` and ``dependent`` (int64, -1 = none), and for a processed list
+#: ``statuses`` (uint8, 255 = none): docs/DESIGN.md §7.
+BlockArrays = tuple[np.ndarray, ...]
+
+
+class Outcome(Protocol):
+    """The objects a terminate uploaded, or a query read, in that order; read lazily."""
+
+    @property
+    def handles(self) -> HandleArray:
+        """The handles, in upload (or request) order."""
+        ...
+
+    @property
+    def total_received(self) -> int:
+        """The received bytes handed back, over all objects."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def delegated_at(self, i: int) -> dict[str, int]:
+        """The delegated variables of the ``i``-th object, in field order."""
+        ...
+
+    def received_at(self, i: int) -> bytes:
+        """The received bytes of the ``i``-th object (``b""`` for query and non-TCP objects)."""
+        ...
+
+
+#: ``(kind, handle or None, reason or None, action, outcome or None)`` per processed event.
+ProcessedTuple = tuple[int, int | None, int | None, str, Outcome | None]
+
+
+class Engine(Protocol):
+    """One host state tree and the simulated target it offloads to."""
+
+    def __init__(
+        self,
+        neighbor_capacity: int | None,
+        path_capacity: int | None,
+        tcp_capacity: int | None,
+        max_path_mtu: int | None,
+        max_rcv_window: int | None,
+        fail_rate: float,
+        seed: int,
+    ) -> None: ...
+
+    @property
+    def tree_id(self) -> int:
+        """The id in bits 63..48 of this tree's handles."""
+        ...
+
+    # -- building
+    def add_neighbor(
+        self,
+        mac: object,
+        vlan_id: object,
+        source_mac: object | None,
+        host_reachability_delta: object,
+        nic_reachability_delta: object,
+    ) -> int: ...
+    def add_neighbors(self, macs: Any, vlan_ids: IntArray | None) -> HandleArray: ...
+    def add_path(
+        self, neighbor: int, source: object, destination: object, path_mtu: object
+    ) -> int: ...
+    def add_paths(
+        self,
+        neighbors: HandleArray,
+        sources: Any,
+        destinations: Any,
+        path_mtus: IntArray | None,
+    ) -> HandleArray: ...
+    def add_tcp(
+        self, path: int, local_port: object, remote_port: object, fields: dict[str, object]
+    ) -> int: ...
+    def add_tcps(
+        self, paths: HandleArray, local_ports: IntArray, remote_ports: IntArray
+    ) -> HandleArray: ...
+    def remove(self, handles: HandleArray, cascade: bool) -> HandleArray: ...
+
+    # -- reading
+    def layer(self, h: int) -> int: ...
+    def depends_on(self, h: int) -> int | None: ...
+    def dependents(self, h: int) -> HandleArray: ...
+    def is_offloaded(self, h: int) -> bool: ...
+    def contains(self, h: int) -> bool: ...
+    def state(self, h: int) -> dict[str, Any]: ...
+    def count(self, layer: int | None, offloaded: bool | None) -> int: ...
+    def __len__(self) -> int: ...
+    def handles(self, layer: int | None) -> HandleArray: ...
+    def walk(self, post: bool, roots: HandleArray | None) -> HandleArray: ...
+    def block_list(self, handles: HandleArray) -> BlockArrays: ...
+
+    # -- operations
+    def initiate_offload(self, handles: HandleArray) -> BlockArrays: ...
+    def terminate(self, handles: HandleArray, cascade: bool) -> Outcome: ...
+    def update(self, handles: HandleArray, fields: dict[str, Any]) -> StatusArray: ...
+    def relink(self, path: int, neighbor: int) -> None: ...
+    def query(self, handles: HandleArray) -> Outcome: ...
+    def invalidate(self, handles: HandleArray) -> None: ...
+    def process_events(self) -> Sequence[ProcessedTuple]: ...
+    def counters(self) -> dict[str, Any]: ...
+
+    # -- the target half
+    def target_receive(self, tc: int, data: bytes) -> None: ...
+    def target_send(self, tc: int, nbytes: object) -> int: ...
+    def target_request_upload(self, tc: int, reason: object) -> None: ...
+    def target_request_upload_all(self) -> None: ...
+    def target_resume(self) -> None: ...
+    def target_indicate_neighbor_unreachable(self, nb: int) -> None: ...
+    def target_inject_fault(self, h: int, status: object) -> None: ...
+    def target_links(self) -> tuple[HandleArray, HandleArray]: ...
+
+    # -- test hook: an internal error raised under the engine's lock
+    def _debug_panic(self, message: str) -> None: ...
+
+
+#: The class of an engine, as ``_backend.engine_class`` returns it.
+EngineClass = type[Engine]

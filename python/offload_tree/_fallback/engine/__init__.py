@@ -1,0 +1,388 @@
+"""The fallback's engine: one host tree and one simulated target behind the engine protocol
+(``offload_tree._engine.Engine``; ``crates/core/src/engine/``).
+
+This module defines :class:`Engine` and the checks every operation starts with; as in the
+core, each child module does one job, here as functions of the engine: ``build``, ``read``,
+``offload``, ``terminate``, ``update``, ``relink``, ``query``, ``invalidate``, ``traffic``,
+``faults``, ``events``, ``stats`` and ``invariants``. The values they exchange are in
+``types``. The methods below are the protocol's adapter: they take the engine's lock (host
+and target change together), turn NumPy arrays into lists and input values into the core's
+shapes (``model.value.sort_value``, as the native bindings do), and turn results back into
+arrays.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import numpy as np
+
+from ..._coerce import check_batch, format_handle
+from ..._engine import BlockArrays, HandleArray, IntArray, ProcessedTuple, StatusArray
+from ..._enums import Layer
+from ..._errors import InternalError, OffloadTreeError
+from ..._messages import error
+from ..host.tree import HostTree, Node, expect_layer
+from ..model.handle import next_tree_id
+from ..model.value import sort_value
+from ..target import Target, TargetConfig
+from . import (
+    build,
+    events,
+    faults,
+    invalidate,
+    offload,
+    query,
+    read,
+    relink,
+    stats,
+    terminate,
+    traffic,
+    update,
+)
+from .types import Event, Outcome, RunningCounts
+
+__all__ = ["Engine", "Outcome"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _locked(method: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
+    """Run an engine method under the engine's lock: host and target change together."""
+
+    def locked(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    functools.update_wrapper(locked, method)
+    return locked
+
+
+def _handles_out(handles: list[int]) -> HandleArray:
+    return np.array(handles, dtype=np.uint64)
+
+
+def _batch(values: Any) -> list[Any]:
+    """A batch as a list, refused before conversion when over ``MAX_BATCH``."""
+    check_batch(len(values))
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+
+def _sorted_values(values: Any) -> list[Any]:
+    """A batch of loose values, each sorted as the native bindings sort it."""
+    return [sort_value(value) for value in _batch(values)]
+
+
+class Engine:
+    """One host tree and its simulated target."""
+
+    def __init__(
+        self,
+        neighbor_capacity: int | None,
+        path_capacity: int | None,
+        tcp_capacity: int | None,
+        max_path_mtu: int | None,
+        max_rcv_window: int | None,
+        fail_rate: float,
+        seed: int,
+    ) -> None:
+        """A new, empty tree with its target; the configuration is validated by the facade."""
+        config = TargetConfig(
+            neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window,
+            float(fail_rate), seed,
+        )  # fmt: skip
+        if not 0.0 <= config.fail_rate <= 1.0:  # the core's own guard (TargetConfig::validate)
+            raise error("fail_rate_range", value=config.fail_rate)
+        self._lock = threading.Lock()
+        self.host = HostTree(next_tree_id())
+        self.target = Target(config)
+        #: target-initiated events waiting for process_events
+        self.events: deque[Event] = deque()
+        #: connections with an INVALID_STATE upload request in ``events``
+        self.invalid_pending: set[int] = set()
+        self.counts = RunningCounts()
+
+    @property
+    def tree_id(self) -> int:
+        """The id in bits 63..48 of this tree's handles."""
+        return self.host.tree_id
+
+    # -- the checks every operation starts with ---------------------------------------------
+    def resolve_all(self, handles: list[int]) -> list[Node]:
+        """Resolve every handle, so a bad handle anywhere is reported before anything else."""
+        check_batch(len(handles))
+        return self.host.resolve_all(handles)
+
+    def resolve_expecting(
+        self, handles: list[int], unique: bool, offloaded: bool
+    ) -> tuple[list[Node], Node | None]:
+        """Resolve every handle (an invalid one anywhere wins), drop duplicates when
+        ``unique``, and return the first object whose offload state is not ``offloaded``."""
+        nodes = self.resolve_all(handles)
+        if unique and len(set(handles)) != len(handles):
+            nodes = list({node.handle: node for node in nodes}.values())
+        unexpected = next((node for node in nodes if node.offloaded != offloaded), None)
+        return nodes, unexpected
+
+    def resolve_offloaded(self, handles: list[int], operation: str) -> list[Node]:
+        """Resolve without duplicates; every object must be offloaded."""
+        nodes, unexpected = self.resolve_expecting(handles, True, True)
+        if unexpected is not None:
+            raise not_offloaded(unexpected, operation)
+        return nodes
+
+    def resolve_offloaded_one(self, h: int, layer: int, role: str, operation: str) -> Node:
+        """Resolve one offloaded object of ``layer`` in the role ``role``."""
+        node = self.host.resolve_layer(h, layer, role)
+        if not node.offloaded:
+            raise not_offloaded(node, operation)
+        return node
+
+    @staticmethod
+    def check_layers(nodes: list[Node], layer: int, role: str) -> None:
+        """``LayerError`` for the first node not of ``layer``, named ``role[i]``."""
+        for i, node in enumerate(nodes):
+            if node.layer != layer:
+                expect_layer(node, layer, f"{role}[{i}]")
+
+    # -- building ---------------------------------------------------------------------------
+    @_locked
+    def add_neighbor(
+        self,
+        mac: object,
+        vlan_id: object,
+        source_mac: object | None,
+        host_reachability_delta: object,
+        nic_reachability_delta: object,
+    ) -> int:
+        """Add one neighbor; returns its handle."""
+        return build.add_neighbor(
+            self,
+            sort_value(mac),
+            sort_value(vlan_id),
+            None if source_mac is None else sort_value(source_mac),
+            sort_value(host_reachability_delta),
+            sort_value(nic_reachability_delta),
+        )
+
+    @_locked
+    def add_neighbors(self, macs: Any, vlan_ids: IntArray | None) -> HandleArray:
+        """Add many neighbors (all validated first); returns their handles."""
+        vlans = None if vlan_ids is None else vlan_ids.tolist()
+        return _handles_out(build.add_neighbors(self, _sorted_values(macs), vlans))
+
+    @_locked
+    def add_path(self, neighbor: int, source: object, destination: object, path_mtu: object) -> int:
+        """Add one path over ``neighbor``; returns its handle."""
+        return build.add_path(
+            self, neighbor, sort_value(source), sort_value(destination), sort_value(path_mtu)
+        )
+
+    @_locked
+    def add_paths(
+        self,
+        neighbors: HandleArray,
+        sources: Any,
+        destinations: Any,
+        path_mtus: IntArray | None,
+    ) -> HandleArray:
+        """Add many paths (all validated first); returns their handles."""
+        src, dst = _sorted_values(sources), _sorted_values(destinations)
+        mtus = None if path_mtus is None else path_mtus.tolist()
+        return _handles_out(build.add_paths(self, neighbors.tolist(), src, dst, mtus))
+
+    @_locked
+    def add_tcp(
+        self, path: int, local_port: object, remote_port: object, fields: dict[str, object]
+    ) -> int:
+        """Add one TCP connection over ``path``; returns its handle."""
+        sorted_fields = {name: sort_value(value) for name, value in fields.items()}
+        return build.add_tcp(
+            self, path, sort_value(local_port), sort_value(remote_port), sorted_fields
+        )
+
+    @_locked
+    def add_tcps(
+        self, paths: HandleArray, local_ports: IntArray, remote_ports: IntArray
+    ) -> HandleArray:
+        """Add many TCP connections with default variables (all validated first)."""
+        added = build.add_tcps(self, paths.tolist(), local_ports.tolist(), remote_ports.tolist())
+        return _handles_out(added)
+
+    @_locked
+    def remove(self, handles: HandleArray, cascade: bool) -> HandleArray:
+        """Delete objects that are not offloaded; returns the removed handles."""
+        return _handles_out(build.remove(self, _batch(handles), cascade))
+
+    # -- reading ----------------------------------------------------------------------------
+    @_locked
+    def layer(self, h: int) -> int:
+        """The layer of ``h``."""
+        return self.host.resolve(h).layer
+
+    @_locked
+    def depends_on(self, h: int) -> int | None:
+        """The handle ``h`` depends on, or None for a neighbor."""
+        parent = self.host.resolve(h).parent
+        return None if parent is None else parent.handle
+
+    @_locked
+    def dependents(self, h: int) -> HandleArray:
+        """The handles depending on ``h``, in insertion order."""
+        return _handles_out(list(self.host.resolve(h).children or ()))
+
+    @_locked
+    def is_offloaded(self, h: int) -> bool:
+        """Whether ``h`` is offloaded."""
+        return self.host.resolve(h).offloaded
+
+    @_locked
+    def contains(self, h: int) -> bool:
+        """Whether ``h`` names a live object of this tree (never raises for an int)."""
+        return self.host.find(h) is not None
+
+    @_locked
+    def state(self, h: int) -> dict[str, Any]:
+        """The host copy of ``h``'s variables, with its handle, layer and offload state."""
+        return read.state(self, h)
+
+    @_locked
+    def count(self, layer: int | None, offloaded: bool | None) -> int:
+        """The number of live objects, optionally of one layer and/or offload state."""
+        return read.count(self, layer, offloaded)
+
+    @_locked
+    def __len__(self) -> int:
+        return len(self.host)
+
+    @_locked
+    def handles(self, layer: int | None) -> HandleArray:
+        """The live handles in pre-order, optionally of one layer."""
+        return _handles_out(read.handles(self, layer))
+
+    @_locked
+    def walk(self, post: bool, roots: HandleArray | None) -> HandleArray:
+        """Every object (or the subtrees of ``roots``) in pre- or post-order."""
+        return _handles_out(read.walk(self, post, None if roots is None else _batch(roots)))
+
+    @_locked
+    def block_list(self, handles: HandleArray) -> BlockArrays:
+        """The block list of an offload of ``handles`` (six arrays, nothing sent)."""
+        return read.block_list(self, _batch(handles)).arrays()
+
+    # -- operations -------------------------------------------------------------------------
+    @_locked
+    def initiate_offload(self, handles: HandleArray) -> BlockArrays:
+        """Offload ``handles``; the block-list arrays plus the statuses (seven arrays)."""
+        return offload.initiate_offload(self, _batch(handles)).arrays()
+
+    @_locked
+    def terminate(self, handles: HandleArray, cascade: bool) -> Outcome:
+        """Upload offloaded objects; the outcome lists them in upload order."""
+        return terminate.terminate(self, _batch(handles), cascade)
+
+    @_locked
+    def update(self, handles: HandleArray, fields: dict[str, Any]) -> StatusArray:
+        """Change cached variables; one status code (uint8) per handle."""
+        columns: dict[str, update.Column] = {
+            name: update.Column(values.tolist(), ints=True)
+            if isinstance(values, np.ndarray)
+            else update.Column(_sorted_values(values), ints=False)
+            for name, values in fields.items()
+        }
+        statuses = update.update(self, _batch(handles), columns)
+        return np.array(statuses, dtype=np.uint8)
+
+    @_locked
+    def relink(self, path: int, neighbor: int) -> None:
+        """Move ``path`` under ``neighbor``."""
+        relink.relink(self, path, neighbor)
+
+    @_locked
+    def query(self, handles: HandleArray) -> Outcome:
+        """The target's live delegated state of offloaded objects."""
+        return query.query(self, _batch(handles))
+
+    @_locked
+    def invalidate(self, handles: HandleArray) -> None:
+        """Mark offloaded objects invalid at the target."""
+        invalidate.invalidate(self, _batch(handles))
+
+    @_locked
+    def process_events(self) -> list[ProcessedTuple]:
+        """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event."""
+        return [
+            (p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome)
+            for p in events.process_events(self)
+        ]
+
+    @_locked
+    def counters(self) -> dict[str, Any]:
+        """Every counter of the host and the target, flat (docs/DESIGN.md §9)."""
+        return stats.counters(self)
+
+    # -- the target half --------------------------------------------------------------------
+    @_locked
+    def target_receive(self, tc: int, data: bytes) -> None:
+        """Data arrives at the target for connection ``tc``."""
+        traffic.target_receive(self, tc, data)
+
+    @_locked
+    def target_send(self, tc: int, nbytes: object) -> int:
+        """The target sends on ``tc``; returns the bytes sent."""
+        return traffic.target_send(self, tc, sort_value(nbytes))
+
+    @_locked
+    def target_request_upload(self, tc: int, reason: object) -> None:
+        """The target asks for the upload of ``tc``."""
+        events.target_request_upload(self, tc, sort_value(reason))
+
+    @_locked
+    def target_request_upload_all(self) -> None:
+        """The target indicates upload-all."""
+        events.target_request_upload_all(self)
+
+    @_locked
+    def target_resume(self) -> None:
+        """The target indicates offload-resume."""
+        events.target_resume(self)
+
+    @_locked
+    def target_indicate_neighbor_unreachable(self, nb: int) -> None:
+        """The target doubts the reachability of neighbor ``nb``."""
+        events.target_indicate_neighbor_unreachable(self, nb)
+
+    @_locked
+    def target_inject_fault(self, h: int, status: object) -> None:
+        """The next offload attempt of ``h`` fails with ``status``."""
+        faults.target_inject_fault(self, h, sort_value(status))
+
+    @_locked
+    def target_links(self) -> tuple[HandleArray, HandleArray]:
+        """The target's internal tree as host handles (invariant 5 made observable)."""
+        handles, parents = read.target_links(self)
+        return _handles_out(handles), _handles_out(parents)
+
+    @_locked
+    def _debug_panic(self, message: str) -> None:
+        """Test hook mirroring the native engine's: an internal error raised under the lock.
+
+        The Rust core turns a panic into ``InternalError`` with this message and stays
+        usable; so does this engine (the lock is released, nothing was changed).
+        """
+        raise InternalError(f"internal error in offload-tree's core: {message}")
+
+
+def not_offloaded(node: Node, operation: str) -> OffloadTreeError:
+    """The ``StateError`` of an object that an operation needs offloaded."""
+    return error(
+        "not_offloaded",
+        layer=Layer(node.layer).name,
+        handle=format_handle(node.handle),
+        operation=operation,
+    )

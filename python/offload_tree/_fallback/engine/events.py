@@ -1,0 +1,110 @@
+"""Target-initiated events (docs/SPEC.md §4): upload requests, upload-all and resume, and
+neighbor reachability in doubt. They queue on the host; :func:`process_events` applies the
+default host response (``crates/core/src/engine/events.rs``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..._enums import EventKind, UploadReason
+from ..._messages import error
+from ..host.walk import offloaded_post_order
+from ..model.fields import HOST_REACHABILITY, NIC_REACHABILITY
+from ..model.handle import NEIGHBOR, TCP
+from ..model.value import to_int
+from .terminate import upload
+from .types import Event, Processed
+
+if TYPE_CHECKING:
+    from . import Engine
+
+__all__ = [
+    "indicate",
+    "process_events",
+    "target_indicate_neighbor_unreachable",
+    "target_request_upload",
+    "target_request_upload_all",
+    "target_resume",
+]
+
+_UPLOAD_REASONS = frozenset(reason.value for reason in UploadReason)
+_INVALID_STATE = UploadReason.INVALID_STATE.value
+
+
+def indicate(e: Engine, event: Event) -> None:
+    """Queue an event for the host."""
+    e.events.append(event)
+    e.counts.events_seen += 1
+    e.target.counters.events_indicated += 1
+
+
+def target_request_upload(e: Engine, handle: int, reason: object) -> None:
+    """The target asks for the upload of connection ``handle``, for ``reason``."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "request its upload")
+    code = to_int(reason, "reason")
+    if code not in _UPLOAD_REASONS:
+        raise error("not_an_upload_reason", value=code)
+    indicate(e, Event(EventKind.UPLOAD_REQUESTED.value, node.handle, code))
+
+
+def target_request_upload_all(e: Engine) -> None:
+    """The target indicates upload-all: it pauses and asks for everything back."""
+    if e.target.paused:
+        raise error("already_paused")
+    e.target.paused = True
+    indicate(e, Event(EventKind.UPLOAD_ALL.value))
+
+
+def target_resume(e: Engine) -> None:
+    """The target indicates offload-resume: it accepts offloads again."""
+    if not e.target.paused:
+        raise error("not_paused")
+    e.target.paused = False
+    indicate(e, Event(EventKind.OFFLOAD_RESUME.value))
+
+
+def target_indicate_neighbor_unreachable(e: Engine, handle: int) -> None:
+    """The target doubts the reachability of offloaded neighbor ``handle``."""
+    node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "report it unreachable")
+    indicate(e, Event(EventKind.NEIGHBOR_UNREACHABLE.value, node.handle))
+
+
+def process_events(e: Engine) -> list[Processed]:
+    """Drain the event queue in order, applying the default host response to each."""
+    done: list[Processed] = []
+    while e.events:
+        event = e.events.popleft()
+        e.counts.events_processed += 1
+        done.append(_respond(e, event))
+    return done
+
+
+def _respond(e: Engine, event: Event) -> Processed:
+    kind = event.kind
+    if kind == EventKind.UPLOAD_REQUESTED:
+        assert event.handle is not None
+        if event.reason == _INVALID_STATE:
+            e.invalid_pending.discard(event.handle)
+        node = e.host.find(event.handle)
+        if node is None or not node.offloaded:
+            return Processed(event, "ignored", None)
+        return Processed(event, "terminated", upload(e, [node]))
+    if kind == EventKind.UPLOAD_ALL:
+        # Offloaded neighbors root everything offloaded (invariant 2).
+        roots = [nb for nb in e.host.neighbors.values() if nb.offloaded]
+        return Processed(event, "terminated_all", upload(e, offloaded_post_order(roots)))
+    if kind == EventKind.OFFLOAD_RESUME:
+        return Processed(event, "resumed", None)
+    assert kind == EventKind.NEIGHBOR_UNREACHABLE and event.handle is not None
+    node = e.host.find(event.handle)
+    if node is None or not node.offloaded:
+        return Processed(event, "ignored", None)
+    # The host confirms reachability: both deltas restart from zero.
+    cached = list(node.cached)
+    cached[HOST_REACHABILITY] = 0
+    node.cached = tuple(cached)
+    context = e.target.contexts[node.handle]
+    context.cached = node.cached
+    context.delegated[NIC_REACHABILITY] = 0
+    return Processed(event, "reachability_confirmed", None)

@@ -1,0 +1,50 @@
+"""A full check of the invariants of docs/SPEC.md §2 over the host tree and the target's own
+store (``crates/core/src/engine/invariants.rs``). For tests: the lockstep machine runs it
+after every step. O(n).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..host.walk import walk_all
+from ..model.handle import NEIGHBOR
+
+if TYPE_CHECKING:
+    from . import Engine
+
+__all__ = ["check_invariants"]
+
+
+def check_invariants(e: Engine) -> None:
+    """Raise ``AssertionError`` naming the first broken invariant."""
+    host, target = e.host, e.target
+    offloaded = [0, 0, 0]
+    for node in walk_all(host, post=False):
+        parent = node.parent
+        assert (parent is None) == (node.layer == NEIGHBOR), node
+        if parent is not None:
+            # invariant 1: a live object of the layer just below, that lists this one
+            assert host.find(parent.handle) is parent and parent.layer == node.layer - 1
+            assert parent.children is not None and parent.children.get(node.handle) is node
+        context = target.contexts.get(node.handle)
+        assert node.offloaded == (context is not None), node
+        if context is not None:
+            offloaded[node.layer] += 1
+            # invariant 2: no offloaded orphan; invariant 5: the target mirrors the links
+            assert parent is None or parent.offloaded, f"offloaded orphan {node}"
+            expected = None if parent is None else target.contexts[parent.handle]
+            assert context.parent is expected, f"target tree differs at {node}"
+            assert context.cached is node.cached or context.cached == node.cached
+    assert offloaded == host.offloaded, (offloaded, host.offloaded)
+    assert len(target.contexts) == sum(target.offloaded(layer) for layer in (0, 1, 2))
+    for layer in (0, 1, 2):
+        assert target.offloaded(layer) == offloaded[layer]
+        # invariant 4: capacity respected
+        capacity = target.config.capacity(layer)
+        assert capacity is None or offloaded[layer] <= capacity
+    buffered = sum(len(c.received or b"") for c in target.contexts.values())
+    assert buffered == target.counters.bytes_buffered, (buffered, target.counters)
+    assert target.invalid == {h for h, c in target.contexts.items() if c.invalid}
+    pending = {ev.handle for ev in e.events if ev.reason == 9 and ev.handle is not None}
+    assert e.invalid_pending <= pending, "an INVALID_STATE request is pending without its event"

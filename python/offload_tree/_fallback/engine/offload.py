@@ -1,0 +1,94 @@
+"""``initiate_offload``: build the block list of the request and let the target decide
+every block in block order (``crates/core/src/engine/offload.rs``).
+
+The core decides every block first and allocates contexts afterwards in order of first
+mention; this engine allocates as it decides. Context numbers are not observable, so the
+results are the same (docs/DESIGN.md §11).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..._coerce import format_handle
+from ..._enums import Layer, Status
+from ..._messages import error
+from ..host.blocks import BlockList, build
+from ..host.tree import Node
+from ..target.admission import admit
+
+if TYPE_CHECKING:
+    from . import Engine
+
+__all__ = ["initiate_offload", "offload_one"]
+
+SUCCESS = Status.SUCCESS.value
+PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
+PAUSED = Status.PAUSED.value
+NO_STATUS = 255
+
+
+def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
+    """Offload ``handles`` with whatever they depend on; returns the processed block list."""
+    requested, offloaded = e.resolve_expecting(handles, False, False)
+    if offloaded is not None:
+        raise error(
+            "already_offloaded",
+            layer=Layer(offloaded.layer).name,
+            handle=format_handle(offloaded.handle),
+        )
+    plan = build(requested)
+    counter = e.counts.initiate_offload
+    new_blocks = plan.referenced.count(False)
+    counter.requested += new_blocks
+    if e.target.paused:
+        plan.statuses = [PAUSED] * len(plan)  # nothing attempted, nothing changes
+        counter.fail(PAUSED, new_blocks)
+        return plan
+    plan.statuses = _process(e, plan)
+    for referenced, status in zip(plan.referenced, plan.statuses, strict=True):
+        if referenced:
+            continue  # references are not offloads: not counted
+        if status <= PARTIAL_SUCCESS:
+            counter.succeeded += 1
+        else:
+            counter.fail(status)
+    return plan
+
+
+def _process(e: Engine, plan: BlockList) -> list[int]:
+    """The target's pass over a block list in pre-order; returns the settled statuses."""
+    n = len(plan)
+    statuses = [NO_STATUS] * n
+    failed = [False] * n
+    parents = plan.parents
+    for i, node in enumerate(plan.nodes):
+        parent = parents[i]
+        if parent >= 0 and failed[parent]:
+            statuses[i] = statuses[parent]  # not attempted: takes the parent's status
+            failed[i] = True
+        elif plan.referenced[i]:
+            continue  # already offloaded: nothing to do
+        else:
+            status = offload_one(e, node)
+            if status is not None:
+                statuses[i] = status
+                failed[i] = True
+    # Settling: a block that did not fail succeeded fully unless one of its children failed.
+    for i in range(n):
+        if not failed[i]:
+            statuses[i] = SUCCESS
+    for i in range(n):
+        parent = parents[i]
+        if failed[i] and parent >= 0 and not failed[parent]:
+            statuses[parent] = PARTIAL_SUCCESS
+    return statuses
+
+
+def offload_one(e: Engine, node: Node) -> int | None:
+    """Ask the target to take ``node`` (whose parent, if any, is offloaded); None on success."""
+    status = admit(e.target, node)
+    if status is None:
+        e.target.add(node)
+        e.host.set_offloaded(node, True)
+    return status

@@ -1,0 +1,43 @@
+"""``counters``: what the engine counts, read in one piece (docs/DESIGN.md §9;
+``crates/core/src/engine/stats.rs``). ``offload_tree._stats`` arranges them into
+``tree.stats()`` and ``target.stats()``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from . import Engine
+
+__all__ = ["counters"]
+
+
+def counters(e: Engine) -> dict[str, Any]:
+    """Every counter by name, in the order of ``offload_tree._stats.COUNTERS``."""
+    host, target, counts = e.host, e.target, e.counts
+    t = target.counters
+    return {
+        "live": tuple(host.live(layer) for layer in (0, 1, 2)),
+        "offloaded": tuple(host.offloaded),
+        "target_offloaded": tuple(target.offloaded(layer) for layer in (0, 1, 2)),
+        "initiate_offload": counts.initiate_offload.as_tuple(),
+        "terminate": counts.terminate.as_tuple(),
+        "update": counts.update.as_tuple(),
+        "query": counts.query.as_tuple(),
+        "invalidate": counts.invalidate.as_tuple(),
+        "bytes_buffered": t.bytes_buffered,
+        "bytes_returned": counts.bytes_returned,
+        "bytes_held_back": t.bytes_held_back,
+        "bytes_received": t.bytes_received,
+        "bytes_sent": t.bytes_sent,
+        "events_seen": counts.events_seen,
+        "events_processed": counts.events_processed,
+        "events_pending": len(e.events),
+        "events_indicated": t.events_indicated,
+        "contexts_allocated": t.contexts_allocated,
+        "contexts_freed": t.contexts_freed,
+        "invalid": len(target.invalid),
+        "paused": target.paused,
+        "faults_pending": len(target.faults),
+    }

@@ -1,0 +1,116 @@
+"""The values the engine's operations take and return (``crates/core/src/engine/types.rs``).
+A leaf module: it knows the model, and nothing of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..._engine import HandleArray
+from ..._enums import Status
+from ..model.fields import LAYOUTS
+
+__all__ = ["DELEGATED_NAMES", "Event", "OperationCounts", "Outcome", "Processed", "RunningCounts"]
+
+#: The names of each layer's delegated variables, in field order.
+DELEGATED_NAMES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(spec.name for spec in layout.by_kind["delegated"]) for layout in LAYOUTS
+)
+
+
+class Outcome:
+    """The objects a terminate uploaded (or a query read), in that order, with their
+    delegated values and received bytes; dicts are built when asked for."""
+
+    __slots__ = ("_handles", "delegated", "handle_list", "layers", "received", "total_received")
+
+    def __init__(self) -> None:
+        """An empty outcome."""
+        self.handle_list: list[int] = []
+        self.layers: list[int] = []
+        self.delegated: list[tuple[Any, ...]] = []
+        #: received bytes by position, for the objects that returned any
+        self.received: dict[int, bytes] = {}
+        self.total_received = 0
+        self._handles: HandleArray | None = None
+
+    def push(self, handle: int, layer: int, delegated: tuple[Any, ...], data: bytes = b"") -> None:
+        """Add one object at the end."""
+        if data:
+            self.received[len(self.handle_list)] = data
+            self.total_received += len(data)
+        self.handle_list.append(handle)
+        self.layers.append(layer)
+        self.delegated.append(delegated)
+
+    @property
+    def handles(self) -> HandleArray:
+        """The handles, in upload (or request) order."""
+        if self._handles is None:
+            self._handles = np.array(self.handle_list, dtype=np.uint64)
+        return self._handles
+
+    def __len__(self) -> int:
+        return len(self.handle_list)
+
+    def delegated_at(self, i: int) -> dict[str, int]:
+        """The delegated variables of the ``i``-th object, in field order."""
+        values = self.delegated[i]
+        return dict(zip(DELEGATED_NAMES[self.layers[i]], values, strict=True))
+
+    def received_at(self, i: int) -> bytes:
+        """The received bytes of the ``i``-th object (``b""`` if none)."""
+        _ = self.handle_list[i]  # a bad index raises IndexError, as the native outcome does
+        return self.received.get(i, b"")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A target-initiated event waiting on the host."""
+
+    kind: int
+    handle: int | None = None
+    reason: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """One processed event and what the host did about it (an ``Action`` name)."""
+
+    event: Event
+    action: str
+    outcome: Outcome | None
+
+
+@dataclass(slots=True)
+class OperationCounts:
+    """Requested / succeeded / failed-by-status counts of one operation."""
+
+    requested: int = 0
+    succeeded: int = 0
+    failed: list[int] = field(default_factory=lambda: [0] * len(Status))
+
+    def fail(self, status: int, count: int = 1) -> None:
+        """Count ``count`` failures with ``status``."""
+        self.failed[status] += count
+
+    def as_tuple(self) -> tuple[int, int, tuple[int, ...]]:
+        """``(requested, succeeded, failed by status code)``, as engines report it."""
+        return self.requested, self.succeeded, tuple(self.failed)
+
+
+@dataclass(slots=True)
+class RunningCounts:
+    """The counts the engine keeps as it goes."""
+
+    initiate_offload: OperationCounts = field(default_factory=OperationCounts)
+    terminate: OperationCounts = field(default_factory=OperationCounts)
+    update: OperationCounts = field(default_factory=OperationCounts)
+    query: OperationCounts = field(default_factory=OperationCounts)
+    invalidate: OperationCounts = field(default_factory=OperationCounts)
+    bytes_returned: int = 0
+    events_seen: int = 0
+    events_processed: int = 0

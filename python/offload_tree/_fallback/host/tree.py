@@ -1,0 +1,202 @@
+"""The host's state tree: three arenas (one per layer), the dependency links, and the
+resolution of raw handles into live objects (``crates/core/src/host/tree.rs``).
+
+Neighbors are kept in creation order, each object's dependents in insertion order. Both
+are dicts keyed by handle: ordered like lists, but removing an object is O(1). One
+:class:`Node` class serves the three layers (the core has one link record per layer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..._coerce import format_handle
+from ..._enums import Layer
+from ..._errors import OffloadTreeError
+from ..._messages import error
+from ..model.arena import Arena
+from ..model.handle import (
+    LAYER_SHIFT,
+    SLOT_MASK,
+    TCP,
+    TREE_ID_SHIFT,
+    handle_layer,
+    handle_tree_id,
+    pack_handle,
+)
+
+__all__ = ["HostTree", "Node", "expect_layer"]
+
+
+class Node:
+    """One state object on the host: its links and the host copy of its variables.
+
+    ``children`` is None for a connection (the top layer has no dependents). ``offloaded``
+    mirrors whether the target holds a context for the object.
+    """
+
+    __slots__ = (
+        "cached",
+        "children",
+        "const",
+        "delegated",
+        "handle",
+        "layer",
+        "offloaded",
+        "parent",
+        "seq",
+        "slot",
+    )
+
+    def __init__(
+        self,
+        handle: int,
+        layer: int,
+        slot: int,
+        parent: Node | None,
+        values: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]],
+        seq: int,
+    ) -> None:
+        """A new object, not offloaded, with no dependents yet."""
+        self.handle = handle
+        self.layer = layer
+        self.slot = slot
+        self.parent = parent
+        self.children: dict[int, Node] | None = {} if layer != TCP else None
+        self.const, self.cached, self.delegated = values
+        self.offloaded = False
+        self.seq = seq  # creation number: orders neighbors without scanning the tree
+
+    def __repr__(self) -> str:
+        return f"<Node {Layer(self.layer).name} {format_handle(self.handle)}>"
+
+
+class HostTree:
+    """All host objects of one tree: three arenas and the links."""
+
+    __slots__ = ("_seq", "arenas", "neighbors", "offloaded", "tree_id")
+
+    def __init__(self, tree_id: int) -> None:
+        """An empty tree whose handles carry ``tree_id``."""
+        self.tree_id = tree_id
+        self.arenas: tuple[Arena[Node], Arena[Node], Arena[Node]] = (Arena(), Arena(), Arena())
+        self.neighbors: dict[int, Node] = {}  # creation order: the roots of every walk
+        self.offloaded = [0, 0, 0]  # offloaded objects per layer
+        self._seq = 0
+
+    def set_offloaded(self, node: Node, offloaded: bool) -> None:
+        """Record that ``node`` is (or no longer is) offloaded, keeping the count."""
+        if node.offloaded != offloaded:
+            node.offloaded = offloaded
+            self.offloaded[node.layer] += 1 if offloaded else -1
+
+    # -- handles
+    def find(self, h: int) -> Node | None:
+        """The live object of handle ``h`` (any int), or None."""
+        # The hottest function of the engine, so the bit fields are decoded inline. A live
+        # node stores its full handle: comparing it checks tree id, layer and generation.
+        if h >> TREE_ID_SHIFT != self.tree_id or h < 0:
+            return None
+        layer = (h >> LAYER_SHIFT) & 3
+        if layer > TCP:
+            return None
+        items = self.arenas[layer].items
+        slot = h & SLOT_MASK
+        if slot < len(items):
+            node = items[slot]
+            if node is not None and node.handle == h:
+                return node
+        return None
+
+    def resolve(self, h: int) -> Node:
+        """The live object of handle ``h``; ``InvalidHandleError`` when there is none."""
+        node = self.find(h)
+        if node is None:
+            raise self.invalid(h)
+        return node
+
+    def resolve_all(self, handles: list[int]) -> list[Node]:
+        """Resolve every handle (in order), raising on the first invalid one."""
+        find = self.find
+        nodes: list[Node] = []
+        for h in handles:
+            node = find(h)
+            if node is None:
+                raise self.invalid(h)
+            nodes.append(node)
+        return nodes
+
+    def resolve_layer(self, h: int, layer: int, role: str) -> Node:
+        """Resolve ``h`` and check its layer, for an argument with a fixed role."""
+        node = self.resolve(h)
+        expect_layer(node, layer, role)
+        return node
+
+    def invalid(self, h: int) -> OffloadTreeError:
+        """The ``InvalidHandleError`` for ``h``: which check it fails."""
+        if handle_tree_id(h) != self.tree_id:
+            return error("foreign_handle", handle=format_handle(h), tree_id=handle_tree_id(h))
+        if handle_layer(h) > TCP:
+            return error("no_such_layer", handle=format_handle(h))
+        return error("stale_handle", handle=format_handle(h))
+
+    # -- structure
+    def add(
+        self,
+        layer: int,
+        parent: Node | None,
+        values: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]],
+    ) -> Node:
+        """Create an object under ``parent`` (None for a neighbor); returns it."""
+        arena = self.arenas[layer]
+        slot, generation = arena.allocate()
+        node = Node(
+            pack_handle(self.tree_id, layer, generation, slot),
+            layer,
+            slot,
+            parent,
+            values,
+            self._seq,
+        )
+        self._seq += 1
+        arena.put(slot, node)
+        siblings = self.neighbors if parent is None else parent.children
+        assert siblings is not None
+        siblings[node.handle] = node
+        return node
+
+    def remove(self, node: Node) -> None:
+        """Delete an object that has no dependents left."""
+        assert not node.children, "dependents are removed first"
+        siblings = self.neighbors if node.parent is None else node.parent.children
+        assert siblings is not None
+        del siblings[node.handle]
+        self.arenas[node.layer].release(node.slot)
+        node.parent = None
+
+    def move(self, path: Node, neighbor: Node) -> None:
+        """Relink ``path`` to ``neighbor``, at the end of its dependents."""
+        assert path.parent is not None and path.parent.children is not None
+        assert neighbor.children is not None
+        del path.parent.children[path.handle]
+        neighbor.children[path.handle] = path
+        path.parent = neighbor
+
+    def __len__(self) -> int:
+        return sum(arena.live for arena in self.arenas)
+
+    def live(self, layer: int) -> int:
+        """The number of live objects of a layer."""
+        return self.arenas[layer].live
+
+
+def expect_layer(node: Node, layer: int, role: str) -> None:
+    """``LayerError`` unless ``node`` is of ``layer``; ``role`` names the argument."""
+    if node.layer != layer:
+        raise error(
+            "wrong_layer",
+            role=role,
+            handle=format_handle(node.handle),
+            actual=Layer(node.layer).name,
+            expected=Layer(layer).name,
+        )

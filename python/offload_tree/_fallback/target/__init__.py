@@ -1,0 +1,116 @@
+"""The simulated offload target of the fallback (docs/SPEC.md §5;
+``crates/core/src/target/``).
+
+It keeps its own contexts in its own arenas (``contexts``), linked into an internal tree
+that mirrors the host's links for offloaded objects; decides whether it takes an object
+(``admission``: injected faults, capacities, limits, random faults drawn from ``rng``); owns
+the delegated state of offloaded connections and buffers what they receive (``traffic``);
+and marks objects invalid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..host.tree import Node
+from ..model.arena import Arena
+from .config import TargetConfig
+from .contexts import Context
+from .rng import SplitMix64
+
+__all__ = ["Target", "TargetConfig", "TargetCounters"]
+
+
+@dataclass(slots=True)
+class TargetCounters:
+    """Running totals of the target."""
+
+    contexts_allocated: int = 0
+    contexts_freed: int = 0
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    bytes_buffered: int = 0
+    bytes_held_back: int = 0
+    events_indicated: int = 0
+
+
+class Target:
+    """Everything the simulated target holds."""
+
+    __slots__ = ("arenas", "config", "contexts", "counters", "faults", "invalid", "paused", "rng")
+
+    def __init__(self, config: TargetConfig) -> None:
+        """An empty target configured by ``config``."""
+        self.config = config
+        self.rng = SplitMix64(config.seed)
+        self.arenas: tuple[Arena[Context], Arena[Context], Arena[Context]] = (
+            Arena(),
+            Arena(),
+            Arena(),
+        )
+        self.contexts: dict[int, Context] = {}  # by host handle
+        self.faults: dict[int, int] = {}  # host handle -> injected status (one-shot)
+        self.invalid: set[int] = set()  # host handles carrying an invalid mark
+        self.paused = False  # upload-all was indicated and not yet followed by resume
+        self.counters = TargetCounters()
+
+    def offloaded(self, layer: int) -> int:
+        """The number of objects of ``layer`` the target holds."""
+        return self.arenas[layer].live
+
+    def add(self, node: Node) -> Context:
+        """Take admitted ``node``: allocate a context linked under its parent's context."""
+        parent = None if node.parent is None else self.contexts[node.parent.handle]
+        arena = self.arenas[node.layer]
+        slot, _generation = arena.allocate()
+        context = Context(node.handle, node.layer, slot, parent, node)
+        arena.put(slot, context)
+        self.contexts[node.handle] = context
+        if parent is not None:
+            assert parent.children is not None
+            parent.children[node.handle] = context
+        self.counters.contexts_allocated += 1
+        return context
+
+    def is_invalid(self, handle: int) -> bool:
+        """Whether the object ``handle`` is marked invalid."""
+        return handle in self.invalid
+
+    def set_invalid(self, handle: int, invalid: bool) -> None:
+        """Mark or clear the invalid mark of an offloaded object."""
+        self.contexts[handle].invalid = invalid
+        if invalid:
+            self.invalid.add(handle)
+        else:
+            self.invalid.discard(handle)
+
+    def relink(self, path: int, neighbor: int) -> None:
+        """Move a path's context under another neighbor's context."""
+        context = self.contexts[path]
+        new_parent = self.contexts[neighbor]
+        assert context.parent is not None and context.parent.children is not None
+        assert new_parent.children is not None
+        del context.parent.children[path]
+        new_parent.children[path] = context
+        context.parent = new_parent
+
+    def delegated_of(self, handle: int) -> tuple[Any, ...]:
+        """The live delegated values of an offloaded object (query: no change)."""
+        return tuple(self.contexts[handle].delegated)
+
+    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes]:
+        """Release a context: its delegated values (field order) and buffered receive data."""
+        context = self.contexts.pop(handle)
+        assert not context.children, "dependents are uploaded first"
+        if context.parent is not None:
+            assert context.parent.children is not None
+            del context.parent.children[handle]
+        self.arenas[context.layer].release(context.slot)
+        self.invalid.discard(handle)
+        self.counters.contexts_freed += 1
+        data = b""
+        if context.received:
+            data = bytes(context.received)
+            self.counters.bytes_buffered -= len(data)
+        return tuple(context.delegated), data

@@ -1,0 +1,39 @@
+"""The target's records of offloaded objects ("contexts"), each linked to the context of the
+object it depends on: the target's internal state tree, which invariant 5 of docs/SPEC.md
+says mirrors the host's links (``crates/core/src/target/contexts.rs``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..host.tree import Node
+from ..model.handle import TCP
+
+__all__ = ["Context"]
+
+
+class Context:
+    """The target's state for one offloaded object, a node of its internal tree.
+
+    One class serves the three layers (the core has one record per layer). It holds copies
+    of the object's cached and delegated state: the fallback keeps plain copies where the
+    core shares the host's frozen delegated state until traffic changes it.
+    """
+
+    __slots__ = ("cached", "children", "delegated", "handle", "invalid", "layer", "parent",
+                 "received", "slot")  # fmt: skip
+
+    def __init__(
+        self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
+    ) -> None:
+        """A context for host object ``node``, with copies of its cached and delegated state."""
+        self.handle = handle
+        self.layer = layer
+        self.slot = slot
+        self.parent = parent
+        self.children: dict[int, Context] | None = {} if layer != TCP else None
+        self.cached: tuple[Any, ...] = node.cached  # immutable: sharing is copying
+        self.delegated: list[Any] = list(node.delegated)  # owned by the target from now on
+        self.invalid = False
+        self.received: bytearray | None = None  # a connection's receive buffer, once used

@@ -1,0 +1,149 @@
+"""The error catalogue: every error both engines report, with its class and its wording.
+
+This is the Python copy of the catalogue in ``crates/core/src/model/error.rs`` (the source);
+``tests/test_parity.py`` checks the two are equal and prints the lines to paste when they
+drift. The fallback engine and the facade raise through :func:`error`, so a message is worded
+in one place per language and both backends say the same thing.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    DependencyError,
+    InvalidHandleError,
+    LayerError,
+    OffloadTreeError,
+    StateError,
+    ValidationError,
+)
+
+__all__ = ["CLASSES", "ITEM_SUFFIX", "MESSAGES", "error", "render"]
+
+#: The exception class of each kind, by class name.
+CLASSES: dict[str, type[OffloadTreeError]] = {
+    cls.__name__: cls
+    for cls in (InvalidHandleError, LayerError, DependencyError, StateError, ValidationError)
+}
+
+#: code -> (exception class name, template), in the catalogue's order.
+MESSAGES: dict[str, tuple[str, str]] = {
+    "foreign_handle": (
+        "InvalidHandleError",
+        "handle {handle} belongs to another tree (tree id {tree_id})",
+    ),
+    "no_such_layer": ("InvalidHandleError", "invalid handle {handle}: no such layer"),
+    "stale_handle": ("InvalidHandleError", "stale or unknown handle {handle}: no live object"),
+    "wrong_layer": ("LayerError", "{role} {handle} is a {actual}, expected a {expected}"),
+    "not_offloaded": ("StateError", "{layer} {handle} is not offloaded: cannot {operation}"),
+    "already_offloaded": ("StateError", "{layer} {handle} is already offloaded"),
+    "remove_offloaded": (
+        "StateError",
+        "{layer} {handle} is offloaded: terminate it before removing it",
+    ),
+    "update_not_cached": (
+        "StateError",
+        "cannot update '{name}': it is a {kind} variable of a {layer} "
+        "(only cached variables can be updated)",
+    ),
+    "relink_failed": (
+        "StateError",
+        "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed "
+        "with {status}",
+    ),
+    "already_paused": (
+        "StateError",
+        "the target already requested upload-all and has not resumed",
+    ),
+    "not_paused": ("StateError", "the target cannot resume: it did not request upload-all"),
+    "remove_dependent": (
+        "DependencyError",
+        "{layer} {dependent} depends on {handle}; remove it too or use cascade=True",
+    ),
+    "terminate_dependent": (
+        "DependencyError",
+        "{layer} {dependent} is offloaded and depends on {parent_layer} {handle}; "
+        "terminate it too or use cascade=True",
+    ),
+    "batch_too_large": (
+        "ValidationError",
+        "a batch of {len} objects is over the limit of {limit} per call",
+    ),
+    "length_mismatch": (
+        "ValidationError",
+        "{name} has {got} values but there are {expected} {per}",
+    ),
+    "layer_full": (
+        "ValidationError",
+        "cannot add {count} {layer} objects: a layer holds at most {limit} slots",
+    ),
+    "unknown_tcp_variable": ("ValidationError", "unknown TCP connection variable '{name}'"),
+    "unknown_variable": ("ValidationError", "'{name}' is not a variable of a {layer}"),
+    "out_of_range": ("ValidationError", "{name}={value} is out of range {min}..{max}"),
+    "not_a_bool": ("ValidationError", "{name} must be True or False, got {got}"),
+    "bool_out_of_range": ("ValidationError", "{name} must be 0 or 1 (a bool), got {value}"),
+    "not_an_int": ("ValidationError", "{name} must be an int, got {got}"),
+    "not_a_mac": (
+        "ValidationError",
+        "{name} must be a MAC address (str, 6 bytes or int), got {got}",
+    ),
+    "malformed_mac": (
+        "ValidationError",
+        "malformed MAC address '{text}': expected six hex octets like \"00:15:5d:01:02:03\"",
+    ),
+    "mac_bytes_length": (
+        "ValidationError",
+        "a MAC address given as bytes must be 6 bytes long, got {len}",
+    ),
+    "mac_int_range": (
+        "ValidationError",
+        "a MAC address given as an int must be in 0..2**48-1, got {value}",
+    ),
+    "not_an_ip": (
+        "ValidationError",
+        "{name} must be an IP address (str, ipaddress object, 4/16 bytes or int), got {got}",
+    ),
+    "malformed_ip": (
+        "ValidationError",
+        'malformed IP address \'{text}\': expected IPv4 like "10.0.0.1" or IPv6 like "fe80::1"',
+    ),
+    "ip_bytes_length": (
+        "ValidationError",
+        "an IP address given as bytes must be 4 or 16 bytes long, got {len}",
+    ),
+    "ip_int_range": (
+        "ValidationError",
+        "an IP address given as an int must be in 0..2**128-1, got {value}",
+    ),
+    "ip_family_mismatch": (
+        "ValidationError",
+        "source and destination must be of the same IP family, got IPv{source} and "
+        "IPv{destination}",
+    ),
+    "not_an_upload_reason": ("ValidationError", "reason={value} is not an UploadReason (1..11)"),
+    "not_a_fault_status": (
+        "ValidationError",
+        "status={value} is not a failure status a target can report "
+        "(FAILURE..CONNECTION_REJECTED, 2..15)",
+    ),
+    "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
+}
+
+#: Appended to a message when the error is about one item of a batch.
+ITEM_SUFFIX = " (item {index})"
+
+
+def render(template: str, **args: object) -> str:
+    """Fill a template's ``{name}`` placeholders with ``str(value)``, as the core does."""
+    return template.format(**{name: str(value) for name, value in args.items()})
+
+
+def error(code: str, index: int | None = None, **args: object) -> OffloadTreeError:
+    """The exception of catalogue entry ``code``, its message filled from ``args``.
+
+    ``index`` names the offending item of a batch (the catalogue's item suffix).
+    """
+    class_name, template = MESSAGES[code]
+    message = render(template, **args)
+    if index is not None:
+        message += render(ITEM_SUFFIX, index=index)
+    return CLASSES[class_name](message)

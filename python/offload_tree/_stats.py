@@ -1,0 +1,101 @@
+"""``tree.stats()`` and ``target.stats()``: the engine's counters in the documented shape.
+
+Engines only count; they report one flat dict (``Engine.counters()``) whose keys are
+:data:`COUNTERS`, in the order of ``Counters::entries`` in ``crates/core/src/engine/types.rs``
+(``tests/test_parity.py`` checks both engines against this list). The nested dicts users read
+(docs/DESIGN.md §9) are built here, once, for both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._enums import Status
+
+__all__ = ["COUNTERS", "OPERATIONS", "target_stats", "tree_stats"]
+
+#: The operations counted in ``stats()["operations"]``, in the contract's key order.
+OPERATIONS = ("initiate_offload", "terminate", "update", "query", "invalidate")
+
+#: The counters every engine reports, by name, in order. Per-layer counts are 3-tuples
+#: (neighbor, path, TCP); an operation's are ``(requested, succeeded, failed by status code)``.
+COUNTERS: tuple[str, ...] = (
+    "live",
+    "offloaded",
+    "target_offloaded",
+    *OPERATIONS,
+    "bytes_buffered",
+    "bytes_returned",
+    "bytes_held_back",
+    "bytes_received",
+    "bytes_sent",
+    "events_seen",
+    "events_processed",
+    "events_pending",
+    "events_indicated",
+    "contexts_allocated",
+    "contexts_freed",
+    "invalid",
+    "paused",
+    "faults_pending",
+)
+
+_LAYER_KEYS = ("neighbor", "path", "tcp")
+_STATUS_NAMES = tuple(status.name for status in Status)
+
+Capacities = tuple[int | None, int | None, int | None]
+
+
+def _per_layer(values: Any) -> dict[str, Any]:
+    return dict(zip(_LAYER_KEYS, values, strict=True))
+
+
+def _operation(counts: tuple[int, int, tuple[int, ...]]) -> dict[str, Any]:
+    requested, succeeded, failed = counts
+    return {
+        "requested": requested,
+        "succeeded": succeeded,
+        # By status name, in status-code order, zero counts omitted (docs/DESIGN.md §11).
+        "failed": {_STATUS_NAMES[code]: n for code, n in enumerate(failed) if n},
+    }
+
+
+def tree_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str, Any]:
+    """The host's view: layers, operations, bytes and events (docs/DESIGN.md §9)."""
+    return {
+        "layers": {
+            key: {"live": live, "offloaded": offloaded, "capacity": capacity}
+            for key, live, offloaded, capacity in zip(
+                _LAYER_KEYS, counters["live"], counters["offloaded"], capacities, strict=True
+            )
+        },
+        "operations": {name: _operation(counters[name]) for name in OPERATIONS},
+        "bytes": {
+            "buffered": counters["bytes_buffered"],
+            "returned": counters["bytes_returned"],
+            "held_back": counters["bytes_held_back"],
+        },
+        "events": {
+            "seen": counters["events_seen"],
+            "processed": counters["events_processed"],
+            "pending": counters["events_pending"],
+        },
+    }
+
+
+def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str, Any]:
+    """The target's view: what it holds, its capacities and its running totals (§9)."""
+    return {
+        "offloaded": _per_layer(counters["target_offloaded"]),
+        "capacity": _per_layer(capacities),
+        "contexts_allocated": counters["contexts_allocated"],
+        "contexts_freed": counters["contexts_freed"],
+        "invalid": counters["invalid"],
+        "paused": counters["paused"],
+        "faults_pending": counters["faults_pending"],
+        "bytes_received": counters["bytes_received"],
+        "bytes_sent": counters["bytes_sent"],
+        "bytes_buffered": counters["bytes_buffered"],
+        "events_indicated": counters["events_indicated"],
+    }
