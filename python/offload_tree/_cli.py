@@ -264,7 +264,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"initiate_offload(TCP1, TCP2, TCP3): {len(result)} blocks, status of each:")
     print()
     for block in result.blocks:
-        status = ot.Status(int(block.status)).name
+        status = "-" if block.status is None else block.status.name
         print(_demo_line(tree, int(block.handle), names, int(block.depth), f"{status:<16} "))
     counts = [tree.count(layer, offloaded=True) for layer in ot.Layer]
     print()

@@ -93,7 +93,8 @@ class Adapter(ABC):
 
     def operation(self, op: str) -> Callable[[], Any]:
         """The bound method for operation name ``op``."""
-        return getattr(self, op)
+        method: Callable[[], Any] = getattr(self, op)
+        return method
 
     def check(self, op: str, result: Any) -> None:
         """Verify ``result`` of ``op`` has the size a correct run gives; untimed.

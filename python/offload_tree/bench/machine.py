@@ -70,7 +70,7 @@ def _offload_tree_info() -> dict[str, Any]:
         info["error"] = repr(exc)
         return info
     info["version"] = getattr(ot, "__version__", None)
-    info["path"] = str(Path(ot.__file__).resolve().parent)
+    info["path"] = None if ot.__file__ is None else str(Path(ot.__file__).resolve().parent)
     info["default_backend"] = getattr(ot, "BACKEND", None)
     try:
         importlib.import_module("offload_tree._native")

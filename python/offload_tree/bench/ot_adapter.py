@@ -75,13 +75,14 @@ class OffloadTreeAdapter(Adapter):
         tree = self._new_tree()
         neighbors = tree.add_neighbors(w.macs)
         paths = tree.add_paths(neighbors[w.path_neighbor], w.path_sources, w.path_destinations)
-        tcps = tree.add_tcps(paths[w.tcp_path], w.local_ports, w.remote_ports)
+        tcps: np.ndarray = tree.add_tcps(paths[w.tcp_path], w.local_ports, w.remote_ports)
         self.tree, self.neighbors, self.paths, self.tcps = tree, neighbors, paths, tcps
         return tcps
 
     def walk(self) -> np.ndarray:
         """``tree.walk()``: a uint64 array of every handle in block-list pre-order."""
-        return self.tree.walk()
+        handles: np.ndarray = self.tree.walk()
+        return handles
 
     def offload_all(self) -> Any:
         """``initiate_offload`` of every connection: one block list of N + P + K blocks."""

@@ -42,7 +42,7 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::error;
 use crate::host::{expect_layer, layer_of, HostTree, SeenSet};
-use crate::model::{Handle, Layer, Result};
+use crate::model::{Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
 pub use types::{
@@ -161,7 +161,7 @@ impl Engine {
     }
 }
 
-fn not_offloaded(h: Handle, operation: &str) -> crate::Error {
+fn not_offloaded(h: Handle, operation: &str) -> Error {
     error!(
         NotOffloaded,
         layer = layer_of(h),

@@ -1,0 +1,175 @@
+"""The shape of the code, checked: the core crate has no Python in it and no import cycle,
+and the fallback mirrors the core module for module and type for type.
+
+These tests read the repository's sources (they run from a checkout, as CI does).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "crates" / "core"
+CORE_SRC = CORE / "src"
+FALLBACK = ROOT / "python" / "offload_tree" / "_fallback"
+
+#: Core modules without a fallback module of their own, and why.
+CORE_ONLY = {
+    "model/status": "the enums are offload_tree._enums, shared with the facade",
+    "model/upload_reason": "the enums are offload_tree._enums, shared with the facade",
+    "model/event_kind": "the enums are offload_tree._enums, shared with the facade",
+    "model/connection_state": "the enums are offload_tree._enums, shared with the facade",
+    "model/error": "the catalogue's copy is offload_tree._messages, shared with the facade",
+    "testing": "the core's fuzz support; the Python side is tests/test_lockstep.py",
+    "testing/fuzz": "the core's fuzz interpreter; the Python side is tests/test_lockstep.py",
+}
+#: Fallback modules without a core module of their own, and why.
+FALLBACK_ONLY: dict[str, str] = {}
+
+#: Types both sides define under the same name: (core module, fallback module, type).
+SHARED_TYPES = [
+    ("model/arena", "model/arena", "Arena"),
+    ("host/tree", "host/tree", "HostTree"),
+    ("host/blocks", "host/blocks", "BlockList"),
+    ("target", "target", "Target"),
+    ("target", "target", "TargetCounters"),
+    ("target/config", "target/config", "TargetConfig"),
+    ("target/rng", "target/rng", "SplitMix64"),
+    ("engine", "engine", "Engine"),
+    ("engine/types", "engine/types", "Outcome"),
+    ("engine/types", "engine/types", "Event"),
+    ("engine/types", "engine/types", "Processed"),
+    ("engine/types", "engine/types", "OperationCounts"),
+    ("engine/types", "engine/types", "RunningCounts"),
+]
+
+
+def _module_name(path: Path, root: Path, package_file: str) -> str:
+    """``a/b/mod.rs`` or ``a/b/__init__.py`` -> ``a/b``; ``a/b/c.rs`` -> ``a/b/c``."""
+    relative = path.relative_to(root).with_suffix("")
+    parts = list(relative.parts)
+    if parts[-1] in (package_file, "lib"):
+        parts.pop()
+    return "/".join(parts)
+
+
+def core_modules() -> set[str]:
+    return {_module_name(p, CORE_SRC, "mod") for p in CORE_SRC.rglob("*.rs")}
+
+
+def fallback_modules() -> set[str]:
+    return {_module_name(p, FALLBACK, "__init__") for p in FALLBACK.rglob("*.py")}
+
+
+def test_the_fallback_mirrors_the_core_module_for_module() -> None:
+    core, fallback = core_modules(), fallback_modules()
+    missing = sorted(core - fallback - set(CORE_ONLY))
+    extra = sorted(fallback - core - set(FALLBACK_ONLY))
+    assert not missing, f"core modules with no fallback module (or CORE_ONLY entry): {missing}"
+    assert not extra, f"fallback modules with no core module (or FALLBACK_ONLY entry): {extra}"
+    stale = sorted((set(CORE_ONLY) - core) | (set(CORE_ONLY) & fallback))
+    assert not stale, f"CORE_ONLY entries that no longer apply: {stale}"
+
+
+@pytest.mark.parametrize(("core", "fallback", "name"), SHARED_TYPES)
+def test_shared_types_carry_the_same_name(core: str, fallback: str, name: str) -> None:
+    rust = _source(CORE_SRC, core, "mod.rs", ".rs")
+    python = _source(FALLBACK, fallback, "__init__.py", ".py")
+    assert re.search(rf"pub(?:\(crate\))? (?:struct|enum) {name}\b", rust), f"{core}: {name}"
+    assert re.search(rf"^class {name}\b", python, re.M), f"_fallback/{fallback}: {name}"
+
+
+def _source(root: Path, module: str, package_file: str, suffix: str) -> str:
+    folder = root / module
+    path = folder / package_file if folder.is_dir() else root / (module + suffix)
+    return path.read_text()
+
+
+# --- the core crate -----------------------------------------------------------------------
+
+
+def test_the_core_manifest_names_no_python() -> None:
+    # Every line of the manifest, comments aside: no dependency of any kind on PyO3 or NumPy.
+    lines = [line.split("#")[0] for line in (CORE / "Cargo.toml").read_text().splitlines()]
+    named = [line for line in lines if re.search(r"\b(pyo3|numpy)\b", line)]
+    assert not named, named
+    assert any(re.match(r"\s*offload-tree-core\s*=", line) for line in lines), "scan sees deps"
+
+
+# `crate::a::b` or `super::a` anywhere (a `use`, or a path in code); `$crate::` paths in
+# macro bodies resolve where the macro is used, so they are not imports of the macro's file.
+_PATH = re.compile(r"(?<!\$)\b((?:crate|super)(?:::\w+)+)")
+# `use child::...` in a folder's mod.rs (or lib.rs): the folder importing its own child.
+_CHILD_USE = re.compile(r"\buse\s+(\w+)::")
+
+
+def _resolve(path: list[str], here: str) -> str | None:
+    """The module file a ``crate::``/``super::`` path lands in, as a module name."""
+    if path[0] == "crate":
+        base: list[str] = []
+        path = path[1:]
+    else:
+        base = here.split("/")[:-1] if here else []
+        path = path[1:]
+        while path and path[0] == "super":
+            base, path = base[:-1], path[1:]
+    module = list(base)
+    for segment in path:
+        candidate = "/".join([*module, segment])
+        if candidate in core_modules():
+            module.append(segment)
+        else:
+            break
+    if module == [] and path[:1] == ["error"]:
+        return "model/error"  # the error! macro, exported at the crate root
+    return "/".join(module)
+
+
+def _imports() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for file in CORE_SRC.rglob("*.rs"):
+        here = _module_name(file, CORE_SRC, "mod")
+        text = re.sub(r"//[^\n]*", "", file.read_text())
+        text = text.split("#[cfg(test)]")[0]  # unit tests may reach anywhere in the crate
+        targets: set[str] = set()
+        if file.name in ("mod.rs", "lib.rs"):
+            for match in _CHILD_USE.finditer(text):
+                child = "/".join(filter(None, [here, match.group(1)]))
+                if child in core_modules():
+                    targets.add(child)
+        for match in _PATH.finditer(text):
+            resolved = _resolve(match.group(1).split("::"), here)
+            if resolved is not None and resolved != here:
+                targets.add(resolved)
+        graph[here] = targets
+    return graph
+
+
+def test_no_core_module_imports_a_module_that_imports_it_back() -> None:
+    graph = _imports()
+    # The scan sees imports of every form: a path, a sibling, a folder's own child.
+    assert graph["engine/build"] >= {"engine", "engine/types", "model"}
+    assert graph["model/value"] >= {"model/address", "model/fields"}
+    assert graph[""] >= {"engine", "model"} and graph["engine"] >= {"engine/types"}
+    cycles = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    assert not cycles, "import cycles in the core: " + "; ".join(" -> ".join(c) for c in cycles)

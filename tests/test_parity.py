@@ -1,0 +1,245 @@
+"""Parity: every table the Rust core and the Python side must agree on, and the engine
+surface both backends implement, checked against each other.
+
+The core is the source of each table (``crates/core/src/model/``; read through
+``_native.tables()``); the Python copies are ``_fields.py``, ``_enums.py``, ``_messages.py``,
+``_stats.py`` and ``_coerce.MAX_BATCH``. When they drift, the failure prints the Python
+lines that match the core, ready to paste (as pydantic-core's ``tests/test_errors.py`` does
+for its error types).
+"""
+
+from __future__ import annotations
+
+import inspect
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import offload_tree as ot
+import pytest
+from _helpers import require_backend
+from offload_tree import _coerce, _engine, _fields, _messages, _stats
+from offload_tree._blocks import NO_STATUS
+
+
+@pytest.fixture(scope="module")
+def native() -> Any:
+    require_backend("native")
+    from offload_tree import _native
+
+    return _native
+
+
+@pytest.fixture(scope="module")
+def tables(native: Any) -> dict[str, Any]:
+    return dict(native.tables())
+
+
+def _fix(what: str, where: str, lines: list[str]) -> str:
+    body = "\n".join(lines)
+    return f"{what} drifted from the core's; to match it, {where} should read:\n{body}"
+
+
+# --- the state-variable table -------------------------------------------------------------
+
+
+def _python_field_rows() -> list[tuple[Any, ...]]:
+    return [
+        (f.name, int(f.layer), f.kind, f.value_type, f.min, f.max, f.default, f.required)
+        for table in _fields.FIELDS
+        for f in table
+    ]
+
+
+def test_state_variable_table_matches_the_core(tables: dict[str, Any]) -> None:
+    core = [tuple(row) for row in tables["fields"]]
+    layer_names = {0: "_N", 1: "_P", 2: "_T"}
+    constants = {"constant": "CONSTANT", "cached": "CACHED", "delegated": "DELEGATED"}
+    fix = [
+        f"    FieldSpec({name!r}, {layer_names[layer]}, {constants[kind]}, {vtype.upper()}, "
+        f"{lo!r}, {hi!r}, {default!r}, required={required!r}),"
+        for name, layer, kind, vtype, lo, hi, default, required in core
+    ]
+    assert _python_field_rows() == core, _fix("_fields.py", "its tables", fix)
+
+
+# --- the enums ----------------------------------------------------------------------------
+
+ENUMS = [
+    ("layers", ot.Layer),
+    ("statuses", ot.Status),
+    ("upload_reasons", ot.UploadReason),
+    ("event_kinds", ot.EventKind),
+    ("connection_states", ot.ConnectionState),
+]
+
+
+@pytest.mark.parametrize(("table", "enum"), ENUMS, ids=[name for name, _ in ENUMS])
+def test_enum_matches_the_core(tables: dict[str, Any], table: str, enum: type[IntEnum]) -> None:
+    core = [(name.upper(), value) for name, value in tables[table]]
+    python = [(member.name, member.value) for member in enum]
+    fix = [f"    {name} = {value}" for name, value in core]
+    assert python == core, _fix(f"{enum.__name__} in _enums.py", "its members", fix)
+
+
+def test_no_status_code_matches_the_core(tables: dict[str, Any]) -> None:
+    assert tables["no_status"] == NO_STATUS, f"_blocks.NO_STATUS = {tables['no_status']}"
+
+
+def test_actions_match_the_core(tables: dict[str, Any]) -> None:
+    """Every action ``process_events`` can report is one ``ProcessedEvent`` documents."""
+    documented = ot.ProcessedEvent.__doc__ or ""
+    for action in tables["actions"]:
+        assert f'"{action}"' in documented, f"ProcessedEvent's docstring must name {action!r}"
+
+
+# --- the error catalogue ------------------------------------------------------------------
+
+
+def test_error_catalogue_matches_the_core(tables: dict[str, Any]) -> None:
+    core = {code: (cls, template) for code, cls, template in tables["errors"]}
+    fix = [f"    {code!r}: ({cls!r}, {template!r})," for code, (cls, template) in core.items()]
+    assert _messages.MESSAGES == core, _fix("_messages.MESSAGES", "it", fix)
+    assert list(_messages.MESSAGES) == list(core), "same codes, in the core's order"
+    assert tables["item_suffix"] == _messages.ITEM_SUFFIX, (
+        f"_messages.ITEM_SUFFIX = {tables['item_suffix']!r}"
+    )
+
+
+def test_every_error_class_of_the_catalogue_exists() -> None:
+    for code, (cls, _) in _messages.MESSAGES.items():
+        assert issubclass(getattr(ot, cls), ot.OffloadTreeError), code
+
+
+def test_messages_render_as_the_core_renders_them() -> None:
+    exc = _messages.error("out_of_range", name="path_mtu", value=67, min=68, max=65535, index=3)
+    assert type(exc) is ot.ValidationError
+    assert str(exc) == "path_mtu=67 is out of range 68..65535 (item 3)"
+
+
+# --- constants and the counters' layout ---------------------------------------------------
+
+
+def test_batch_limit_matches_the_core(tables: dict[str, Any]) -> None:
+    assert tables["max_batch"] == _coerce.MAX_BATCH, f"_coerce.MAX_BATCH = {tables['max_batch']}"
+
+
+def test_counters_layout_matches_the_core(tables: dict[str, Any]) -> None:
+    fix = [f"    {name!r}," for name in tables["counters"]]
+    assert list(_stats.COUNTERS) == list(tables["counters"]), _fix("_stats.COUNTERS", "it", fix)
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_each_engine_reports_exactly_the_counters(backend: str) -> None:
+    require_backend(backend)
+    tree = ot.OffloadStateTree(backend=backend)
+    counters = tree._engine.counters()
+    assert list(counters) == list(_stats.COUNTERS)
+    for name in ("live", "offloaded", "target_offloaded"):
+        assert tuple(counters[name]) == (0, 0, 0)
+    for name in _stats.OPERATIONS:
+        requested, succeeded, failed = counters[name]
+        assert (requested, succeeded, len(failed)) == (0, 0, len(ot.Status))
+
+
+# --- the engine surface -------------------------------------------------------------------
+
+
+def _protocol_members(protocol: type) -> list[str]:
+    return sorted(
+        name
+        for name, value in vars(protocol).items()
+        if (callable(value) or isinstance(value, property))
+        and (not name.startswith("__") or name == "__len__")
+    )
+
+
+def _public_surface(cls: type) -> list[str]:
+    return sorted(
+        name
+        for name in dir(cls)
+        if (not name.startswith("__") or name == "__len__")
+        and not (name.startswith("_") and name != "_debug_panic" and not name.startswith("__"))
+    )
+
+
+def _fallback_surface() -> list[str]:
+    """The fallback's protocol surface: its methods minus the checks the operations share."""
+    from offload_tree._fallback import Engine
+
+    helpers = {
+        "check_layers",
+        "resolve_all",
+        "resolve_expecting",
+        "resolve_offloaded",
+        "resolve_offloaded_one",
+    }
+    return [name for name in _public_surface(Engine) if name not in helpers]
+
+
+def test_both_engines_expose_exactly_the_protocol(native: Any) -> None:
+    protocol = _protocol_members(_engine.Engine)
+    assert _public_surface(native.Engine) == protocol, "native engine vs _engine.Engine"
+    assert _fallback_surface() == protocol, "fallback engine vs _engine.Engine"
+
+
+def _signature(fn: Any) -> list[tuple[str, Any]]:
+    sig = inspect.signature(fn)
+    return [(p.name, p.kind.name) for p in sig.parameters.values() if p.name != "self"]
+
+
+def test_both_engines_take_the_same_parameters(native: Any) -> None:
+    from offload_tree._fallback import Engine as PythonEngine
+
+    for name in _protocol_members(_engine.Engine):
+        protocol_attr = getattr(_engine.Engine, name)
+        if isinstance(protocol_attr, property):
+            assert isinstance(getattr(PythonEngine, name), property), name
+            continue
+        expected = _signature(protocol_attr)
+        names = [param for param, _ in expected]
+        assert [p for p, _ in _signature(getattr(PythonEngine, name))] == names, name
+        assert [p for p, _ in _signature(getattr(native.Engine, name))] == names, name
+    # The constructors: the configuration in the same order.
+    init = [p for p, _ in _signature(_engine.Engine.__init__)]
+    assert [p for p, _ in _signature(PythonEngine.__init__)] == init
+    assert [p for p, _ in _signature(native.Engine)] == init
+
+
+def test_both_outcomes_expose_the_protocol(native: Any) -> None:
+    from offload_tree._fallback import Outcome as PythonOutcome
+
+    protocol = _protocol_members(_engine.Outcome)
+    assert _public_surface(native.Outcome) == protocol
+    python = [n for n in _public_surface(PythonOutcome) if n not in {"push"}]
+    assert sorted(set(python) - {"delegated", "handle_list", "layers", "received"}) == protocol
+    for name in ("delegated_at", "received_at"):
+        names = [p for p, _ in _signature(getattr(_engine.Outcome, name))]
+        assert [p for p, _ in _signature(getattr(native.Outcome, name))] == names
+        assert [p for p, _ in _signature(getattr(PythonOutcome, name))] == names
+
+
+def test_outcomes_of_both_engines_read_alike(native: Any) -> None:
+    """The same terminate through both engines' outcomes: same values, same types."""
+    got = []
+    for backend in ("native", "python"):
+        target = ot.SimulatedTarget()
+        tree = ot.OffloadStateTree(target, backend=backend)
+        nb = tree.add_neighbor(mac=1)
+        pa = tree.add_path(nb, "10.0.0.1", "10.0.0.2")
+        tc = tree.add_tcp(pa, 1, 2)
+        tree.initiate_offload(tc)
+        target.receive(tc, b"xyz")
+        outcome = tree._engine.terminate(np.array([nb], dtype=np.uint64), True)
+        assert outcome.handles.dtype == np.uint64
+        got.append(
+            (
+                len(outcome),
+                outcome.total_received,
+                [outcome.delegated_at(i) for i in range(len(outcome))],
+                [outcome.received_at(i) for i in range(len(outcome))],
+            )
+        )
+        with pytest.raises(IndexError):
+            outcome.received_at(len(outcome))
+    assert got[0] == got[1]
