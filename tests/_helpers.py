@@ -1,7 +1,7 @@
 """Shared helpers of the test suite: backend availability, snapshots, invariants.
 
-Everything here uses the public API only (SPEC.md section 7 and the facade classes of
-DESIGN.md), so that the same checks hold any engine to the contract.
+Everything here uses the public API only (docs/SPEC.md §7 and the facade classes of
+docs/DESIGN.md §1), so that the same checks hold any engine to the contract.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ BACKENDS = ("native", "python")
 ALLOW_MISSING_NATIVE_VAR = "OFFLOAD_TREE_ALLOW_MISSING_NATIVE"
 SOAK_VAR = "OFFLOAD_TREE_SOAK"
 
-#: Masks the tree id out of a handle (bits 63..48, DESIGN.md section 2).
+#: Masks the tree id out of a handle (bits 63..48, docs/DESIGN.md §2).
 MASK48 = (1 << 48) - 1
 U32 = 2**32
 
@@ -157,7 +157,7 @@ def snapshot(tree: Any, target: Any = None, *, query: bool = True) -> dict[str, 
 
 
 def assert_unchanged(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """A failed call changed nothing (SPEC invariant 6)."""
+    """A failed call changed nothing (docs/SPEC.md §2, invariant 6)."""
     assert after["stats"] == before["stats_end"], "stats changed"
     for key in before:
         if key in ("stats", "stats_end"):
@@ -214,7 +214,7 @@ def _expected_walk(tree: Any, post: bool) -> list[int]:
 
 
 def check_invariants(tree: Any, target: Any = None) -> None:
-    """The invariants of SPEC.md section 2 (and DESIGN.md's orderings), via the public API."""
+    """The invariants of docs/SPEC.md §2 (and DESIGN.md's orderings), via the public API."""
     handles = hl(tree.handles())
     pre = hl(tree.walk("pre"))
     post = hl(tree.walk("post"))
@@ -298,7 +298,7 @@ def check_invariants(tree: Any, target: Any = None) -> None:
 
 
 def check_block_list_shape(tree: Any, blocks: Any, requested: list[int]) -> None:
-    """The shape rules of SPEC section 3 / DESIGN section 7 for a built block list."""
+    """The shape rules of docs/SPEC.md §3 / docs/DESIGN.md §7 for a built block list."""
     items = list(blocks)
     assert len(items) == len(blocks)
     if not requested:
@@ -374,7 +374,7 @@ def check_block_list_shape(tree: Any, blocks: Any, requested: list[int]) -> None
 
 
 def splitmix64(seed: int):
-    """The target's RNG (DESIGN section 8), as an infinite generator of u64 values."""
+    """The target's RNG (docs/DESIGN.md §8), as an infinite generator of u64 values."""
     state = seed & (2**64 - 1)
     m = 2**64 - 1
     while True:

@@ -1,4 +1,4 @@
-"""Every bad input raises the exact SPEC section 6 class and leaves tree and target unchanged."""
+"""Every bad input raises the exact docs/SPEC.md §6 class and leaves tree and target unchanged."""
 
 from __future__ import annotations
 
@@ -348,7 +348,7 @@ def test_huge_batch_add_is_refused_without_allocating(w):
     check(w, ot.ValidationError, lambda: w.tree.add_tcps(parents, 1, 2))
 
 
-# --- messages name the handle, the field and the allowed range (SPEC section 6) -----------
+# --- messages name the handle, the field and the allowed range (docs/SPEC.md §6) -----------
 
 
 def _names_handle(message, h):

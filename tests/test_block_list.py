@@ -1,4 +1,4 @@
-"""Block lists as built (SPEC section 3, DESIGN section 7): shape, order, new vs referenced."""
+"""Block lists as built (docs/SPEC.md §3, docs/DESIGN.md §7): shape, order, new vs referenced."""
 
 from __future__ import annotations
 

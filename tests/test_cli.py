@@ -267,7 +267,7 @@ def _available(name: str) -> bool:
 def _global_id(handles: np.ndarray, k: int, p: int) -> list[int]:
     """offload-tree handles -> the baselines' node ids (neighbor j: j, path j: K+j, ...).
 
-    A fresh tree gives slots 0, 1, 2, ... in creation order (DESIGN.md section 2).
+    A fresh tree gives slots 0, 1, 2, ... in creation order (docs/DESIGN.md §2).
     """
     h = np.asarray(handles, dtype=np.uint64)
     layer = ((h >> np.uint64(46)) & np.uint64(3)).astype(np.int64)

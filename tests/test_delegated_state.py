@@ -1,9 +1,10 @@
-"""Who holds a connection's delegated state, and when (SPEC: delegated variables are owned by the
-target while offloaded and returned on terminate; DESIGN §8: the host copy keeps the values of
-the last offload or terminate).
+"""Who holds a connection's delegated state, and when (docs/SPEC.md §1: delegated variables
+are owned by the target while offloaded and returned on terminate; docs/DESIGN.md §8: the host
+copy keeps the values of the last offload or terminate).
 
 The native engine stores the target's copy only once traffic changes it (copy-on-write over the
-host's frozen copy, DESIGN §11); these tests pin the observable behaviour both engines share.
+host's frozen copy, docs/DESIGN.md §11); these tests pin the observable behaviour both engines
+share.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Target-initiated events and process_events (SPEC section 4, DESIGN section 8)."""
+"""Target-initiated events and process_events (docs/SPEC.md §4, docs/DESIGN.md §8)."""
 
 from __future__ import annotations
 

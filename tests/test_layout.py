@@ -173,3 +173,59 @@ def test_no_core_module_imports_a_module_that_imports_it_back() -> None:
         if node not in state:
             visit(node)
     assert not cycles, "import cycles in the core: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+# --- the repository explains itself -------------------------------------------------------
+
+DOCS = ROOT / "docs"
+_SECTION = re.compile(r"docs/(SPEC|DESIGN|NDIS)\.md §(\d+)")
+_TITLED = re.compile(r'docs/NDIS\.md, \\?"([^"\\]+)\\?"')
+_FILE = re.compile(r"\b((?:crates|python|tests|benches|docs|fuzz)/[\w/.-]+\.(?:rs|py|pyi|md|toml))")
+_LEGACY = re.compile(r"\bSPEC (?:§|section)|CHIMNEY-NOTES|\bNET [a-z-]+\.md|(?<![/\w])SPEC\.md")
+
+
+def _sources() -> list[Path]:
+    roots = [ROOT / name for name in ("crates", "python", "tests", "benches", "fuzz", "docs")]
+    files = [
+        p
+        for root in roots
+        for p in root.rglob("*")
+        if p.suffix in {".rs", ".py", ".pyi", ".md", ".toml"}
+    ]
+    return [p for p in files if "target" not in p.parts] + [ROOT / "README.md"]
+
+
+def _headings(doc: str) -> set[str]:
+    return set(re.findall(r"^## (.+)$", (DOCS / f"{doc}.md").read_text(), re.M))
+
+
+def test_every_citation_points_into_the_repository() -> None:
+    headings = {doc: _headings(doc) for doc in ("SPEC", "DESIGN", "NDIS")}
+    numbered = {
+        doc: {h.split(".")[0] for h in hs if h[0].isdigit()} for doc, hs in headings.items()
+    }
+    broken: list[str] = []
+    cited = 0
+    for path in _sources():
+        if path == Path(__file__).resolve():
+            continue  # this file spells out the patterns it looks for
+        # A citation may wrap across comment lines: join them first.
+        text = re.sub(r"\n\s*(?:///?|#)\s*", " ", path.read_text())
+        where = path.relative_to(ROOT)
+        for doc, number in _SECTION.findall(text):
+            cited += 1
+            if number not in numbered[doc]:
+                broken.append(f"{where}: docs/{doc}.md §{number}")
+        for title in _TITLED.findall(text):
+            cited += 1
+            if title not in headings["NDIS"]:
+                broken.append(f'{where}: docs/NDIS.md, "{title}"')
+        for name in _FILE.findall(text):
+            if not (ROOT / name).exists() and "*" not in name:
+                broken.append(f"{where}: {name}")
+        for legacy in _LEGACY.findall(text):
+            if path.parent == DOCS and legacy == "SPEC.md":
+                continue  # a link between the documents of docs/
+            broken.append(f"{where}: cites {legacy!r}, which is not in the repository")
+    assert cited > 50, f"the scan found only {cited} citations"
+    assert not broken, "citations of nothing:\n" + "\n".join(broken)

@@ -4,8 +4,7 @@ surface both backends implement, checked against each other.
 The core is the source of each table (``crates/core/src/model/``; read through
 ``_native.tables()``); the Python copies are ``_fields.py``, ``_enums.py``, ``_messages.py``,
 ``_stats.py`` and ``_coerce.MAX_BATCH``. When they drift, the failure prints the Python
-lines that match the core, ready to paste (as pydantic-core's ``tests/test_errors.py`` does
-for its error types).
+lines that match the core, ready to paste (as pydantic-core's error-type tests do).
 """
 
 from __future__ import annotations

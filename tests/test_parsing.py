@@ -1,4 +1,4 @@
-"""Address parsing (DESIGN section 4): both engines accept exactly the documented forms.
+"""Address parsing (docs/DESIGN.md §4): both engines accept exactly the documented forms.
 
 IP text is checked against Python's ``ipaddress`` as the oracle (an IPv4 dotted quad without
 leading zeros, IPv6 text), except that a scope id (``%eth0``), which ``ipaddress`` accepts,

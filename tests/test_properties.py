@@ -1,9 +1,9 @@
-"""Properties: SPEC section 2 invariants over random trees and random operation sequences.
+"""Properties: docs/SPEC.md §2 invariants over random trees and random operation sequences.
 
 Per backend: a state machine applies random operations (valid and invalid) and checks,
 after every step, the invariants (check_invariants), that a call that raised changed
-nothing (SPEC invariant 6), and per-operation postconditions (block-list shape, per-block
-status rules, terminate results). Random trees are also checked for block-list shape.
+nothing (docs/SPEC.md §2, invariant 6), and per-operation postconditions (block-list shape,
+per-block status rules, terminate results). Random trees are also checked for block-list shape.
 
 Size: OFFLOAD_TREE_PROPERTY_EXAMPLES (default 100) examples of OFFLOAD_TREE_PROPERTY_STEPS
 (default 50) steps per backend; OFFLOAD_TREE_SOAK=1 multiplies the examples by 100.
@@ -62,7 +62,7 @@ def _tree_of_blocks(blocks: list[tuple[Any, ...]]) -> list[int | None]:
 def check_offload_statuses(
     result: dict[str, Any], paused: bool, offloaded_after: dict[int, bool]
 ) -> None:
-    """The per-block status rules of DESIGN section 8 on a normalised OffloadResult."""
+    """The per-block status rules of docs/DESIGN.md §8 on a normalised OffloadResult."""
     blocks = result["blocks"]
     parents = _tree_of_blocks(blocks)
     status = [b[4] for b in blocks]

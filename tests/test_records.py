@@ -1,4 +1,4 @@
-"""State records: immutable, the three kinds of variables, defaults (DESIGN section 5)."""
+"""State records: immutable, the three kinds of variables, defaults (docs/DESIGN.md §5)."""
 
 from __future__ import annotations
 

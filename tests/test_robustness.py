@@ -6,7 +6,7 @@
   ``ValidationError`` by both backends *before* anything is materialised: a broadcast view of
   10**9 handles, or a scalar broadcast to such a count, must not allocate gigabytes.
 - Negative counts, NaN / inf in float arrays, wrong dtypes and 2-D arrays give the error class
-  of DESIGN.md section 4; strided (non-contiguous) arrays work like contiguous ones; empty
+  of docs/DESIGN.md §4; strided (non-contiguous) arrays work like contiguous ones; empty
   batches work and return empty arrays.
 """
 

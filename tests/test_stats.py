@@ -1,4 +1,4 @@
-"""stats() and target.stats(): dict shapes and counting rules of DESIGN section 9."""
+"""stats() and target.stats(): dict shapes and counting rules of docs/DESIGN.md §9."""
 
 from __future__ import annotations
 

@@ -233,7 +233,7 @@ def test_relink_neighbor_offload_failure_is_state_error(off):
     with pytest.raises(ot.StateError) as info:
         off.tree.relink(off.pa1, nb2)
     assert "NEIGHBOR_ENTRIES" in str(info.value)
-    # DESIGN §8: a failed relink changes nothing, the fault that fired is put back.
+    # docs/DESIGN.md §8: a failed relink changes nothing, the fault that fired is put back.
     assert_unchanged(before, snapshot(off.tree, off.target))
     assert off.tree.depends_on(off.pa1) == off.nb1
     # ...so it fires again on the next attempt.
@@ -395,7 +395,8 @@ def test_update_single_element_sequence_returns_array(ex):
 
 def test_relink_random_failure_rewinds_the_rng(make_pair):
     # SplitMix64(9) at rate 0.5: ok, ok, FAILURE, ok. The relink's failed attempt uses the
-    # third number; DESIGN §8 restores the generator, so the next offload gets the third again.
+    # third number; docs/DESIGN.md §8 restores the generator, so the next offload gets the
+    # third again.
     tree, _ = make_pair(fail_rate=0.5, seed=9)
     nb1 = tree.add_neighbor(mac=1)
     pa = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.2")

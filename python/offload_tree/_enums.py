@@ -1,4 +1,4 @@
-"""The enumerations of the model, with the values fixed by DESIGN.md section 6.
+"""The enumerations of the model, with the values fixed by docs/DESIGN.md §6.
 
 Each member's docstring gives the NDIS name it stands for.
 """

@@ -85,7 +85,8 @@ def tree_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str,
 
 
 def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str, Any]:
-    """The target's view: what it holds, its capacities and its running totals (§9)."""
+    """The target's view: what it holds, its capacities and its running totals
+    (docs/DESIGN.md §9)."""
     return {
         "offloaded": _per_layer(counters["target_offloaded"]),
         "capacity": _per_layer(capacities),

@@ -8,8 +8,8 @@ honest cost, so that the ratios measure the library rather than a straw man:
 * Host state lives in one attribute dict per node: ``layer``, an ``offloaded`` flag and the
   object's variables (neighbor: ``mac``, ``vlan_id``, the two reachability deltas; path:
   ``source``, ``destination``, ``path_mtu``; connection: ``local_port``, ``remote_port`` and
-  ``delegated``, a tuple of the 25 delegated TCP variables with the defaults of DESIGN.md
-  section 5). offload-tree stores every constant and cached TCP variable as well, so the
+  ``delegated``, a tuple of the 25 delegated TCP variables with the defaults of
+  docs/DESIGN.md §5). offload-tree stores every constant and cached TCP variable as well, so the
   baselines hold *less* state than the library.
 * The target is a dict ``node id -> context list`` (the target's own copy): neighbor
   ``[parent, mac, nic_reachability_delta]``, path ``[parent, path_mtu]``, connection
@@ -40,7 +40,7 @@ from typing import Any
 from offload_tree.bench.adapters import Adapter
 from offload_tree.bench.workload import Workload
 
-#: The delegated TCP variables with their DESIGN.md section 5 defaults, in field order:
+#: The delegated TCP variables with their docs/DESIGN.md §5 defaults, in field order:
 #: state ESTABLISHED (4), rcv_nxt, rcv_wnd, snd_una, snd_nxt, snd_max, snd_wnd, max_snd_wnd,
 #: send_wl1, cwnd, ssthresh, srtt, rttvar, ts_recent, ts_recent_age, ts_time, total_rt,
 #: dup_ack_count, snd_wnd_probe_count, keepalive_probe_count, keepalive_timeout_delta,

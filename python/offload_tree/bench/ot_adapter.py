@@ -1,6 +1,6 @@
 """Adapters for offload-tree itself: the native (Rust) backend and the pure-Python fallback.
 
-Both use only the public batch API of SPEC section 7 with NumPy arrays, exactly as a user who
+Both use only the public batch API of docs/SPEC.md §7 with NumPy arrays, exactly as a user who
 wants speed would: ``add_neighbors`` / ``add_paths`` / ``add_tcps`` with arrays, ``walk()``,
 ``initiate_offload(all connection handles)``, ``query(all connection handles)``,
 ``update(all path handles, path_mtu=...)`` and ``terminate(every 100th neighbor, cascade=True)``.

@@ -4,7 +4,7 @@
 //! - a call that fails left the engine exactly as it was (invariant 6 of docs/SPEC.md §2),
 //! - every invariant holds (`Engine::check_invariants`).
 //!
-//! Used by `tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
+//! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
 use crate::{Column, Engine, NeighborArgs, TargetConfig, Value};
 
