@@ -123,6 +123,22 @@ def test_update_constant_on_non_offloaded_is_state_error_too(ex, who):
 
 
 @pytest.mark.parametrize(
+    "fields",
+    [
+        {"mac": "02:00:00:00:00:01", "host_reachability_delta": 0},
+        {"host_reachability_delta": 0, "mac": "02:00:00:00:00:01"},
+    ],
+    ids=["mac-first", "delta-first"],
+)
+def test_update_reports_the_first_bad_name_in_the_order_given(ex, fields):
+    """Found by the lockstep machine: the bindings once checked int columns before the MAC
+    column, so the two backends named different variables for the same call."""
+    first = next(iter(fields))
+    err = unchanged(ex, ot.ValidationError, lambda: ex.tree.update(ex.pa1, **fields))
+    assert str(err) == f"'{first}' is not a variable of a PATH"
+
+
+@pytest.mark.parametrize(
     ("who", "field"), [("tc1", "no_such"), ("pa1", "mac"), ("nb1", "path_mtu"), ("tc1", "mac")]
 )
 def test_update_unknown_variable_is_validation_error(off, who, field):

@@ -24,6 +24,12 @@ type Core<T> = Result<T, Error>;
 /// Two aligned handle arrays.
 type HandlePairs<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u64>>);
 
+/// An `update` column copied out of Python: an int64 array, or raw values (`mac`).
+enum OwnedColumn {
+    Ints(Vec<i64>),
+    Values(Vec<Value>),
+}
+
 /// The engine behind one `OffloadStateTree`: host tree and simulated target.
 #[pyclass(frozen, module = "offload_tree._native", name = "Engine")]
 pub struct PyEngine {
@@ -343,20 +349,26 @@ impl PyEngine {
         fields: &Bound<'py, PyDict>,
     ) -> PyResult<Bound<'py, PyArray1<u8>>> {
         let handles = owned(&handles)?;
-        // Owned copies: update columns are small next to the objects they change.
-        let mut ints: Vec<(String, Vec<i64>)> = Vec::new();
-        let mut values: Vec<(String, Vec<Value>)> = Vec::new();
+        // Owned copies, in the caller's order (which decides which bad name is reported
+        // first): update columns are small next to the objects they change.
+        let mut owned_columns: Vec<(String, OwnedColumn)> = Vec::with_capacity(fields.len());
         for (key, value) in fields.iter() {
             let name = key.extract::<String>()?;
-            match value.extract::<PyReadonlyArray1<'py, i64>>() {
-                Ok(array) => ints.push((name, owned(&array)?)),
-                Err(_) => values.push((name, to_values(&value)?)),
-            }
+            let column = match value.extract::<PyReadonlyArray1<'py, i64>>() {
+                Ok(array) => OwnedColumn::Ints(owned(&array)?),
+                Err(_) => OwnedColumn::Values(to_values(&value)?),
+            };
+            owned_columns.push((name, column));
         }
-        let columns: Vec<(String, Column<'_>)> = ints
+        let columns: Vec<(String, Column<'_>)> = owned_columns
             .iter()
-            .map(|(n, v)| (n.clone(), Column::Ints(v)))
-            .chain(values.iter().map(|(n, v)| (n.clone(), Column::Values(v))))
+            .map(|(name, column)| {
+                let column = match column {
+                    OwnedColumn::Ints(v) => Column::Ints(v),
+                    OwnedColumn::Values(v) => Column::Values(v),
+                };
+                (name.clone(), column)
+            })
             .collect();
         let out = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
         Ok(array(py, out))
