@@ -397,3 +397,37 @@ def test_path_mtu_message_names_field_and_range(w):
     with pytest.raises(ot.ValidationError) as info:
         w.tree.add_path(w.nb1, source="10.0.0.1", destination="10.0.0.2", path_mtu=67)
     assert "path_mtu" in str(info.value) and "68" in str(info.value)
+
+
+class _PackedRaises:
+    """An address-like object whose ``packed`` attribute raises when read."""
+
+    @property
+    def packed(self) -> bytes:
+        raise ValueError("boom")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda w: w.tree.add_neighbor(mac=_PackedRaises()),
+            "mac must be a MAC address (str, 6 bytes or int), got _PackedRaises",
+        ),
+        (
+            lambda w: w.tree.add_tcp(w.pa2, 1, 2, max_rt=_PackedRaises()),
+            "max_rt must be an int, got _PackedRaises",
+        ),
+        (
+            lambda w: w.tree.add_path(w.nb1, _PackedRaises(), "10.0.0.1"),
+            "source must be an IP address (str, ipaddress object, 4/16 bytes or int), "
+            "got _PackedRaises",
+        ),
+    ],
+    ids=["mac", "tcp-field", "source"],
+)
+def test_a_packed_attribute_that_raises_is_no_address(w, call, message):
+    """Found by review: the fallback let the property's ValueError out where the native
+    bindings treat a failing ``packed`` as absent; both refuse the value by its type now."""
+    err = check(w, ot.ValidationError, lambda: call(w))
+    assert str(err) == message

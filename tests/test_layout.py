@@ -99,28 +99,69 @@ def test_the_core_manifest_names_no_python() -> None:
     assert any(re.match(r"\s*offload-tree-core\s*=", line) for line in lines), "scan sees deps"
 
 
-# `crate::a::b` or `super::a` anywhere (a `use`, or a path in code); `$crate::` paths in
-# macro bodies resolve where the macro is used, so they are not imports of the macro's file.
+_USE = re.compile(r"\buse\s+([^;]+);")
+# `crate::a::b` or `super::a` in code outside `use`; `$crate::` paths in macro bodies resolve
+# where the macro is used, so they are not imports of the macro's file.
 _PATH = re.compile(r"(?<!\$)\b((?:crate|super)(?:::\w+)+)")
-# `use child::...` in a folder's mod.rs (or lib.rs): the folder importing its own child.
-_CHILD_USE = re.compile(r"\buse\s+(\w+)::")
 
 
-def _resolve(path: list[str], here: str) -> str | None:
-    """The module file a ``crate::``/``super::`` path lands in, as a module name."""
+def _use_tree(text: str) -> list[list[str]]:
+    """The paths of one `use` tree: `a::{b, c::{d, self}}` -> a::b, a::c::d, a::c."""
+    text = re.sub(r"\s+", "", re.sub(r"\s+as\s+\w+", "", text))
+    paths: list[list[str]] = []
+    # A stack of (prefix, remaining text) instead of recursion.
+    stack: list[tuple[list[str], str]] = [([], text)]
+    while stack:
+        prefix, item = stack.pop()
+        brace = item.find("{")
+        if brace < 0:
+            segments = [seg for seg in item.split("::") if seg]
+            paths.append(prefix + [seg for seg in segments if seg != "self"])
+            continue
+        head = [seg for seg in item[:brace].split("::") if seg]
+        inner = item[brace + 1 : item.rfind("}")]
+        depth, start = 0, 0
+        for i, char in enumerate(inner + ","):
+            if char == "{":
+                depth += 1
+            elif char == "}":
+                depth -= 1
+            elif char == "," and depth == 0:
+                if inner[start:i]:
+                    stack.append((prefix + head, inner[start:i]))
+                start = i + 1
+    return paths
+
+
+def _resolve(path: list[str], here: str, folder: bool) -> str | None:
+    """The module file a path lands in, as a module name, or None for another crate.
+
+    ``here`` is the module of the file (``folder``: a mod.rs or lib.rs, whose relative paths
+    name its children). A path enters a private child module only from inside its parent,
+    as Rust's privacy allows; past that, it names an item the module re-exports.
+    """
+    if not path:
+        return None
+    modules = core_modules()
+    current = here.split("/") if here else []
     if path[0] == "crate":
-        base: list[str] = []
+        module: list[str] = []
         path = path[1:]
+    elif path[0] in ("super", "self"):
+        module = list(current)
+        while path and path[0] in ("super", "self"):
+            if path[0] == "super":
+                module = module[:-1]
+            path = path[1:]
+    elif folder and "/".join([*current, path[0]]) in modules:
+        module = list(current)
     else:
-        base = here.split("/")[:-1] if here else []
-        path = path[1:]
-        while path and path[0] == "super":
-            base, path = base[:-1], path[1:]
-    module = list(base)
+        return None  # std, another crate, or a name in scope
     for segment in path:
-        candidate = "/".join([*module, segment])
-        if candidate in core_modules():
-            module.append(segment)
+        candidate = [*module, segment]
+        inside = current[: len(module)] == module
+        if "/".join(candidate) in modules and (inside or candidate == ["testing", "fuzz"]):
+            module = candidate
         else:
             break
     if module == [] and path[:1] == ["error"]:
@@ -132,26 +173,23 @@ def _imports() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for file in CORE_SRC.rglob("*.rs"):
         here = _module_name(file, CORE_SRC, "mod")
+        folder = file.name in ("mod.rs", "lib.rs")
         text = re.sub(r"//[^\n]*", "", file.read_text())
         text = text.split("#[cfg(test)]")[0]  # unit tests may reach anywhere in the crate
-        targets: set[str] = set()
-        if file.name in ("mod.rs", "lib.rs"):
-            for match in _CHILD_USE.finditer(text):
-                child = "/".join(filter(None, [here, match.group(1)]))
-                if child in core_modules():
-                    targets.add(child)
-        for match in _PATH.finditer(text):
-            resolved = _resolve(match.group(1).split("::"), here)
-            if resolved is not None and resolved != here:
-                targets.add(resolved)
-        graph[here] = targets
+        paths = [path for stmt in _USE.findall(text) for path in _use_tree(stmt)]
+        code = _USE.sub("", text)
+        paths += [match.group(1).split("::") for match in _PATH.finditer(code)]
+        targets = {_resolve(path, here, folder) for path in paths}
+        graph[here] = {t for t in targets if t is not None and t != here}
     return graph
 
 
 def test_no_core_module_imports_a_module_that_imports_it_back() -> None:
     graph = _imports()
-    # The scan sees imports of every form: a path, a sibling, a folder's own child.
+    # The scan sees imports of every form: a path, a grouped `use`, a sibling, a folder's
+    # own child.
     assert graph["engine/build"] >= {"engine", "engine/types", "model"}
+    assert graph["engine/update"] >= {"engine", "engine/types"}
     assert graph["model/value"] >= {"model/address", "model/fields"}
     assert graph[""] >= {"engine", "model"} and graph["engine"] >= {"engine/types"}
     cycles = []
@@ -217,6 +255,7 @@ def test_every_citation_points_into_the_repository() -> None:
             if number not in numbered[doc]:
                 broken.append(f"{where}: docs/{doc}.md §{number}")
         for title in _TITLED.findall(text):
+            title = " ".join(title.split())  # a title may wrap in a docstring
             cited += 1
             if title not in headings["NDIS"]:
                 broken.append(f'{where}: docs/NDIS.md, "{title}"')

@@ -86,7 +86,10 @@ def test_no_status_code_matches_the_core(tables: dict[str, Any]) -> None:
 
 
 def test_actions_match_the_core(tables: dict[str, Any]) -> None:
-    """Every action ``process_events`` can report is one ``ProcessedEvent`` documents."""
+    """The fallback reports the core's actions, and ``ProcessedEvent`` documents each."""
+    from offload_tree._fallback.engine.types import ACTIONS
+
+    assert list(ACTIONS) == list(tables["actions"]), f"_fallback ACTIONS = {tables['actions']}"
     documented = ot.ProcessedEvent.__doc__ or ""
     for action in tables["actions"]:
         assert f'"{action}"' in documented, f"ProcessedEvent's docstring must name {action!r}"
@@ -110,10 +113,20 @@ def test_every_error_class_of_the_catalogue_exists() -> None:
         assert issubclass(getattr(ot, cls), ot.OffloadTreeError), code
 
 
-def test_messages_render_as_the_core_renders_them() -> None:
-    exc = _messages.error("out_of_range", name="path_mtu", value=67, min=68, max=65535, index=3)
-    assert type(exc) is ot.ValidationError
-    assert str(exc) == "path_mtu=67 is out of range 68..65535 (item 3)"
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_messages_render_as_the_catalogue_says(backend: str) -> None:
+    """A batch error from each engine reads exactly as the catalogue renders it."""
+    require_backend(backend)
+    tree = ot.OffloadStateTree(backend=backend)
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, "10.0.0.1", "10.0.0.2")
+    with pytest.raises(ot.ValidationError) as info:
+        tree.add_tcps([pa, pa], [1, 70000], [1, 1])
+    expected = _messages.error(
+        "out_of_range", name="local_port", value=70000, min=0, max=65535, index=1
+    )
+    assert type(info.value) is type(expected)
+    assert str(info.value) == str(expected) == "local_port=70000 is out of range 0..65535 (item 1)"
 
 
 # --- constants and the counters' layout ---------------------------------------------------
@@ -193,16 +206,18 @@ def test_both_engines_take_the_same_parameters(native: Any) -> None:
     for name in _protocol_members(_engine.Engine):
         protocol_attr = getattr(_engine.Engine, name)
         if isinstance(protocol_attr, property):
+            # A read-only attribute on both: a property, and a PyO3 getter.
             assert isinstance(getattr(PythonEngine, name), property), name
+            getter = getattr(native.Engine, name)
+            assert hasattr(getter, "__get__") and not callable(getter), name
             continue
         expected = _signature(protocol_attr)
-        names = [param for param, _ in expected]
-        assert [p for p, _ in _signature(getattr(PythonEngine, name))] == names, name
-        assert [p for p, _ in _signature(getattr(native.Engine, name))] == names, name
-    # The constructors: the configuration in the same order.
-    init = [p for p, _ in _signature(_engine.Engine.__init__)]
-    assert [p for p, _ in _signature(PythonEngine.__init__)] == init
-    assert [p for p, _ in _signature(native.Engine)] == init
+        assert _signature(getattr(PythonEngine, name)) == expected, name
+        assert _signature(getattr(native.Engine, name)) == expected, name
+    # The constructors: the configuration in the same order, passed the same way.
+    init = _signature(_engine.Engine.__init__)
+    assert _signature(PythonEngine.__init__) == init
+    assert _signature(native.Engine) == init
 
 
 def test_both_outcomes_expose_the_protocol(native: Any) -> None:
@@ -213,9 +228,9 @@ def test_both_outcomes_expose_the_protocol(native: Any) -> None:
     python = [n for n in _public_surface(PythonOutcome) if n not in {"push"}]
     assert sorted(set(python) - {"delegated", "handle_list", "layers", "received"}) == protocol
     for name in ("delegated_at", "received_at"):
-        names = [p for p, _ in _signature(getattr(_engine.Outcome, name))]
-        assert [p for p, _ in _signature(getattr(native.Outcome, name))] == names
-        assert [p for p, _ in _signature(getattr(PythonOutcome, name))] == names
+        expected = _signature(getattr(_engine.Outcome, name))
+        assert _signature(getattr(native.Outcome, name)) == expected
+        assert _signature(getattr(PythonOutcome, name)) == expected
 
 
 def test_outcomes_of_both_engines_read_alike(native: Any) -> None:
@@ -242,3 +257,33 @@ def test_outcomes_of_both_engines_read_alike(native: Any) -> None:
         with pytest.raises(IndexError):
             outcome.received_at(len(outcome))
     assert got[0] == got[1]
+
+
+def _engine_answers(backend: str) -> list[tuple[str, str]]:
+    """What one engine answers to input the facade never sends, called directly."""
+    tree = ot.OffloadStateTree(backend=backend)
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, "10.0.0.1", "10.0.0.2")
+    engine = tree._engine
+    one = np.array([pa], dtype=np.uint64)
+    calls = [
+        lambda: engine.update(one, {"path_mtu": np.array([1500.5])}),
+        lambda: engine.update(one, {"path_mtu": np.array([1500], dtype=np.int32)}),
+        lambda: engine.count(5, None),
+        lambda: engine.handles(3),
+        lambda: engine.add_neighbors(np.array([5], dtype=np.int32), None),
+        lambda: engine.add_tcp(pa, 1, 2, {"max_rt": 2**200}),
+        lambda: engine.add_path(nb, "10.0.0.1", 2**127, 1500),
+    ]
+    answers = []
+    for call in calls:
+        try:
+            answers.append(("ok", repr(call())))
+        except Exception as exc:
+            answers.append((type(exc).__name__, str(exc)))
+    return answers
+
+
+def test_engines_answer_odd_engine_level_input_alike(native: Any) -> None:
+    """Value shapes are sorted alike (docs/DESIGN.md §10), beneath the facade too."""
+    assert _engine_answers("native") == _engine_answers("python")

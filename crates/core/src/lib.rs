@@ -14,7 +14,7 @@
 //! | `host/` | the host tree: objects and their links, walks without recursion, and [`BlockList`]s |
 //! | `target/` | the simulated target: its contexts (the internal state tree), [`TargetConfig`], admission (faults, capacities, limits, the SplitMix64 generator), and traffic on offloaded connections with copy-on-write delegated state |
 //! | `engine/` | [`Engine`], defined in `engine/mod.rs` and extended by one child module per job (build, read, offload, terminate, update, relink, query, invalidate, traffic, faults, events, stats, invariants); the values they exchange are in `engine/types.rs` |
-//! | `testing/` | with feature `testing`: the fuzz interpreter ([`testing::fuzz`]); the same feature adds `Engine::check_invariants` |
+//! | `testing/` | with feature `testing`: the fuzz interpreter (`testing::fuzz`); the same feature adds `Engine::check_invariants` |
 //!
 //! Dependencies point one way: `model` ← `host` ← `target` ← `engine` ← `testing`
 //! (`target` reads only `model`). No module imports a module that imports it back
@@ -44,6 +44,8 @@
 //! let done = engine.terminate(&[nb], true).unwrap();
 //! assert_eq!(done.handles, vec![tcp, path, nb]);
 //! ```
+
+#![warn(unreachable_pub)]
 
 mod engine;
 mod host;

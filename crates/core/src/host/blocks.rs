@@ -37,14 +37,14 @@ pub struct Placement {
 /// Finds each block's parent during a pass in block order, without storing a parent array:
 /// in pre-order, a block's parent is the last block seen one level up.
 #[derive(Default)]
-pub struct ParentTracker {
+pub(crate) struct ParentTracker {
     last: [usize; 3],
 }
 
 impl ParentTracker {
     /// Records block `index` at `depth` and returns the index of its parent (None for a root).
     #[inline]
-    pub fn visit(&mut self, index: usize, depth: u8) -> Option<usize> {
+    pub(crate) fn visit(&mut self, index: usize, depth: u8) -> Option<usize> {
         let depth = usize::from(depth);
         self.last[depth] = index;
         depth.checked_sub(1).map(|up| self.last[up])

@@ -11,7 +11,7 @@ use crate::model::{
 };
 
 /// "Not offloaded": the value of `context` when the object has no target context.
-pub const NO_CONTEXT: u32 = u32::MAX;
+pub(crate) const NO_CONTEXT: u32 = u32::MAX;
 
 /// A neighbor (NDIS neighbor state object) and the paths that depend on it.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +64,7 @@ impl Default for HostTree {
 }
 
 /// The layer of a handle already resolved against a tree.
-pub fn layer_of(h: Handle) -> Layer {
+pub(crate) fn layer_of(h: Handle) -> Layer {
     h.layer().expect("resolved handles have a valid layer")
 }
 
@@ -365,7 +365,7 @@ impl HostTree {
 }
 
 /// `LayerError` unless `h` (resolved) is of `layer`; `role` names the argument.
-pub fn expect_layer(h: Handle, layer: Layer, role: &str) -> Result<()> {
+pub(crate) fn expect_layer(h: Handle, layer: Layer, role: &str) -> Result<()> {
     let actual = layer_of(h);
     if actual != layer {
         return Err(error!(

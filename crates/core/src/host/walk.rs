@@ -81,12 +81,12 @@ impl HostTree {
 
 /// A set of objects of one tree, as one bit per slot and layer: cheap to build for a walk or
 /// a block list over millions of objects.
-pub struct SeenSet {
+pub(crate) struct SeenSet {
     bits: [Vec<u64>; 3],
 }
 
 impl SeenSet {
-    pub fn new(tree: &HostTree) -> Self {
+    pub(crate) fn new(tree: &HostTree) -> Self {
         let words = |slots: usize| vec![0u64; slots.div_ceil(64)];
         Self {
             bits: [
@@ -97,13 +97,13 @@ impl SeenSet {
         }
     }
 
-    pub fn contains(&self, h: Handle) -> bool {
+    pub(crate) fn contains(&self, h: Handle) -> bool {
         let slot = h.slot() as usize;
         self.bits[layer_of(h).index()][slot / 64] & (1 << (slot % 64)) != 0
     }
 
     /// Adds `h`; false if it was already there.
-    pub fn insert(&mut self, h: Handle) -> bool {
+    pub(crate) fn insert(&mut self, h: Handle) -> bool {
         let slot = h.slot() as usize;
         let word = &mut self.bits[layer_of(h).index()][slot / 64];
         let bit = 1u64 << (slot % 64);

@@ -6,10 +6,10 @@ use super::error::Result;
 use crate::error;
 
 /// A link-layer (MAC) address.
-pub type Mac = [u8; 6];
+pub(crate) type Mac = [u8; 6];
 
 /// Parses "00:15:5d:01:02:03" or "00-15-5D-01-02-03" (one separator throughout).
-pub fn parse_mac(text: &str) -> Result<Mac> {
+pub(crate) fn parse_mac(text: &str) -> Result<Mac> {
     let bad = || error!(MalformedMac, text = text);
     let separator = if text.contains(':') { ':' } else { '-' };
     let mut mac = [0u8; 6];
@@ -27,11 +27,11 @@ pub fn parse_mac(text: &str) -> Result<Mac> {
     Ok(mac)
 }
 
-pub fn mac_from_bytes(bytes: &[u8]) -> Result<Mac> {
+pub(crate) fn mac_from_bytes(bytes: &[u8]) -> Result<Mac> {
     <Mac>::try_from(bytes).map_err(|_| error!(MacBytesLength, len = bytes.len()))
 }
 
-pub fn mac_from_int(value: i128) -> Result<Mac> {
+pub(crate) fn mac_from_int(value: i128) -> Result<Mac> {
     if !(0..(1i128 << 48)).contains(&value) {
         return Err(error!(MacIntRange, value = value));
     }
@@ -40,7 +40,7 @@ pub fn mac_from_int(value: i128) -> Result<Mac> {
 }
 
 /// Lowercase "aa:bb:cc:dd:ee:ff", the form `state()` reports.
-pub fn format_mac(mac: &Mac) -> String {
+pub(crate) fn format_mac(mac: &Mac) -> String {
     format!(
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
@@ -48,12 +48,12 @@ pub fn format_mac(mac: &Mac) -> String {
 }
 
 /// Parses an IPv4 dotted quad (no leading zeros) or IPv6 text (no scope id).
-pub fn parse_ip(text: &str) -> Result<IpAddr> {
+pub(crate) fn parse_ip(text: &str) -> Result<IpAddr> {
     text.parse::<IpAddr>()
         .map_err(|_| error!(MalformedIp, text = text))
 }
 
-pub fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
+pub(crate) fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
     if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
         return Ok(IpAddr::from(v4));
     }
@@ -64,7 +64,7 @@ pub fn ip_from_bytes(bytes: &[u8]) -> Result<IpAddr> {
 }
 
 /// `< 2**32` is IPv4, otherwise IPv6 (as Python's `ipaddress.ip_address(int)`).
-pub fn ip_from_int(value: i128) -> Result<IpAddr> {
+pub(crate) fn ip_from_int(value: i128) -> Result<IpAddr> {
     if value < 0 {
         return Err(error!(IpIntRange, value = value));
     }
@@ -76,7 +76,7 @@ pub fn ip_from_int(value: i128) -> Result<IpAddr> {
 }
 
 /// The packed form (4 or 16 bytes) that `state()` reports.
-pub fn ip_octets(ip: &IpAddr) -> Vec<u8> {
+pub(crate) fn ip_octets(ip: &IpAddr) -> Vec<u8> {
     match ip {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),

@@ -131,7 +131,7 @@ error_catalogue! {
 pub const ITEM_SUFFIX: &str = " (item {index})";
 
 /// Fills a template's `{name}` placeholders from `args`; unknown names stay as they are.
-pub fn render(template: &str, args: &[(&str, &dyn fmt::Display)]) -> String {
+pub(crate) fn render(template: &str, args: &[(&str, &dyn fmt::Display)]) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {

@@ -96,7 +96,7 @@ impl FieldSpec {
 }
 
 /// Conversion between a stored field and the `u64` the tables speak.
-pub trait FieldValue: Copy {
+pub(crate) trait FieldValue: Copy {
     const VALUE_TYPE: ValueType;
     fn to_u64(self) -> u64;
     fn from_u64(value: u64) -> Self;
@@ -193,15 +193,15 @@ const fn is_required(default: Option<u64>) -> bool {
     default.is_none()
 }
 
-pub const U8: u64 = u8::MAX as u64;
-pub const U16: u64 = u16::MAX as u64;
-pub const U32: u64 = u32::MAX as u64;
-pub const MAC_MAX: u64 = (1 << 48) - 1;
-pub const VLAN_MAX: u64 = 4095;
-pub const MTU_MIN: u64 = 68;
-pub const MTU_MAX: u64 = 65535;
+pub(crate) const U8: u64 = u8::MAX as u64;
+pub(crate) const U16: u64 = u16::MAX as u64;
+pub(crate) const U32: u64 = u32::MAX as u64;
+pub(crate) const MAC_MAX: u64 = (1 << 48) - 1;
+pub(crate) const VLAN_MAX: u64 = 4095;
+pub(crate) const MTU_MIN: u64 = 68;
+pub(crate) const MTU_MAX: u64 = 65535;
 /// The path MTU of a path created without one.
-pub const DEFAULT_PATH_MTU: u64 = 1500;
+pub(crate) const DEFAULT_PATH_MTU: u64 = 1500;
 
 field_group!(
     /// TCP constant variables (NDIS `TCP_OFFLOAD_STATE_CONST`).
@@ -290,7 +290,7 @@ use FieldKind::{Cached, Constant, Delegated};
 use ValueType::{Int, Ip, Mac};
 
 /// Neighbor variables (NDIS `NEIGHBOR_OFFLOAD_STATE_*`), in field order.
-pub const NEIGHBOR_FIELDS: &[FieldSpec] = &[
+pub(crate) const NEIGHBOR_FIELDS: &[FieldSpec] = &[
     // DlSourceAddress: optional, unset by default.
     spec(
         Layer::Neighbor,
@@ -341,7 +341,7 @@ pub const NEIGHBOR_FIELDS: &[FieldSpec] = &[
 ];
 
 /// Path variables (NDIS `PATH_OFFLOAD_STATE_*`; the reference defines no delegated one).
-pub const PATH_FIELDS: &[FieldSpec] = &[
+pub(crate) const PATH_FIELDS: &[FieldSpec] = &[
     spec(Layer::Path, Constant, "source", Ip, (0, 0), None, true),
     spec(Layer::Path, Constant, "destination", Ip, (0, 0), None, true),
     spec(
@@ -366,11 +366,11 @@ pub fn fields(layer: Layer) -> impl Iterator<Item = &'static FieldSpec> {
 }
 
 /// The variable `name` of `layer`, if it has one.
-pub fn lookup(layer: Layer, name: &str) -> Option<&'static FieldSpec> {
+pub(crate) fn lookup(layer: Layer, name: &str) -> Option<&'static FieldSpec> {
     fields(layer).find(|spec| spec.name == name)
 }
 
-pub fn check_range(name: &str, value: i128, min: u64, max: u64) -> Result<u64> {
+pub(crate) fn check_range(name: &str, value: i128, min: u64, max: u64) -> Result<u64> {
     if value < i128::from(min) || value > i128::from(max) {
         return Err(error!(
             OutOfRange,
@@ -383,19 +383,19 @@ pub fn check_range(name: &str, value: i128, min: u64, max: u64) -> Result<u64> {
     Ok(value as u64)
 }
 
-pub fn check_mtu(value: i128) -> Result<u16> {
+pub(crate) fn check_mtu(value: i128) -> Result<u16> {
     check_range("path_mtu", value, MTU_MIN, MTU_MAX).map(|v| v as u16)
 }
 
-pub fn check_vlan(value: i128) -> Result<u16> {
+pub(crate) fn check_vlan(value: i128) -> Result<u16> {
     check_range("vlan_id", value, 0, VLAN_MAX).map(|v| v as u16)
 }
 
-pub fn check_u32(name: &str, value: i128) -> Result<u32> {
+pub(crate) fn check_u32(name: &str, value: i128) -> Result<u32> {
     check_range(name, value, 0, U32).map(|v| v as u32)
 }
 
-pub fn check_port(name: &str, value: i128) -> Result<u16> {
+pub(crate) fn check_port(name: &str, value: i128) -> Result<u16> {
     check_range(name, value, 0, U16).map(|v| v as u16)
 }
 

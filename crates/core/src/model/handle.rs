@@ -63,9 +63,9 @@ impl fmt::Display for Layer {
     }
 }
 
-pub const GENERATION_BITS: u32 = 14;
+pub(crate) const GENERATION_BITS: u32 = 14;
 /// First generation value that does not fit: a slot that reaches it is retired.
-pub const GENERATION_LIMIT: u16 = 1 << GENERATION_BITS;
+pub(crate) const GENERATION_LIMIT: u16 = 1 << GENERATION_BITS;
 const SLOT_MASK: u64 = 0xFFFF_FFFF;
 const GENERATION_MASK: u64 = (1 << GENERATION_BITS) - 1;
 
@@ -129,7 +129,7 @@ static NEXT_TREE_ID: AtomicU32 = AtomicU32::new(1);
 
 /// A process-wide tree id in 1..=0xFFFF. It wraps, so a handle from a tree created 65,535
 /// trees earlier can alias; every other foreign handle is rejected.
-pub fn next_tree_id() -> u16 {
+pub(crate) fn next_tree_id() -> u16 {
     loop {
         let id = NEXT_TREE_ID.fetch_add(1, Ordering::Relaxed);
         let id = (id % 0x1_0000) as u16;

@@ -18,7 +18,7 @@ mod value;
 pub use connection_state::ConnectionState;
 pub use error::{Error, ErrorCode, ErrorKind, Result, ITEM_SUFFIX};
 pub use event_kind::EventKind;
-pub use fields::{fields, FieldKind, FieldSpec, TcpCached, TcpConstant, TcpDelegated, ValueType};
+pub use fields::{fields, FieldKind, FieldSpec, TcpDelegated, ValueType};
 pub use handle::{Handle, Layer};
 pub use status::{Status, NO_STATUS};
 pub use upload_reason::UploadReason;
@@ -26,7 +26,9 @@ pub use value::Value;
 
 pub(crate) use address::{format_mac, ip_octets, mac_from_int, Mac};
 pub(crate) use arena::{Arena, SlotColumn};
-pub(crate) use fields::{check_port, check_u32, check_vlan, lookup, DEFAULT_PATH_MTU};
+pub(crate) use fields::{
+    check_port, check_u32, check_vlan, lookup, TcpCached, TcpConstant, DEFAULT_PATH_MTU,
+};
 pub(crate) use handle::next_tree_id;
 pub(crate) use state::{NeighborState, PathState, TcpField, TcpState};
 

@@ -7,7 +7,7 @@ use super::Target;
 use crate::model::{Handle, Layer, Status};
 
 /// What an admission may consume for one object: the generator and its injected fault.
-pub struct AdmissionState {
+pub(crate) struct AdmissionState {
     rng: SplitMix64,
     fault: Option<Status>,
 }
@@ -17,7 +17,7 @@ impl Target {
     /// ahead. `value` is the path MTU for a path and the initial receive window for a
     /// connection. `pending` is the number of objects of `layer` admitted but not allocated
     /// yet: they count against the capacity.
-    pub fn admit(
+    pub(crate) fn admit(
         &mut self,
         layer: Layer,
         host: Handle,
@@ -63,14 +63,14 @@ impl Target {
 
     /// What `admit` may consume for `host`, so that a caller that must fail atomically
     /// (relink) can put it back.
-    pub fn admission_state(&self, host: Handle) -> AdmissionState {
+    pub(crate) fn admission_state(&self, host: Handle) -> AdmissionState {
         AdmissionState {
             rng: self.rng.clone(),
             fault: self.faults.get(&host.raw()).copied(),
         }
     }
 
-    pub fn restore_admission_state(&mut self, host: Handle, saved: AdmissionState) {
+    pub(crate) fn restore_admission_state(&mut self, host: Handle, saved: AdmissionState) {
         self.rng = saved.rng;
         if let Some(status) = saved.fault {
             self.faults.insert(host.raw(), status);
@@ -78,12 +78,12 @@ impl Target {
     }
 
     /// Aims a one-shot failure at the next offload attempt of `host`.
-    pub fn inject_fault(&mut self, host: Handle, status: Status) {
+    pub(crate) fn inject_fault(&mut self, host: Handle, status: Status) {
         self.faults.insert(host.raw(), status);
     }
 
     /// Drops the fault aimed at `host`, if any (the object was removed).
-    pub fn forget_fault(&mut self, host: Handle) {
+    pub(crate) fn forget_fault(&mut self, host: Handle) {
         if !self.faults.is_empty() {
             self.faults.remove(&host.raw());
         }

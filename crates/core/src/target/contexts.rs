@@ -6,7 +6,7 @@ use crate::model::{Handle, Mac, TcpDelegated};
 
 /// The target's copy of an offloaded neighbor.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TargetNeighbor {
+pub(crate) struct TargetNeighbor {
     pub host: Handle,
     pub mac: Mac,
     pub host_reachability_delta: u32,
@@ -16,7 +16,7 @@ pub struct TargetNeighbor {
 
 /// The target's copy of an offloaded path, linked to its neighbor's context.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TargetPath {
+pub(crate) struct TargetPath {
     pub host: Handle,
     pub neighbor: u32,
     pub path_mtu: u16,
@@ -24,14 +24,14 @@ pub struct TargetPath {
 }
 
 /// "The live state is still the host's snapshot": `TargetTcp::diverged` before any change.
-pub const NOT_DIVERGED: u32 = u32::MAX;
+pub(crate) const NOT_DIVERGED: u32 = u32::MAX;
 
 /// The target's record of an offloaded connection, linked to its path's context.
 ///
 /// Its delegated state is copy-on-write (see [`super::traffic`]): `diverged` names its own
 /// copy once traffic changed the state, and until then the host's frozen copy is the live one.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TargetTcp {
+pub(crate) struct TargetTcp {
     pub host: Handle,
     pub path: u32,
     /// Slot in `Target::diverged` of the live delegated state once traffic changed it, else
@@ -42,7 +42,7 @@ pub struct TargetTcp {
 
 impl TargetTcp {
     /// A fresh context: the live delegated state is the host's snapshot.
-    pub fn new(host: Handle, path: u32) -> Self {
+    pub(crate) fn new(host: Handle, path: u32) -> Self {
         Self {
             host,
             path,
@@ -54,7 +54,7 @@ impl TargetTcp {
 
 /// What a terminated object hands back to the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Upload {
+pub(crate) enum Upload {
     Neighbor {
         nic_reachability_delta: u32,
     },

@@ -22,7 +22,7 @@ pub(crate) use rng::SplitMix64;
 
 /// Running totals of the target.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TargetCounters {
+pub(crate) struct TargetCounters {
     pub contexts_allocated: u64,
     pub contexts_freed: u64,
     pub bytes_received: u64,
@@ -33,7 +33,7 @@ pub struct TargetCounters {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Target {
+pub(crate) struct Target {
     pub config: TargetConfig,
     pub neighbors: Arena<TargetNeighbor>,
     pub paths: Arena<TargetPath>,
@@ -55,7 +55,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(config: TargetConfig) -> Result<Target> {
+    pub(crate) fn new(config: TargetConfig) -> Result<Target> {
         config.validate()?;
         let seed = config.seed;
         Ok(Target {
@@ -74,7 +74,7 @@ impl Target {
     }
 
     /// The number of objects of `layer` the target holds.
-    pub fn offloaded(&self, layer: Layer) -> usize {
+    pub(crate) fn offloaded(&self, layer: Layer) -> usize {
         match layer {
             Layer::Neighbor => self.neighbors.len(),
             Layer::Path => self.paths.len(),
@@ -83,53 +83,53 @@ impl Target {
     }
 
     /// Makes room for `additional` contexts per layer.
-    pub fn reserve(&mut self, additional: [usize; 3]) {
+    pub(crate) fn reserve(&mut self, additional: [usize; 3]) {
         self.neighbors.reserve(additional[0]);
         self.paths.reserve(additional[1]);
         self.tcps.reserve(additional[2]);
     }
 
-    pub fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
+    pub(crate) fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {
         self.counters.contexts_allocated += 1;
         self.neighbors.insert(context).0
     }
 
-    pub fn add_path(&mut self, context: TargetPath) -> u32 {
+    pub(crate) fn add_path(&mut self, context: TargetPath) -> u32 {
         self.counters.contexts_allocated += 1;
         self.paths.insert(context).0
     }
 
-    pub fn add_tcp(&mut self, context: TargetTcp) -> u32 {
+    pub(crate) fn add_tcp(&mut self, context: TargetTcp) -> u32 {
         self.counters.contexts_allocated += 1;
         self.tcps.insert(context).0
     }
 
     // Context accessors: the host only holds contexts the target gave it, so a miss is a bug.
-    pub fn neighbor(&self, context: u32) -> &TargetNeighbor {
+    pub(crate) fn neighbor(&self, context: u32) -> &TargetNeighbor {
         self.neighbors
             .get_slot(context)
             .expect("live neighbor context")
     }
-    pub fn neighbor_mut(&mut self, context: u32) -> &mut TargetNeighbor {
+    pub(crate) fn neighbor_mut(&mut self, context: u32) -> &mut TargetNeighbor {
         self.neighbors
             .get_slot_mut(context)
             .expect("live neighbor context")
     }
-    pub fn path(&self, context: u32) -> &TargetPath {
+    pub(crate) fn path(&self, context: u32) -> &TargetPath {
         self.paths.get_slot(context).expect("live path context")
     }
-    pub fn path_mut(&mut self, context: u32) -> &mut TargetPath {
+    pub(crate) fn path_mut(&mut self, context: u32) -> &mut TargetPath {
         self.paths.get_slot_mut(context).expect("live path context")
     }
-    pub fn tcp(&self, context: u32) -> &TargetTcp {
+    pub(crate) fn tcp(&self, context: u32) -> &TargetTcp {
         self.tcps.get_slot(context).expect("live tcp context")
     }
-    pub fn tcp_mut(&mut self, context: u32) -> &mut TargetTcp {
+    pub(crate) fn tcp_mut(&mut self, context: u32) -> &mut TargetTcp {
         self.tcps.get_slot_mut(context).expect("live tcp context")
     }
 
     /// Whether the object in `context` of `layer` is marked invalid.
-    pub fn is_invalid(&self, layer: Layer, context: u32) -> bool {
+    pub(crate) fn is_invalid(&self, layer: Layer, context: u32) -> bool {
         match layer {
             Layer::Neighbor => self.neighbor(context).invalid,
             Layer::Path => self.path(context).invalid,
@@ -138,7 +138,7 @@ impl Target {
     }
 
     /// Marks or clears the invalid mark, keeping the count.
-    pub fn set_invalid(&mut self, layer: Layer, context: u32, invalid: bool) {
+    pub(crate) fn set_invalid(&mut self, layer: Layer, context: u32, invalid: bool) {
         let flag = match layer {
             Layer::Neighbor => &mut self.neighbor_mut(context).invalid,
             Layer::Path => &mut self.path_mut(context).invalid,
@@ -153,7 +153,7 @@ impl Target {
     }
 
     /// Releases a context, returning what the host gets back.
-    pub fn upload(&mut self, layer: Layer, context: u32) -> Upload {
+    pub(crate) fn upload(&mut self, layer: Layer, context: u32) -> Upload {
         if self.is_invalid(layer, context) {
             self.set_invalid(layer, context, false);
         }

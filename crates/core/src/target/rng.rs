@@ -2,16 +2,16 @@
 //! tiny and exactly reproducible in the Python fallback (same seed, same faults).
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct SplitMix64 {
+pub(crate) struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -21,7 +21,7 @@ impl SplitMix64 {
 }
 
 /// The uniform float in [0, 1) that `x` stands for (53 high bits).
-pub fn unit_float(x: u64) -> f64 {
+pub(crate) fn unit_float(x: u64) -> f64 {
     (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

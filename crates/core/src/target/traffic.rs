@@ -15,7 +15,11 @@ use crate::model::TcpDelegated;
 
 impl Target {
     /// The live delegated state of connection `context`; `snapshot` is the host's copy.
-    pub fn delegated<'a>(&'a self, context: u32, snapshot: &'a TcpDelegated) -> &'a TcpDelegated {
+    pub(crate) fn delegated<'a>(
+        &'a self,
+        context: u32,
+        snapshot: &'a TcpDelegated,
+    ) -> &'a TcpDelegated {
         match self.tcp(context).diverged {
             NOT_DIVERGED => snapshot,
             slot => self.diverged.get_slot(slot).expect("live diverged state"),
@@ -38,7 +42,7 @@ impl Target {
     }
 
     /// A connection is held back when it, its path or its neighbor is invalid.
-    pub fn tcp_held_back(&self, context: u32) -> bool {
+    pub(crate) fn tcp_held_back(&self, context: u32) -> bool {
         let tcp = self.tcp(context);
         let path = self.path(tcp.path);
         tcp.invalid || path.invalid || self.neighbor(path.neighbor).invalid
@@ -46,7 +50,7 @@ impl Target {
 
     /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
     /// host's copy of the delegated state.
-    pub fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
+    pub(crate) fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
         let n = data.len();
         if n > 0 {
             self.received
@@ -64,7 +68,7 @@ impl Target {
 
     /// Advances the send sequence by `nbytes`, or holds them back on an invalid connection;
     /// `snapshot` is the host's copy of the delegated state.
-    pub fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
+    pub(crate) fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
         if self.tcp_held_back(context) {
             self.counters.bytes_held_back += u64::from(nbytes);
             return 0;

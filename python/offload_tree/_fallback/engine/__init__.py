@@ -44,7 +44,7 @@ from . import (
     traffic,
     update,
 )
-from .types import Event, Outcome, RunningCounts
+from .types import Column, Event, Outcome, RunningCounts
 
 __all__ = ["Engine", "Outcome"]
 
@@ -73,9 +73,22 @@ def _batch(values: Any) -> list[Any]:
     return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
+def _layer(layer: int | None) -> int | None:
+    """A layer argument, refused as the bindings refuse it (the facade never sends a bad one)."""
+    if layer is not None and layer not in (0, 1, 2):
+        raise ValueError(f"no layer {layer}")
+    return layer
+
+
 def _sorted_values(values: Any) -> list[Any]:
-    """A batch of loose values, each sorted as the native bindings sort it."""
-    return [sort_value(value) for value in _batch(values)]
+    """A batch of loose values, each sorted as the native bindings sort it: a ``uint64``
+    array gives ints, anything else is read item by item (a NumPy scalar is no Python int,
+    so an item of another array is refused by its type name, as natively)."""
+    check_batch(len(values))
+    if isinstance(values, np.ndarray) and values.dtype == np.uint64 and values.ndim == 1:
+        ints: list[Any] = values.tolist()
+        return ints
+    return [sort_value(value) for value in values]
 
 
 class Engine:
@@ -254,7 +267,7 @@ class Engine:
     @_locked
     def count(self, layer: int | None, offloaded: bool | None) -> int:
         """The number of live objects, optionally of one layer and/or offload state."""
-        return read.count(self, layer, offloaded)
+        return read.count(self, _layer(layer), offloaded)
 
     @_locked
     def __len__(self) -> int:
@@ -263,7 +276,7 @@ class Engine:
     @_locked
     def handles(self, layer: int | None) -> HandleArray:
         """The live handles in pre-order, optionally of one layer."""
-        return _handles_out(read.handles(self, layer))
+        return _handles_out(read.handles(self, _layer(layer)))
 
     @_locked
     def walk(self, post: bool, roots: HandleArray | None) -> HandleArray:
@@ -289,10 +302,12 @@ class Engine:
     @_locked
     def update(self, handles: HandleArray, fields: dict[str, Any]) -> StatusArray:
         """Change cached variables; one status code (uint8) per handle."""
-        columns: dict[str, update.Column] = {
-            name: update.Column(values.tolist(), ints=True)
-            if isinstance(values, np.ndarray)
-            else update.Column(_sorted_values(values), ints=False)
+        # An int64 array is an int column; anything else is read value by value (the
+        # bindings' rule: a float array's items are "float64" values, refused by name).
+        columns = {
+            name: Column(values.tolist(), ints=True)
+            if isinstance(values, np.ndarray) and values.dtype == np.int64 and values.ndim == 1
+            else Column(_sorted_values(values), ints=False)
             for name, values in fields.items()
         }
         statuses = update.update(self, _batch(handles), columns)

@@ -56,7 +56,7 @@ def add_neighbor(
     values = neighbor_values(
         mac, vlan_id, source_mac, host_reachability_delta, nic_reachability_delta
     )
-    return e.host.add(NEIGHBOR, None, values).handle
+    return e.host.insert(NEIGHBOR, None, values).handle
 
 
 def add_neighbors(e: Engine, macs: list[Any], vlan_ids: list[int] | None) -> list[int]:
@@ -71,8 +71,8 @@ def add_neighbors(e: Engine, macs: list[Any], vlan_ids: list[int] | None) -> lis
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
         values.append(((None, vlan), (checked, 0), (0,)))
-    add = e.host.add
-    return [add(NEIGHBOR, None, v).handle for v in values]
+    insert = e.host.insert
+    return [insert(NEIGHBOR, None, v).handle for v in values]
 
 
 def add_path(
@@ -81,7 +81,7 @@ def add_path(
     """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle."""
     parent = e.host.resolve_layer(neighbor, NEIGHBOR, "neighbor")
     values = path_values(source, destination, path_mtu)
-    return e.host.add(PATH, parent, values).handle
+    return e.host.insert(PATH, parent, values).handle
 
 
 def add_paths(
@@ -106,8 +106,8 @@ def add_paths(
             values.append(path_values(sources[i], destinations[i], mtu))
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    add = e.host.add
-    return [add(PATH, p, v).handle for p, v in zip(parents, values, strict=True)]
+    insert = e.host.insert
+    return [insert(PATH, p, v).handle for p, v in zip(parents, values, strict=True)]
 
 
 def add_tcp(
@@ -116,7 +116,7 @@ def add_tcp(
     """Add a connection over ``path``; ``fields`` sets any other TCP variable by name."""
     parent = e.host.resolve_layer(path, PATH, "path")
     values = tcp_values(local_port, remote_port, fields)
-    return e.host.add(TCP, parent, values).handle
+    return e.host.insert(TCP, parent, values).handle
 
 
 def add_tcps(
@@ -134,9 +134,9 @@ def add_tcps(
             check_range("remote_port", remote_ports[i], 0, _U16)
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    add = e.host.add
+    insert = e.host.insert
     return [
-        add(TCP, p, tcp_values(lp, rp, {})).handle
+        insert(TCP, p, tcp_values(lp, rp, {})).handle
         for p, lp, rp in zip(parents, local_ports, remote_ports, strict=True)
     ]
 
@@ -164,8 +164,8 @@ def remove(e: Engine, handles: list[int], cascade: bool) -> list[int]:
                 handle=format_handle(node.handle),
             )
     order = walk_roots(requested, post=True)
+    e.host.remove_all(order)
     for node in order:
-        e.host.remove(node)
         forget_fault(e.target, node.handle)
     return [node.handle for node in order]
 

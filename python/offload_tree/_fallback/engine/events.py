@@ -14,7 +14,15 @@ from ..model.fields import HOST_REACHABILITY, NIC_REACHABILITY
 from ..model.handle import NEIGHBOR, TCP
 from ..model.value import to_int
 from .terminate import upload
-from .types import Event, Processed
+from .types import (
+    IGNORED,
+    REACHABILITY_CONFIRMED,
+    RESUMED,
+    TERMINATED,
+    TERMINATED_ALL,
+    Event,
+    Processed,
+)
 
 if TYPE_CHECKING:
     from . import Engine
@@ -88,18 +96,18 @@ def _respond(e: Engine, event: Event) -> Processed:
             e.invalid_pending.discard(event.handle)
         node = e.host.find(event.handle)
         if node is None or not node.offloaded:
-            return Processed(event, "ignored", None)
-        return Processed(event, "terminated", upload(e, [node]))
+            return Processed(event, IGNORED, None)
+        return Processed(event, TERMINATED, upload(e, [node]))
     if kind == EventKind.UPLOAD_ALL:
         # Offloaded neighbors root everything offloaded (invariant 2).
         roots = [nb for nb in e.host.neighbors.values() if nb.offloaded]
-        return Processed(event, "terminated_all", upload(e, offloaded_post_order(roots)))
+        return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
-        return Processed(event, "resumed", None)
+        return Processed(event, RESUMED, None)
     assert kind == EventKind.NEIGHBOR_UNREACHABLE and event.handle is not None
     node = e.host.find(event.handle)
     if node is None or not node.offloaded:
-        return Processed(event, "ignored", None)
+        return Processed(event, IGNORED, None)
     # The host confirms reachability: both deltas restart from zero.
     cached = list(node.cached)
     cached[HOST_REACHABILITY] = 0
@@ -107,4 +115,4 @@ def _respond(e: Engine, event: Event) -> Processed:
     context = e.target.contexts[node.handle]
     context.cached = node.cached
     context.delegated[NIC_REACHABILITY] = 0
-    return Processed(event, "reachability_confirmed", None)
+    return Processed(event, REACHABILITY_CONFIRMED, None)

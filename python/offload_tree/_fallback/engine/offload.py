@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..._coerce import format_handle
 from ..._enums import Layer, Status
 from ..._messages import error
-from ..host.blocks import BlockList, build
+from ..host.blocks import NO_STATUS, BlockList, build, settle
 from ..host.tree import Node
 from ..target.admission import admit
 
@@ -22,10 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["initiate_offload", "offload_one"]
 
-SUCCESS = Status.SUCCESS.value
 PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
 PAUSED = Status.PAUSED.value
-NO_STATUS = 255
 
 
 def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
@@ -37,52 +35,45 @@ def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
             layer=Layer(offloaded.layer).name,
             handle=format_handle(offloaded.handle),
         )
-    plan = build(requested)
+    blocks = build(requested)
     counter = e.counts.initiate_offload
-    new_blocks = plan.referenced.count(False)
+    new_blocks = blocks.referenced.count(False)
     counter.requested += new_blocks
     if e.target.paused:
-        plan.statuses = [PAUSED] * len(plan)  # nothing attempted, nothing changes
+        blocks.statuses = [PAUSED] * len(blocks)  # nothing attempted, nothing changes
         counter.fail(PAUSED, new_blocks)
-        return plan
-    plan.statuses = _process(e, plan)
-    for referenced, status in zip(plan.referenced, plan.statuses, strict=True):
+        return blocks
+    _process(e, blocks)
+    assert blocks.statuses is not None
+    for referenced, status in zip(blocks.referenced, blocks.statuses, strict=True):
         if referenced:
             continue  # references are not offloads: not counted
         if status <= PARTIAL_SUCCESS:
             counter.succeeded += 1
         else:
             counter.fail(status)
-    return plan
+    return blocks
 
 
-def _process(e: Engine, plan: BlockList) -> list[int]:
-    """The target's pass over a block list in pre-order; returns the settled statuses."""
-    n = len(plan)
-    statuses = [NO_STATUS] * n
+def _process(e: Engine, blocks: BlockList) -> None:
+    """The target's pass over a block list in pre-order, then the settled statuses."""
+    n = len(blocks)
+    statuses = blocks.statuses = [NO_STATUS] * n
     failed = [False] * n
-    parents = plan.parents
-    for i, node in enumerate(plan.nodes):
+    parents = blocks.parents
+    for i, node in enumerate(blocks.nodes):
         parent = parents[i]
         if parent >= 0 and failed[parent]:
             statuses[i] = statuses[parent]  # not attempted: takes the parent's status
             failed[i] = True
-        elif plan.referenced[i]:
+        elif blocks.referenced[i]:
             continue  # already offloaded: nothing to do
         else:
             status = offload_one(e, node)
             if status is not None:
                 statuses[i] = status
                 failed[i] = True
-    # Settling: a block that did not fail succeeded fully unless one of its children failed.
-    for i in range(n):
-        if not failed[i]:
-            statuses[i] = SUCCESS
-    for i in range(n):
-        parent = parents[i]
-        if failed[i] and parent >= 0 and not failed[parent]:
-            statuses[parent] = PARTIAL_SUCCESS
-    return statuses
+    settle(blocks, failed)
 
 
 def offload_one(e: Engine, node: Node) -> int | None:

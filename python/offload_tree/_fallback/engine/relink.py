@@ -42,4 +42,4 @@ def relink(e: Engine, path_handle: int, neighbor_handle: int) -> None:
                     status=Status(status).name,
                 )
         e.target.relink(path.handle, neighbor.handle)
-    e.host.move(path, neighbor)
+    e.host.relink(path, neighbor)

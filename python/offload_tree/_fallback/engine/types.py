@@ -13,12 +13,29 @@ from ..._engine import HandleArray
 from ..._enums import Status
 from ..model.fields import LAYOUTS
 
-__all__ = ["DELEGATED_NAMES", "Event", "OperationCounts", "Outcome", "Processed", "RunningCounts"]
+__all__ = [
+    "ACTIONS",
+    "DELEGATED_NAMES",
+    "Column",
+    "Event",
+    "OperationCounts",
+    "Outcome",
+    "Processed",
+    "RunningCounts",
+]
 
 #: The names of each layer's delegated variables, in field order.
 DELEGATED_NAMES: tuple[tuple[str, ...], ...] = tuple(
     tuple(spec.name for spec in layout.by_kind["delegated"]) for layout in LAYOUTS
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of ``update`` values: ints (from an int64 array), or raw values (``mac``)."""
+
+    values: list[Any]
+    ints: bool
 
 
 class Outcome:
@@ -74,6 +91,11 @@ class Event:
     kind: int
     handle: int | None = None
     reason: int | None = None
+
+
+#: What the host did about an event (``Action`` in the core), by name.
+ACTIONS = ("terminated", "terminated_all", "resumed", "reachability_confirmed", "ignored")
+TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_CONFIRMED, IGNORED = ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

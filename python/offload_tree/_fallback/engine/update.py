@@ -5,7 +5,6 @@ target; a value the target cannot take makes the host terminate that object
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..._coerce import check_length
@@ -19,23 +18,16 @@ from ..model.fields import INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check, lookup
 from ..model.handle import PATH, TCP
 from ..model.value import to_int, to_mac
 from .terminate import upload
+from .types import Column
 
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["Column", "update"]
+__all__ = ["update"]
 
 SUCCESS = Status.SUCCESS.value
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of update values: ints (from an int64 array), or raw values (``mac``)."""
-
-    values: list[Any]
-    ints: bool
 
 
 def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> list[int]:

@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..._engine import BlockArrays
+from ..._enums import Status
 from .tree import Node
 
-__all__ = ["NO_LINK", "BlockList", "build"]
+__all__ = ["NO_LINK", "NO_STATUS", "BlockList", "build", "settle"]
 
 NO_LINK = -1
+#: "No status yet" in a block list that was only built, not processed.
+NO_STATUS = 255
+SUCCESS = Status.SUCCESS.value
+PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
 
 
 @dataclass(slots=True)
@@ -66,12 +71,28 @@ def _chain(node: Node) -> list[Node]:
     return chain
 
 
+def settle(blocks: BlockList, failed: list[bool]) -> None:
+    """After processing: every block that did not fail becomes SUCCESS, or PARTIAL_SUCCESS
+    when one of its immediate dependents failed (docs/NDIS.md, "Initiate offload: per-block
+    status"). ``blocks.statuses`` holds the failures already."""
+    statuses = blocks.statuses
+    assert statuses is not None
+    parents = blocks.parents
+    for i in range(len(blocks)):
+        if not failed[i]:
+            statuses[i] = SUCCESS
+    for i in range(len(blocks)):
+        parent = parents[i]
+        if failed[i] and parent >= 0 and not failed[parent]:
+            statuses[parent] = PARTIAL_SUCCESS
+
+
 def build(requested: list[Node]) -> BlockList:
     """The block list of ``requested`` objects (resolved; duplicates are dropped, the first
     mention kept)."""
-    plan = BlockList()
+    blocks = BlockList()
     if not requested:
-        return plan
+        return blocks
     requested = list({node.handle: node for node in requested}.values())
     # 1-2. Chains, each extended down to the lowest layer among them (ancestors of an
     # offloaded object are offloaded, so the extension is referenced blocks only).
@@ -104,20 +125,20 @@ def build(requested: list[Node]) -> BlockList:
     stack: list[tuple[Node, int]] = [(root, NO_LINK) for root in reversed(roots)]
     while stack:
         node, parent_index = stack.pop()
-        index = len(plan.nodes)
-        plan.nodes.append(node)
-        plan.depths.append(node.layer - low)
-        plan.referenced.append(node.offloaded)
-        plan.parents.append(parent_index)
-        plan.next.append(NO_LINK)
-        plan.dependent.append(NO_LINK)
+        index = len(blocks.nodes)
+        blocks.nodes.append(node)
+        blocks.depths.append(node.layer - low)
+        blocks.referenced.append(node.offloaded)
+        blocks.parents.append(parent_index)
+        blocks.next.append(NO_LINK)
+        blocks.dependent.append(NO_LINK)
         previous = last_child.get(parent_index)
         if previous is not None:
-            plan.next[previous] = index
+            blocks.next[previous] = index
         elif parent_index != NO_LINK:
-            plan.dependent[parent_index] = index
+            blocks.dependent[parent_index] = index
         last_child[parent_index] = index
         kids = children.get(node.handle)
         if kids:
             stack.extend((kid, index) for kid in reversed(kids))
-    return plan
+    return blocks

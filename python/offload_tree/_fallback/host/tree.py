@@ -85,14 +85,15 @@ class HostTree:
         self._seq = 0
 
     def set_offloaded(self, node: Node, offloaded: bool) -> None:
-        """Record that ``node`` is (or no longer is) offloaded, keeping the count."""
+        """Record that ``node`` is (or no longer is) offloaded, keeping the count
+        (``set_context`` in the core, whose host objects hold their context's number)."""
         if node.offloaded != offloaded:
             node.offloaded = offloaded
             self.offloaded[node.layer] += 1 if offloaded else -1
 
     # -- handles
     def find(self, h: int) -> Node | None:
-        """The live object of handle ``h`` (any int), or None."""
+        """The live object of handle ``h`` (any int), or None (``contains`` in the core)."""
         # The hottest function of the engine, so the bit fields are decoded inline. A live
         # node stores its full handle: comparing it checks tree id, layer and generation.
         if h >> TREE_ID_SHIFT != self.tree_id or h < 0:
@@ -141,7 +142,7 @@ class HostTree:
         return error("stale_handle", handle=format_handle(h))
 
     # -- structure
-    def add(
+    def insert(
         self,
         layer: int,
         parent: Node | None,
@@ -165,6 +166,12 @@ class HostTree:
         siblings[node.handle] = node
         return node
 
+    def remove_all(self, order: list[Node]) -> None:
+        """Remove objects that the caller has checked have no remaining dependents, in the
+        given order (dependents first)."""
+        for node in order:
+            self.remove(node)
+
     def remove(self, node: Node) -> None:
         """Delete an object that has no dependents left."""
         assert not node.children, "dependents are removed first"
@@ -174,7 +181,7 @@ class HostTree:
         self.arenas[node.layer].release(node.slot)
         node.parent = None
 
-    def move(self, path: Node, neighbor: Node) -> None:
+    def relink(self, path: Node, neighbor: Node) -> None:
         """Relink ``path`` to ``neighbor``, at the end of its dependents."""
         assert path.parent is not None and path.parent.children is not None
         assert neighbor.children is not None

@@ -22,6 +22,8 @@ __all__ = ["Other", "sort_value", "to_field", "to_int", "to_ip", "to_mac", "type
 _I128_MIN = -(2**127)
 _I128_MAX = 2**127 - 1
 _U128_MAX = 2**128 - 1
+#: The attribute an address object (``ipaddress``) exposes its bytes as.
+_PACKED = "packed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,10 @@ def sort_value(value: object) -> Any:
         except UnicodeEncodeError:
             return Other("str with unencodable characters")
         return value
-    packed = getattr(value, "packed", None)
+    try:
+        packed = getattr(value, _PACKED)
+    except Exception:  # the bindings' getattr treats any failure as "no packed bytes"
+        packed = None
     if isinstance(packed, bytes):
         return packed
     return Other(type(value).__name__)
