@@ -15,7 +15,7 @@ from ..host.tree import Node
 from ..host.walk import walk_roots
 from ..model.fields import check_range
 from ..model.handle import NEIGHBOR, PATH, TCP
-from ..model.state import neighbor_values, path_values, tcp_values
+from ..model.state import default_tcp_values, neighbor_values, path_values, tcp_values
 from ..model.value import to_mac
 from ..target.admission import forget_fault
 
@@ -136,7 +136,7 @@ def add_tcps(
             raise _at(exc, i) from None
     insert = e.host.insert
     return [
-        insert(TCP, p, tcp_values(lp, rp, {})).handle
+        insert(TCP, p, default_tcp_values(lp, rp)).handle
         for p, lp, rp in zip(parents, local_ports, remote_ports, strict=True)
     ]
 

@@ -16,7 +16,14 @@ from .address import format_mac
 from .fields import LAYOUTS, check_range
 from .value import to_field, to_int, to_ip, to_mac
 
-__all__ = ["Values", "neighbor_values", "path_values", "state_dict", "tcp_values"]
+__all__ = [
+    "Values",
+    "default_tcp_values",
+    "neighbor_values",
+    "path_values",
+    "state_dict",
+    "tcp_values",
+]
 
 # (const, cached, delegated)
 Values = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]
@@ -70,6 +77,13 @@ def path_values(source: object, destination: object, path_mtu: object) -> Values
 
 _TCP_DEFAULTS = {kind: _TCP.defaults[kind] for kind in (CONSTANT, CACHED, DELEGATED)}
 _TCP_CONST_TAIL = _TCP_DEFAULTS[CONSTANT][2:]
+_TCP_CACHED, _TCP_DELEGATED = _TCP_DEFAULTS[CACHED], _TCP_DEFAULTS[DELEGATED]
+
+
+def default_tcp_values(local_port: int, remote_port: int) -> Values:
+    """A connection with checked ports and every other variable at its default: the groups
+    share the default tuples (``add_tcps``)."""
+    return (local_port, remote_port, *_TCP_CONST_TAIL), _TCP_CACHED, _TCP_DELEGATED
 
 
 def tcp_values(local_port: object, remote_port: object, fields: dict[str, object]) -> Values:
