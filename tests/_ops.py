@@ -210,7 +210,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "invalidate":
         return tree.invalidate(rm(args[0]))
     if name == "process_events":
-        return tree.process_events()
+        return tree.process_events(decline=args[0])
     if name == "block_list":
         return tree.block_list(rm(args[0]))
     if name == "walk":
@@ -412,6 +412,13 @@ SEND_SIZES = weighted(
     (6, st.sampled_from([0, 1, 100, 65536, U32 - 1])), (1, st.sampled_from([U32, -1]))
 )
 REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
+# The host's policy in process_events: mostly none; optional reasons; a mandatory one or a
+# non-reason (refused).
+DECLINES = weighted(
+    (6, st.just(())),
+    (3, st.sampled_from([(1,), (2, 3, 4), (6, 7), (1, 2, 3, 4, 6, 7)])),
+    (1, st.sampled_from([(10,), (1, 9), (0,), (12,)])),
+)
 FAULTS = weighted((6, st.integers(2, 15)), (1, st.sampled_from([0, 1, 16, 17])))
 
 
@@ -594,6 +601,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, N, True))
     if name == "inject_fault":
         return st.tuples(st.just(name), handle_token(info, None, False), FAULTS)
+    if name == "process_events":
+        return st.tuples(st.just(name), DECLINES)
     return st.tuples(st.just(name))
 
 

@@ -111,7 +111,7 @@ def test_enum_values_are_fixed():
         "PAUSED",
     ]
     assert [(s.name, int(s)) for s in ot.Status] == [(n, i) for i, n in enumerate(expected_status)]
-    assert ot.UploadReason.LOW_RESOURCES == 1
+    assert ot.UploadReason.LOW_ACTIVITY == 1
     assert ot.UploadReason.INVALID_STATE == 9
     assert ot.UploadReason.HARDWARE_FAILURE == 11
     assert ot.ConnectionState.CLOSED == 0

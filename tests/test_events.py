@@ -26,7 +26,7 @@ def test_no_events(off):
 
 def test_request_upload_terminates_the_connection(off):
     off.target.receive(off.tc2, b"data")
-    off.target.request_upload(off.tc2, R.LOW_RESOURCES)
+    off.target.request_upload(off.tc2, R.LOW_ACTIVITY)
     assert off.tree.stats()["events"] == {"seen": 1, "processed": 0, "pending": 1}
     assert off.tree.is_offloaded(off.tc2), "events wait for process_events"
     events = off.tree.process_events()
@@ -35,7 +35,7 @@ def test_request_upload_terminates_the_connection(off):
     assert isinstance(e, ot.ProcessedEvent)
     assert e.kind is K.UPLOAD_REQUESTED
     assert e.handle == off.tc2
-    assert e.reason is R.LOW_RESOURCES
+    assert e.reason is R.LOW_ACTIVITY
     assert e.action == "terminated"
     assert isinstance(e.result, ot.TerminateResult)
     assert hl(e.result.terminated) == [off.tc2]
@@ -86,11 +86,11 @@ def test_request_upload_bad_reason_is_validation_error(off, reason):
 
 
 def test_request_upload_non_offloaded_is_state_error(ex):
-    unchanged(ex, ot.StateError, lambda: ex.target.request_upload(ex.tc1, R.LOW_RESOURCES))
+    unchanged(ex, ot.StateError, lambda: ex.target.request_upload(ex.tc1, R.LOW_ACTIVITY))
 
 
 def test_request_upload_on_path_is_layer_error(off):
-    unchanged(off, ot.LayerError, lambda: off.target.request_upload(off.pa1, R.LOW_RESOURCES))
+    unchanged(off, ot.LayerError, lambda: off.target.request_upload(off.pa1, R.LOW_ACTIVITY))
 
 
 def test_request_upload_stale_is_invalid_handle_error(off):
@@ -194,7 +194,7 @@ def test_resume_when_not_paused_is_state_error(off):
 
 
 def test_upload_all_then_pending_upload_request_is_ignored(off):
-    off.target.request_upload(off.tc1, R.LOW_RESOURCES)
+    off.target.request_upload(off.tc1, R.LOW_ACTIVITY)
     off.target.request_upload_all()
     events = off.tree.process_events()
     assert [e.action for e in events] == ["terminated", "terminated_all"]
@@ -292,11 +292,11 @@ def test_process_events_result_status_lookup_accepts_numpy_handles(off):
 
 def test_second_upload_request_for_the_same_connection_is_ignored(off):
     off.target.request_upload(off.tc1, R.SMALL_IO)
-    off.target.request_upload(off.tc1, R.LOW_RESOURCES)
+    off.target.request_upload(off.tc1, R.LOW_ACTIVITY)
     events = off.tree.process_events()
     assert [(e.reason, e.action) for e in events] == [
         (R.SMALL_IO, "terminated"),
-        (R.LOW_RESOURCES, "ignored"),
+        (R.LOW_ACTIVITY, "ignored"),
     ]
 
 
@@ -325,3 +325,90 @@ def test_pending_unreachable_event_does_not_follow_a_reused_slot(make_example):
     (e,) = ex.tree.process_events()
     assert e.action == "ignored"
     assert ex.tree.state(new).host_reachability_delta == 6
+
+
+# --- upload reasons as ndis_tcp_offload_event_indicate defines them -----------------------
+
+MANDATORY = {
+    R.HARDWARE_FAILURE,
+    R.INVALID_STATE,
+    R.RECEIVED_URGENT_DATA,
+    R.TIMEOUT_EXPIRATION,
+    R.UPLOAD_REQUESTED,
+}
+
+
+def test_tcp_upload_reason_values_are_those_of_ndischimney_h():
+    """TCP_UPLOAD_REASON starts at LowActivity = 1 (not LowResources) and ends at
+    HardwareFailure = 11; NoBufferProposting is the DDI tables' spelling of value 4."""
+    assert [(r.name, r.value) for r in R] == [
+        ("LOW_ACTIVITY", 1),
+        ("HIGH_DROP_RATE", 2),
+        ("SMALL_IO", 3),
+        ("NO_BUFFER_PREPOSTING", 4),
+        ("RECEIVED_URGENT_DATA", 5),
+        ("HIGH_FRAGMENTATION", 6),
+        ("HIGH_OUT_OF_ORDER_PACKETS", 7),
+        ("TIMEOUT_EXPIRATION", 8),
+        ("INVALID_STATE", 9),
+        ("UPLOAD_REQUESTED", 10),
+        ("HARDWARE_FAILURE", 11),
+    ]
+    assert R.NO_BUFFER_PROPOSTING is R.NO_BUFFER_PREPOSTING
+
+
+def test_ndis_tcp_offload_event_indicate_mandatory_and_optional_reasons():
+    assert {r for r in R if r.mandatory} == MANDATORY
+    assert R.LOW_ACTIVITY.__doc__ == "LowActivity (Optional)."
+
+
+@pytest.mark.parametrize("reason", sorted(set(R) - MANDATORY))
+def test_the_host_may_decline_an_optional_upload_request(off, reason):
+    off.target.request_upload(off.tc1, reason)
+    off.target.request_upload(off.tc2, R.UPLOAD_REQUESTED)
+    done = off.tree.process_events(decline=[reason])
+    assert [(e.handle, e.action) for e in done] == [(off.tc1, "declined"), (off.tc2, "terminated")]
+    assert done[0].result is None
+    assert off.tree.is_offloaded(off.tc1), "a declined request leaves the connection offloaded"
+    # The target goes on processing a connection whose optional request was declined.
+    assert off.target.send(off.tc1, 7) == 7
+    check_invariants(off.tree, off.target)
+
+
+@pytest.mark.parametrize("reason", sorted(MANDATORY))
+def test_a_mandatory_upload_reason_cannot_be_declined(off, reason):
+    off.target.request_upload(off.tc1, reason)
+    err = unchanged(off, ot.ValidationError, lambda: off.tree.process_events(decline=[reason]))
+    assert str(err) == (
+        f"{reason.name} is a mandatory upload reason: the host always uploads the connection"
+    )
+    assert [e.action for e in off.tree.process_events()] == ["terminated"]
+
+
+def test_process_events_refuses_a_decline_that_is_no_reason(off):
+    unchanged(off, ot.ValidationError, lambda: off.tree.process_events(decline=[0]))
+    unchanged(off, ot.ValidationError, lambda: off.tree.process_events(decline="x"))
+    unchanged(off, ot.ValidationError, lambda: off.tree.process_events(decline=["LOW_ACTIVITY"]))
+
+
+@pytest.mark.parametrize("reason", sorted(MANDATORY))
+def test_resource_constraint_sends_complete_with_upload_in_progress(off, reason):
+    """terminating-the-offload-of-a-connection-because-of-resource-constraint.md: once the
+    target has asked for the upload, I/O on the connection is completed with
+    NDIS_STATUS_UPLOAD_IN_PROGRESS, not processed, until the upload is done."""
+    off.target.request_upload(off.tc1, reason)
+    before = off.tree.query(off.tc1).delegated(off.tc1)
+    assert off.target.send(off.tc1, 100) == 0
+    assert off.tree.query(off.tc1).delegated(off.tc1) == before
+    assert off.tree.stats()["bytes"]["upload_in_progress"] == 100
+    assert off.target.stats()["bytes_upload_in_progress"] == 100
+    assert off.target.stats()["bytes_sent"] == 0
+    off.tree.process_events()
+    off.tree.initiate_offload(off.tc1)
+    assert off.target.send(off.tc1, 100) == 100, "a new offload starts without the request"
+
+
+def test_sends_go_on_after_an_optional_upload_request(off):
+    off.target.request_upload(off.tc1, R.SMALL_IO)
+    assert off.target.send(off.tc1, 100) == 100
+    assert off.tree.stats()["bytes"]["upload_in_progress"] == 0

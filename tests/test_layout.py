@@ -248,7 +248,7 @@ def test_every_citation_points_into_the_repository() -> None:
         if path == Path(__file__).resolve():
             continue  # this file spells out the patterns it looks for
         # A citation may wrap across comment lines: join them first.
-        text = re.sub(r"\n\s*(?:///?|#)\s*", " ", path.read_text())
+        text = re.sub(r"\n\s*(?://[/!]?|#)\s*", " ", path.read_text())
         where = path.relative_to(ROOT)
         for doc, number in _SECTION.findall(text):
             cited += 1

@@ -81,6 +81,13 @@ def test_enum_matches_the_core(tables: dict[str, Any], table: str, enum: type[In
     assert python == core, _fix(f"{enum.__name__} in _enums.py", "its members", fix)
 
 
+def test_mandatory_upload_reasons_match_the_core(tables: dict[str, Any]) -> None:
+    python = [reason.name for reason in ot.UploadReason if reason.mandatory]
+    assert python == tables["mandatory_upload_reasons"], (
+        f"_enums._MANDATORY_REASONS should hold {tables['mandatory_upload_reasons']}"
+    )
+
+
 def test_no_status_code_matches_the_core(tables: dict[str, Any]) -> None:
     assert tables["no_status"] == NO_STATUS, f"_blocks.NO_STATUS = {tables['no_status']}"
 

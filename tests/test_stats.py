@@ -18,6 +18,7 @@ TARGET_KEYS = [
     "bytes_received",
     "bytes_sent",
     "bytes_buffered",
+    "bytes_upload_in_progress",
     "events_indicated",
 ]
 
@@ -36,8 +37,8 @@ def test_tree_stats_shape_of_a_new_tree(make_tree):
     for op in OPS:
         assert st["operations"][op] == {"requested": 0, "succeeded": 0, "failed": {}}
         assert list(st["operations"][op]) == ["requested", "succeeded", "failed"]
-    assert st["bytes"] == {"buffered": 0, "returned": 0, "held_back": 0}
-    assert list(st["bytes"]) == ["buffered", "returned", "held_back"]
+    assert st["bytes"] == {"buffered": 0, "returned": 0, "held_back": 0, "upload_in_progress": 0}
+    assert list(st["bytes"]) == ["buffered", "returned", "held_back", "upload_in_progress"]
     assert st["events"] == {"seen": 0, "processed": 0, "pending": 0}
     assert list(st["events"]) == ["seen", "processed", "pending"]
 
@@ -168,7 +169,7 @@ def test_every_upload_counts_as_terminate(make_example):
     op = ex.tree.stats()["operations"]["terminate"]
     assert op == {"requested": 2, "succeeded": 2, "failed": {}}
     assert ex.tree.stats()["bytes"]["returned"] == 5
-    ex.target.request_upload(ex.tc1, ot.UploadReason.LOW_RESOURCES)
+    ex.target.request_upload(ex.tc1, ot.UploadReason.LOW_ACTIVITY)
     ex.tree.process_events()
     assert ex.tree.stats()["operations"]["terminate"]["succeeded"] == 3
     ex.target.request_upload_all()

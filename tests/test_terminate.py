@@ -142,7 +142,12 @@ def test_received_bytes_come_back_in_order(off):
     assert stats["buffered"] == 5 and stats["returned"] == total
     t2 = off.tree.terminate([off.tc2])
     assert t2.received_data(off.tc2) == b"other"
-    assert off.tree.stats()["bytes"] == {"buffered": 0, "returned": total + 5, "held_back": 0}
+    assert off.tree.stats()["bytes"] == {
+        "buffered": 0,
+        "returned": total + 5,
+        "held_back": 0,
+        "upload_in_progress": 0,
+    }
 
 
 def test_receive_accepts_bytearray_and_memoryview(off):
@@ -292,7 +297,7 @@ def test_target_calls_before_attachment_are_state_errors():
     for call in (
         lambda: target.receive(1, b"x"),
         lambda: target.send(1, 1),
-        lambda: target.request_upload(1, ot.UploadReason.LOW_RESOURCES),
+        lambda: target.request_upload(1, ot.UploadReason.LOW_ACTIVITY),
         target.request_upload_all,
         target.resume,
         lambda: target.indicate_neighbor_unreachable(1),

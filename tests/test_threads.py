@@ -137,7 +137,7 @@ def worker(tree: Any, target: Any, index: int, start: threading.Barrier) -> Tall
         # -- events: an upload request, an invalidation (one INVALID_STATE event), a
         #    reachability doubt; whichever thread processes them reports the terminates
         if len(on) >= 2:
-            target.request_upload(on[0], ot.UploadReason.LOW_RESOURCES)
+            target.request_upload(on[0], ot.UploadReason.LOW_ACTIVITY)
             tree.invalidate([on[1]])
             tally.invalidated += 1
             tally.events_queued += 2

@@ -91,11 +91,18 @@ _document(
 
 
 class UploadReason(IntEnum):
-    """Why the target asks the host to upload a connection (NDIS TCP_UPLOAD_REASON)."""
+    """Why the target asks the host to upload a connection (NDIS TCP_UPLOAD_REASON).
 
-    LOW_RESOURCES = 1
+    ``mandatory`` reasons are always honoured; the host may decline an optional one
+    (``OffloadStateTree.process_events(decline=...)``), and the target then goes on
+    processing the connection.
+    """
+
+    LOW_ACTIVITY = 1
     HIGH_DROP_RATE = 2
     SMALL_IO = 3
+    NO_BUFFER_PREPOSTING = 4
+    #: The DDI tables' spelling of NO_BUFFER_PREPOSTING (an alias).
     NO_BUFFER_PROPOSTING = 4
     RECEIVED_URGENT_DATA = 5
     HIGH_FRAGMENTATION = 6
@@ -105,11 +112,27 @@ class UploadReason(IntEnum):
     UPLOAD_REQUESTED = 10
     HARDWARE_FAILURE = 11
 
+    @property
+    def mandatory(self) -> bool:
+        """True when the host always uploads the connection for this reason."""
+        return self in _MANDATORY_REASONS
+
+
+_MANDATORY_REASONS = frozenset(
+    {
+        UploadReason.HARDWARE_FAILURE,
+        UploadReason.INVALID_STATE,
+        UploadReason.RECEIVED_URGENT_DATA,
+        UploadReason.TIMEOUT_EXPIRATION,
+        UploadReason.UPLOAD_REQUESTED,
+    }
+)
 
 for _reason in UploadReason:
-    # The NDIS spelling of every reason is the CamelCase of its name (LowResources, ...).
-    _reason.__doc__ = "".join(p.title() for p in _reason.name.split("_"))
-del _reason
+    # The NDIS spelling of every reason is the CamelCase of its name (LowActivity, ...).
+    _kind = "Mandatory" if _reason.mandatory else "Optional"
+    _reason.__doc__ = "".join(p.title() for p in _reason.name.split("_")) + f" ({_kind})."
+del _reason, _kind
 
 
 class ConnectionState(IntEnum):

@@ -45,6 +45,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "cannot update '{name}': it is a {kind} variable of a {layer} "
         "(only cached variables can be updated)",
     ),
+    "update_invalidated": (
+        "StateError",
+        "{layer} {handle} is invalidated: the host never updates an invalidated object "
+        "(terminate it and offload it again)",
+    ),
     "relink_failed": (
         "StateError",
         "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed "
@@ -120,6 +125,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "IPv{destination}",
     ),
     "not_an_upload_reason": ("ValidationError", "reason={value} is not an UploadReason (1..11)"),
+    "mandatory_reason": (
+        "ValidationError",
+        "{reason} is a mandatory upload reason: the host always uploads the connection",
+    ),
     "not_a_fault_status": (
         "ValidationError",
         "status={value} is not a failure status a target can report "

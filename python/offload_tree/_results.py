@@ -181,8 +181,9 @@ class ProcessedEvent:
     """One target-initiated event and what the host did about it.
 
     ``action`` is one of "terminated", "terminated_all", "resumed",
-    "reachability_confirmed" or "ignored"; ``result`` is the ``TerminateResult`` of a
-    terminating action, else None.
+    "reachability_confirmed", "ignored" or "declined" (an optional upload request the host's
+    policy declined); ``result`` is the ``TerminateResult`` of a terminating action, else
+    None.
     """
 
     kind: EventKind

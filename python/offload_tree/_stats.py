@@ -28,6 +28,7 @@ COUNTERS: tuple[str, ...] = (
     "bytes_buffered",
     "bytes_returned",
     "bytes_held_back",
+    "bytes_upload_in_progress",
     "bytes_received",
     "bytes_sent",
     "events_seen",
@@ -75,6 +76,7 @@ def tree_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str,
             "buffered": counters["bytes_buffered"],
             "returned": counters["bytes_returned"],
             "held_back": counters["bytes_held_back"],
+            "upload_in_progress": counters["bytes_upload_in_progress"],
         },
         "events": {
             "seen": counters["events_seen"],
@@ -98,5 +100,6 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
         "bytes_received": counters["bytes_received"],
         "bytes_sent": counters["bytes_sent"],
         "bytes_buffered": counters["bytes_buffered"],
+        "bytes_upload_in_progress": counters["bytes_upload_in_progress"],
         "events_indicated": counters["events_indicated"],
     }

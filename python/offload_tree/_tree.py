@@ -30,7 +30,7 @@ from ._coerce import (
     plain_scalar,
 )
 from ._engine import Engine, HandleArray
-from ._enums import Layer, Status
+from ._enums import Layer, Status, UploadReason
 from ._errors import InvalidHandleError, ValidationError
 from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult
 from ._states import StateRecord, record_from_state
@@ -344,9 +344,20 @@ class OffloadStateTree:
         """Tell the target to stop using the cached state of offloaded objects until updated."""
         self._engine.invalidate(as_handles(handles))
 
-    def process_events(self) -> list[ProcessedEvent]:
-        """Apply the default host response to every queued target event, oldest first."""
-        return [ProcessedEvent.from_engine(event) for event in self._engine.process_events()]
+    def process_events(self, decline: Iterable[UploadReason | int] = ()) -> list[ProcessedEvent]:
+        """Apply the host's response to every queued target event, oldest first.
+
+        ``decline`` is the host's policy for upload requests: the optional ``UploadReason``
+        values whose requests it declines (the connection stays offloaded and the event's
+        action is ``"declined"``). A mandatory reason cannot be declined
+        (``ValidationError``).
+        """
+        if isinstance(decline, str | bytes) or not isinstance(decline, Iterable):
+            raise ValidationError(
+                f"decline must be a collection of UploadReason values, got {type(decline).__name__}"
+            )
+        reasons = [_int_arg("decline", reason) for reason in decline]
+        return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(reasons)]
 
     def stats(self) -> dict[str, Any]:
         """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9)."""

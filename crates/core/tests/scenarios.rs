@@ -240,9 +240,12 @@ fn invalidate_holds_back_and_requests_uploads() {
         "one pending request per connection"
     );
     assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 0);
-    e.update(&[n1], &[]).unwrap();
-    assert_eq!(e.target_send(t1, &Value::Int(10)).unwrap(), 10);
-    let done = e.process_events();
+    assert_eq!(e.counters().bytes_held_back, 10);
+    // An invalidated object is never updated: the way back is terminate and offload again.
+    let before = e.clone();
+    assert_eq!(e.update(&[n1], &[]).unwrap_err().kind(), ErrorKind::State);
+    assert_eq!(before, e);
+    let done = e.process_events(&[]).unwrap();
     assert_eq!(done.len(), 3);
     assert!(done.iter().all(|p| p.action.name() == "terminated"));
     assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 0);
@@ -255,7 +258,7 @@ fn upload_all_pauses_until_resume() {
     e.target_request_upload_all().unwrap();
     let list = e.initiate_offload(&[t2]).unwrap();
     assert!(statuses(&list).iter().all(|s| *s == Status::Paused));
-    let done = e.process_events();
+    let done = e.process_events(&[]).unwrap();
     assert_eq!(done[0].action.name(), "terminated_all");
     assert_eq!(done[0].outcome.as_ref().unwrap().len(), 3);
     assert!(!e.is_offloaded(n1).unwrap());

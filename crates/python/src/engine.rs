@@ -389,8 +389,13 @@ impl PyEngine {
         run(py, &self.inner, true, |e| e.invalidate(&handles))
     }
 
-    fn process_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let done = run(py, &self.inner, true, |e| Ok(e.process_events()))?;
+    fn process_events<'py>(
+        &self,
+        py: Python<'py>,
+        decline: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let decline = to_values(decline)?;
+        let done = run(py, &self.inner, true, |e| e.process_events(&decline))?;
         let list = PyList::empty(py);
         for p in done {
             let outcome = match p.outcome {

@@ -56,18 +56,17 @@ pub fn tables(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     out.set_item("statuses", named(py, statuses)?)?;
     let reasons = UploadReason::ALL.map(|r| (r.name(), r as u8));
     out.set_item("upload_reasons", named(py, reasons)?)?;
+    let mandatory: Vec<&str> = UploadReason::ALL
+        .iter()
+        .filter(|r| r.is_mandatory())
+        .map(|r| r.name())
+        .collect();
+    out.set_item("mandatory_upload_reasons", PyList::new(py, mandatory)?)?;
     let kinds = EventKind::ALL.map(|k| (k.name(), k as u8));
     out.set_item("event_kinds", named(py, kinds)?)?;
     let states = ConnectionState::ALL.map(|s| (s.name(), s as u8));
     out.set_item("connection_states", named(py, states)?)?;
-    let actions = [
-        Action::Terminated,
-        Action::TerminatedAll,
-        Action::Resumed,
-        Action::ReachabilityConfirmed,
-        Action::Ignored,
-    ]
-    .map(Action::name);
+    let actions = Action::ALL.map(Action::name);
     out.set_item("actions", PyList::new(py, actions)?)?;
     let errors: Vec<(&str, &str, &str)> = ErrorCode::ALL
         .iter()

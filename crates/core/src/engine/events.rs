@@ -18,17 +18,24 @@ impl Engine {
     /// The target asks for the upload of connection `raw`, for `reason` (an `UploadReason`).
     pub fn target_request_upload(&mut self, raw: u64, reason: &Value) -> Result<()> {
         let h = self.resolve_offloaded_one(raw, Layer::Tcp, "connection", "request its upload")?;
-        let code = reason.to_int("reason")?;
-        let reason = u8::try_from(code)
-            .ok()
-            .and_then(UploadReason::from_u8)
-            .ok_or_else(|| error!(NotAnUploadReason, value = code))?;
+        let reason = upload_reason(reason)?;
+        self.request_upload(h, reason);
+        Ok(())
+    }
+
+    /// Queues the target's request to upload offloaded connection `h`. For a mandatory reason
+    /// the target stops processing the connection's I/O until the upload
+    /// (terminating-the-offload-of-a-connection-because-of-resource-constraint.md).
+    pub(super) fn request_upload(&mut self, h: Handle, reason: UploadReason) {
+        if reason.is_mandatory() {
+            let context = self.host.context(h);
+            self.target.tcp_mut(context).upload_requested = true;
+        }
         self.indicate(Event {
             kind: EventKind::UploadRequested,
             handle: Some(h.raw()),
             reason: Some(reason as u8),
         });
-        Ok(())
     }
 
     /// The target indicates upload-all: it pauses and asks for everything back.
@@ -71,18 +78,33 @@ impl Engine {
         Ok(())
     }
 
-    /// Drains the event queue in order, applying the default host response to each.
-    pub fn process_events(&mut self) -> Vec<Processed> {
+    /// Drains the event queue in order, applying the host's response to each. `decline` is
+    /// the host's policy: the optional upload reasons whose requests it declines (a mandatory
+    /// one is refused, docs/NDIS.md "Target-initiated events").
+    pub fn process_events(&mut self, decline: &[Value]) -> Result<Vec<Processed>> {
+        let mut declined = [false; 256];
+        for value in decline {
+            let reason = upload_reason(value)?;
+            if reason.is_mandatory() {
+                return Err(error!(MandatoryReason, reason = reason.name()));
+            }
+            declined[reason as usize] = true;
+        }
         let mut done = Vec::with_capacity(self.events.len());
         while let Some(event) = self.events.pop_front() {
             self.counts.events_processed += 1;
             let (action, outcome) = match event.kind {
                 EventKind::UploadRequested => {
                     let raw = event.handle.expect("upload requests name a connection");
-                    if event.reason == Some(UploadReason::InvalidState as u8) {
+                    let reason = event.reason.unwrap_or(UploadReason::UploadRequested as u8);
+                    if reason == UploadReason::InvalidState as u8 {
                         self.invalid_pending.remove(&raw);
                     }
-                    if self.host.contains(raw) && self.host.is_offloaded(Handle::from_raw(raw)) {
+                    let live =
+                        self.host.contains(raw) && self.host.is_offloaded(Handle::from_raw(raw));
+                    if live && declined[usize::from(reason)] {
+                        (Action::Declined, None)
+                    } else if live {
                         let outcome = self.upload(&[Handle::from_raw(raw)]);
                         (Action::Terminated, Some(outcome))
                     } else {
@@ -123,6 +145,15 @@ impl Engine {
                 outcome,
             });
         }
-        done
+        Ok(done)
     }
+}
+
+/// An `UploadReason` from a loose value.
+fn upload_reason(value: &Value) -> Result<UploadReason> {
+    let code = value.to_int("reason")?;
+    u8::try_from(code)
+        .ok()
+        .and_then(UploadReason::from_u8)
+        .ok_or_else(|| error!(NotAnUploadReason, value = code))
 }

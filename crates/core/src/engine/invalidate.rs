@@ -1,10 +1,9 @@
 //! `invalidate`: the target stops using the cached state of offloaded objects and asks for
 //! the upload of every connection that relies on it (docs/DESIGN.md §8, "invalidate").
 
-use super::types::Event;
 use super::Engine;
 use crate::host::layer_of;
-use crate::model::{EventKind, Handle, Layer, Result, UploadReason};
+use crate::model::{Handle, Layer, Result, UploadReason};
 
 impl Engine {
     /// Marks offloaded objects invalid; queues one INVALID_STATE upload request per affected
@@ -25,11 +24,7 @@ impl Engine {
                     && self.host.is_offloaded(t)
                     && self.invalid_pending.insert(raw)
                 {
-                    self.indicate(Event {
-                        kind: EventKind::UploadRequested,
-                        handle: Some(raw),
-                        reason: Some(UploadReason::InvalidState as u8),
-                    });
+                    self.request_upload(t, UploadReason::InvalidState);
                 }
             }
         }

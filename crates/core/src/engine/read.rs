@@ -42,7 +42,8 @@ impl Engine {
         self.host.is_empty()
     }
 
-    fn is_invalidated(&self, h: Handle) -> bool {
+    /// Whether `h` is offloaded and marked invalid at the target.
+    pub(super) fn is_invalidated(&self, h: Handle) -> bool {
         let context = self.host.context(h);
         context != NO_CONTEXT && self.target.is_invalid(layer_of(h), context)
     }

@@ -23,6 +23,7 @@ impl Engine {
             bytes_buffered: t.bytes_buffered,
             bytes_returned: c.bytes_returned,
             bytes_held_back: t.bytes_held_back,
+            bytes_upload_in_progress: t.bytes_upload_in_progress,
             bytes_received: t.bytes_received,
             bytes_sent: t.bytes_sent,
             events_seen: c.events_seen,

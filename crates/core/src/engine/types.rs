@@ -125,9 +125,21 @@ pub enum Action {
     ReachabilityConfirmed,
     /// The object is gone or no longer offloaded.
     Ignored,
+    /// An upload request for an optional reason that the host's policy declined: the
+    /// connection stays offloaded.
+    Declined,
 }
 
 impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::Terminated,
+        Action::TerminatedAll,
+        Action::Resumed,
+        Action::ReachabilityConfirmed,
+        Action::Ignored,
+        Action::Declined,
+    ];
+
     /// The name `ProcessedEvent.action` carries.
     pub fn name(self) -> &'static str {
         match self {
@@ -136,6 +148,7 @@ impl Action {
             Action::Resumed => "resumed",
             Action::ReachabilityConfirmed => "reachability_confirmed",
             Action::Ignored => "ignored",
+            Action::Declined => "declined",
         }
     }
 }
@@ -191,6 +204,8 @@ pub struct Counters {
     pub bytes_buffered: u64,
     pub bytes_returned: u64,
     pub bytes_held_back: u64,
+    /// Bytes of sends completed with UPLOAD_IN_PROGRESS (a mandatory upload request pending).
+    pub bytes_upload_in_progress: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub events_seen: u64,
@@ -221,6 +236,10 @@ impl Counters {
             ("bytes_buffered", Int(self.bytes_buffered)),
             ("bytes_returned", Int(self.bytes_returned)),
             ("bytes_held_back", Int(self.bytes_held_back)),
+            (
+                "bytes_upload_in_progress",
+                Int(self.bytes_upload_in_progress),
+            ),
             ("bytes_received", Int(self.bytes_received)),
             ("bytes_sent", Int(self.bytes_sent)),
             ("events_seen", Int(self.events_seen)),

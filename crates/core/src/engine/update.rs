@@ -29,6 +29,11 @@ impl Engine {
     /// Changes cached variables of `raws`; one status per handle, duplicates included.
     pub fn update(&mut self, raws: &[u64], fields: &[(String, Column<'_>)]) -> Result<Vec<u8>> {
         let handles = self.resolve_all(raws)?;
+        // The host never updates an invalidated object (synchronizing-update-operations.md):
+        // the way back is terminate and offload again.
+        if let Some(&h) = handles.iter().find(|&&h| self.is_invalidated(h)) {
+            return Err(error!(UpdateInvalidated, layer = layer_of(h), handle = h));
+        }
         let mut present = [false; 3];
         for &h in &handles {
             present[layer_of(h).index()] = true;
@@ -152,26 +157,20 @@ impl Engine {
         }
     }
 
-    /// Pushes the host's new cached state to target context `context` and revalidates it;
-    /// returns the failure status if the target cannot take the new values.
+    /// Pushes the host's new cached state to target context `context`; returns the failure
+    /// status if the target cannot take the new values.
     fn apply_target(&mut self, context: u32, pushed: Pushed) -> Option<Status> {
         let config = &self.target.config;
-        let (layer, refusal) = match pushed {
-            Pushed::Neighbor(..) => (Layer::Neighbor, None),
-            Pushed::PathMtu(mtu) => (
-                Layer::Path,
-                config
-                    .max_path_mtu
-                    .filter(|&m| u64::from(mtu) > m)
-                    .map(|_| Status::PathMtu),
-            ),
-            Pushed::RcvWindow(window) => (
-                Layer::Tcp,
-                config
-                    .max_rcv_window
-                    .filter(|&m| u64::from(window) > m)
-                    .map(|_| Status::TcpRcvWindow),
-            ),
+        let refusal = match pushed {
+            Pushed::Neighbor(..) => None,
+            Pushed::PathMtu(mtu) => config
+                .max_path_mtu
+                .filter(|&m| u64::from(mtu) > m)
+                .map(|_| Status::PathMtu),
+            Pushed::RcvWindow(window) => config
+                .max_rcv_window
+                .filter(|&m| u64::from(window) > m)
+                .map(|_| Status::TcpRcvWindow),
         };
         if refusal.is_some() {
             return refusal;
@@ -187,7 +186,6 @@ impl Engine {
             // copy.
             Pushed::RcvWindow(_) => {}
         }
-        self.target.set_invalid(layer, context, false);
         None
     }
 }

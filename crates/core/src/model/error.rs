@@ -80,6 +80,9 @@ error_catalogue! {
         "{layer} {handle} is offloaded: terminate it before removing it";
     UpdateNotCached = State, "update_not_cached",
         "cannot update '{name}': it is a {kind} variable of a {layer} (only cached variables can be updated)";
+    /// An update of an object the target was told to stop using.
+    UpdateInvalidated = State, "update_invalidated",
+        "{layer} {handle} is invalidated: the host never updates an invalidated object (terminate it and offload it again)";
     RelinkFailed = State, "relink_failed",
         "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed with {status}";
     AlreadyPaused = State, "already_paused",
@@ -122,6 +125,9 @@ error_catalogue! {
         "source and destination must be of the same IP family, got IPv{source} and IPv{destination}";
     NotAnUploadReason = Validation, "not_an_upload_reason",
         "reason={value} is not an UploadReason (1..11)";
+    /// A host policy that would decline a reason the host must always honour.
+    MandatoryReason = Validation, "mandatory_reason",
+        "{reason} is a mandatory upload reason: the host always uploads the connection";
     NotAFaultStatus = Validation, "not_a_fault_status",
         "status={value} is not a failure status a target can report (FAILURE..CONNECTION_REJECTED, 2..15)";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";

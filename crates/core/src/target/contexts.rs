@@ -38,6 +38,9 @@ pub(crate) struct TargetTcp {
     /// `NOT_DIVERGED` (the live state is the host's snapshot).
     pub diverged: u32,
     pub invalid: bool,
+    /// The target asked for the upload for a mandatory reason: it processes no more I/O on
+    /// the connection (docs/NDIS.md, "Target-initiated events").
+    pub upload_requested: bool,
 }
 
 impl TargetTcp {
@@ -48,6 +51,7 @@ impl TargetTcp {
             path,
             diverged: NOT_DIVERGED,
             invalid: false,
+            upload_requested: false,
         }
     }
 }

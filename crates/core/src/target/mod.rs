@@ -29,6 +29,8 @@ pub(crate) struct TargetCounters {
     pub bytes_sent: u64,
     pub bytes_buffered: u64,
     pub bytes_held_back: u64,
+    /// Bytes of sends completed with UPLOAD_IN_PROGRESS (a mandatory upload request pending).
+    pub bytes_upload_in_progress: u64,
     pub events_indicated: u64,
 }
 

@@ -66,11 +66,17 @@ impl Target {
         self.counters.bytes_buffered += n as u64;
     }
 
-    /// Advances the send sequence by `nbytes`, or holds them back on an invalid connection;
-    /// `snapshot` is the host's copy of the delegated state.
+    /// Advances the send sequence by `nbytes` and returns it; or sends nothing and returns 0:
+    /// on an invalid connection (the bytes are held back), or once the target has asked for the
+    /// connection's upload for a mandatory reason (the send completes with
+    /// NDIS_STATUS_UPLOAD_IN_PROGRESS). `snapshot` is the host's copy of the delegated state.
     pub(crate) fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
         if self.tcp_held_back(context) {
             self.counters.bytes_held_back += u64::from(nbytes);
+            return 0;
+        }
+        if self.tcp(context).upload_requested {
+            self.counters.bytes_upload_in_progress += u64::from(nbytes);
             return 0;
         }
         let d = self.delegated_mut(context, snapshot);
@@ -139,5 +145,16 @@ mod tests {
         assert_eq!(target.counters.bytes_held_back, 50);
         assert_eq!(target.delegated(t, &snapshot).snd_nxt, 100);
         assert_eq!(target.delegated(t, &snapshot).snd_max, 100);
+    }
+
+    #[test]
+    fn sends_after_a_mandatory_upload_request_are_not_processed() {
+        let (mut target, t) = tcp_target();
+        let snapshot = TcpDelegated::default();
+        target.tcp_mut(t).upload_requested = true;
+        assert_eq!(target.send(t, 70, &snapshot), 0);
+        assert_eq!(target.counters.bytes_upload_in_progress, 70);
+        assert_eq!(target.counters.bytes_sent, 0);
+        assert_eq!(target.delegated(t, &snapshot).snd_nxt, 0);
     }
 }

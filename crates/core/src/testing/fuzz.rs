@@ -312,11 +312,17 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
             e.target_inject_fault(h, &Value::Int(i128::from(input.u8() % 20)))
                 .map(|_| Vec::new())
         }
-        _ => Ok(e
-            .process_events()
-            .iter()
-            .filter_map(|p| p.event.handle)
-            .collect()),
+        _ => {
+            // A host policy: mostly nothing declined, sometimes optional reasons, rarely a
+            // mandatory one (refused) or garbage.
+            let decline: Vec<Value> = match input.u8() % 4 {
+                0 | 1 => Vec::new(),
+                2 => vec![Value::Int(1), Value::Int(i128::from(input.u8() % 8))],
+                _ => vec![Value::Int(i128::from(input.u8() % 13))],
+            };
+            e.process_events(&decline)
+                .map(|done| done.iter().filter_map(|p| p.event.handle).collect())
+        }
     };
     match result {
         Ok(handles) => {

@@ -329,11 +329,12 @@ class Engine:
         invalidate.invalidate(self, _batch(handles))
 
     @_locked
-    def process_events(self) -> list[ProcessedTuple]:
-        """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event."""
+    def process_events(self, decline: Any) -> list[ProcessedTuple]:
+        """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event.
+        ``decline``: the optional upload reasons the host declines."""
         return [
             (p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome)
-            for p in events.process_events(self)
+            for p in events.process_events(self, _sorted_values(decline))
         ]
 
     @_locked

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 
 from ..._enums import EventKind, UploadReason
 from ..._messages import error
+from ..host.tree import Node
 from ..host.walk import offloaded_post_order
 from ..model.fields import HOST_REACHABILITY, NIC_REACHABILITY
 from ..model.handle import NEIGHBOR, TCP
 from ..model.value import to_int
 from .terminate import upload
 from .types import (
+    DECLINED,
     IGNORED,
     REACHABILITY_CONFIRMED,
     RESUMED,
@@ -30,13 +32,13 @@ if TYPE_CHECKING:
 __all__ = [
     "indicate",
     "process_events",
+    "request_upload",
     "target_indicate_neighbor_unreachable",
     "target_request_upload",
     "target_request_upload_all",
     "target_resume",
 ]
 
-_UPLOAD_REASONS = frozenset(reason.value for reason in UploadReason)
 _INVALID_STATE = UploadReason.INVALID_STATE.value
 
 
@@ -50,10 +52,23 @@ def indicate(e: Engine, event: Event) -> None:
 def target_request_upload(e: Engine, handle: int, reason: object) -> None:
     """The target asks for the upload of connection ``handle``, for ``reason``."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "request its upload")
-    code = to_int(reason, "reason")
-    if code not in _UPLOAD_REASONS:
-        raise error("not_an_upload_reason", value=code)
-    indicate(e, Event(EventKind.UPLOAD_REQUESTED.value, node.handle, code))
+    request_upload(e, node, _upload_reason(reason))
+
+
+def request_upload(e: Engine, node: Node, reason: UploadReason) -> None:
+    """Queue the target's request to upload offloaded connection ``node``. For a mandatory
+    reason the target stops processing the connection's I/O until the upload."""
+    if reason.mandatory:
+        e.target.contexts[node.handle].upload_requested = True
+    indicate(e, Event(EventKind.UPLOAD_REQUESTED.value, node.handle, reason.value))
+
+
+def _upload_reason(value: object) -> UploadReason:
+    code = to_int(value, "reason")
+    try:
+        return UploadReason(code)
+    except ValueError:
+        raise error("not_an_upload_reason", value=code) from None
 
 
 def target_request_upload_all(e: Engine) -> None:
@@ -78,17 +93,24 @@ def target_indicate_neighbor_unreachable(e: Engine, handle: int) -> None:
     indicate(e, Event(EventKind.NEIGHBOR_UNREACHABLE.value, node.handle))
 
 
-def process_events(e: Engine) -> list[Processed]:
-    """Drain the event queue in order, applying the default host response to each."""
+def process_events(e: Engine, decline: list[object]) -> list[Processed]:
+    """Drain the event queue in order, applying the host's response to each. ``decline`` is
+    the host's policy: the optional upload reasons whose requests it declines."""
+    declined: set[int] = set()
+    for value in decline:
+        reason = _upload_reason(value)
+        if reason.mandatory:
+            raise error("mandatory_reason", reason=reason.name)
+        declined.add(reason.value)
     done: list[Processed] = []
     while e.events:
         event = e.events.popleft()
         e.counts.events_processed += 1
-        done.append(_respond(e, event))
+        done.append(_respond(e, event, declined))
     return done
 
 
-def _respond(e: Engine, event: Event) -> Processed:
+def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
     kind = event.kind
     if kind == EventKind.UPLOAD_REQUESTED:
         assert event.handle is not None
@@ -97,6 +119,8 @@ def _respond(e: Engine, event: Event) -> Processed:
         node = e.host.find(event.handle)
         if node is None or not node.offloaded:
             return Processed(event, IGNORED, None)
+        if event.reason in declined:
+            return Processed(event, DECLINED, None)
         return Processed(event, TERMINATED, upload(e, [node]))
     if kind == EventKind.UPLOAD_ALL:
         # Offloaded neighbors root everything offloaded (invariant 2).

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._enums import EventKind, UploadReason
+from ..._enums import UploadReason
 from ..host.tree import Node
 from ..host.walk import pre_order
 from ..model.handle import TCP
-from .events import indicate
-from .types import Event
+from .events import request_upload
 
 if TYPE_CHECKING:
     from . import Engine
@@ -32,8 +31,7 @@ def invalidate(e: Engine, handles: list[int]) -> None:
         for tcp in subtree:
             if tcp.layer == TCP and tcp.offloaded and tcp.handle not in e.invalid_pending:
                 e.invalid_pending.add(tcp.handle)
-                kind, reason = EventKind.UPLOAD_REQUESTED.value, UploadReason.INVALID_STATE.value
-                indicate(e, Event(kind, tcp.handle, reason))
+                request_upload(e, tcp, UploadReason.INVALID_STATE)
     counter = e.counts.invalidate
     counter.requested += len(nodes)
     counter.succeeded += len(nodes)

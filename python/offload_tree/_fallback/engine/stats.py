@@ -29,6 +29,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "bytes_buffered": t.bytes_buffered,
         "bytes_returned": counts.bytes_returned,
         "bytes_held_back": t.bytes_held_back,
+        "bytes_upload_in_progress": t.bytes_upload_in_progress,
         "bytes_received": t.bytes_received,
         "bytes_sent": t.bytes_sent,
         "events_seen": counts.events_seen,

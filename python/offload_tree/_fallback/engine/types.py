@@ -94,8 +94,15 @@ class Event:
 
 
 #: What the host did about an event (``Action`` in the core), by name.
-ACTIONS = ("terminated", "terminated_all", "resumed", "reachability_confirmed", "ignored")
-TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_CONFIRMED, IGNORED = ACTIONS
+ACTIONS = (
+    "terminated",
+    "terminated_all",
+    "resumed",
+    "reachability_confirmed",
+    "ignored",
+    "declined",
+)
+TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_CONFIRMED, IGNORED, DECLINED = ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

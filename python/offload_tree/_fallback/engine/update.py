@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..._coerce import check_length
+from ..._coerce import check_length, format_handle
 from ..._enums import Layer, Status
 from ..._fields import CACHED, MAC
 from ..._messages import error
@@ -33,6 +33,14 @@ _I64_MAX = 2**63 - 1
 def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> list[int]:
     """Change cached variables of ``handles``; one status per handle, duplicates included."""
     nodes = e.resolve_all(handles)
+    # The host never updates an invalidated object (synchronizing-update-operations.md).
+    for node in nodes:
+        if node.offloaded and e.target.is_invalid(node.handle):
+            raise error(
+                "update_invalidated",
+                layer=Layer(node.layer).name,
+                handle=format_handle(node.handle),
+            )
     layers = sorted({node.layer for node in nodes})
     # Constant or delegated names first (StateError), then unknown names (ValidationError).
     for name in fields:
@@ -92,7 +100,7 @@ def _check_value(layer: int, name: str, column: Column, i: int) -> Any:
 
 
 def _push_cached(e: Engine, node: Node) -> int:
-    """Give an offloaded object's new cached state to the target and revalidate it.
+    """Give an offloaded object's new cached state to the target.
 
     Returns SUCCESS, or the failure status when the new path MTU or initial receive window
     is above the target's limit (the target copy is then left as it was).
@@ -105,5 +113,4 @@ def _push_cached(e: Engine, node: Node) -> int:
         if node.cached[INITIAL_RCV_WND] > config.max_rcv_window:
             return Status.TCP_RCV_WINDOW.value
     e.target.contexts[node.handle].cached = node.cached
-    e.target.set_invalid(node.handle, False)
     return SUCCESS

@@ -32,6 +32,7 @@ class TargetCounters:
     bytes_sent: int = 0
     bytes_buffered: int = 0
     bytes_held_back: int = 0
+    bytes_upload_in_progress: int = 0
     events_indicated: int = 0
 
 

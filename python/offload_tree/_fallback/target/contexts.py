@@ -22,7 +22,7 @@ class Context:
     """
 
     __slots__ = ("cached", "children", "delegated", "handle", "invalid", "layer", "parent",
-                 "received", "slot")  # fmt: skip
+                 "received", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -37,3 +37,5 @@ class Context:
         self.delegated: list[Any] = list(node.delegated)  # owned by the target from now on
         self.invalid = False
         self.received: bytearray | None = None  # a connection's receive buffer, once used
+        # the target asked for the upload for a mandatory reason: it processes no more I/O
+        self.upload_requested = False

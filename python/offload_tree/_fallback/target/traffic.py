@@ -39,11 +39,15 @@ def receive(target: Target, handle: int, data: bytes) -> None:
 
 
 def send(target: Target, handle: int, nbytes: int) -> int:
-    """Advance the send sequence by ``nbytes``, or hold them back on an invalid connection;
-    returns the bytes sent."""
+    """Advance the send sequence by ``nbytes`` and return it; or send nothing and return 0:
+    on an invalid connection (the bytes are held back), or once the target has asked for the
+    connection's upload for a mandatory reason (the send completes with UPLOAD_IN_PROGRESS)."""
     context = target.contexts[handle]
     if held_back(context):
         target.counters.bytes_held_back += nbytes
+        return 0
+    if context.upload_requested:
+        target.counters.bytes_upload_in_progress += nbytes
         return 0
     d = context.delegated
     d[SND_NXT] = (d[SND_NXT] + nbytes) & U32
