@@ -240,12 +240,45 @@ def test_referencing_offloaded_path_allocates_no_context(ex):
     check_invariants(ex.tree, ex.target)
 
 
-def test_referenced_block_partial_success(ex):
+def test_a_linker_with_some_dependents_failed_reports_partial_success(ex):
+    """placeholders--linkers--and-new-offloads.md, the table: a linker (a referenced block)
+    reports PARTIAL_SUCCESS when one or more of its dependents failed to offload."""
     ex.tree.initiate_offload([ex.tc1])
+    tc4 = ex.tree.add_tcp(ex.pa1, local_port=9, remote_port=9)
     ex.target.inject_fault(ex.tc2, S.FAILURE)
-    r = ex.tree.initiate_offload([ex.tc2])
+    r = ex.tree.initiate_offload([ex.tc2, tc4])
+    assert r.blocks.block(ex.pa1).referenced
     assert r.status(ex.pa1) is S.PARTIAL_SUCCESS
     assert hl(r.failed) == [ex.tc2]
+
+
+def test_a_linker_whose_every_dependent_failed_reports_failure(ex):
+    """placeholders--linkers--and-new-offloads.md, the table: "If all dependent blocks failed
+    to offload: NDIS_STATUS_FAILURE". The linked object itself stays offloaded."""
+    ex.tree.initiate_offload([ex.tc1])
+    ex.target.inject_fault(ex.tc2, S.RESOURCES)
+    r = ex.tree.initiate_offload([ex.tc2])
+    assert r.status(ex.pa1) is S.FAILURE
+    assert r.status(ex.tc2) is S.RESOURCES
+    assert hl(r.failed) == [ex.pa1, ex.tc2], "failed lists referenced blocks too"
+    assert not r.ok
+    assert ex.tree.is_offloaded(ex.pa1) and ex.tree.is_offloaded(ex.tc1)
+    # The linker's FAILURE counts as a failed dependent of its own linker.
+    ex.target.inject_fault(ex.tc3, S.RESOURCES)
+    tc5 = ex.tree.add_tcp(ex.pa1, local_port=5, remote_port=5)
+    ex.target.inject_fault(tc5, S.FAILURE)
+    r = ex.tree.initiate_offload([ex.tc3, tc5])
+    assert [r.status(h) for h in (ex.nb1, ex.pa1, tc5, ex.pa2, ex.tc3)] == [
+        S.PARTIAL_SUCCESS,  # nb1 links p1 (failed) and p2 (new, offloaded): partly
+        S.FAILURE,
+        S.FAILURE,
+        S.PARTIAL_SUCCESS,  # a new block that was offloaded, with a failed dependent
+        S.RESOURCES,
+    ]
+    assert ex.tree.stats()["operations"]["initiate_offload"]["failed"] == {
+        "FAILURE": 1,
+        "RESOURCES": 2,
+    }, "referenced blocks are not counted"
 
 
 def test_offloading_an_offloaded_object_is_state_error(ex):
@@ -366,7 +399,8 @@ def test_fail_rate_draws_only_for_attempted_blocks(make_example):
     r = ex.tree.initiate_offload([ex.nb1])  # draw 1: ok
     assert r.status(ex.nb1) is S.SUCCESS
     r = ex.tree.initiate_offload([ex.tc1])  # nb1 referenced; pa1 draw 2: FAILURE; tc1 none
-    assert [b.status for b in r.blocks] == [S.PARTIAL_SUCCESS, S.FAILURE, S.FAILURE]
+    # nb1 is a linker whose only dependent failed: FAILURE (placeholders--linkers page).
+    assert [b.status for b in r.blocks] == [S.FAILURE, S.FAILURE, S.FAILURE]
     r = ex.tree.initiate_offload([ex.tc1])  # pa1 draw 3: RESOURCES
     assert r.status(ex.pa1) is S.RESOURCES and r.status(ex.tc1) is S.RESOURCES
     r = ex.tree.initiate_offload([ex.pa1])  # draw 4

@@ -267,24 +267,32 @@ impl BlockList {
 
     /// After processing: every block that did not fail becomes SUCCESS, or PARTIAL_SUCCESS when
     /// one of its immediate dependents failed (docs/NDIS.md, "Initiate offload: per-block
-    /// status").
+    /// status"); a referenced block (a linker) whose every dependent failed gets FAILURE
+    /// (placeholders--linkers--and-new-offloads.md).
     pub fn settle(&mut self) {
-        let n = self.len();
-        let mut partial = vec![false; n];
-        let mut parents = ParentTracker::default();
-        for i in 0..n {
-            let parent = parents.visit(i, self.depths[i]);
-            if let Some(p) = parent.filter(|_| self.status(i).is_some_and(Status::is_failure)) {
-                partial[p] = true;
-            }
-        }
-        for (status, partial) in self.statuses.iter_mut().zip(partial) {
-            if !Status::from_u8(*status).is_some_and(Status::is_failure) {
-                *status = if partial {
-                    Status::PartialSuccess as u8
+        // Backwards, a block's dependents come just before it: counts per depth of the blocks
+        // seen since the last shallower one are exactly the dependents of the next block one
+        // level up, so no parent index is stored. A linker's FAILURE then reaches its own
+        // parent's count too.
+        let mut seen = [(0u32, 0u32); 4]; // (dependents, failed dependents) per depth
+        for i in (0..self.len()).rev() {
+            let depth = usize::from(self.depths[i]);
+            let (dependents, failed) = std::mem::take(&mut seen[depth + 1]);
+            let status = Status::from_u8(self.statuses[i]);
+            if !status.is_some_and(Status::is_failure) {
+                let settled = if failed == 0 {
+                    Status::Success
+                } else if self.referenced[i] && failed == dependents {
+                    Status::Failure
                 } else {
-                    Status::Success as u8
+                    Status::PartialSuccess
                 };
+                self.statuses[i] = settled as u8;
+            }
+            let count = &mut seen[depth];
+            count.0 += 1;
+            if self.status(i).is_some_and(Status::is_failure) {
+                count.1 += 1;
             }
         }
     }
@@ -341,5 +349,43 @@ mod tests {
             Success,
         ];
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_linker_whose_every_dependent_failed_gets_failure() {
+        let (mut tree, [n1, p1, _, t1, t2, t3]) = example();
+        tree.set_context(n1, 0);
+        tree.set_context(p1, 0);
+        // n1 (ref) -> p1 (ref) -> t1, t2 (new); p2 (new) -> t3 (new).
+        let mut list = BlockList::build(&tree, &[t1, t2, t3]);
+        assert_eq!(
+            list.referenced,
+            vec![true, true, false, false, false, false]
+        );
+        list.statuses[2] = Status::TcpEntries as u8; // t1
+        list.statuses[3] = Status::TcpEntries as u8; // t2
+        list.statuses[5] = Status::Resources as u8; // t3, under a new p2 that went through
+        list.settle();
+        let got: Vec<Status> = (0..list.len()).map(|i| list.status(i).unwrap()).collect();
+        use Status::*;
+        // p1 is a linker with all dependents failed: FAILURE. p2 is new and was offloaded:
+        // PARTIAL_SUCCESS. n1 is a linker with one of two dependents failed: PARTIAL_SUCCESS.
+        let expected = [
+            PartialSuccess,
+            Failure,
+            TcpEntries,
+            TcpEntries,
+            PartialSuccess,
+            Resources,
+        ];
+        assert_eq!(got, expected);
+        // With p2 failing too, every dependent of n1 failed: FAILURE reaches the root.
+        let mut list = BlockList::build(&tree, &[t1, t2, t3]);
+        for i in [2, 3, 4, 5] {
+            list.statuses[i] = Status::Failure as u8;
+        }
+        list.settle();
+        assert_eq!(list.status(0), Some(Failure));
+        assert_eq!(list.status(1), Some(Failure));
     }
 }

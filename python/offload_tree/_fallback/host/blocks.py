@@ -24,6 +24,7 @@ NO_LINK = -1
 NO_STATUS = 255
 SUCCESS = Status.SUCCESS.value
 PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
+FAILURE = Status.FAILURE.value
 
 
 @dataclass(slots=True)
@@ -74,17 +75,28 @@ def _chain(node: Node) -> list[Node]:
 def settle(blocks: BlockList, failed: list[bool]) -> None:
     """After processing: every block that did not fail becomes SUCCESS, or PARTIAL_SUCCESS
     when one of its immediate dependents failed (docs/NDIS.md, "Initiate offload: per-block
-    status"). ``blocks.statuses`` holds the failures already."""
+    status"); a referenced block (a linker) whose every dependent failed gets FAILURE
+    (placeholders--linkers--and-new-offloads.md). ``blocks.statuses`` holds the failures
+    already; ``failed`` says which blocks they are, and is updated."""
     statuses = blocks.statuses
     assert statuses is not None
-    parents = blocks.parents
-    for i in range(len(blocks)):
+    n = len(blocks)
+    dependents = [0] * n
+    failed_dependents = [0] * n
+    # Backwards: every block's dependents are settled before it.
+    for i in range(n - 1, -1, -1):
         if not failed[i]:
-            statuses[i] = SUCCESS
-    for i in range(len(blocks)):
-        parent = parents[i]
-        if failed[i] and parent >= 0 and not failed[parent]:
-            statuses[parent] = PARTIAL_SUCCESS
+            if failed_dependents[i] == 0:
+                statuses[i] = SUCCESS
+            elif blocks.referenced[i] and failed_dependents[i] == dependents[i]:
+                statuses[i] = FAILURE
+                failed[i] = True
+            else:
+                statuses[i] = PARTIAL_SUCCESS
+        parent = blocks.parents[i]
+        if parent >= 0:
+            dependents[parent] += 1
+            failed_dependents[parent] += failed[i]
 
 
 def build(requested: list[Node]) -> BlockList:
