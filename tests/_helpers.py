@@ -277,6 +277,21 @@ def check_invariants(tree: Any, target: Any = None) -> None:
     ev = stats["events"]
     assert ev["seen"] == ev["processed"] + ev["pending"]
 
+    # reference counts (terminate-offload-initiated-by-the-host-stack.md): a neighbor or path
+    # holds one reference per offloaded dependent; with release on, every offloaded one
+    # holds at least one.
+    for layer, name in ((ot.Layer.NEIGHBOR, "neighbor"), (ot.Layer.PATH, "path")):
+        refs = {
+            h: sum(1 for d in hl(tree.dependents(h)) if tree.is_offloaded(d))
+            for h in hl(tree.handles(layer))
+        }
+        unreferenced = sum(1 for h, n in refs.items() if n == 0 and tree.is_offloaded(h))
+        entry = stats["references"][name]
+        assert entry["held"] == sum(refs.values()), f"{name} references held"
+        assert entry["unreferenced"] == unreferenced, f"unreferenced {name}s"
+        if tree.release_unreferenced:
+            assert unreferenced == 0, f"an offloaded {name} with no offloaded dependent"
+
     if target is not None:
         tstats = target.stats()
         for layer, name in zip(ot.Layer, names, strict=True):

@@ -31,8 +31,10 @@ class World:
 
     def __init__(self, backend: str, config: dict[str, Any]) -> None:
         self.backend = backend
+        config = dict(config)
+        release = config.pop("release_unreferenced", True)
         self.target = ot.SimulatedTarget(**config)
-        self.tree = ot.OffloadStateTree(self.target, backend=backend)
+        self.tree = ot.OffloadStateTree(self.target, backend=backend, release_unreferenced=release)
         self.pool: list[int] = []
         foreign = ot.OffloadStateTree(backend=backend)
         fnb = foreign.add_neighbor(mac=1)
@@ -101,6 +103,20 @@ def normalise(value: Any) -> Any:
             "failed": [_m(h) for h in value.failed.tolist()],
             "ok": value.ok,
             "len": len(value),
+            "released": normalise(value.released),
+        }
+    if isinstance(value, ot.UpdateResult):
+        return {
+            "handles": [_m(h) for h in value.handles.tolist()],
+            "statuses": value.statuses.tolist(),
+            "reasons": value.reasons.tolist(),
+            "by_handle": [(value.status(h), value.reason(h)) for h in value.handles.tolist()],
+            "ok": value.ok,
+            "terminated": [
+                (_m(h), value.delegated(h), value.received_data(h))
+                for h in value.terminated.tolist()
+            ],
+            "total_received": value.total_received,
         }
     if isinstance(value, ot.BlockList):
         return {"blocks": _blocks(value), "len": len(value)}
@@ -661,5 +677,7 @@ TARGET_CONFIGS = st.fixed_dictionaries(
         "max_rcv_window": st.sampled_from([None, 65535, 2**20]),
         "fail_rate": st.sampled_from([0.0, 0.0, 0.0, 0.1, 0.3, 1.0]),
         "seed": st.integers(0, 2**64 - 1),
+        # the host's policy (World takes it off the target's configuration)
+        "release_unreferenced": st.sampled_from([True, True, False]),
     }
 )

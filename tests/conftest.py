@@ -25,13 +25,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 def make_tree(backend: str) -> Callable[..., Any]:
     """``make_tree(**target_config)`` -> a tree on a new SimulatedTarget, on this backend.
 
-    ``make_tree(target=t)`` builds the tree on an existing target instead.
+    ``make_tree(target=t)`` builds the tree on an existing target instead;
+    ``release_unreferenced=False`` gives a host that keeps unreferenced shared state.
     """
 
-    def make(target: Any = None, **config: Any) -> Any:
+    def make(target: Any = None, release_unreferenced: bool = True, **config: Any) -> Any:
         if target is None:
             target = ot.SimulatedTarget(**config)
-        return ot.OffloadStateTree(target, backend=backend)
+        return ot.OffloadStateTree(
+            target, backend=backend, release_unreferenced=release_unreferenced
+        )
 
     return make
 
@@ -40,9 +43,9 @@ def make_tree(backend: str) -> Callable[..., Any]:
 def make_pair(make_tree: Callable[..., Any]) -> Callable[..., tuple[Any, Any]]:
     """``make_pair(**target_config)`` -> (tree, target)."""
 
-    def make(**config: Any) -> tuple[Any, Any]:
+    def make(release_unreferenced: bool = True, **config: Any) -> tuple[Any, Any]:
         target = ot.SimulatedTarget(**config)
-        return make_tree(target), target
+        return make_tree(target, release_unreferenced), target
 
     return make
 
@@ -54,10 +57,11 @@ def tree(make_tree: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def make_example(make_pair: Callable[..., tuple[Any, Any]]) -> Callable[..., Example]:
-    """``make_example(with_tc3=True, **target_config)``: the source page's example tree."""
+    """``make_example(with_tc3=True, **target_config)``: the source page's example tree
+    (``release_unreferenced=False``: on a host that keeps unreferenced shared state)."""
 
-    def make(with_tc3: bool = True, **config: Any) -> Example:
-        tree, target = make_pair(**config)
+    def make(with_tc3: bool = True, release_unreferenced: bool = True, **config: Any) -> Example:
+        tree, target = make_pair(release_unreferenced, **config)
         return build_example(tree, target, with_tc3=with_tc3)
 
     return make

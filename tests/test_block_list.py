@@ -94,7 +94,7 @@ def test_extends_down_to_the_lowest_layer_with_references(ex):
 
 
 def test_offloaded_requested_object_is_a_referenced_block(ex):
-    ex.tree.initiate_offload([ex.pa1])
+    ex.tree.initiate_offload([ex.tc2])
     bl = ex.tree.block_list([ex.pa1, ex.tc1])
     assert rows(bl) == [(P, ex.pa1, 0, True), (T, ex.tc1, 1, False)]
     first, second = bl

@@ -167,7 +167,8 @@ def test_upload_all_with_nothing_offloaded(ex):
 def test_upload_all_terminates_neighbors_in_order(off):
     nb2 = off.tree.add_neighbor(mac=2)
     pa3 = off.tree.add_path(nb2, source="10.0.0.1", destination="10.0.0.3")
-    off.tree.initiate_offload(pa3)
+    tc4 = off.tree.add_tcp(pa3, local_port=4, remote_port=4)
+    off.tree.initiate_offload(tc4)
     off.target.receive(off.tc3, b"abc")
     off.target.request_upload_all()
     (e,) = off.tree.process_events()
@@ -178,6 +179,7 @@ def test_upload_all_terminates_neighbors_in_order(off):
         off.tc3,
         off.pa2,
         off.nb1,
+        tc4,
         pa3,
         nb2,
     ]
@@ -217,7 +219,7 @@ def test_upload_all_after_resume_is_allowed_again(off):
 
 
 def test_neighbor_unreachable_confirms_reachability(make_example):
-    ex = make_example()
+    ex = make_example(release_unreferenced=False)  # the neighbor is offloaded alone
     nb = ex.tree.add_neighbor(mac=5, host_reachability_delta=7, nic_reachability_delta=9)
     ex.tree.initiate_offload(nb)
     assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 9}
@@ -313,7 +315,7 @@ def test_pending_upload_request_does_not_follow_a_reused_slot(off):
 
 
 def test_pending_unreachable_event_does_not_follow_a_reused_slot(make_example):
-    ex = make_example()
+    ex = make_example(release_unreferenced=False)  # the neighbors are offloaded alone
     nb = ex.tree.add_neighbor(mac=7, host_reachability_delta=5)
     ex.tree.initiate_offload(nb)
     ex.target.indicate_neighbor_unreachable(nb)

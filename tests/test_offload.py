@@ -23,7 +23,9 @@ def statuses(result):
 
 
 def test_source_example_offloaded_in_one_call(make_example):
-    ex = make_example(with_tc3=False)
+    # The source page's figure offloads Path2 with no connection: a host that keeps
+    # unreferenced state (the default host releases it: tests/test_references.py).
+    ex = make_example(with_tc3=False, release_unreferenced=False)
     r = ex.tree.initiate_offload([ex.tc1, ex.tc2, ex.pa2])
     assert isinstance(r, ot.OffloadResult)
     blocks = list(r.blocks)
@@ -54,11 +56,21 @@ def test_source_example_offloaded_in_one_call(make_example):
     check_invariants(ex.tree, ex.target)
 
 
-def test_offloading_neighbor_alone(ex):
+def test_offloading_neighbor_alone(make_example):
+    ex = make_example(release_unreferenced=False)
     r = ex.tree.initiate_offload(ex.nb1)
     assert [b.handle for b in r.blocks] == [ex.nb1]
-    assert r.status(ex.nb1) is S.SUCCESS
+    assert r.status(ex.nb1) is S.SUCCESS and len(r.released) == 0
     assert ex.tree.is_offloaded(ex.nb1) and not ex.tree.is_offloaded(ex.pa1)
+
+
+def test_offloading_neighbor_alone_is_released_by_the_default_host(ex):
+    # The target takes it, but nothing references it: the host terminates it at once.
+    r = ex.tree.initiate_offload(ex.nb1)
+    assert r.status(ex.nb1) is S.SUCCESS and hl(r.succeeded) == [ex.nb1]
+    assert hl(r.released.terminated) == [ex.nb1]
+    assert r.released.delegated(ex.nb1) == {"nic_reachability_delta": 0}
+    assert not ex.tree.is_offloaded(ex.nb1)
 
 
 def test_internal_tree_mirrors_host_links(ex):
@@ -393,7 +405,7 @@ def test_fail_rate_draws_only_for_attempted_blocks(make_example):
     rng = splitmix64(0)
     draws = [random_fault(next(rng), 0.5) for _ in range(3)]
     assert draws == [None, S.FAILURE, S.RESOURCES]
-    ex = make_example(fail_rate=0.5, seed=0, tcp_capacity=0)
+    ex = make_example(fail_rate=0.5, seed=0, tcp_capacity=0, release_unreferenced=False)
     ex.target.inject_fault(ex.nb1, S.FAILURE)
     assert ex.tree.initiate_offload([ex.tc1]).status(ex.tc1) is S.FAILURE  # no draw
     r = ex.tree.initiate_offload([ex.nb1])  # draw 1: ok

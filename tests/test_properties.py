@@ -64,6 +64,12 @@ def check_offload_statuses(
 ) -> None:
     """The per-block status rules of docs/DESIGN.md §8 on a normalised OffloadResult."""
     blocks = result["blocks"]
+    released = [h for h, _, _ in result["released"]["terminated"]]
+    # The host releases only new, non-failed shared blocks, paths before neighbors.
+    new_ok_shared = {b[1] for b in blocks if not b[3] and b[0] != 2 and b[4] <= S.PARTIAL_SUCCESS}
+    assert set(released) <= new_ok_shared and len(set(released)) == len(released)
+    layers = [h >> 46 & 3 for h in released]
+    assert layers == sorted(layers, reverse=True), "paths before neighbors"
     parents = _tree_of_blocks(blocks)
     status = [b[4] for b in blocks]
     failed = [s >= S.FAILURE for s in status]
@@ -91,7 +97,8 @@ def check_offload_statuses(
             want = S.PARTIAL_SUCCESS if any(failed[j] for j in kids) else S.SUCCESS
             assert st_ == want
         if not referenced:
-            assert offloaded_after[h] == (not failed[i]), "offloaded exactly when not failed"
+            want_offloaded = not failed[i] and h not in released
+            assert offloaded_after[h] == want_offloaded, "offloaded exactly when not failed"
     # succeeded: new blocks that went through; failed: every failed block, linkers too.
     assert result["succeeded"] == [
         b[1] for b, f in zip(blocks, failed, strict=True) if not f and not b[3]
@@ -144,6 +151,8 @@ class TreeMachine(RuleBasedStateMachine):
                 - before["target_stats"]["contexts_allocated"]
             )
             assert allocated == len(value["succeeded"]), "referenced blocks allocate nothing"
+            if not w.tree.release_unreferenced:
+                assert value["released"]["len"] == 0
         elif name == "terminate":
             seen: set[int] = set()
             for h, _delegated, _data in value["terminated"]:
@@ -225,7 +234,9 @@ def test_block_list_shape_on_random_trees(make_pair, prog, data):
     if fresh:
         result = tree.initiate_offload(fresh)
         assert result.ok
-        assert all(tree.is_offloaded(h) for h in fresh)
+        released = {int(h) for h in result.released.terminated}
+        assert all(tree.is_offloaded(h) != (h in released) for h in fresh)
+        assert all(tree.layer(h) != ot.Layer.TCP for h in released)
         assert {int(h) for h in result.succeeded}.isdisjoint(offloaded)
     check_invariants(tree, target)
 
@@ -254,7 +265,7 @@ def test_walk_orders_on_random_trees(make_tree, prog, data):
 @GIVEN_SETTINGS
 @given(prog=random_tree_program(), data=st.data())
 def test_terminate_is_post_order_of_closure(make_tree, prog, data):
-    tree = make_tree()
+    tree = make_tree(release_unreferenced=False)  # everything stays offloaded, bare paths too
     handles = build_random_tree(tree, prog)
     tree.initiate_offload(handles)
     request = data.draw(st.lists(st.sampled_from(handles), min_size=1, max_size=4))
@@ -267,6 +278,31 @@ def test_terminate_is_post_order_of_closure(make_tree, prog, data):
     assert [int(h) for h in t.terminated] == expected
     assert all(not tree.is_offloaded(h) for h in expected)
     assert tree.count(offloaded=True) == len(handles) - len(expected)
+
+
+@GIVEN_SETTINGS
+@given(prog=random_tree_program(), data=st.data())
+def test_terminate_releases_exactly_what_it_leaves_unreferenced(make_pair, prog, data):
+    tree, target = make_pair()
+    handles = build_random_tree(tree, prog)
+    tree.initiate_offload(handles)
+    offloaded = [h for h in handles if tree.is_offloaded(h)]
+    if not offloaded:
+        return
+    request = data.draw(st.lists(st.sampled_from(offloaded), min_size=1, max_size=4))
+    closure: list[int] = []
+    for r in dict.fromkeys(request):
+        for h in tree.walk("post", roots=[r]):
+            if tree.is_offloaded(h) and int(h) not in closure:
+                closure.append(int(h))
+    was_offloaded = set(offloaded)
+    t = [int(h) for h in tree.terminate(request).terminated]
+    assert t[: len(closure)] == closure, "the requested closure first, in post-order"
+    for h in t[len(closure) :]:
+        # a release: shared state that was offloaded and that nothing offloaded uses now
+        assert h in was_offloaded and tree.layer(h) != ot.Layer.TCP
+        assert not any(tree.is_offloaded(d) for d in tree.dependents(h))
+    check_invariants(tree, target)  # includes: no offloaded object left unreferenced
 
 
 @GIVEN_SETTINGS

@@ -26,7 +26,7 @@ TARGET_KEYS = [
 def test_tree_stats_shape_of_a_new_tree(make_tree):
     tree = make_tree(tcp_capacity=5)
     st = tree.stats()
-    assert list(st) == ["layers", "operations", "bytes", "events"]
+    assert list(st) == ["layers", "operations", "bytes", "events", "references"]
     assert list(st["layers"]) == ["neighbor", "path", "tcp"]
     for name in ("neighbor", "path"):
         assert st["layers"][name] == {"live": 0, "offloaded": 0, "capacity": None}
@@ -41,6 +41,9 @@ def test_tree_stats_shape_of_a_new_tree(make_tree):
     assert list(st["bytes"]) == ["buffered", "returned", "held_back", "upload_in_progress"]
     assert st["events"] == {"seen": 0, "processed": 0, "pending": 0}
     assert list(st["events"]) == ["seen", "processed", "pending"]
+    zero = {"held": 0, "unreferenced": 0, "released": 0}
+    assert st["references"] == {"neighbor": zero, "path": zero}
+    assert list(st["references"]["path"]) == ["held", "unreferenced", "released"]
 
 
 def test_target_stats_shape_of_a_new_tree(make_pair):
@@ -188,7 +191,7 @@ def test_query_and_invalidate_count_each_object_once(ex):
 
 
 def test_update_keeps_duplicates_in_order(ex):
-    codes = ex.tree.update([ex.pa1, ex.pa1], path_mtu=[1400, 1300])
-    assert [int(c) for c in codes] == [0, 0]
+    result = ex.tree.update([ex.pa1, ex.pa1], path_mtu=[1400, 1300])
+    assert [int(c) for c in result.statuses] == [0, 0]
     assert ex.tree.state(ex.pa1).path_mtu == 1300
     assert ex.tree.stats()["operations"]["update"]["requested"] == 2

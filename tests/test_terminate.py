@@ -12,8 +12,9 @@ S = ot.Status
 
 @pytest.fixture
 def off(make_example):
-    """The source page's example (five objects), all offloaded."""
-    ex = make_example(with_tc3=False)
+    """The source page's example (five objects), all offloaded: Path2 with no connection, so
+    on a host that keeps unreferenced shared state (tests/test_references.py has the rest)."""
+    ex = make_example(with_tc3=False, release_unreferenced=False)
     ex.tree.initiate_offload([ex.tc1, ex.tc2, ex.pa2])
     return ex
 

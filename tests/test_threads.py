@@ -67,6 +67,7 @@ def record_offload(tally: Tally, result: Any) -> None:
     for b in blocks:
         if not b.referenced and b.status not in (ot.Status.SUCCESS, ot.Status.PARTIAL_SUCCESS):
             tally.offload_failed[b.status.name] += 1
+    record_terminate(tally, result.released)  # shared state the host let go at once
 
 
 def record_terminate(tally: Tally, result: Any) -> None:

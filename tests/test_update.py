@@ -25,14 +25,14 @@ def off(make_example):
 
 
 def test_update_cached_on_host_when_not_offloaded(ex):
-    assert ex.tree.update(ex.pa1, path_mtu=1280) is S.SUCCESS
+    assert ex.tree.update(ex.pa1, path_mtu=1280).ok
     assert ex.tree.state(ex.pa1).path_mtu == 1280
-    assert ex.tree.update(ex.nb1, mac="02:00:00:00:00:09") is S.SUCCESS
+    assert ex.tree.update(ex.nb1, mac="02:00:00:00:00:09").ok
     assert ex.tree.state(ex.nb1).mac == "02:00:00:00:00:09"
 
 
 def test_update_offloaded_object_applies_to_host_and_target(off):
-    assert off.tree.update(off.tc1, ka_timeout=1000, keep_alive=True, flow_label=5) is S.SUCCESS
+    assert off.tree.update(off.tc1, ka_timeout=1000, keep_alive=True, flow_label=5).ok
     st = off.tree.state(off.tc1)
     assert (st.ka_timeout, st.keep_alive, st.flow_label) == (1000, True, 5)
     assert off.tree.is_offloaded(off.tc1)
@@ -44,15 +44,16 @@ def test_update_offloaded_object_applies_to_host_and_target(off):
 def test_update_offloaded_path_mtu_reaches_the_target(off):
     # The target copy is observable through the refusal rule: a path MTU above the target's
     # limit is refused, within the limit accepted.
-    assert off.tree.update(off.pa1, path_mtu=9000) is S.SUCCESS
+    assert off.tree.update(off.pa1, path_mtu=9000).ok
     assert off.tree.state(off.pa1).path_mtu == 9000
     assert off.tree.is_offloaded(off.pa1)
 
 
-def test_update_many_handles_returns_status_array(off):
-    codes = off.tree.update([off.tc1, off.tc2], ka_interval=np.array([5, 6]))
-    assert isinstance(codes, np.ndarray) and codes.dtype == np.uint8
-    assert hl(codes) == [0, 0]
+def test_update_many_handles_returns_an_update_result(off):
+    result = off.tree.update([off.tc1, off.tc2], ka_interval=np.array([5, 6]))
+    assert isinstance(result, ot.UpdateResult) and result.ok and len(result) == 2
+    assert result.statuses.dtype == np.uint8 and hl(result.statuses) == [0, 0]
+    assert hl(result.handles) == [off.tc1, off.tc2] and len(result.terminated) == 0
     assert off.tree.state(off.tc1).ka_interval == 5
     assert off.tree.state(off.tc2).ka_interval == 6
 
@@ -68,8 +69,12 @@ def test_update_with_no_handles_is_noop(ex):
 
 
 def test_update_over_max_path_mtu_terminates_with_path_mtu(off):
-    status = off.tree.update(off.pa1, path_mtu=9001)
-    assert status is S.PATH_MTU
+    result = off.tree.update(off.pa1, path_mtu=9001)
+    # returning-the-completion-status-of-an-update-offload-operation.md: SUCCESS or FAILURE;
+    # the cause is kept as the reason.
+    assert result.status(off.pa1) is S.FAILURE and result.reason(off.pa1) is S.PATH_MTU
+    assert not result and hl(result.failed) == [off.pa1]
+    assert hl(result.terminated) == [off.tc1, off.tc2, off.pa1]
     assert off.tree.state(off.pa1).path_mtu == 9001, "the host applies the update"
     assert not off.tree.is_offloaded(off.pa1)
     assert not off.tree.is_offloaded(off.tc1) and not off.tree.is_offloaded(off.tc2)
@@ -79,22 +84,31 @@ def test_update_over_max_path_mtu_terminates_with_path_mtu(off):
 
 
 def test_update_over_max_path_mtu_returns_buffered_data_to_host(off):
+    # Nothing the target held is lost: the refused update hands the data to the caller.
     off.target.receive(off.tc1, b"keep me")
-    off.tree.update(off.pa1, path_mtu=9001)
+    off.target.send(off.tc1, 5)
+    result = off.tree.update(off.pa1, path_mtu=9001)
+    assert result.received_data(off.tc1) == b"keep me" and result.total_received == 7
+    assert result.delegated(off.tc1)["rcv_nxt"] == 7
+    assert result.delegated(off.tc1)["snd_nxt"] == 5
+    assert result.delegated(off.pa1) == {}
     assert off.tree.stats()["bytes"]["returned"] == 7
     assert off.tree.stats()["bytes"]["buffered"] == 0
 
 
 def test_update_over_max_rcv_window_terminates_with_tcp_rcv_window(off):
-    codes = off.tree.update([off.tc1, off.tc2], initial_rcv_wnd=[2**20 + 1, 2**20])
-    assert hl(codes) == [S.TCP_RCV_WINDOW, S.SUCCESS]
+    result = off.tree.update([off.tc1, off.tc2], initial_rcv_wnd=[2**20 + 1, 2**20])
+    assert hl(result.reasons) == [S.TCP_RCV_WINDOW, S.SUCCESS]
+    assert hl(result.statuses) == [S.FAILURE, S.SUCCESS]
+    assert result.reason(off.tc2) is S.SUCCESS and result.status(off.tc2) is S.SUCCESS
+    assert hl(result.terminated) == [off.tc1], "pa1 still has tc2: not released"
     assert not off.tree.is_offloaded(off.tc1) and off.tree.is_offloaded(off.tc2)
     assert off.tree.state(off.tc1).initial_rcv_wnd == 2**20 + 1
 
 
 def test_update_over_limit_when_not_offloaded_succeeds(make_example):
     ex = make_example(max_path_mtu=1500)
-    assert ex.tree.update(ex.pa1, path_mtu=9000) is S.SUCCESS
+    assert ex.tree.update(ex.pa1, path_mtu=9000).ok
 
 
 @pytest.mark.parametrize(
@@ -225,7 +239,9 @@ def test_relink_offloaded_path_offloads_new_neighbor(off):
     assert hl(t.terminated) == [off.tc1, off.tc2, off.pa1, nb2]
 
 
-def test_relink_offloaded_path_to_offloaded_neighbor(off):
+def test_relink_offloaded_path_to_offloaded_neighbor(make_example):
+    off = make_example(release_unreferenced=False)
+    off.tree.initiate_offload(off.tree.handles())
     nb2 = off.tree.add_neighbor(mac=2)
     off.tree.initiate_offload(nb2)
     allocated = off.target.stats()["contexts_allocated"]
@@ -259,7 +275,7 @@ def test_relink_neighbor_offload_failure_is_state_error(off):
 
 def test_relink_capacity_failure_is_state_error(make_example):
     ex = make_example(neighbor_capacity=1)
-    ex.tree.initiate_offload(ex.pa1)
+    ex.tree.initiate_offload(ex.tc1)
     nb2 = ex.tree.add_neighbor(mac=2)
     unchanged(ex, ot.StateError, lambda: ex.tree.relink(ex.pa1, nb2))
 
@@ -344,8 +360,10 @@ def test_invalidate_path_queues_upload_events_and_holds_sends(off):
         (K.UPLOAD_REQUESTED, off.tc2, R.INVALID_STATE, "terminated"),
     ]
     assert hl(events[0].result.terminated) == [off.tc1]
+    # tc2 was pa1's last reference: the host releases pa1 with it; nb1 keeps pa2.
+    assert hl(events[1].result.terminated) == [off.tc2, off.pa1]
     assert not off.tree.is_offloaded(off.tc1) and not off.tree.is_offloaded(off.tc2)
-    assert off.tree.is_offloaded(off.pa1)
+    assert not off.tree.is_offloaded(off.pa1) and off.tree.is_offloaded(off.nb1)
     check_invariants(off.tree, off.target)
 
 
@@ -385,9 +403,10 @@ def test_the_way_back_from_invalidated_state_is_terminate_and_offload_again(off)
     assert off.target.send(off.tc1, 5) == 0
     done = off.tree.process_events()
     assert [e.action for e in done] == ["terminated", "terminated"]
-    off.tree.terminate(off.pa1)
+    # The upload of tc2, pa1's last reference, released pa1 too: the host terminated it.
+    assert hl(done[1].result.terminated) == [off.tc2, off.pa1]
     assert not off.tree.state(off.pa1).invalidated
-    assert off.tree.update(off.pa1, path_mtu=1400) is S.SUCCESS
+    assert off.tree.update(off.pa1, path_mtu=1400).ok
     off.tree.initiate_offload(off.tc1)
     assert off.target.send(off.tc1, 5) == 5
     assert off.target.stats()["invalid"] == 0
@@ -416,17 +435,17 @@ def test_invalidate_counts_in_stats(off):
     assert op["requested"] == 2 and op["failed"] == {}
 
 
-def test_update_single_element_sequence_returns_array(ex):
-    codes = ex.tree.update([ex.pa1], path_mtu=1400)
-    assert isinstance(codes, np.ndarray) and codes.dtype == np.uint8 and hl(codes) == [0]
-    assert ex.tree.update(np.uint64(ex.pa1), path_mtu=1300) is S.SUCCESS
+def test_update_single_element_sequence_and_numpy_scalar(ex):
+    result = ex.tree.update([ex.pa1], path_mtu=1400)
+    assert result.statuses.dtype == np.uint8 and hl(result.statuses) == [0]
+    assert ex.tree.update(np.uint64(ex.pa1), path_mtu=1300).status(ex.pa1) is S.SUCCESS
 
 
 def test_relink_random_failure_rewinds_the_rng(make_pair):
     # SplitMix64(9) at rate 0.5: ok, ok, FAILURE, ok. The relink's failed attempt uses the
     # third number; docs/DESIGN.md §8 restores the generator, so the next offload gets the
     # third again.
-    tree, _ = make_pair(fail_rate=0.5, seed=9)
+    tree, _ = make_pair(fail_rate=0.5, seed=9, release_unreferenced=False)
     nb1 = tree.add_neighbor(mac=1)
     pa = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.2")
     nb2 = tree.add_neighbor(mac=2)
@@ -453,12 +472,14 @@ def test_an_invalid_state_request_keeps_a_connection_from_sending_after_its_path
 
 def test_relinking_under_an_invalid_neighbor_holds_sends(off):
     nb2 = off.tree.add_neighbor(mac=2)
-    off.tree.initiate_offload(nb2)
+    pa3 = off.tree.add_path(nb2, source="10.0.0.1", destination="10.0.0.3")
+    tc4 = off.tree.add_tcp(pa3, local_port=4, remote_port=4)
+    off.tree.initiate_offload(tc4)
     off.tree.invalidate(nb2)
     assert off.target.send(off.tc3, 1) == 1
     off.tree.relink(off.pa2, nb2)
     assert off.target.send(off.tc3, 1) == 0, "tc3 now depends on an invalid neighbor"
-    off.tree.relink(off.pa2, off.nb1)
+    assert len(off.tree.relink(off.pa2, off.nb1)) == 0, "nb2 keeps pa3: not released"
     assert off.target.send(off.tc3, 1) == 1
     assert off.tree.stats()["bytes"]["held_back"] == 1
 
@@ -490,8 +511,8 @@ def test_relink_back_goes_to_the_end(ex):
 
 def test_update_mac_forms_for_many_neighbors(tree):
     a, b, c = hl(tree.add_neighbors([1, 2, 3]))
-    codes = tree.update([a, b, c], mac=["AA-BB-CC-DD-EE-01", b"\xaa\xbb\xcc\xdd\xee\x02", 3])
-    assert hl(codes) == [0, 0, 0]
+    result = tree.update([a, b, c], mac=["AA-BB-CC-DD-EE-01", b"\xaa\xbb\xcc\xdd\xee\x02", 3])
+    assert hl(result.statuses) == [0, 0, 0]
     assert [tree.state(h).mac for h in (a, b, c)] == [
         "aa:bb:cc:dd:ee:01",
         "aa:bb:cc:dd:ee:02",

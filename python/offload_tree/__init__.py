@@ -20,7 +20,7 @@ from ._errors import (
     StateError,
     ValidationError,
 )
-from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult, UpdateResult
 from ._states import NeighborState, PathState, TcpState
 from ._target import SimulatedTarget
 from ._tree import OffloadStateTree
@@ -53,6 +53,7 @@ __all__ = [
     "Status",
     "TcpState",
     "TerminateResult",
+    "UpdateResult",
     "UploadReason",
     "ValidationError",
     "__version__",

@@ -1,5 +1,5 @@
-"""The results of the operations: ``OffloadResult``, ``TerminateResult``, ``QueryResult``
-and ``ProcessedEvent``.
+"""The results of the operations: ``OffloadResult``, ``TerminateResult``, ``UpdateResult``,
+``QueryResult`` and ``ProcessedEvent``.
 
 They wrap what an engine returns (block-list arrays, an ``Outcome``: ``_engine.Outcome``)
 and materialise Python objects only when asked.
@@ -24,6 +24,7 @@ __all__ = [
     "ProcessedEvent",
     "QueryResult",
     "TerminateResult",
+    "UpdateResult",
 ]
 
 
@@ -31,13 +32,27 @@ __all__ = [
 
 
 class OffloadResult:
-    """The result of ``initiate_offload``: the block list as the target returned it."""
+    """The result of ``initiate_offload``: the block list as the target returned it, and
+    the shared state the host released again at once.
 
-    __slots__ = ("_blocks",)
+    A new path or neighbor that went through but that no offloaded object depends on (its
+    connections failed, or it was requested alone) keeps its block status, and the host,
+    which holds no reference to it, terminates it: ``released`` lists those, paths before
+    neighbors, with their delegated state (empty unless the tree releases unreferenced state).
+    """
 
-    def __init__(self, arrays: BlockArrays) -> None:
-        """Wrap an engine's seven block-list arrays (the last one the statuses)."""
+    __slots__ = ("_blocks", "_released")
+
+    def __init__(self, arrays: BlockArrays, released: Outcome) -> None:
+        """Wrap an engine's seven block-list arrays (the last one the statuses) and the
+        outcome of the releases."""
         self._blocks = BlockList(arrays)
+        self._released = TerminateResult(released)
+
+    @property
+    def released(self) -> TerminateResult:
+        """The new shared objects the host terminated again: no offloaded object uses them."""
+        return self._released
 
     @property
     def blocks(self) -> BlockList:
@@ -66,7 +81,8 @@ class OffloadResult:
 
     @property
     def succeeded(self) -> HandleArray:
-        """Handles of the blocks that carried new state and are now offloaded (block order)."""
+        """Handles of the blocks that carried new state and that the target took (block
+        order); those in ``released`` were terminated again by the host."""
         codes = self._codes()
         mask = (codes <= Status.PARTIAL_SUCCESS) & ~self._blocks.referenced
         return self._blocks.handles[mask]
@@ -160,6 +176,117 @@ class TerminateResult(_OutcomeResult):
 
     def __repr__(self) -> str:
         return f"<TerminateResult {len(self)} objects, {self.total_received} bytes returned>"
+
+
+class UpdateResult:
+    """The result of ``update``: one completion status per object, and what the host
+    terminated because the target refused the new values.
+
+    NDIS completes an update with SUCCESS or FAILURE only
+    (returning-the-completion-status-of-an-update-offload-operation.md): ``status(h)`` and
+    ``statuses`` say that; ``reason(h)`` and ``reasons`` keep the cause (PATH_MTU,
+    TCP_RCV_WINDOW, ...). ``terminated`` lists the refused objects with their offloaded
+    dependents and the shared state this left unreferenced, dependents first; nothing the
+    target held is lost: ``delegated(h)`` and ``received_data(h)`` hand it back.
+    """
+
+    __slots__ = ("_handles", "_index", "_reasons", "_terminated")
+
+    def __init__(
+        self, handles: HandleArray, reasons: npt.NDArray[np.uint8], terminated: Outcome
+    ) -> None:
+        """Wrap the requested handles, the engine's detailed status per handle and the
+        outcome of the terminations."""
+        self._handles = handles
+        self._reasons = reasons
+        self._terminated = TerminateResult(terminated)
+        self._index: dict[int, int] | None = None
+
+    def _position(self, h: object) -> int:
+        """Where ``h`` stands in the request: its first refused mention, else its first."""
+        if self._index is None:
+            index: dict[int, int] = {}
+            for i, (handle, reason) in enumerate(
+                zip(self._handles.tolist(), self._reasons.tolist(), strict=True)
+            ):
+                first = index.get(handle)
+                if first is None or (reason != Status.SUCCESS and self._reasons[first] == 0):
+                    index[handle] = i
+            self._index = index
+        key = as_handle(h)
+        try:
+            return self._index[key]
+        except KeyError:
+            raise InvalidHandleError(f"handle {format_handle(key)} is not in this result") from None
+
+    @property
+    def handles(self) -> HandleArray:
+        """The requested handles, in request order (duplicates included)."""
+        return self._handles
+
+    @property
+    def statuses(self) -> npt.NDArray[np.uint8]:
+        """One code per requested handle: SUCCESS (0) or FAILURE (2)."""
+        return np.where(self._reasons == Status.SUCCESS, Status.SUCCESS, Status.FAILURE).astype(
+            np.uint8
+        )
+
+    @property
+    def reasons(self) -> npt.NDArray[np.uint8]:
+        """One code per requested handle: SUCCESS, or the detailed cause of the failure."""
+        return self._reasons
+
+    def status(self, h: int) -> Status:
+        """``Status.SUCCESS``, or ``Status.FAILURE`` when the target refused ``h``'s values."""
+        code = self._reasons[self._position(h)]
+        return Status.SUCCESS if code == Status.SUCCESS else Status.FAILURE
+
+    def reason(self, h: int) -> Status:
+        """Why ``h``'s update failed (PATH_MTU, TCP_RCV_WINDOW, ...), or SUCCESS."""
+        return Status(int(self._reasons[self._position(h)]))
+
+    @property
+    def ok(self) -> bool:
+        """True when every object took its new values."""
+        return not bool(self._reasons.any())
+
+    def __bool__(self) -> bool:
+        """``if tree.update(...):`` reads as "every object took it": same as ``ok``."""
+        return self.ok
+
+    @property
+    def failed(self) -> HandleArray:
+        """Handles whose update failed, in request order (duplicates included)."""
+        failed: HandleArray = self._handles[self._reasons != Status.SUCCESS]
+        return failed
+
+    @property
+    def terminated(self) -> HandleArray:
+        """What the host uploaded because of the refusals, dependents first."""
+        return self._terminated.terminated
+
+    def delegated(self, h: int) -> dict[str, int]:
+        """The delegated state the target handed back for terminated object ``h``."""
+        return self._terminated.delegated(h)
+
+    def received_data(self, h: int) -> bytes:
+        """The receive data the target had buffered for terminated connection ``h``."""
+        return self._terminated.received_data(h)
+
+    @property
+    def total_received(self) -> int:
+        """The buffered receive bytes handed back, over all terminated objects."""
+        return self._terminated.total_received
+
+    def __len__(self) -> int:
+        """Number of requested handles (duplicates included)."""
+        return len(self._handles)
+
+    def __repr__(self) -> str:
+        return (
+            f"<UpdateResult {len(self)} objects, {len(self.failed)} failed, "
+            f"{len(self.terminated)} terminated>"
+        )
 
 
 class QueryResult(_OutcomeResult):

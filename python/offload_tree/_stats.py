@@ -40,6 +40,9 @@ COUNTERS: tuple[str, ...] = (
     "invalid",
     "paused",
     "faults_pending",
+    "references_held",
+    "unreferenced",
+    "released",
 )
 
 _LAYER_KEYS = ("neighbor", "path", "tcp")
@@ -82,6 +85,18 @@ def tree_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[str,
             "seen": counters["events_seen"],
             "processed": counters["events_processed"],
             "pending": counters["events_pending"],
+        },
+        # The host's reference counts of shared state
+        # (terminate-offload-initiated-by-the-host-stack.md): per neighbor and path layer, the
+        # references held (offloaded dependents), the offloaded objects holding none, and
+        # how many the host released when their count reached zero.
+        "references": {
+            key: {
+                "held": counters["references_held"][layer],
+                "unreferenced": counters["unreferenced"][layer],
+                "released": counters["released"][layer],
+            }
+            for layer, key in enumerate(_LAYER_KEYS[:2])
         },
     }
 

@@ -8,7 +8,7 @@ is built on it, then forwards its calls to that tree's engine.
 from __future__ import annotations
 
 import math
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ._coerce import as_handle, plain_scalar
@@ -42,7 +42,7 @@ def _int_arg(name: str, value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Config:
-    """A validated configuration, in the order of the engine constructor's parameters.
+    """A validated configuration, in the order of the engine constructor's first parameters.
 
     This is the one place a configuration is validated: engines trust what they are given
     (the contract of ``_engine.Engine``).
@@ -143,11 +143,16 @@ class SimulatedTarget:
         return (config.neighbor_capacity, config.path_capacity, config.tcp_capacity)
 
     # -- attachment (used by OffloadStateTree)
-    def _attach(self, engine_class: EngineClass) -> Engine:
-        """Create the engine of a new tree from this configuration; once only."""
+    def _attach(self, engine_class: EngineClass, release_unreferenced: bool) -> Engine:
+        """Create the engine of a new tree from this configuration and the host's policy;
+        once only."""
         if self._engine is not None:
             raise StateError("target is already attached to a tree")
-        self._engine = engine_class(*astuple(self._config))
+        c = self._config
+        self._engine = engine_class(
+            c.neighbor_capacity, c.path_capacity, c.tcp_capacity, c.max_path_mtu,
+            c.max_rcv_window, c.fail_rate, c.seed, release_unreferenced,
+        )  # fmt: skip
         return self._engine
 
     @property

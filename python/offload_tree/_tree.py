@@ -30,9 +30,9 @@ from ._coerce import (
     plain_scalar,
 )
 from ._engine import Engine, HandleArray
-from ._enums import Layer, Status, UploadReason
+from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, ValidationError
-from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult
+from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult, UpdateResult
 from ._states import StateRecord, record_from_state
 from ._stats import tree_stats
 from ._target import SimulatedTarget
@@ -99,12 +99,22 @@ class OffloadStateTree:
     Every object is named by an int handle. The tree is bound to one ``SimulatedTarget``
     (a default one when none is given); ``backend`` picks the engine of this tree,
     ``"native"`` or ``"python"`` (default: ``offload_tree.BACKEND``).
+
+    ``release_unreferenced`` is the host's policy for shared state: like the NDIS host
+    stack, which keeps a reference count per offloaded neighbor and path, the tree
+    terminates a path or neighbor as soon as no offloaded object depends on it (the default),
+    and reports it in the result of the operation that dropped the count to zero. ``False``
+    keeps shared state offloaded until the caller terminates it.
     """
 
-    __slots__ = ("_backend", "_engine", "_target")
+    __slots__ = ("_backend", "_engine", "_release_unreferenced", "_target")
 
     def __init__(
-        self, target: SimulatedTarget | None = None, *, backend: str | None = None
+        self,
+        target: SimulatedTarget | None = None,
+        *,
+        backend: str | None = None,
+        release_unreferenced: bool = True,
     ) -> None:
         """Build an empty tree on ``target`` (which may not be attached to another tree)."""
         backend = _backend.BACKEND if backend is None else backend
@@ -113,15 +123,22 @@ class OffloadStateTree:
             target = SimulatedTarget()
         elif not isinstance(target, SimulatedTarget):
             raise TypeError(f"target must be a SimulatedTarget, got {type(target).__name__}")
-        self._engine: Engine = target._attach(engine_class)
+        release = as_bool("release_unreferenced", release_unreferenced)
+        self._engine: Engine = target._attach(engine_class, release)
         self._target = target
         self._backend = backend
+        self._release_unreferenced = release
 
     # -- properties
     @property
     def target(self) -> SimulatedTarget:
         """The simulated offload target this tree offloads to."""
         return self._target
+
+    @property
+    def release_unreferenced(self) -> bool:
+        """Whether the host terminates shared state that no offloaded object depends on."""
+        return self._release_unreferenced
 
     @property
     def backend(self) -> str:
@@ -309,7 +326,8 @@ class OffloadStateTree:
 
         The result carries the status the target wrote into every block.
         """
-        return OffloadResult(self._engine.initiate_offload(as_handles(handles)))
+        arrays, released = self._engine.initiate_offload(as_handles(handles))
+        return OffloadResult(arrays, released)
 
     def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:
         """Upload offloaded objects back to the host (dependents first).
@@ -320,28 +338,38 @@ class OffloadStateTree:
         outcome = self._engine.terminate(as_handles(handles), as_bool("cascade", cascade))
         return TerminateResult(outcome)
 
-    def update(self, handles: Any, **cached: Any) -> Status | npt.NDArray[np.uint8]:
+    def update(self, handles: Any, **cached: Any) -> UpdateResult:
         """Change cached variables on the host copy and, when offloaded, on the target.
 
-        One int handle gives one ``Status``; many give an array of status codes. Values
-        may be scalars or arrays (one value per handle).
+        Values may be scalars or arrays (one value per handle). Each object's update
+        completes with SUCCESS or FAILURE, as NDIS reports it; ``reason(h)`` keeps why the
+        target refused (PATH_MTU, TCP_RCV_WINDOW, ...). The host terminates what the target
+        refused: ``terminated`` lists it, with its delegated state and received data.
         """
-        single = isinstance(handles, int | np.integer) and not isinstance(handles, bool | np.bool_)
         array = as_handles(handles)
         fields = {name: as_field_array(name, value, len(array)) for name, value in cached.items()}
-        codes = self._engine.update(array, fields)
-        return Status(int(codes[0])) if single else codes
+        codes, terminated = self._engine.update(array, fields)
+        return UpdateResult(array, codes, terminated)
 
-    def relink(self, path: int, neighbor: int) -> None:
-        """Move ``path`` to ``neighbor`` (the next hop changed)."""
-        self._engine.relink(as_handle(path), as_handle(neighbor))
+    def relink(self, path: int, neighbor: int) -> TerminateResult:
+        """Move ``path`` to ``neighbor`` (the next hop changed).
+
+        Returns what the host released: the old neighbor, when the offloaded path was its
+        last reference (empty otherwise).
+        """
+        return TerminateResult(self._engine.relink(as_handle(path), as_handle(neighbor)))
 
     def query(self, handles: Any) -> QueryResult:
         """Read the target's live delegated state of offloaded objects, changing nothing."""
         return QueryResult(self._engine.query(as_handles(handles)))
 
     def invalidate(self, handles: Any) -> None:
-        """Tell the target to stop using the cached state of offloaded objects until updated."""
+        """Tell the target that the cached state of offloaded objects is no longer valid.
+
+        Their connections' sends are held back and each affected connection gets an upload
+        request (reason INVALID_STATE); an invalidated object cannot be updated: the way back
+        is terminate and offload again.
+        """
         self._engine.invalidate(as_handles(handles))
 
     def process_events(self, decline: Iterable[UploadReason | int] = ()) -> list[ProcessedEvent]:

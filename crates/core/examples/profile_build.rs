@@ -46,7 +46,7 @@ fn main() {
         let block_list = t.elapsed();
         drop(blocks);
         let t = Instant::now();
-        let list = e.initiate_offload(&tcs).unwrap();
+        let (list, _) = e.initiate_offload(&tcs).unwrap();
         let offload = t.elapsed();
         let mtu = vec![1400i64; pas.len()];
         let columns = [("path_mtu".to_string(), Column::Ints(&mtu))];

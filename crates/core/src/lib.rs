@@ -38,9 +38,10 @@
 //! let ip = |text: &str| Value::Text(text.into());
 //! let path = engine.add_path(nb, &ip("10.0.0.1"), &ip("10.0.0.9"), &Value::Int(1500)).unwrap();
 //! let tcp = engine.add_tcp(path, &Value::Int(49152), &Value::Int(443), &[]).unwrap();
-//! let blocks = engine.initiate_offload(&[tcp]).unwrap();
+//! let (blocks, released) = engine.initiate_offload(&[tcp]).unwrap();
 //! assert_eq!(blocks.handles, vec![nb, path, tcp]);
 //! assert!((0..blocks.len()).all(|i| blocks.status(i) == Some(Status::Success)));
+//! assert!(released.is_empty(), "the connection references its path and neighbor");
 //! let done = engine.terminate(&[nb], true).unwrap();
 //! assert_eq!(done.handles, vec![tcp, path, nb]);
 //! ```
@@ -59,7 +60,7 @@ pub use engine::{
     check_batch, Action, Column, Counter, Counters, Delegated, Engine, Event, NeighborArgs,
     OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
 };
-pub use host::{BlockList, NO_LINK};
+pub use host::{BlockList, HostPolicy, NO_LINK};
 pub use model::{
     fields, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec, Handle,
     Layer, Result, Status, TcpDelegated, UploadReason, Value, ValueType, ITEM_SUFFIX, NO_STATUS,

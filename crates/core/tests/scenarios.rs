@@ -2,8 +2,8 @@
 //! worked examples of docs/NDIS.md.
 
 use offload_tree_core::{
-    BlockList, Column, Delegated, Engine, ErrorKind, Layer, NeighborArgs, StateValue, Status,
-    TargetConfig, Value,
+    BlockList, Column, Delegated, Engine, ErrorKind, HostPolicy, Layer, NeighborArgs, StateValue,
+    Status, TargetConfig, Value,
 };
 
 fn neighbor(engine: &mut Engine, last: i128) -> u64 {
@@ -33,7 +33,11 @@ fn tcp(engine: &mut Engine, p: u64, port: i128) -> u64 {
 
 /// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3).
 fn example(config: TargetConfig) -> (Engine, [u64; 6]) {
-    let mut e = Engine::new(config).unwrap();
+    example_with(config, HostPolicy::default())
+}
+
+fn example_with(config: TargetConfig, policy: HostPolicy) -> (Engine, [u64; 6]) {
+    let mut e = Engine::with_policy(config, policy).unwrap();
     let n1 = neighbor(&mut e, 1);
     let p1 = path(&mut e, n1, 1500);
     let p2 = path(&mut e, n1, 1500);
@@ -61,7 +65,7 @@ fn worked_partial_failure_example() {
         .unwrap();
     e.target_inject_fault(p2, &Value::Int(Status::Failure as i128))
         .unwrap();
-    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
     use Status::*;
     assert_eq!(
@@ -89,7 +93,7 @@ fn root_failure_stops_everything() {
     let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
     e.target_inject_fault(n1, &Value::Int(Status::NeighborEntries as i128))
         .unwrap();
-    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert!(statuses(&list)
         .iter()
         .all(|s| *s == Status::NeighborEntries));
@@ -102,7 +106,7 @@ fn capacity_limits_each_layer() {
         tcp_capacity: Some(2),
         ..TargetConfig::default()
     });
-    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert_eq!(list.status(5), Some(Status::TcpEntries));
     assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 2);
 
@@ -110,7 +114,7 @@ fn capacity_limits_each_layer() {
         path_capacity: Some(1),
         ..TargetConfig::default()
     });
-    let list = e.initiate_offload(&[t1, t2, t3]).unwrap();
+    let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     let at = |h: u64| list.status(list.handles.iter().position(|&x| x == h).unwrap());
     assert_eq!(at(p2), Some(Status::PathEntries));
     assert_eq!(at(t3), Some(Status::PathEntries));
@@ -125,7 +129,7 @@ fn capacity_follows_block_order_not_request_order() {
         tcp_capacity: Some(2),
         ..TargetConfig::default()
     });
-    let list = e.initiate_offload(&[t1, t3, t2, t3]).unwrap();
+    let (list, released) = e.initiate_offload(&[t1, t3, t2, t3]).unwrap();
     assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
     use Status::*;
     assert_eq!(
@@ -141,9 +145,12 @@ fn capacity_follows_block_order_not_request_order() {
     );
     assert!(e.is_offloaded(t2).unwrap());
     assert!(!e.is_offloaded(t3).unwrap());
+    // p2 went through but its only connection did not: nothing references it, so the host
+    // releases it again.
+    assert_eq!(released.handles, vec![p2]);
     let (handles, parents) = e.target_links();
-    assert_eq!(handles, vec![n1, p1, t1, t2, p2]);
-    assert_eq!(parents, vec![0, n1, p1, p1, n1]);
+    assert_eq!(handles, vec![n1, p1, t1, t2]);
+    assert_eq!(parents, vec![0, n1, p1, p1]);
     e.check_invariants().unwrap();
 }
 
@@ -178,7 +185,7 @@ fn referencing_allocates_nothing() {
     let (mut e, [n1, p1, _, t1, t2, _]) = example(TargetConfig::default());
     e.initiate_offload(&[t1]).unwrap();
     let before = e.counters().contexts_allocated;
-    let list = e.initiate_offload(&[t2]).unwrap();
+    let (list, _) = e.initiate_offload(&[t2]).unwrap();
     assert_eq!(list.handles, vec![p1, t2]);
     assert_eq!(list.referenced, vec![true, false]);
     assert_eq!(e.counters().contexts_allocated, before + 1);
@@ -213,15 +220,23 @@ fn failed_calls_change_nothing() {
 
 #[test]
 fn update_over_target_limit_terminates() {
-    let (mut e, [_, p1, _, t1, ..]) = example(TargetConfig {
+    let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig {
         max_path_mtu: Some(1500),
         ..TargetConfig::default()
     });
     e.initiate_offload(&[t1]).unwrap();
-    let statuses = e
+    e.target_receive(t1, b"held").unwrap();
+    let (statuses, terminated) = e
         .update(&[p1], &[("path_mtu".to_string(), Column::Ints(&[9000]))])
         .unwrap();
     assert_eq!(statuses, vec![Status::PathMtu as u8]);
+    // The refusal uploads the path with its connection, and the neighbor they referenced;
+    // the connection's buffered bytes come back with it.
+    assert_eq!(terminated.handles, vec![t1, p1, n1]);
+    assert_eq!(
+        terminated.received.get(&0).map(Vec::as_slice),
+        Some(&b"held"[..])
+    );
     assert!(!e.is_offloaded(p1).unwrap());
     assert!(!e.is_offloaded(t1).unwrap());
     assert_eq!(state_of(&e, p1, "path_mtu"), StateValue::Int(9000));
@@ -256,7 +271,7 @@ fn upload_all_pauses_until_resume() {
     let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
     e.initiate_offload(&[t1]).unwrap();
     e.target_request_upload_all().unwrap();
-    let list = e.initiate_offload(&[t2]).unwrap();
+    let (list, _) = e.initiate_offload(&[t2]).unwrap();
     assert!(statuses(&list).iter().all(|s| *s == Status::Paused));
     let done = e.process_events(&[]).unwrap();
     assert_eq!(done[0].action.name(), "terminated_all");
@@ -265,7 +280,7 @@ fn upload_all_pauses_until_resume() {
     e.target_resume().unwrap();
     assert!(!e.counters().paused);
     assert_eq!(
-        statuses(&e.initiate_offload(&[t3]).unwrap())[0],
+        statuses(&e.initiate_offload(&[t3]).unwrap().0)[0],
         Status::Success
     );
     assert_eq!(
@@ -279,11 +294,55 @@ fn relink_moves_target_links_too() {
     let (mut e, [n1, p1, _, t1, ..]) = example(TargetConfig::default());
     let n2 = neighbor(&mut e, 2);
     e.initiate_offload(&[t1]).unwrap();
-    e.relink(p1, n2).unwrap();
+    let released = e.relink(p1, n2).unwrap();
     assert!(e.is_offloaded(n2).unwrap());
     let (handles, parents) = e.target_links();
     let parent_of = |h| parents[handles.iter().position(|&x| x == h).unwrap()];
     assert_eq!(parent_of(p1), n2);
     assert_eq!(e.depends_on(p1).unwrap(), Some(n2));
-    assert!(e.is_offloaded(n1).unwrap());
+    // p1 was n1's last reference: the host releases n1.
+    assert_eq!(released.handles, vec![n1]);
+    assert!(!e.is_offloaded(n1).unwrap());
+}
+
+#[test]
+fn terminate_releases_what_it_leaves_unreferenced() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig {
+        path_capacity: Some(1),
+        ..TargetConfig::default()
+    });
+    e.initiate_offload(&[t1, t2]).unwrap();
+    assert_eq!(e.terminate(&[t1], true).unwrap().handles, vec![t1]);
+    assert!(e.is_offloaded(p1).unwrap(), "t2 still references p1");
+    let done = e.terminate(&[t2], true).unwrap();
+    assert_eq!(done.handles, vec![t2, p1, n1], "dependents first");
+    assert_eq!(e.counters().released, [1, 1, 0]);
+    // The path's capacity is free again for another path.
+    let (list, released) = e.initiate_offload(&[t3]).unwrap();
+    assert!(statuses(&list).iter().all(|s| *s == Status::Success));
+    assert!(released.is_empty());
+    assert!(e.is_offloaded(p2).unwrap());
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_host_that_keeps_shared_state_releases_nothing() {
+    let keep = HostPolicy {
+        release_unreferenced: false,
+    };
+    let (mut e, [n1, p1, _, t1, ..]) = example_with(TargetConfig::default(), keep);
+    e.initiate_offload(&[t1]).unwrap();
+    assert_eq!(e.terminate(&[t1], true).unwrap().handles, vec![t1]);
+    assert!(e.is_offloaded(p1).unwrap() && e.is_offloaded(n1).unwrap());
+    assert_eq!(e.counters().unreferenced, [0, 1, 0]);
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn shared_state_offloaded_alone_is_released_at_once() {
+    let (mut e, [n1, p1, ..]) = example(TargetConfig::default());
+    let (list, released) = e.initiate_offload(&[p1]).unwrap();
+    assert!(statuses(&list).iter().all(|s| *s == Status::Success));
+    assert_eq!(released.handles, vec![p1, n1]);
+    assert_eq!(e.count(None, Some(true)), 0);
 }

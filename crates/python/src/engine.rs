@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use offload_tree_core::{
-    BlockList, Column, Engine, Error, Layer, NeighborArgs, TargetConfig, Value,
+    BlockList, Column, Engine, Error, HostPolicy, Layer, NeighborArgs, TargetConfig, Value,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -108,7 +108,8 @@ impl PyEngine {
     #[new]
     // The constructor mirrors SimulatedTarget's keywords one for one.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window, fail_rate, seed))]
+    #[pyo3(signature = (neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window, fail_rate, seed, release_unreferenced))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         neighbor_capacity: Option<u64>,
         path_capacity: Option<u64>,
@@ -117,6 +118,7 @@ impl PyEngine {
         max_rcv_window: Option<u64>,
         fail_rate: f64,
         seed: u64,
+        release_unreferenced: bool,
     ) -> PyResult<Self> {
         let config = TargetConfig {
             neighbor_capacity,
@@ -127,7 +129,10 @@ impl PyEngine {
             fail_rate,
             seed,
         };
-        let engine = Engine::new(config).map_err(to_pyerr)?;
+        let policy = HostPolicy {
+            release_unreferenced,
+        };
+        let engine = Engine::with_policy(config, policy).map_err(to_pyerr)?;
         Ok(Self {
             inner: Mutex::new(engine),
         })
@@ -325,10 +330,10 @@ impl PyEngine {
         &self,
         py: Python<'py>,
         handles: PyReadonlyArray1<'py, u64>,
-    ) -> PyResult<Bound<'py, PyTuple>> {
+    ) -> PyResult<(Bound<'py, PyTuple>, PyOutcome)> {
         let handles = owned(&handles)?;
-        let list = run(py, &self.inner, true, |e| e.initiate_offload(&handles))?;
-        block_arrays(py, list, true)
+        let (list, released) = run(py, &self.inner, true, |e| e.initiate_offload(&handles))?;
+        Ok((block_arrays(py, list, true)?, PyOutcome { inner: released }))
     }
 
     fn terminate(
@@ -347,7 +352,7 @@ impl PyEngine {
         py: Python<'py>,
         handles: PyReadonlyArray1<'py, u64>,
         fields: &Bound<'py, PyDict>,
-    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    ) -> PyResult<(Bound<'py, PyArray1<u8>>, PyOutcome)> {
         let handles = owned(&handles)?;
         // Owned copies, in the caller's order (which decides which bad name is reported
         // first): update columns are small next to the objects they change.
@@ -370,12 +375,13 @@ impl PyEngine {
                 (name.clone(), column)
             })
             .collect();
-        let out = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
-        Ok(array(py, out))
+        let (statuses, terminated) = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
+        Ok((array(py, statuses), PyOutcome { inner: terminated }))
     }
 
-    fn relink(&self, py: Python<'_>, path: u64, neighbor: u64) -> PyResult<()> {
-        run(py, &self.inner, false, |e| e.relink(path, neighbor))
+    fn relink(&self, py: Python<'_>, path: u64, neighbor: u64) -> PyResult<PyOutcome> {
+        let inner = run(py, &self.inner, false, |e| e.relink(path, neighbor))?;
+        Ok(PyOutcome { inner })
     }
 
     fn query(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<PyOutcome> {

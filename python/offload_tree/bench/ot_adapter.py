@@ -93,7 +93,7 @@ class OffloadTreeAdapter(Adapter):
         return self.tree.query(self.tcps)
 
     def update_mtu(self) -> Any:
-        """``update(paths, path_mtu=...)``: a scalar broadcast to every path; uint8 statuses."""
+        """``update(paths, path_mtu=...)``: a scalar broadcast to every path; an UpdateResult."""
         return self.tree.update(self.paths, path_mtu=self.w.new_path_mtu)
 
     def terminate_1pct(self) -> Any:
@@ -107,7 +107,7 @@ class OffloadTreeAdapter(Adapter):
             failed = len(result.failed)
             if failed:
                 raise RuntimeError(f"{self.name}: {failed} blocks failed to offload")
-        if op == "update_mtu" and int(np.count_nonzero(np.asarray(result))):
+        if op == "update_mtu" and int(np.count_nonzero(result.statuses)):
             raise RuntimeError(f"{self.name}: some path updates did not return SUCCESS")
         super().check(op, result)
 

@@ -58,6 +58,31 @@ impl Engine {
                 }
             }
         }
+        // Reference counts: each neighbor and path counts its offloaded dependents; while the
+        // host releases unreferenced state, no offloaded one is left without any.
+        let shared = host
+            .neighbors
+            .iter()
+            .map(|(slot, generation, n)| {
+                let offloaded = n.paths.iter().filter(|&&p| host.is_offloaded(p)).count();
+                let h = Handle::new(host.id(), Layer::Neighbor, generation, slot);
+                (h, n.refs, offloaded)
+            })
+            .chain(host.paths.iter().map(|(slot, generation, p)| {
+                let offloaded = p.tcps.iter().filter(|&&t| host.is_offloaded(t)).count();
+                let h = Handle::new(host.id(), Layer::Path, generation, slot);
+                (h, p.refs, offloaded)
+            }));
+        for (h, refs, offloaded) in shared {
+            if refs as usize != offloaded {
+                return Err(format!(
+                    "{h} counts {refs} references, {offloaded} offloaded dependents"
+                ));
+            }
+            if self.policy.release_unreferenced && refs == 0 && host.is_offloaded(h) {
+                return Err(format!("{h} is offloaded with no offloaded dependent"));
+            }
+        }
         if listed != host.paths.len() + host.tcps.len() {
             return Err(format!(
                 "{listed} objects listed as dependents, {} paths and connections live",

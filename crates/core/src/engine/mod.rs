@@ -9,7 +9,7 @@
 //! | `build` | `add_neighbor(s)`, `add_path(s)`, `add_tcp(s)`, `remove` |
 //! | `read` | `layer`, `depends_on`, `dependents`, `count`, `walk`, `block_list`, `state`, ... |
 //! | `offload` | `initiate_offload` |
-//! | `terminate` | `terminate`, and the upload every other cause of termination shares |
+//! | `terminate` | `terminate`, the upload every other cause of termination shares, and the release of unreferenced shared state |
 //! | `update` | `update` |
 //! | `relink` | `relink` |
 //! | `query` | `query` |
@@ -41,7 +41,7 @@ mod update;
 use std::collections::{HashSet, VecDeque};
 
 use crate::error;
-use crate::host::{expect_layer, layer_of, HostTree, SeenSet};
+use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet};
 use crate::model::{Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
@@ -74,19 +74,32 @@ pub struct Engine {
     events: VecDeque<Event>,
     /// Connections with an INVALID_STATE upload request in `events`.
     invalid_pending: HashSet<u64>,
+    policy: HostPolicy,
     counts: RunningCounts,
 }
 
 impl Engine {
-    /// An empty tree (with a fresh tree id) on a target configured by `config`.
+    /// An empty tree (with a fresh tree id) on a target configured by `config`, with the
+    /// default host policy.
     pub fn new(config: TargetConfig) -> Result<Engine> {
+        Self::with_policy(config, HostPolicy::default())
+    }
+
+    /// An empty tree on a target configured by `config`, run by a host with `policy`.
+    pub fn with_policy(config: TargetConfig, policy: HostPolicy) -> Result<Engine> {
         Ok(Engine {
             host: HostTree::new(),
             target: Target::new(config)?,
             events: VecDeque::new(),
             invalid_pending: HashSet::new(),
+            policy,
             counts: RunningCounts::default(),
         })
+    }
+
+    /// The host's policy for this tree.
+    pub fn policy(&self) -> HostPolicy {
+        self.policy
     }
 
     /// The id in bits 63..48 of this tree's handles.

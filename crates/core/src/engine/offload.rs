@@ -2,6 +2,7 @@
 //! block in block order, give the admitted objects their contexts, and settle the statuses
 //! (docs/DESIGN.md §7 and §8).
 
+use super::types::Outcome;
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, BlockList, ParentTracker, NO_CONTEXT};
@@ -9,8 +10,10 @@ use crate::model::{Handle, Layer, Result, Status, NO_STATUS};
 use crate::target::{TargetNeighbor, TargetPath, TargetTcp};
 
 impl Engine {
-    /// Offloads `raws` with whatever they depend on and returns the processed block list.
-    pub fn initiate_offload(&mut self, raws: &[u64]) -> Result<BlockList> {
+    /// Offloads `raws` with whatever they depend on and returns the processed block list,
+    /// with the new paths and neighbors the host released again because no offloaded object
+    /// depends on them (a failed dependent, or a request for shared state alone).
+    pub fn initiate_offload(&mut self, raws: &[u64]) -> Result<(BlockList, Outcome)> {
         let (requested, offloaded) = self.resolve_expecting(raws, false, false)?;
         if let Some(h) = offloaded {
             return Err(error!(AlreadyOffloaded, layer = layer_of(h), handle = h));
@@ -23,7 +26,7 @@ impl Engine {
             self.counts
                 .initiate_offload
                 .fail(Status::Paused, new_blocks);
-            return Ok(list);
+            return Ok((list, Outcome::default()));
         }
         // Room for every new block up front: one allocation instead of a doubling series that
         // copies the target's store over and over.
@@ -77,7 +80,27 @@ impl Engine {
                 _ => counter.succeeded += 1,
             }
         }
-        Ok(list)
+        let released = self.release_new_blocks(&list);
+        Ok((list, released))
+    }
+
+    /// Releases the new paths and neighbors of a processed `list` that no offloaded object
+    /// depends on: the host holds no reference to them.
+    fn release_new_blocks(&mut self, list: &BlockList) -> Outcome {
+        let mut released = Outcome::default();
+        if !self.policy.release_unreferenced {
+            return released;
+        }
+        let candidates: Vec<Handle> = (0..list.len())
+            .filter(|&i| {
+                !list.referenced[i]
+                    && list.layers[i] != Layer::Tcp as u8
+                    && Status::from_u8(list.statuses[i]).is_some_and(|s| !s.is_failure())
+            })
+            .map(|i| Handle::from_raw(list.handles[i]))
+            .collect();
+        self.release(&mut released, &candidates);
+        released
     }
 
     /// Asks the target to take `h` (whose parent, if any, is offloaded). None on success.

@@ -1,6 +1,7 @@
 //! `relink`: a path moves to another neighbor because its next hop changed; an offloaded
 //! path takes its new neighbor along to the target (docs/DESIGN.md §8, "relink").
 
+use super::types::Outcome;
 use super::Engine;
 use crate::error;
 use crate::model::{Layer, Result, Status};
@@ -8,7 +9,8 @@ use crate::model::{Layer, Result, Status};
 impl Engine {
     /// Moves `path` to `neighbor`, offloading the neighbor if the path is offloaded and the
     /// neighbor is not. A failure changes nothing, not even the fault it hit or the generator.
-    pub fn relink(&mut self, path: u64, neighbor: u64) -> Result<()> {
+    /// Returns the old neighbor if the host released it: the path was its last reference.
+    pub fn relink(&mut self, path: u64, neighbor: u64) -> Result<Outcome> {
         // Both handles are checked before either layer (docs/DESIGN.md §8, check order).
         self.host.resolve(path)?;
         self.host.resolve(neighbor)?;
@@ -16,8 +18,9 @@ impl Engine {
         let n = self
             .host
             .resolve_layer(neighbor, Layer::Neighbor, "neighbor")?;
+        let mut released = Outcome::default();
         if self.host.path(p).neighbor == n {
-            return Ok(());
+            return Ok(released);
         }
         let path_context = self.host.context(p);
         if path_context != crate::host::NO_CONTEXT {
@@ -41,7 +44,9 @@ impl Engine {
             let neighbor_context = self.host.context(n);
             self.target.path_mut(path_context).neighbor = neighbor_context;
         }
-        self.host.relink(p, n);
-        Ok(())
+        if let Some(old) = self.host.relink(p, n) {
+            self.release(&mut released, &[old]);
+        }
+        Ok(released)
     }
 }

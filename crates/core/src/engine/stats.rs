@@ -4,6 +4,7 @@
 
 use super::types::Counters;
 use super::Engine;
+use crate::host::NO_CONTEXT;
 use crate::model::Layer;
 
 impl Engine {
@@ -11,6 +12,26 @@ impl Engine {
         let per_layer = |count: &dyn Fn(Layer) -> usize| Layer::ALL.map(|l| count(l) as u64);
         let c = &self.counts;
         let t = &self.target.counters;
+        // Shared objects are few next to connections: one scan of them is cheap.
+        let mut references_held = [0u64; 3];
+        let mut unreferenced = [0u64; 3];
+        let shared = self
+            .host
+            .neighbors
+            .iter()
+            .map(|(_, _, n)| (Layer::Neighbor, n.context, n.refs))
+            .chain(
+                self.host
+                    .paths
+                    .iter()
+                    .map(|(_, _, p)| (Layer::Path, p.context, p.refs)),
+            );
+        for (layer, context, refs) in shared {
+            references_held[layer.index()] += u64::from(refs);
+            if context != NO_CONTEXT && refs == 0 {
+                unreferenced[layer.index()] += 1;
+            }
+        }
         Counters {
             live: per_layer(&|l| self.host.live(l)),
             offloaded: per_layer(&|l| self.host.offloaded[l.index()]),
@@ -35,6 +56,9 @@ impl Engine {
             invalid: self.target.invalid,
             paused: self.target.paused,
             faults_pending: self.target.faults.len() as u64,
+            references_held,
+            unreferenced,
+            released: c.released,
         }
     }
 }

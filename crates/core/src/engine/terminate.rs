@@ -1,15 +1,17 @@
-//! `terminate`, and the upload that every cause of termination shares: a host terminate, a
-//! refused update, an upload request or upload-all (docs/DESIGN.md §8, §11).
+//! `terminate`, the upload that every cause of termination shares (a host terminate, a
+//! refused update, an upload request or upload-all), and the release of shared state that no
+//! offloaded object references any more (docs/DESIGN.md §8, §11).
 
 use super::types::{Delegated, Outcome};
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
-use crate::model::{Handle, Result};
+use crate::model::{Handle, Layer, Result};
 use crate::target::Upload;
 
 impl Engine {
-    /// Uploads `raws` and (with `cascade`) their offloaded dependents, dependents first.
+    /// Uploads `raws` and (with `cascade`) their offloaded dependents, dependents first; then
+    /// the paths and neighbors this left unreferenced.
     pub fn terminate(&mut self, raws: &[u64], cascade: bool) -> Result<Outcome> {
         let requested = self.resolve_offloaded(raws, "terminate it")?;
         let order = self.host.offloaded_post_order(&requested);
@@ -28,47 +30,86 @@ impl Engine {
     }
 
     /// Uploads the objects of `order`, in that order (checked by the caller: offloaded, and
-    /// dependents first). The host copies take back the delegated state; the outcome carries it
-    /// with every received byte. Every upload counts as a terminate, whatever caused it.
+    /// dependents first), then releases what they leave unreferenced. The host copies take
+    /// back the delegated state; the outcome carries it with every received byte. Every
+    /// upload counts as a terminate, whatever caused it.
     pub(super) fn upload(&mut self, order: &[Handle]) -> Outcome {
         let mut outcome = Outcome::with_capacity(order.len());
+        let mut dropped = Vec::new();
         for &h in order {
-            let layer = layer_of(h);
-            let context = self.host.context(h);
-            let delegated = match self.target.upload(layer, context) {
-                Upload::Neighbor {
-                    nic_reachability_delta,
-                } => {
-                    self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
-                    Delegated::Neighbor {
-                        nic_reachability_delta,
-                    }
-                }
-                Upload::Path => Delegated::Path,
-                Upload::Tcp {
-                    delegated,
-                    received,
-                } => {
-                    let snapshot = &mut self.host.tcp_state_mut(h).delegated;
-                    if let Some(live) = delegated {
-                        *snapshot = live;
-                    }
-                    let delegated = *snapshot;
-                    if !received.is_empty() {
-                        outcome.total_received += received.len() as u64;
-                        outcome.received.insert(outcome.handles.len(), received);
-                    }
-                    Delegated::Tcp(delegated)
-                }
-            };
-            self.host.set_context(h, NO_CONTEXT);
-            outcome.handles.push(h.raw());
-            outcome.delegated.push(delegated);
+            dropped.extend(self.upload_one(h, &mut outcome));
         }
-        let n = order.len() as u64;
-        self.counts.terminate.requested += n;
-        self.counts.terminate.succeeded += n;
-        self.counts.bytes_returned += outcome.total_received;
+        self.release(&mut outcome, &dropped);
         outcome
+    }
+
+    /// Terminates, under the host's policy, every offloaded path and then every offloaded
+    /// neighbor of `candidates` whose reference count is zero, appending them to `outcome`
+    /// (paths before the neighbors they free: dependents first). The NDIS host stack keeps a
+    /// reference count per neighbor and path and terminates one when it reaches zero
+    /// (terminate-offload-initiated-by-the-host-stack.md).
+    pub(super) fn release(&mut self, outcome: &mut Outcome, candidates: &[Handle]) {
+        if !self.policy.release_unreferenced {
+            return;
+        }
+        let mut neighbors = Vec::new();
+        for &h in candidates {
+            match layer_of(h) {
+                Layer::Path => {
+                    if self.host.is_offloaded(h) && self.host.refs(h) == 0 {
+                        neighbors.extend(self.upload_one(h, outcome));
+                        self.counts.released[Layer::Path.index()] += 1;
+                    }
+                }
+                Layer::Neighbor => neighbors.push(h),
+                Layer::Tcp => {}
+            }
+        }
+        for h in neighbors {
+            if self.host.is_offloaded(h) && self.host.refs(h) == 0 {
+                self.upload_one(h, outcome);
+                self.counts.released[Layer::Neighbor.index()] += 1;
+            }
+        }
+    }
+
+    /// Uploads one offloaded object whose dependents are not offloaded, appending it to
+    /// `outcome`. Returns the object it depended on if that lost its last reference.
+    fn upload_one(&mut self, h: Handle, outcome: &mut Outcome) -> Option<Handle> {
+        let layer = layer_of(h);
+        let context = self.host.context(h);
+        let delegated = match self.target.upload(layer, context) {
+            Upload::Neighbor {
+                nic_reachability_delta,
+            } => {
+                self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
+                Delegated::Neighbor {
+                    nic_reachability_delta,
+                }
+            }
+            Upload::Path => Delegated::Path,
+            Upload::Tcp {
+                delegated,
+                received,
+            } => {
+                let snapshot = &mut self.host.tcp_state_mut(h).delegated;
+                if let Some(live) = delegated {
+                    *snapshot = live;
+                }
+                let delegated = *snapshot;
+                if !received.is_empty() {
+                    let n = received.len() as u64;
+                    outcome.total_received += n;
+                    self.counts.bytes_returned += n;
+                    outcome.received.insert(outcome.handles.len(), received);
+                }
+                Delegated::Tcp(delegated)
+            }
+        };
+        outcome.handles.push(h.raw());
+        outcome.delegated.push(delegated);
+        self.counts.terminate.requested += 1;
+        self.counts.terminate.succeeded += 1;
+        self.host.set_context(h, NO_CONTEXT)
     }
 }

@@ -217,6 +217,13 @@ pub struct Counters {
     pub invalid: u64,
     pub paused: bool,
     pub faults_pending: u64,
+    /// The host's reference counts summed per layer: offloaded dependents of offloaded objects.
+    pub references_held: [u64; 3],
+    /// Offloaded objects per layer that no offloaded object depends on (always 0 for
+    /// neighbors and paths while the host releases them).
+    pub unreferenced: [u64; 3],
+    /// Objects the host terminated because their reference count reached zero, per layer.
+    pub released: [u64; 3],
 }
 
 impl Counters {
@@ -251,6 +258,9 @@ impl Counters {
             ("invalid", Int(self.invalid)),
             ("paused", Bool(self.paused)),
             ("faults_pending", Int(self.faults_pending)),
+            ("references_held", PerLayer(self.references_held)),
+            ("unreferenced", PerLayer(self.unreferenced)),
+            ("released", PerLayer(self.released)),
         ]
     }
 }
@@ -267,4 +277,6 @@ pub(crate) struct RunningCounts {
     pub bytes_returned: u64,
     pub events_seen: u64,
     pub events_processed: u64,
+    /// Objects the host terminated because their reference count reached zero, per layer.
+    pub released: [u64; 3],
 }

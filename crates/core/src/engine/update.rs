@@ -2,7 +2,7 @@
 //! target; a value the target cannot take makes the host terminate that object
 //! (docs/DESIGN.md §8, "update").
 
-use super::types::Column;
+use super::types::{Column, Outcome};
 use super::{check_length, Engine};
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
@@ -26,8 +26,14 @@ enum Pushed {
 }
 
 impl Engine {
-    /// Changes cached variables of `raws`; one status per handle, duplicates included.
-    pub fn update(&mut self, raws: &[u64], fields: &[(String, Column<'_>)]) -> Result<Vec<u8>> {
+    /// Changes cached variables of `raws`. Returns one detailed status per handle,
+    /// duplicates included (SUCCESS, or why the target refused the values), and what the
+    /// refusals made the host terminate.
+    pub fn update(
+        &mut self,
+        raws: &[u64],
+        fields: &[(String, Column<'_>)],
+    ) -> Result<(Vec<u8>, Outcome)> {
         let handles = self.resolve_all(raws)?;
         // The host never updates an invalidated object (synchronizing-update-operations.md):
         // the way back is terminate and offload again.
@@ -96,11 +102,12 @@ impl Engine {
                 }
             }
         }
+        let mut terminated = Outcome::default();
         if !refused.is_empty() {
             // The host terminates what the target could not take (docs/NDIS.md, "Update, query,
-            // invalidate").
+            // invalidate"), and hands back what the target held: nothing is lost.
             let order = self.host.offloaded_post_order(&refused);
-            self.upload(&order);
+            terminated = self.upload(&order);
         }
         let counter = &mut self.counts.update;
         counter.requested += handles.len() as u64;
@@ -111,7 +118,7 @@ impl Engine {
                 None => {}
             }
         }
-        Ok(statuses)
+        Ok((statuses, terminated))
     }
 
     /// Applies checked values to the host copy of `h` (one lookup for all of them); returns

@@ -1,12 +1,14 @@
 //! The host side of the state tree: the objects and their links ([`tree`]), the walks over
-//! them ([`walk`]), and the block lists that convey parts of the tree to the target
-//! ([`blocks`]).
+//! them ([`walk`]), the block lists that convey parts of the tree to the target
+//! ([`blocks`]), and what the host decides on its own ([`policy`]).
 
 mod blocks;
+mod policy;
 mod tree;
 mod walk;
 
 pub use blocks::{BlockList, NO_LINK};
+pub use policy::HostPolicy;
 
 pub(crate) use blocks::ParentTracker;
 pub(crate) use tree::{expect_layer, layer_of, HostTree, NO_CONTEXT};

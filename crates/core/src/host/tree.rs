@@ -21,6 +21,9 @@ pub struct Neighbor {
     pub paths: Vec<Handle>,
     /// The target context slot while offloaded, else `NO_CONTEXT`.
     pub context: u32,
+    /// Offloaded dependent paths: the host's reference count
+    /// (terminate-offload-initiated-by-the-host-stack.md).
+    pub refs: u32,
 }
 
 /// A path (NDIS path state object): its neighbor and the connections that depend on it.
@@ -32,6 +35,8 @@ pub struct Path {
     pub tcps: Vec<Handle>,
     /// The target context slot while offloaded, else `NO_CONTEXT`.
     pub context: u32,
+    /// Offloaded dependent connections: the host's reference count.
+    pub refs: u32,
 }
 
 /// A connection's links (hot); its variables live in `HostTree::tcp_states` (cold).
@@ -211,8 +216,20 @@ impl HostTree {
         self.context(h) != NO_CONTEXT
     }
 
-    /// Records (or clears, with `NO_CONTEXT`) the target context of `h`.
-    pub fn set_context(&mut self, h: Handle, context: u32) {
+    /// The host's reference count of `h`: how many of its dependents are offloaded (0 for a
+    /// connection).
+    pub fn refs(&self, h: Handle) -> u32 {
+        match layer_of(h) {
+            Layer::Neighbor => self.neighbor(h).refs,
+            Layer::Path => self.path(h).refs,
+            Layer::Tcp => 0,
+        }
+    }
+
+    /// Records (or clears, with `NO_CONTEXT`) the target context of `h`, keeping the offloaded
+    /// counts and the reference count of the object `h` depends on. Returns that object when
+    /// this dropped its count to zero: it may be released.
+    pub fn set_context(&mut self, h: Handle, context: u32) -> Option<Handle> {
         let was = self.is_offloaded(h);
         let slot = match layer_of(h) {
             Layer::Neighbor => &mut self.neighbor_mut(h).context,
@@ -221,11 +238,26 @@ impl HostTree {
         };
         *slot = context;
         let now = context != NO_CONTEXT;
+        if was == now {
+            return None;
+        }
         let counter = &mut self.offloaded[layer_of(h).index()];
-        match (was, now) {
-            (false, true) => *counter += 1,
-            (true, false) => *counter -= 1,
-            _ => {}
+        if now {
+            *counter += 1;
+        } else {
+            *counter -= 1;
+        }
+        let parent = self.parent(h)?;
+        let refs = match layer_of(parent) {
+            Layer::Neighbor => &mut self.neighbor_mut(parent).refs,
+            _ => &mut self.path_mut(parent).refs,
+        };
+        if now {
+            *refs += 1;
+            None
+        } else {
+            *refs -= 1;
+            (*refs == 0).then_some(parent)
         }
     }
 
@@ -252,6 +284,7 @@ impl HostTree {
             state,
             paths: Vec::new(),
             context: NO_CONTEXT,
+            refs: 0,
         });
         let h = Handle::new(self.id, Layer::Neighbor, generation, slot);
         self.roots.push(h);
@@ -265,6 +298,7 @@ impl HostTree {
             state,
             tcps: Vec::new(),
             context: NO_CONTEXT,
+            refs: 0,
         });
         let h = Handle::new(self.id, Layer::Path, generation, slot);
         self.neighbor_mut(neighbor).paths.push(h);
@@ -355,12 +389,22 @@ impl HostTree {
         }
     }
 
-    /// Moves a path to the end of another neighbor's dependents.
-    pub fn relink(&mut self, path: Handle, neighbor: Handle) {
+    /// Moves a path to the end of another neighbor's dependents; an offloaded path moves its
+    /// reference too. Returns the old neighbor when that dropped its count to zero.
+    pub fn relink(&mut self, path: Handle, neighbor: Handle) -> Option<Handle> {
         let old = self.path(path).neighbor;
-        self.neighbor_mut(old).paths.retain(|&p| p != path);
-        self.neighbor_mut(neighbor).paths.push(path);
+        let offloaded = self.is_offloaded(path);
+        let old_neighbor = self.neighbor_mut(old);
+        old_neighbor.paths.retain(|&p| p != path);
+        let dropped = offloaded && {
+            old_neighbor.refs -= 1;
+            old_neighbor.refs == 0
+        };
+        let new_neighbor = self.neighbor_mut(neighbor);
+        new_neighbor.paths.push(path);
+        new_neighbor.refs += u32::from(offloaded);
         self.path_mut(path).neighbor = neighbor;
+        dropped.then_some(old)
     }
 }
 
@@ -445,9 +489,41 @@ pub(crate) mod tests {
     fn relink_moves_path_to_end_of_new_neighbor() {
         let (mut tree, [n1, p1, p2, ..]) = example();
         let n2 = tree.insert_neighbor(neighbor_state(2));
-        tree.relink(p1, n2);
+        assert_eq!(
+            tree.relink(p1, n2),
+            None,
+            "p1 is not offloaded: no reference moves"
+        );
         assert_eq!(tree.children(n1), &[p2]);
         assert_eq!(tree.children(n2), &[p1]);
         assert_eq!(tree.parent(p1), Some(n2));
+    }
+
+    #[test]
+    fn reference_counts_follow_offloaded_dependents() {
+        let (mut tree, [n1, p1, p2, t1, t2, _t3]) = example();
+        assert_eq!(tree.set_context(n1, 0), None);
+        assert_eq!(tree.set_context(p1, 0), None);
+        assert_eq!(tree.set_context(p2, 1), None);
+        assert_eq!(tree.set_context(t1, 0), None);
+        assert_eq!(tree.set_context(t2, 1), None);
+        assert_eq!((tree.refs(n1), tree.refs(p1), tree.refs(p2)), (2, 2, 0));
+        assert_eq!(tree.set_context(t1, NO_CONTEXT), None, "p1 still holds t2");
+        assert_eq!(
+            tree.set_context(t2, NO_CONTEXT),
+            Some(p1),
+            "p1's last reference"
+        );
+        assert_eq!(tree.set_context(t2, NO_CONTEXT), None, "no change, no drop");
+        let n2 = tree.insert_neighbor(neighbor_state(2));
+        tree.set_context(n2, 2);
+        assert_eq!(tree.relink(p1, n2), None);
+        assert_eq!((tree.refs(n1), tree.refs(n2)), (1, 1));
+        assert_eq!(
+            tree.relink(p2, n2),
+            Some(n1),
+            "n1 loses its last offloaded path"
+        );
+        assert_eq!((tree.refs(n1), tree.refs(n2)), (0, 2));
     }
 }

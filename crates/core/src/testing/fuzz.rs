@@ -6,7 +6,7 @@
 //!
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
-use crate::{Column, Engine, NeighborArgs, TargetConfig, Value};
+use crate::{Column, Engine, HostPolicy, NeighborArgs, TargetConfig, Value};
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
 pub struct Bytes<'a> {
@@ -109,7 +109,11 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
         },
         seed: input.u64(),
     };
-    let mut engine = Engine::new(config).map_err(|e| e.to_string())?;
+    // Mostly the NDIS host, which releases unreferenced shared state; sometimes one that keeps it.
+    let policy = HostPolicy {
+        release_unreferenced: input.u8() % 4 != 0,
+    };
+    let mut engine = Engine::with_policy(config, policy).map_err(|e| e.to_string())?;
     let mut known = seed_tree(&mut engine, &mut input);
     let mut steps = 0;
     let mut coverage = Coverage::default();
@@ -263,7 +267,7 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
         }
         5 => e
             .initiate_offload(&picks(input, known, None))
-            .map(|l| l.handles),
+            .map(|(l, released)| [l.handles, released.handles].concat()),
         6 => {
             let hs = picks(input, known, None);
             e.terminate(&hs, input.u8() & 1 == 1).map(|o| o.handles)
@@ -283,7 +287,7 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
         }
         8 => {
             let (p, n) = (pick(input, known, Some(1)), pick(input, known, Some(0)));
-            e.relink(p, n).map(|_| Vec::new())
+            e.relink(p, n).map(|released| released.handles)
         }
         9 => e.query(&picks(input, known, None)).map(|o| o.handles),
         10 => e.invalidate(&picks(input, known, None)).map(|_| Vec::new()),

@@ -26,6 +26,7 @@ from ..._engine import BlockArrays, HandleArray, IntArray, ProcessedTuple, Statu
 from ..._enums import Layer
 from ..._errors import InternalError, OffloadTreeError
 from ..._messages import error
+from ..host.policy import HostPolicy
 from ..host.tree import HostTree, Node, expect_layer
 from ..model.handle import next_tree_id
 from ..model.value import sort_value
@@ -103,6 +104,7 @@ class Engine:
         max_rcv_window: int | None,
         fail_rate: float,
         seed: int,
+        release_unreferenced: bool,
     ) -> None:
         """A new, empty tree with its target; the configuration is validated by the facade."""
         config = TargetConfig(
@@ -118,6 +120,7 @@ class Engine:
         self.events: deque[Event] = deque()
         #: connections with an INVALID_STATE upload request in ``events``
         self.invalid_pending: set[int] = set()
+        self.policy = HostPolicy(release_unreferenced=bool(release_unreferenced))
         self.counts = RunningCounts()
 
     @property
@@ -290,9 +293,11 @@ class Engine:
 
     # -- operations -------------------------------------------------------------------------
     @_locked
-    def initiate_offload(self, handles: HandleArray) -> BlockArrays:
-        """Offload ``handles``; the block-list arrays plus the statuses (seven arrays)."""
-        return offload.initiate_offload(self, _batch(handles)).arrays()
+    def initiate_offload(self, handles: HandleArray) -> tuple[BlockArrays, Outcome]:
+        """Offload ``handles``; the block-list arrays plus the statuses (seven arrays), and
+        what the host released again."""
+        blocks, released = offload.initiate_offload(self, _batch(handles))
+        return blocks.arrays(), released
 
     @_locked
     def terminate(self, handles: HandleArray, cascade: bool) -> Outcome:
@@ -300,8 +305,9 @@ class Engine:
         return terminate.terminate(self, _batch(handles), cascade)
 
     @_locked
-    def update(self, handles: HandleArray, fields: dict[str, Any]) -> StatusArray:
-        """Change cached variables; one status code (uint8) per handle."""
+    def update(self, handles: HandleArray, fields: dict[str, Any]) -> tuple[StatusArray, Outcome]:
+        """Change cached variables; one detailed status code (uint8) per handle, and what the
+        refusals terminated."""
         # An int64 array is an int column; anything else is read value by value (the
         # bindings' rule: a float array's items are "float64" values, refused by name).
         columns = {
@@ -310,13 +316,13 @@ class Engine:
             else Column(_sorted_values(values), ints=False)
             for name, values in fields.items()
         }
-        statuses = update.update(self, _batch(handles), columns)
-        return np.array(statuses, dtype=np.uint8)
+        statuses, terminated = update.update(self, _batch(handles), columns)
+        return np.array(statuses, dtype=np.uint8), terminated
 
     @_locked
-    def relink(self, path: int, neighbor: int) -> None:
-        """Move ``path`` under ``neighbor``."""
-        relink.relink(self, path, neighbor)
+    def relink(self, path: int, neighbor: int) -> Outcome:
+        """Move ``path`` under ``neighbor``; returns what the host released."""
+        return relink.relink(self, path, neighbor)
 
     @_locked
     def query(self, handles: HandleArray) -> Outcome:

@@ -36,6 +36,14 @@ def check_invariants(e: Engine) -> None:
             expected = None if parent is None else target.contexts[parent.handle]
             assert context.parent is expected, f"target tree differs at {node}"
             assert context.cached is node.cached or context.cached == node.cached
+        if node.children is not None:
+            # reference counts: a neighbor or path counts its offloaded dependents; while
+            # the host releases unreferenced state, no offloaded one is left without any
+            refs = sum(1 for child in node.children.values() if child.offloaded)
+            assert node.refs == refs, f"{node} counts {node.refs} references, {refs} offloaded"
+            assert not (e.policy.release_unreferenced and node.offloaded and refs == 0), (
+                f"{node} is offloaded with no offloaded dependent"
+            )
     assert offloaded == host.offloaded, (offloaded, host.offloaded)
     assert len(target.contexts) == sum(target.offloaded(layer) for layer in (0, 1, 2))
     for layer in (0, 1, 2):

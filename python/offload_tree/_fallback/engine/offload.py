@@ -15,7 +15,10 @@ from ..._enums import Layer, Status
 from ..._messages import error
 from ..host.blocks import NO_STATUS, BlockList, build, settle
 from ..host.tree import Node
+from ..model.handle import TCP
 from ..target.admission import admit
+from .terminate import release
+from .types import Outcome
 
 if TYPE_CHECKING:
     from . import Engine
@@ -26,8 +29,10 @@ PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
 PAUSED = Status.PAUSED.value
 
 
-def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
-    """Offload ``handles`` with whatever they depend on; returns the processed block list."""
+def initiate_offload(e: Engine, handles: list[int]) -> tuple[BlockList, Outcome]:
+    """Offload ``handles`` with whatever they depend on; returns the processed block list,
+    with the new paths and neighbors the host released again because no offloaded object
+    depends on them."""
     requested, offloaded = e.resolve_expecting(handles, False, False)
     if offloaded is not None:
         raise error(
@@ -42,7 +47,7 @@ def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
     if e.target.paused:
         blocks.statuses = [PAUSED] * len(blocks)  # nothing attempted, nothing changes
         counter.fail(PAUSED, new_blocks)
-        return blocks
+        return blocks, Outcome()
     _process(e, blocks)
     assert blocks.statuses is not None
     for referenced, status in zip(blocks.referenced, blocks.statuses, strict=True):
@@ -52,7 +57,17 @@ def initiate_offload(e: Engine, handles: list[int]) -> BlockList:
             counter.succeeded += 1
         else:
             counter.fail(status)
-    return blocks
+    released = Outcome()
+    if e.policy.release_unreferenced:
+        candidates = [
+            node
+            for node, referenced, status in zip(
+                blocks.nodes, blocks.referenced, blocks.statuses, strict=True
+            )
+            if not referenced and node.layer != TCP and status <= PARTIAL_SUCCESS
+        ]
+        release(e, released, candidates)
+    return blocks, released
 
 
 def _process(e: Engine, blocks: BlockList) -> None:

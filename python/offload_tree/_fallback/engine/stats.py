@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..model.handle import NEIGHBOR, PATH
+
 if TYPE_CHECKING:
     from . import Engine
 
@@ -17,6 +19,15 @@ def counters(e: Engine) -> dict[str, Any]:
     """Every counter by name, in the order of ``offload_tree._stats.COUNTERS``."""
     host, target, counts = e.host, e.target, e.counts
     t = target.counters
+    held = [0, 0, 0]
+    unreferenced = [0, 0, 0]
+    for layer in (NEIGHBOR, PATH):
+        for node in host.arenas[layer].items:
+            if node is None:
+                continue
+            held[layer] += node.refs
+            if node.offloaded and node.refs == 0:
+                unreferenced[layer] += 1
     return {
         "live": tuple(host.live(layer) for layer in (0, 1, 2)),
         "offloaded": tuple(host.offloaded),
@@ -41,4 +52,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "invalid": len(target.invalid),
         "paused": target.paused,
         "faults_pending": len(target.faults),
+        "references_held": tuple(held),
+        "unreferenced": tuple(unreferenced),
+        "released": tuple(counts.released),
     }

@@ -1,5 +1,6 @@
-"""``terminate``, and the upload every cause of termination shares: a host terminate, a
-refused update, an upload request or upload-all (``crates/core/src/engine/terminate.rs``).
+"""``terminate``, the upload every cause of termination shares (a host terminate, a
+refused update, an upload request or upload-all), and the release of shared state that no
+offloaded object references any more (``crates/core/src/engine/terminate.rs``).
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from ..._enums import Layer
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
+from ..model.handle import NEIGHBOR, PATH
 from .build import first_dependent_outside
 from .types import Outcome
 
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["terminate", "upload"]
+__all__ = ["release", "terminate", "upload"]
 
 
 def terminate(e: Engine, handles: list[int], cascade: bool) -> Outcome:
-    """Upload ``handles`` and (with ``cascade``) their offloaded dependents, dependents first."""
+    """Upload ``handles`` and (with ``cascade``) their offloaded dependents, dependents first;
+    then the paths and neighbors this left unreferenced."""
     requested = e.resolve_offloaded(handles, "terminate it")
     order = offloaded_post_order(requested)
     if not cascade and len(order) > len(requested):
@@ -39,17 +42,51 @@ def terminate(e: Engine, handles: list[int], cascade: bool) -> Outcome:
 
 
 def upload(e: Engine, order: list[Node]) -> Outcome:
-    """Upload the objects of ``order``, in that order (offloaded, dependents first). The
-    host copies take back the delegated state; the outcome carries it with every received
-    byte. Every upload counts as a terminate, whatever caused it."""
+    """Upload the objects of ``order``, in that order (offloaded, dependents first), then
+    release what they leave unreferenced. The host copies take back the delegated state; the
+    outcome carries it with every received byte. Every upload counts as a terminate,
+    whatever caused it."""
     outcome = Outcome()
+    dropped: list[Node] = []
     for node in order:
-        delegated, data = e.target.upload(node.handle)
-        node.delegated = delegated
-        e.host.set_offloaded(node, False)
-        outcome.push(node.handle, node.layer, delegated, data)
-    counter = e.counts.terminate
-    counter.requested += len(order)
-    counter.succeeded += len(order)
-    e.counts.bytes_returned += outcome.total_received
+        parent = _upload_one(e, node, outcome)
+        if parent is not None:
+            dropped.append(parent)
+    release(e, outcome, dropped)
     return outcome
+
+
+def release(e: Engine, outcome: Outcome, candidates: list[Node]) -> None:
+    """Terminate, under the host's policy, every offloaded path and then every offloaded
+    neighbor of ``candidates`` whose reference count is zero, appending them to ``outcome``
+    (terminate-offload-initiated-by-the-host-stack.md)."""
+    if not e.policy.release_unreferenced:
+        return
+    neighbors: list[Node] = []
+    released = e.counts.released
+    for node in candidates:
+        if node.layer == PATH:
+            if node.offloaded and node.refs == 0:
+                parent = _upload_one(e, node, outcome)
+                if parent is not None:
+                    neighbors.append(parent)
+                released[PATH] += 1
+        elif node.layer == NEIGHBOR:
+            neighbors.append(node)
+    for node in neighbors:
+        if node.offloaded and node.refs == 0:
+            _upload_one(e, node, outcome)
+            released[NEIGHBOR] += 1
+
+
+def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
+    """Upload one offloaded object whose dependents are not offloaded, appending it to
+    ``outcome``; returns the object it depended on if that lost its last reference."""
+    delegated, data = e.target.upload(node.handle)
+    node.delegated = delegated
+    outcome.push(node.handle, node.layer, delegated, data)
+    e.counts.bytes_returned += len(data)
+    counter = e.counts.terminate
+    counter.requested += 1
+    counter.succeeded += 1
+    return e.host.set_offloaded(node, False)

@@ -143,3 +143,5 @@ class RunningCounts:
     bytes_returned: int = 0
     events_seen: int = 0
     events_processed: int = 0
+    #: objects the host terminated because their reference count reached zero, per layer
+    released: list[int] = field(default_factory=lambda: [0, 0, 0])

@@ -18,7 +18,7 @@ from ..model.fields import INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check, lookup
 from ..model.handle import PATH, TCP
 from ..model.value import to_int, to_mac
 from .terminate import upload
-from .types import Column
+from .types import Column, Outcome
 
 if TYPE_CHECKING:
     from . import Engine
@@ -30,8 +30,10 @@ _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 
-def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> list[int]:
-    """Change cached variables of ``handles``; one status per handle, duplicates included."""
+def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> tuple[list[int], Outcome]:
+    """Change cached variables of ``handles``. Returns one detailed status per handle,
+    duplicates included (SUCCESS, or why the target refused the values), and what the
+    refusals made the host terminate."""
     nodes = e.resolve_all(handles)
     # The host never updates an invalidated object (synchronizing-update-operations.md).
     for node in nodes:
@@ -72,10 +74,11 @@ def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> list[int
         if status != SUCCESS:
             refused.append(node)
         statuses.append(status)
+    terminated = Outcome()
     if refused:
         # The host terminates what the target could not take (docs/NDIS.md, "Update, query,
-        # invalidate"), once every value is applied.
-        upload(e, offloaded_post_order(refused))
+        # invalidate"), once every value is applied, and hands back what the target held.
+        terminated = upload(e, offloaded_post_order(refused))
     counter = e.counts.update
     counter.requested += len(nodes)
     for status in statuses:
@@ -83,7 +86,7 @@ def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> list[int
             counter.succeeded += 1
         else:
             counter.fail(status)
-    return statuses
+    return statuses, terminated
 
 
 def _check_value(layer: int, name: str, column: Column, i: int) -> Any:

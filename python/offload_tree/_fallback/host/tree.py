@@ -32,7 +32,8 @@ class Node:
     """One state object on the host: its links and the host copy of its variables.
 
     ``children`` is None for a connection (the top layer has no dependents). ``offloaded``
-    mirrors whether the target holds a context for the object.
+    mirrors whether the target holds a context for the object; ``refs`` is the host's
+    reference count of a neighbor or path: how many of its dependents are offloaded.
     """
 
     __slots__ = (
@@ -44,6 +45,7 @@ class Node:
         "layer",
         "offloaded",
         "parent",
+        "refs",
         "seq",
         "slot",
     )
@@ -65,6 +67,7 @@ class Node:
         self.children: dict[int, Node] | None = {} if layer != TCP else None
         self.const, self.cached, self.delegated = values
         self.offloaded = False
+        self.refs = 0
         self.seq = seq  # creation number: orders neighbors without scanning the tree
 
     def __repr__(self) -> str:
@@ -84,12 +87,19 @@ class HostTree:
         self.offloaded = [0, 0, 0]  # offloaded objects per layer
         self._seq = 0
 
-    def set_offloaded(self, node: Node, offloaded: bool) -> None:
-        """Record that ``node`` is (or no longer is) offloaded, keeping the count
-        (``set_context`` in the core, whose host objects hold their context's number)."""
-        if node.offloaded != offloaded:
-            node.offloaded = offloaded
-            self.offloaded[node.layer] += 1 if offloaded else -1
+    def set_offloaded(self, node: Node, offloaded: bool) -> Node | None:
+        """Record that ``node`` is (or no longer is) offloaded, keeping the counts and the
+        reference count of its parent (``set_context`` in the core, whose host objects hold
+        their context's number). Returns the parent when this dropped its count to zero."""
+        if node.offloaded == offloaded:
+            return None
+        node.offloaded = offloaded
+        self.offloaded[node.layer] += 1 if offloaded else -1
+        parent = node.parent
+        if parent is None:
+            return None
+        parent.refs += 1 if offloaded else -1
+        return parent if parent.refs == 0 else None
 
     # -- handles
     def find(self, h: int) -> Node | None:
@@ -181,13 +191,21 @@ class HostTree:
         self.arenas[node.layer].release(node.slot)
         node.parent = None
 
-    def relink(self, path: Node, neighbor: Node) -> None:
-        """Relink ``path`` to ``neighbor``, at the end of its dependents."""
-        assert path.parent is not None and path.parent.children is not None
+    def relink(self, path: Node, neighbor: Node) -> Node | None:
+        """Relink ``path`` to ``neighbor``, at the end of its dependents; an offloaded path
+        moves its reference too. Returns the old neighbor when that dropped its count to
+        zero."""
+        old = path.parent
+        assert old is not None and old.children is not None
         assert neighbor.children is not None
-        del path.parent.children[path.handle]
+        del old.children[path.handle]
         neighbor.children[path.handle] = path
         path.parent = neighbor
+        if not path.offloaded:
+            return None
+        old.refs -= 1
+        neighbor.refs += 1
+        return old if old.refs == 0 else None
 
     def __len__(self) -> int:
         return sum(arena.live for arena in self.arenas)
