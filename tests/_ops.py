@@ -261,8 +261,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return target.request_upload_all()
     if name == "resume":
         return target.resume()
-    if name == "indicate_neighbor_unreachable":
-        return target.indicate_neighbor_unreachable(r(args[0]))
+    if name == "indicate_neighbor_reachability_query":
+        return target.indicate_neighbor_reachability_query(r(args[0]))
     if name == "inject_fault":
         return target.inject_fault(r(args[0]), args[1])
     raise AssertionError(f"unknown operation {name}")
@@ -523,7 +523,7 @@ OP_WEIGHTS = {
     "request_upload": 2,
     "request_upload_all": 1,
     "resume": 2,
-    "indicate_neighbor_unreachable": 1,
+    "indicate_neighbor_reachability_query": 1,
     "inject_fault": 3,
 }
 N, P, T = 0, 1, 2
@@ -613,7 +613,7 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, True), SEND_SIZES)
     if name == "request_upload":
         return st.tuples(st.just(name), handle_token(info, T, True), REASONS)
-    if name == "indicate_neighbor_unreachable":
+    if name == "indicate_neighbor_reachability_query":
         return st.tuples(st.just(name), handle_token(info, N, True))
     if name == "inject_fault":
         return st.tuples(st.just(name), handle_token(info, None, False), FAULTS)

@@ -69,12 +69,12 @@ def test_request_upload_for_removed_connection_is_ignored(off):
 
 def test_events_processed_fifo(off):
     off.target.request_upload(off.tc3, R.HIGH_DROP_RATE)
-    off.target.indicate_neighbor_unreachable(off.nb1)
+    off.target.indicate_neighbor_reachability_query(off.nb1)
     off.target.request_upload(off.tc1, R.HARDWARE_FAILURE)
     events = off.tree.process_events()
     assert [(e.kind, e.handle) for e in events] == [
         (K.UPLOAD_REQUESTED, off.tc3),
-        (K.NEIGHBOR_UNREACHABLE, off.nb1),
+        (K.NEIGHBOR_REACHABILITY_QUERY, off.nb1),
         (K.UPLOAD_REQUESTED, off.tc1),
     ]
     assert events[1].reason is None
@@ -218,40 +218,79 @@ def test_upload_all_after_resume_is_allowed_again(off):
 # --- neighbor reachability ----------------------------------------------------------------
 
 
-def test_neighbor_unreachable_confirms_reachability(make_example):
-    ex = make_example(release_unreferenced=False)  # the neighbor is offloaded alone
+def test_making_a_neighborreachabilityquery_indication_is_answered_with_the_hrd(make_example):
+    # making-a-neighborreachabilityquery-indication.md: "the host stack synchronously returns a
+    # value for the neighbor's HRD variable"; the answer never touches the NRD.
+    ex = make_example()
     nb = ex.tree.add_neighbor(mac=5, host_reachability_delta=7, nic_reachability_delta=9)
-    ex.tree.initiate_offload(nb)
+    pa = ex.tree.add_path(nb, source="10.0.0.1", destination="10.0.0.5")
+    tc = ex.tree.add_tcp(pa, local_port=5, remote_port=5)
+    ex.tree.initiate_offload(tc)
     assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 9}
-    ex.target.indicate_neighbor_unreachable(nb)
+    ex.target.indicate_neighbor_reachability_query(nb)
     (e,) = ex.tree.process_events()
     assert (e.kind, e.handle, e.reason, e.action, e.result) == (
-        K.NEIGHBOR_UNREACHABLE,
+        K.NEIGHBOR_REACHABILITY_QUERY,
         nb,
         None,
-        "reachability_confirmed",
+        "reachability_answered",
         None,
     )
-    assert ex.tree.state(nb).host_reachability_delta == 0
-    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 0}
+    assert ex.tree.state(nb).host_reachability_delta == 7, "the host's HRD is its answer"
+    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 9}, "NRD unchanged"
     assert ex.tree.is_offloaded(nb)
-    assert ex.tree.terminate(nb).delegated(nb) == {"nic_reachability_delta": 0}
+
+
+def test_a_stale_neighbor_cache_entry_answers_zero(make_example):
+    # "If the host stack's NCE is stale, the host stack returns a value of zero for HRD": the
+    # caller models the stale entry by updating the cached HRD, which the answer then carries.
+    ex = make_example()
+    ex.tree.initiate_offload(ex.tc1)
+    ex.tree.update(ex.nb1, host_reachability_delta=0)
+    ex.target.indicate_neighbor_reachability_query(ex.nb1)
+    (e,) = ex.tree.process_events()
+    assert e.action == "reachability_answered"
+    assert ex.tree.state(ex.nb1).host_reachability_delta == 0
+
+
+def test_forward_progress_resets_the_nic_reachability_delta(make_example):
+    # "Whenever an offload target receives confirmation of forward progress on a connection,
+    # it finds the neighbor state object that was used by the connection and sets [its] NRT
+    # to the NCT. This action resets the NRD value to zero."
+    ex = make_example()
+    nb = ex.tree.add_neighbor(mac=6, nic_reachability_delta=40)
+    pa = ex.tree.add_path(nb, source="10.0.0.1", destination="10.0.0.6")
+    tc = ex.tree.add_tcp(pa, local_port=6, remote_port=6)
+    ex.tree.initiate_offload([tc, ex.tc1])
+    ex.target.send(tc, 100)
+    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 40}, "a send is not"
+    ex.target.receive(tc, b"")  # an ACK: forward progress with no data
+    assert ex.tree.query(nb).delegated(nb) == {"nic_reachability_delta": 0}
+    assert ex.tree.terminate(tc).delegated(nb) == {"nic_reachability_delta": 0}
     assert ex.tree.state(nb).nic_reachability_delta == 0
 
 
-def test_neighbor_unreachable_after_terminate_is_ignored(off):
-    off.target.indicate_neighbor_unreachable(off.nb1)
+def test_indicate_neighbor_unreachable_is_a_deprecated_alias(off):
+    with pytest.warns(DeprecationWarning, match="indicate_neighbor_reachability_query"):
+        off.target.indicate_neighbor_unreachable(off.nb1)
+    (e,) = off.tree.process_events()
+    assert e.kind is K.NEIGHBOR_REACHABILITY_QUERY is K.NEIGHBOR_UNREACHABLE
+    assert e.action == "reachability_answered"
+
+
+def test_reachability_query_after_terminate_is_ignored(off):
+    off.target.indicate_neighbor_reachability_query(off.nb1)
     off.tree.terminate(off.nb1)
     (e,) = off.tree.process_events()
     assert e.action == "ignored"
 
 
-def test_neighbor_unreachable_non_offloaded_is_state_error(ex):
-    unchanged(ex, ot.StateError, lambda: ex.target.indicate_neighbor_unreachable(ex.nb1))
+def test_reachability_query_non_offloaded_is_state_error(ex):
+    unchanged(ex, ot.StateError, lambda: ex.target.indicate_neighbor_reachability_query(ex.nb1))
 
 
-def test_neighbor_unreachable_on_path_is_layer_error(off):
-    unchanged(off, ot.LayerError, lambda: off.target.indicate_neighbor_unreachable(off.pa1))
+def test_reachability_query_on_path_is_layer_error(off):
+    unchanged(off, ot.LayerError, lambda: off.target.indicate_neighbor_reachability_query(off.pa1))
 
 
 # --- inject_fault errors ------------------------------------------------------------------
@@ -318,7 +357,7 @@ def test_pending_unreachable_event_does_not_follow_a_reused_slot(make_example):
     ex = make_example(release_unreferenced=False)  # the neighbors are offloaded alone
     nb = ex.tree.add_neighbor(mac=7, host_reachability_delta=5)
     ex.tree.initiate_offload(nb)
-    ex.target.indicate_neighbor_unreachable(nb)
+    ex.target.indicate_neighbor_reachability_query(nb)
     ex.tree.terminate(nb)
     ex.tree.remove(nb)
     new = ex.tree.add_neighbor(mac=8, host_reachability_delta=6)

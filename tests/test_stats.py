@@ -127,7 +127,7 @@ def test_target_context_counters(ex):
 def test_event_counters(ex):
     ex.tree.initiate_offload(ex.tree.handles())
     ex.target.request_upload(ex.tc1, ot.UploadReason.SMALL_IO)
-    ex.target.indicate_neighbor_unreachable(ex.nb1)
+    ex.target.indicate_neighbor_reachability_query(ex.nb1)
     ex.tree.invalidate(ex.tc3)
     assert ex.tree.stats()["events"] == {"seen": 3, "processed": 0, "pending": 3}
     assert ex.target.stats()["events_indicated"] == 3

@@ -301,7 +301,7 @@ def test_target_calls_before_attachment_are_state_errors():
         lambda: target.request_upload(1, ot.UploadReason.LOW_ACTIVITY),
         target.request_upload_all,
         target.resume,
-        lambda: target.indicate_neighbor_unreachable(1),
+        lambda: target.indicate_neighbor_reachability_query(1),
         lambda: target.inject_fault(1, ot.Status.FAILURE),
         target.stats,
     ):

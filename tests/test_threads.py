@@ -143,7 +143,7 @@ def worker(tree: Any, target: Any, index: int, start: threading.Barrier) -> Tall
             tally.invalidated += 1
             tally.events_queued += 2
         if tree.is_offloaded(nb):
-            target.indicate_neighbor_unreachable(nb)
+            target.indicate_neighbor_reachability_query(nb)
             tally.events_queued += 1
         record_events(tally, tree.process_events())
 

@@ -162,6 +162,8 @@ class EventKind(IntEnum):
     UPLOAD_REQUESTED = 0
     UPLOAD_ALL = 1
     OFFLOAD_RESUME = 2
+    NEIGHBOR_REACHABILITY_QUERY = 3
+    #: The name of NEIGHBOR_REACHABILITY_QUERY before 0.2; deprecated.
     NEIGHBOR_UNREACHABLE = 3
 
 
@@ -172,6 +174,8 @@ _document(
         "upload one connection.",
         "UPLOAD_ALL": "NDIS_STATUS_UPLOAD_ALL: terminate everything, offload nothing more.",
         "OFFLOAD_RESUME": "NDIS_STATUS_OFFLOAD_RESUME: offloads are accepted again.",
-        "NEIGHBOR_UNREACHABLE": "NeighborReachabilityInDoubt: the target doubts a neighbor.",
+        "NEIGHBOR_REACHABILITY_QUERY": "NeighborReachabilityQuery: the target asks the host "
+        "whether a neighbor is still reachable; the host answers with its "
+        "HostReachabilityDelta.",
     },
 )

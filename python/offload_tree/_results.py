@@ -308,7 +308,7 @@ class ProcessedEvent:
     """One target-initiated event and what the host did about it.
 
     ``action`` is one of "terminated", "terminated_all", "resumed",
-    "reachability_confirmed", "ignored" or "declined" (an optional upload request the host's
+    "reachability_answered", "ignored" or "declined" (an optional upload request the host's
     policy declined); ``result`` is the ``TerminateResult`` of a terminating action, else
     None.
     """

@@ -8,6 +8,7 @@ is built on it, then forwards its calls to that tree's engine.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,10 +196,28 @@ class SimulatedTarget:
         """Indicate NDIS_STATUS_OFFLOAD_RESUME: accept offloads again."""
         self._attached_engine().target_resume()
 
-    def indicate_neighbor_unreachable(self, nb: int) -> None:
-        """Report that an offloaded neighbor's reachability is in doubt."""
+    def indicate_neighbor_reachability_query(self, nb: int) -> None:
+        """Make a NeighborReachabilityQuery indication for an offloaded neighbor.
+
+        The target asks whether the neighbor is still reachable (its NicReachabilityDelta and
+        HostReachabilityDelta have both grown stale). ``tree.process_events()`` answers it:
+        the host returns its HostReachabilityDelta (set it to 0 with ``update`` to model a
+        stale neighbor cache entry), which the target takes; the NicReachabilityDelta is left
+        alone: only forward progress (``receive`` on one of the neighbor's connections)
+        resets it (making-a-neighborreachabilityquery-indication.md).
+        """
         engine = self._attached_engine()
-        engine.target_indicate_neighbor_unreachable(as_handle(nb))
+        engine.target_indicate_neighbor_reachability_query(as_handle(nb))
+
+    def indicate_neighbor_unreachable(self, nb: int) -> None:
+        """Deprecated name of :meth:`indicate_neighbor_reachability_query`."""
+        warnings.warn(
+            "indicate_neighbor_unreachable is deprecated: the NDIS indication is "
+            "NeighborReachabilityQuery, use indicate_neighbor_reachability_query",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        self.indicate_neighbor_reachability_query(nb)
 
     def inject_fault(self, h: int, status: Status | int) -> None:
         """Make the next offload attempt of ``h`` fail with ``status`` (one-shot)."""

@@ -460,9 +460,9 @@ impl PyEngine {
         run(py, &self.inner, false, |e| e.target_resume())
     }
 
-    fn target_indicate_neighbor_unreachable(&self, py: Python<'_>, nb: u64) -> PyResult<()> {
+    fn target_indicate_neighbor_reachability_query(&self, py: Python<'_>, nb: u64) -> PyResult<()> {
         run(py, &self.inner, false, |e| {
-            e.target_indicate_neighbor_unreachable(nb)
+            e.target_indicate_neighbor_reachability_query(nb)
         })
     }
 

@@ -1,5 +1,5 @@
 //! Target-initiated events (docs/SPEC.md §4): upload requests, upload-all and resume
-//! (NDIS_STATUS_UPLOAD_ALL / NDIS_STATUS_OFFLOAD_RESUME), and neighbor reachability in doubt.
+//! (NDIS_STATUS_UPLOAD_ALL / NDIS_STATUS_OFFLOAD_RESUME), and NeighborReachabilityQuery.
 //! They queue on the host; `process_events` applies the default host response.
 
 use super::types::{Action, Event, Processed};
@@ -66,12 +66,13 @@ impl Engine {
         Ok(())
     }
 
-    /// The target doubts the reachability of offloaded neighbor `raw`.
-    pub fn target_indicate_neighbor_unreachable(&mut self, raw: u64) -> Result<()> {
+    /// The target asks the host about the reachability of offloaded neighbor `raw`
+    /// (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md).
+    pub fn target_indicate_neighbor_reachability_query(&mut self, raw: u64) -> Result<()> {
         let h =
-            self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "report it unreachable")?;
+            self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "query its reachability")?;
         self.indicate(Event {
-            kind: EventKind::NeighborUnreachable,
+            kind: EventKind::NeighborReachabilityQuery,
             handle: Some(h.raw()),
             reason: None,
         });
@@ -122,18 +123,20 @@ impl Engine {
                     (Action::TerminatedAll, Some(self.upload(&order)))
                 }
                 EventKind::OffloadResume => (Action::Resumed, None),
-                EventKind::NeighborUnreachable => {
+                EventKind::NeighborReachabilityQuery => {
                     let raw = event.handle.expect("reachability events name a neighbor");
                     let h = Handle::from_raw(raw);
                     if self.host.contains(raw) && self.host.is_offloaded(h) {
                         debug_assert_eq!(layer_of(h), Layer::Neighbor);
                         let context = self.host.context(h);
                         debug_assert_ne!(context, NO_CONTEXT);
-                        self.host.neighbor_mut(h).state.host_reachability_delta = 0;
-                        let t = self.target.neighbor_mut(context);
-                        t.host_reachability_delta = 0;
-                        t.nic_reachability_delta = 0;
-                        (Action::ReachabilityConfirmed, None)
+                        // The host answers with its HostReachabilityDelta (0 when its
+                        // neighbor cache entry is stale: the caller sets it with update); the
+                        // target takes it as its HostReachabilityTime. Only forward progress
+                        // resets the NicReachabilityDelta (target/traffic.rs).
+                        let answer = self.host.neighbor(h).state.host_reachability_delta;
+                        self.target.neighbor_mut(context).host_reachability_delta = answer;
+                        (Action::ReachabilityAnswered, None)
                     } else {
                         (Action::Ignored, None)
                     }

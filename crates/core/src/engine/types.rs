@@ -121,8 +121,8 @@ pub enum Action {
     TerminatedAll,
     /// Offload-resume: nothing to do.
     Resumed,
-    /// A neighbor in doubt, confirmed by the host: both reachability deltas restart.
-    ReachabilityConfirmed,
+    /// A NeighborReachabilityQuery, answered by the host with its HostReachabilityDelta.
+    ReachabilityAnswered,
     /// The object is gone or no longer offloaded.
     Ignored,
     /// An upload request for an optional reason that the host's policy declined: the
@@ -135,7 +135,7 @@ impl Action {
         Action::Terminated,
         Action::TerminatedAll,
         Action::Resumed,
-        Action::ReachabilityConfirmed,
+        Action::ReachabilityAnswered,
         Action::Ignored,
         Action::Declined,
     ];
@@ -146,7 +146,7 @@ impl Action {
             Action::Terminated => "terminated",
             Action::TerminatedAll => "terminated_all",
             Action::Resumed => "resumed",
-            Action::ReachabilityConfirmed => "reachability_confirmed",
+            Action::ReachabilityAnswered => "reachability_answered",
             Action::Ignored => "ignored",
             Action::Declined => "declined",
         }

@@ -10,8 +10,9 @@ pub enum EventKind {
     UploadAll = 1,
     /// NDIS_STATUS_OFFLOAD_RESUME.
     OffloadResume = 2,
-    /// The target doubts a neighbor's reachability.
-    NeighborUnreachable = 3,
+    /// NeighborReachabilityQuery: the target asks the host whether a neighbor is still
+    /// reachable (making-a-neighborreachabilityquery-indication.md).
+    NeighborReachabilityQuery = 3,
 }
 
 impl EventKind {
@@ -19,7 +20,7 @@ impl EventKind {
         EventKind::UploadRequested,
         EventKind::UploadAll,
         EventKind::OffloadResume,
-        EventKind::NeighborUnreachable,
+        EventKind::NeighborReachabilityQuery,
     ];
 
     /// The name of the Python enum member.
@@ -28,7 +29,7 @@ impl EventKind {
             EventKind::UploadRequested => "UPLOAD_REQUESTED",
             EventKind::UploadAll => "UPLOAD_ALL",
             EventKind::OffloadResume => "OFFLOAD_RESUME",
-            EventKind::NeighborUnreachable => "NEIGHBOR_UNREACHABLE",
+            EventKind::NeighborReachabilityQuery => "NEIGHBOR_REACHABILITY_QUERY",
         }
     }
 }

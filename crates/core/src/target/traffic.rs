@@ -49,8 +49,13 @@ impl Target {
     }
 
     /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
-    /// host's copy of the delegated state.
+    /// host's copy of the delegated state. A received segment (even an empty one: an ACK) is
+    /// forward progress: the connection's neighbor's NicReachabilityDelta restarts at zero
+    /// (making-a-neighborreachabilityquery-indication.md).
     pub(crate) fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
+        let path = self.tcp(context).path;
+        let neighbor = self.path(path).neighbor;
+        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
         let n = data.len();
         if n > 0 {
             self.received

@@ -307,7 +307,7 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
                 0 => e.target_request_upload(h, &Value::Int(input.int() % 13)),
                 1 => e.target_request_upload_all(),
                 2 => e.target_resume(),
-                _ => e.target_indicate_neighbor_unreachable(h),
+                _ => e.target_indicate_neighbor_reachability_query(h),
             }
             .map(|_| Vec::new())
         }

@@ -375,9 +375,9 @@ class Engine:
         events.target_resume(self)
 
     @_locked
-    def target_indicate_neighbor_unreachable(self, nb: int) -> None:
+    def target_indicate_neighbor_reachability_query(self, nb: int) -> None:
         """The target doubts the reachability of neighbor ``nb``."""
-        events.target_indicate_neighbor_unreachable(self, nb)
+        events.target_indicate_neighbor_reachability_query(self, nb)
 
     @_locked
     def target_inject_fault(self, h: int, status: object) -> None:

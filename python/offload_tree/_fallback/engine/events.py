@@ -11,14 +11,14 @@ from ..._enums import EventKind, UploadReason
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
-from ..model.fields import HOST_REACHABILITY, NIC_REACHABILITY
+from ..model.fields import HOST_REACHABILITY
 from ..model.handle import NEIGHBOR, TCP
 from ..model.value import to_int
 from .terminate import upload
 from .types import (
     DECLINED,
     IGNORED,
-    REACHABILITY_CONFIRMED,
+    REACHABILITY_ANSWERED,
     RESUMED,
     TERMINATED,
     TERMINATED_ALL,
@@ -33,7 +33,7 @@ __all__ = [
     "indicate",
     "process_events",
     "request_upload",
-    "target_indicate_neighbor_unreachable",
+    "target_indicate_neighbor_reachability_query",
     "target_request_upload",
     "target_request_upload_all",
     "target_resume",
@@ -87,10 +87,11 @@ def target_resume(e: Engine) -> None:
     indicate(e, Event(EventKind.OFFLOAD_RESUME.value))
 
 
-def target_indicate_neighbor_unreachable(e: Engine, handle: int) -> None:
-    """The target doubts the reachability of offloaded neighbor ``handle``."""
-    node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "report it unreachable")
-    indicate(e, Event(EventKind.NEIGHBOR_UNREACHABLE.value, node.handle))
+def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
+    """The target asks the host about the reachability of offloaded neighbor ``handle``
+    (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md)."""
+    node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "query its reachability")
+    indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle))
 
 
 def process_events(e: Engine, decline: list[object]) -> list[Processed]:
@@ -128,15 +129,15 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
         return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
-    assert kind == EventKind.NEIGHBOR_UNREACHABLE and event.handle is not None
+    assert kind == EventKind.NEIGHBOR_REACHABILITY_QUERY and event.handle is not None
     node = e.host.find(event.handle)
     if node is None or not node.offloaded:
         return Processed(event, IGNORED, None)
-    # The host confirms reachability: both deltas restart from zero.
-    cached = list(node.cached)
-    cached[HOST_REACHABILITY] = 0
-    node.cached = tuple(cached)
+    # The host answers with its HostReachabilityDelta (0 when its neighbor cache entry is
+    # stale: the caller sets it with update); the target takes it as its HostReachabilityTime.
+    # Only forward progress resets the NicReachabilityDelta (target/traffic.py).
     context = e.target.contexts[node.handle]
-    context.cached = node.cached
-    context.delegated[NIC_REACHABILITY] = 0
-    return Processed(event, REACHABILITY_CONFIRMED, None)
+    cached = list(context.cached)
+    cached[HOST_REACHABILITY] = node.cached[HOST_REACHABILITY]
+    context.cached = tuple(cached)
+    return Processed(event, REACHABILITY_ANSWERED, None)

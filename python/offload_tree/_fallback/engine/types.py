@@ -98,11 +98,11 @@ ACTIONS = (
     "terminated",
     "terminated_all",
     "resumed",
-    "reachability_confirmed",
+    "reachability_answered",
     "ignored",
     "declined",
 )
-TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_CONFIRMED, IGNORED, DECLINED = ACTIONS
+TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_ANSWERED, IGNORED, DECLINED = ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,15 @@ receive and send sequences of the connection's delegated state (docs/DESIGN.md Â
 
 from __future__ import annotations
 
-from ..model.fields import RCV_NXT, RCV_WND, SEND_BACKLOG_SIZE, SND_MAX, SND_NXT, SND_UNA
+from ..model.fields import (
+    NIC_REACHABILITY,
+    RCV_NXT,
+    RCV_WND,
+    SEND_BACKLOG_SIZE,
+    SND_MAX,
+    SND_NXT,
+    SND_UNA,
+)
 from . import Target
 from .contexts import Context
 
@@ -25,8 +33,13 @@ def held_back(context: Context) -> bool:
 
 
 def receive(target: Target, handle: int, data: bytes) -> None:
-    """Buffer received bytes and advance the receive sequence (mod 2**32)."""
+    """Buffer received bytes and advance the receive sequence (mod 2**32). A received
+    segment (even an empty one: an ACK) is forward progress: the connection's neighbor's
+    NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md)."""
     context = target.contexts[handle]
+    neighbor = context.parent.parent if context.parent is not None else None
+    assert neighbor is not None
+    neighbor.delegated[NIC_REACHABILITY] = 0
     n = len(data)
     if context.received is None:
         context.received = bytearray()
