@@ -129,7 +129,16 @@ def normalise(value: Any) -> Any:
         }
     if isinstance(value, ot.QueryResult):
         hs = value.handles.tolist()
-        return {"query": [(_m(h), value.delegated(h)) for h in hs], "len": len(value)}
+        out: dict[str, Any] = {
+            "query": [(_m(h), value.delegated(h)) for h in hs],
+            "len": len(value),
+        }
+        for kind in ("constant", "cached"):
+            try:
+                out[kind] = [(_m(h), normalise(getattr(value, kind)(h))) for h in hs]
+            except ot.StateError:
+                out[kind] = None
+        return out
     if isinstance(value, ot.ProcessedEvent):
         return (
             int(value.kind),
@@ -222,7 +231,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "relink":
         return tree.relink(r(args[0]), r(args[1]))
     if name == "query":
-        return tree.query(rm(args[0]))
+        return tree.query(rm(args[0]), variables=args[1])
     if name == "invalidate":
         return tree.invalidate(rm(args[0]))
     if name == "process_events":
@@ -581,7 +590,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), layers.flatmap(lambda lay: handle_spec(info, lay, False)))
     if name == "terminate":
         return st.tuples(st.just(name), handle_spec(info, None, True), st.booleans())
-    if name in ("query", "invalidate"):
+    if name == "query":
+        kinds = st.sampled_from([("delegated",), ("cached",), ("constant", "cached", "delegated")])
+        return st.tuples(st.just(name), handle_spec(info, None, True), kinds)
+    if name == "invalidate":
         return st.tuples(st.just(name), handle_spec(info, None, True))
     if name == "block_list":
         return st.tuples(st.just(name), handle_spec(info))

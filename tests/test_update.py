@@ -324,6 +324,35 @@ def test_query_returns_target_values_without_change(off):
             assert after[key] == before[key]
 
 
+def test_querying_offloaded_state_returns_constant_and_cached_variables(off):
+    # querying-offloaded-state.md: "The host stack can query constant, cached, and delegated
+    # state."
+    off.tree.update(off.pa1, path_mtu=4000)
+    q = off.tree.query([off.tc1, off.pa1, off.nb1], variables=("constant", "cached", "delegated"))
+    assert q.cached(off.pa1) == {"path_mtu": 4000}
+    assert list(q.constant(off.pa1)) == ["source", "destination"]
+    assert q.constant(off.nb1) == {"source_mac": None, "vlan_id": 0}
+    assert q.cached(off.nb1)["mac"] == off.tree.state(off.nb1).mac
+    st = off.tree.state(off.tc1)
+    assert q.constant(off.tc1)["local_port"] == st.local_port
+    assert list(q.cached(off.tc1)) == list(st.cached())
+    assert q.delegated(off.tc1)["rcv_nxt"] == 0
+    # the values are those of the moment of the query
+    off.tree.update(off.pa1, path_mtu=3000)
+    assert q.cached(off.pa1) == {"path_mtu": 4000}
+
+
+def test_query_of_delegated_state_only_refuses_the_other_kinds(off):
+    q = off.tree.query(off.tc1)
+    with pytest.raises(ot.StateError, match="cached"):
+        q.cached(off.tc1)
+    with pytest.raises(ot.StateError, match="constant"):
+        off.tree.query(off.tc1, variables="cached").constant(off.tc1)
+    with pytest.raises(ot.InvalidHandleError):
+        off.tree.query(off.tc1, variables="cached").cached(off.tc2)
+    unchanged(off, ot.ValidationError, lambda: off.tree.query(off.tc1, variables=("bogus",)))
+
+
 def test_query_non_offloaded_is_state_error(ex):
     ex.tree.initiate_offload(ex.tc1)
     unchanged(ex, ot.StateError, lambda: ex.tree.query([ex.tc1, ex.tc2]))

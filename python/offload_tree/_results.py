@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,9 @@ from ._blocks import NO_STATUS, BlockList
 from ._coerce import as_handle, format_handle
 from ._engine import BlockArrays, HandleArray, Outcome, ProcessedTuple
 from ._enums import EventKind, Status, UploadReason
-from ._errors import InvalidHandleError
+from ._errors import InvalidHandleError, StateError
+from ._fields import field_names
+from ._states import record_from_state
 
 __all__ = [
     "OffloadResult",
@@ -290,9 +293,37 @@ class UpdateResult:
 
 
 class QueryResult(_OutcomeResult):
-    """The result of ``query``: the target's live delegated state of each object."""
+    """The result of ``query``: the target's live delegated state of each object, and its
+    constant and cached state when the query asked for them."""
 
-    __slots__ = ()
+    __slots__ = ("_kinds", "_states")
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        states: dict[int, dict[str, Any]] | None = None,
+        kinds: frozenset[str] = frozenset(),
+    ) -> None:
+        """Wrap the engine's outcome and, for constant or cached queries, the objects'
+        variables as read when the query ran."""
+        super().__init__(outcome)
+        self._states = states
+        self._kinds = kinds
+
+    def _variables(self, h: int, kind: str) -> dict[str, Any]:
+        if kind not in self._kinds or self._states is None:
+            raise StateError(f"this query did not ask for {kind} variables (variables=...)")
+        self._position(h)  # InvalidHandleError for a handle not in the result
+        record = record_from_state(self._states[as_handle(h)])
+        return {name: getattr(record, name) for name in field_names(int(record.layer), kind)}
+
+    def constant(self, h: int) -> dict[str, Any]:
+        """The constant variables the target holds for ``h`` (``variables`` had "constant")."""
+        return self._variables(h, "constant")
+
+    def cached(self, h: int) -> dict[str, Any]:
+        """The cached variables the target holds for ``h`` (``variables`` had "cached")."""
+        return self._variables(h, "cached")
 
     @property
     def handles(self) -> HandleArray:

@@ -93,6 +93,23 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
     return [_address(item) for item in items]
 
 
+_QUERY_KINDS = ("constant", "cached", "delegated")
+
+
+def _query_kinds(variables: Iterable[str]) -> frozenset[str]:
+    """The non-delegated kinds a query asks for; ``ValidationError`` for anything else."""
+    if isinstance(variables, str):
+        variables = (variables,)
+    kinds = set()
+    for kind in variables:
+        if kind not in _QUERY_KINDS:
+            raise ValidationError(
+                f"variables: {kind!r} is no kind of variable; expected some of {_QUERY_KINDS}"
+            )
+        kinds.add(kind)
+    return frozenset(kinds - {"delegated"})
+
+
 class OffloadStateTree:
     """The host's offload state tree: neighbors, the paths over them, the TCP connections.
 
@@ -359,9 +376,26 @@ class OffloadStateTree:
         """
         return TerminateResult(self._engine.relink(as_handle(path), as_handle(neighbor)))
 
-    def query(self, handles: Any) -> QueryResult:
-        """Read the target's live delegated state of offloaded objects, changing nothing."""
-        return QueryResult(self._engine.query(as_handles(handles)))
+    def query(self, handles: Any, *, variables: Iterable[str] = ("delegated",)) -> QueryResult:
+        """Read the target's state of offloaded objects, changing nothing.
+
+        The host can query constant, cached and delegated state (querying-offloaded-state.md):
+        ``variables`` names the kinds wanted; delegated state is always read (the target's
+        live values), ``"constant"`` and ``"cached"`` add ``result.constant(h)`` and
+        ``result.cached(h)``. The target's copies of those equal the host's at every
+        moment (an update reaches both, or the target refuses it and the host terminates
+        the object), so they are read from the host copy as the query runs.
+        """
+        kinds = _query_kinds(variables)
+        array = as_handles(handles)
+        outcome = self._engine.query(array)
+        extra: dict[int, dict[str, Any]] | None = None
+        if kinds:
+            extra = {}
+            for h in outcome.handles.tolist():
+                if h not in extra:
+                    extra[h] = self._engine.state(h)
+        return QueryResult(outcome, extra, kinds)
 
     def invalidate(self, handles: Any) -> None:
         """Tell the target that the cached state of offloaded objects is no longer valid.
