@@ -147,7 +147,9 @@ def snapshot(tree: Any, target: Any = None, *, query: bool = True) -> dict[str, 
         snap["target_stats"] = target.stats()
         snap["internal_tree"] = dict(target.internal_tree())
     offloaded = [h for h in handles if snap["offloaded"][h]]
-    if query and offloaded:
+    # A pending query fault would fire on the snapshot's own query: observe without it then.
+    pending = tree.target.stats()["faults_pending_by_operation"]["query"]
+    if query and offloaded and not pending:
         q = tree.query(offloaded)
         snap["query"] = {h: q.delegated(h) for h in offloaded}
     else:

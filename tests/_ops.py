@@ -123,14 +123,24 @@ def normalise(value: Any) -> Any:
     if isinstance(value, ot.TerminateResult):
         hs = value.terminated.tolist()
         return {
-            "terminated": [(_m(h), value.delegated(h), value.received_data(h)) for h in hs],
+            "terminated": [
+                (_m(h), value.status(h), value.delegated(h), value.received_data(h)) for h in hs
+            ],
+            "statuses": value.statuses.tolist(),
+            "failed": [_m(h) for h in value.failed.tolist()],
+            "ok": value.ok,
             "total_received": value.total_received,
             "len": len(value),
         }
     if isinstance(value, ot.QueryResult):
         hs = value.handles.tolist()
         out: dict[str, Any] = {
-            "query": [(_m(h), value.delegated(h)) for h in hs],
+            "query": [
+                (_m(h), value.status(h), value.delegated(h) if value.status(h) == 0 else None)
+                for h in hs
+            ],
+            "failed": [_m(h) for h in value.failed.tolist()],
+            "terminated": normalise(value.terminated),
             "len": len(value),
         }
         for kind in ("constant", "cached"):
@@ -139,6 +149,15 @@ def normalise(value: Any) -> Any:
             except ot.StateError:
                 out[kind] = None
         return out
+    if isinstance(value, ot.InvalidateResult):
+        hs = value.handles.tolist()
+        return {
+            "invalidated": [(_m(h), value.status(h)) for h in hs],
+            "statuses": value.statuses.tolist(),
+            "failed": [_m(h) for h in value.failed.tolist()],
+            "ok": value.ok,
+            "len": len(value),
+        }
     if isinstance(value, ot.ProcessedEvent):
         return (
             int(value.kind),
@@ -273,7 +292,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "indicate_neighbor_reachability_query":
         return target.indicate_neighbor_reachability_query(r(args[0]))
     if name == "inject_fault":
-        return target.inject_fault(r(args[0]), args[1])
+        return target.inject_fault(r(args[0]), args[1], args[2])
     raise AssertionError(f"unknown operation {name}")
 
 
@@ -445,6 +464,14 @@ DECLINES = weighted(
     (1, st.sampled_from([(10,), (1, 9), (0,), (12,)])),
 )
 FAULTS = weighted((6, st.integers(2, 15)), (1, st.sampled_from([0, 1, 16, 17])))
+#: Operations other than offload complete with SUCCESS or FAILURE only: mostly FAILURE.
+COMPLETION_FAULTS = weighted((8, st.just(2)), (1, st.sampled_from([0, 1, 3, 9, 16])))
+#: An operation by name, by code or by member; rarely one that does not exist.
+FAULT_OPERATIONS = weighted(
+    (8, st.sampled_from(["terminate", "update", "query", "invalidate"])),
+    (2, st.sampled_from([ot.Operation.QUERY, int(ot.Operation.TERMINATE), "Invalidate"])),
+    (1, st.sampled_from([5, -1, "offload", "bogus"])),
+)
 
 
 @cached
@@ -628,7 +655,16 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
     if name == "indicate_neighbor_reachability_query":
         return st.tuples(st.just(name), handle_token(info, N, True))
     if name == "inject_fault":
-        return st.tuples(st.just(name), handle_token(info, None, False), FAULTS)
+        offload = st.tuples(
+            st.just(name),
+            handle_token(info, None, False),
+            FAULTS,
+            st.sampled_from(["initiate_offload", ot.Operation.INITIATE_OFFLOAD, 0]),
+        )
+        other = st.tuples(
+            st.just(name), handle_token(info, None, True), COMPLETION_FAULTS, FAULT_OPERATIONS
+        )
+        return weighted((1, offload), (1, other))
     if name == "process_events":
         return st.tuples(st.just(name), DECLINES)
     return st.tuples(st.just(name))

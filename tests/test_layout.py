@@ -22,6 +22,7 @@ CORE_ONLY = {
     "model/upload_reason": "the enums are offload_tree._enums, shared with the facade",
     "model/event_kind": "the enums are offload_tree._enums, shared with the facade",
     "model/connection_state": "the enums are offload_tree._enums, shared with the facade",
+    "model/operation": "the enums are offload_tree._enums, shared with the facade",
     "model/error": "the catalogue's copy is offload_tree._messages, shared with the facade",
     "testing": "the core's fuzz support; the Python side is tests/test_lockstep.py",
     "testing/fuzz": "the core's fuzz interpreter; the Python side is tests/test_lockstep.py",

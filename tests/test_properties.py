@@ -64,7 +64,7 @@ def check_offload_statuses(
 ) -> None:
     """The per-block status rules of docs/DESIGN.md §8 on a normalised OffloadResult."""
     blocks = result["blocks"]
-    released = [h for h, _, _ in result["released"]["terminated"]]
+    released = [h for h, *_ in result["released"]["terminated"]]
     # The host releases only new, non-failed shared blocks, paths before neighbors.
     new_ok_shared = {b[1] for b in blocks if not b[3] and b[0] != 2 and b[4] <= S.PARTIAL_SUCCESS}
     assert set(released) <= new_ok_shared and len(set(released)) == len(released)
@@ -155,11 +155,12 @@ class TreeMachine(RuleBasedStateMachine):
                 assert value["released"]["len"] == 0
         elif name == "terminate":
             seen: set[int] = set()
-            for h, _delegated, _data in value["terminated"]:
+            for h, _status, _delegated, _data in value["terminated"]:
                 assert not masked_off[h]
                 assert h not in seen
                 seen.add(h)
-            assert value["total_received"] == sum(len(d) for _, _, d in value["terminated"])
+            assert value["statuses"] == [int(s) for _, s, _, _ in value["terminated"]]
+            assert value["total_received"] == sum(len(d) for _, _, _, d in value["terminated"])
             assert (
                 after["stats"]["bytes"]["returned"] - before["stats_end"]["bytes"]["returned"]
                 == value["total_received"]
@@ -169,10 +170,17 @@ class TreeMachine(RuleBasedStateMachine):
             bl = w.tree.block_list(requested)
             req = [int(h) for h in ([requested] if isinstance(requested, int) else requested)]
             check_block_list_shape(w.tree, bl, list(dict.fromkeys(req)))
-        elif name == "query":
+        elif name == "query" and not value["failed"]:
             for key in before:
                 if key not in ("stats", "stats_end"):
                     assert after[key] == before[key], "query changed something"
+        elif name == "query":
+            # A failed query makes the host terminate what it could not query, nothing else.
+            terminated = {h for h, *_ in value["terminated"]["terminated"]}
+            assert set(value["failed"]) <= terminated
+            offloaded_before = {h & MASK48: v for h, v in before["offloaded"].items()}
+            for h, now in masked_off.items():
+                assert now == (offloaded_before[h] and h not in terminated)
 
     @invariant()
     def invariants(self) -> None:

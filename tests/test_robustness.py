@@ -489,7 +489,9 @@ def test_empty_batches_work_and_change_nothing(w: Any, kind: str) -> None:
     assert len(tree.block_list(empty())) == 0
     assert len(tree.initiate_offload(empty())) == 0
     assert tree.terminate(empty()).total_received == 0
-    assert tree.invalidate(empty()) is None
+    invalidated = tree.invalidate(empty())
+    assert len(invalidated) == 0 and invalidated.ok
+    assert invalidated.statuses.dtype == np.uint8
     after = snapshot(tree, w.target)
     # empty calls count nothing: the statistics are those of the snapshot queries alone
     assert_unchanged(before, after)

@@ -15,6 +15,7 @@ TARGET_KEYS = [
     "invalid",
     "paused",
     "faults_pending",
+    "faults_pending_by_operation",
     "bytes_received",
     "bytes_sent",
     "bytes_buffered",
@@ -54,8 +55,11 @@ def test_target_stats_shape_of_a_new_tree(make_pair):
     assert list(st["offloaded"]) == ["neighbor", "path", "tcp"]
     assert st["capacity"] == {"neighbor": 1, "path": 2, "tcp": None}
     assert list(st["capacity"]) == ["neighbor", "path", "tcp"]
+    by_operation = st["faults_pending_by_operation"]
+    assert by_operation == {op.name.lower(): 0 for op in ot.Operation}
     for key in TARGET_KEYS[2:]:
-        assert st[key] == (False if key == "paused" else 0), key
+        if key != "faults_pending_by_operation":
+            assert st[key] == (False if key == "paused" else 0), key
     assert type(st["paused"]) is bool
 
 

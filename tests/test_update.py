@@ -372,7 +372,8 @@ def test_query_counts_in_stats(off):
 
 
 def test_invalidate_path_queues_upload_events_and_holds_sends(off):
-    assert off.tree.invalidate(off.pa1) is None
+    done = off.tree.invalidate(off.pa1)
+    assert done.ok and hl(done.handles) == [off.pa1] and done.status(off.pa1) == ot.Status.SUCCESS
     assert off.tree.state(off.pa1).invalidated
     assert not off.tree.state(off.tc1).invalidated
     assert off.target.stats()["invalid"] == 1

@@ -10,7 +10,7 @@ from importlib import metadata as _metadata
 
 from ._backend import BACKEND
 from ._blocks import Block, BlockList
-from ._enums import ConnectionState, EventKind, Layer, Status, UploadReason
+from ._enums import ConnectionState, EventKind, Layer, Operation, Status, UploadReason
 from ._errors import (
     DependencyError,
     InternalError,
@@ -20,7 +20,14 @@ from ._errors import (
     StateError,
     ValidationError,
 )
-from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult, UpdateResult
+from ._results import (
+    InvalidateResult,
+    OffloadResult,
+    ProcessedEvent,
+    QueryResult,
+    TerminateResult,
+    UpdateResult,
+)
 from ._states import NeighborState, PathState, TcpState
 from ._target import SimulatedTarget
 from ._tree import OffloadStateTree
@@ -39,12 +46,14 @@ __all__ = [
     "EventKind",
     "InternalError",
     "InvalidHandleError",
+    "InvalidateResult",
     "Layer",
     "LayerError",
     "NeighborState",
     "OffloadResult",
     "OffloadStateTree",
     "OffloadTreeError",
+    "Operation",
     "PathState",
     "ProcessedEvent",
     "QueryResult",

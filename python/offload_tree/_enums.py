@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["ConnectionState", "EventKind", "Layer", "Status", "UploadReason"]
+__all__ = ["ConnectionState", "EventKind", "Layer", "Operation", "Status", "UploadReason"]
 
 
 def _document(enum: type[IntEnum], docs: dict[str, str]) -> None:
@@ -177,5 +177,44 @@ _document(
         "NEIGHBOR_REACHABILITY_QUERY": "NeighborReachabilityQuery: the target asks the host "
         "whether a neighbor is still reachable; the host answers with its "
         "HostReachabilityDelta.",
+    },
+)
+
+
+class Operation(IntEnum):
+    """A host-initiated operation: what ``SimulatedTarget.inject_fault`` aims a fault at.
+
+    The names are the keys of ``tree.stats()["operations"]`` (lowercase); ``inject_fault``
+    takes a member or that name.
+    """
+
+    INITIATE_OFFLOAD = 0
+    TERMINATE = 1
+    UPDATE = 2
+    QUERY = 3
+    INVALIDATE = 4
+
+    def can_fail_with(self, status: int) -> bool:
+        """Whether a target can complete this operation with failure ``status``: any failure
+        it can report for an offload; FAILURE only for the others, which complete with
+        SUCCESS or FAILURE (the "Returning the completion status" page of each)."""
+        if self is Operation.INITIATE_OFFLOAD:
+            return Status.FAILURE <= status <= Status.CONNECTION_REJECTED
+        return status == Status.FAILURE
+
+
+_document(
+    Operation,
+    {
+        "INITIATE_OFFLOAD": "MiniportInitiateOffload: the fault fails the next offload attempt.",
+        "TERMINATE": "MiniportTerminateOffload: the next upload, whatever caused it, finds "
+        "corrupt hardware state and completes with FAILURE.",
+        "UPDATE": "MiniportUpdateOffload: the next update completes with FAILURE and the host "
+        "terminates the object.",
+        "QUERY": "MiniportQueryOffload: the next query finds corrupt hardware state, completes "
+        "with FAILURE, and the host terminates the object.",
+        "INVALIDATE": "MiniportInvalidateOffload: the next invalidate finds corrupt hardware "
+        "state, completes with FAILURE, and the target asks for a HARDWARE_FAILURE upload of "
+        "every connection that relies on the object.",
     },
 )

@@ -134,6 +134,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "status={value} is not a failure status a target can report "
         "(FAILURE..CONNECTION_REJECTED, 2..15)",
     ),
+    "not_an_operation": (
+        "ValidationError",
+        "operation={value} is not an Operation a fault can aim at (0..4)",
+    ),
+    "not_a_completion_status": (
+        "ValidationError",
+        "a {operation} completes with SUCCESS or FAILURE only: its fault must be FAILURE, "
+        "got {status}",
+    ),
     "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
 }
 

@@ -1,5 +1,5 @@
 """The results of the operations: ``OffloadResult``, ``TerminateResult``, ``UpdateResult``,
-``QueryResult`` and ``ProcessedEvent``.
+``QueryResult``, ``InvalidateResult`` and ``ProcessedEvent``.
 
 They wrap what an engine returns (block-list arrays, an ``Outcome``: ``_engine.Outcome``)
 and materialise Python objects only when asked.
@@ -23,6 +23,7 @@ from ._fields import field_names
 from ._states import record_from_state
 
 __all__ = [
+    "InvalidateResult",
     "OffloadResult",
     "ProcessedEvent",
     "QueryResult",
@@ -157,9 +158,38 @@ class _OutcomeResult:
         """The delegated state of ``h`` (a neighbor: its reachability delta; a path: {})."""
         return self._outcome.delegated_at(self._position(h))
 
+    @property
+    def statuses(self) -> npt.NDArray[np.uint8]:
+        """The completion status of each object, in the order of the handles: SUCCESS (0),
+        or FAILURE (2) when the target found the object's hardware state corrupt (an
+        injected fault, ``SimulatedTarget.inject_fault``)."""
+        return self._outcome.statuses
+
+    def status(self, h: int) -> Status:
+        """The completion status of ``h``: ``Status.SUCCESS`` or ``Status.FAILURE``."""
+        return Status(int(self._outcome.statuses[self._position(h)]))
+
+    @property
+    def failed(self) -> HandleArray:
+        """The handles whose status is FAILURE, in order."""
+        failed: HandleArray = self._outcome.handles[self._outcome.statuses != Status.SUCCESS]
+        return failed
+
+    @property
+    def ok(self) -> bool:
+        """True when every object completed with SUCCESS."""
+        return not bool(self._outcome.statuses.any())
+
 
 class TerminateResult(_OutcomeResult):
-    """The result of ``terminate``: what the target handed back for every uploaded object."""
+    """The result of ``terminate``: what the target handed back for every uploaded object.
+
+    Each object has a completion status (returning-the-completion-status-of-a-terminate-
+    offload-operation.md): SUCCESS, or FAILURE when the target's hardware state of the object
+    was corrupt. A failed connection was aborted: its delegated ``state`` is CLOSED. NDIS
+    loses the object's state then; here the target's last values and every buffered byte
+    still come back, so nothing it held is lost.
+    """
 
     __slots__ = ()
 
@@ -294,26 +324,54 @@ class UpdateResult:
 
 class QueryResult(_OutcomeResult):
     """The result of ``query``: the target's live delegated state of each object, and its
-    constant and cached state when the query asked for them."""
+    constant and cached state when the query asked for them.
 
-    __slots__ = ("_kinds", "_states")
+    Each object has a completion status
+    (returning-the-completion-status-of-a-query-offload-operation.md): SUCCESS, or FAILURE
+    when its hardware state was corrupt. The host terminates what it could not query, with
+    its offloaded dependents: ``terminated`` is that upload (a ``TerminateResult``).
+    """
+
+    __slots__ = ("_kinds", "_states", "_terminated")
 
     def __init__(
         self,
         outcome: Outcome,
+        terminated: Outcome,
         states: dict[int, dict[str, Any]] | None = None,
         kinds: frozenset[str] = frozenset(),
     ) -> None:
-        """Wrap the engine's outcome and, for constant or cached queries, the objects'
-        variables as read when the query ran."""
+        """Wrap the engine's outcome, what its failures made the host terminate and, for
+        constant or cached queries, the objects' variables as read when the query ran."""
         super().__init__(outcome)
+        self._terminated = TerminateResult(terminated)
         self._states = states
         self._kinds = kinds
+
+    def _answered(self, h: int) -> int:
+        """The position of ``h``; ``StateError`` if its query failed."""
+        i = self._position(h)
+        if self._outcome.statuses[i] != Status.SUCCESS:
+            raise StateError(
+                f"the query of {format_handle(as_handle(h))} failed (FAILURE): the target's "
+                "state was corrupt and the host terminated it; see result.terminated"
+            )
+        return i
+
+    def delegated(self, h: int) -> dict[str, int]:
+        """The target's live delegated state of ``h`` (``StateError`` if its query failed)."""
+        return self._outcome.delegated_at(self._answered(h))
+
+    @property
+    def terminated(self) -> TerminateResult:
+        """What the host terminated because a query failed: the failed objects with their
+        offloaded dependents and the shared state this released, dependents first."""
+        return self._terminated
 
     def _variables(self, h: int, kind: str) -> dict[str, Any]:
         if kind not in self._kinds or self._states is None:
             raise StateError(f"this query did not ask for {kind} variables (variables=...)")
-        self._position(h)  # InvalidHandleError for a handle not in the result
+        self._answered(h)  # InvalidHandleError for a handle not in the result
         record = record_from_state(self._states[as_handle(h)])
         return {name: getattr(record, name) for name in field_names(int(record.layer), kind)}
 
@@ -331,7 +389,69 @@ class QueryResult(_OutcomeResult):
         return self._outcome.handles
 
     def __repr__(self) -> str:
-        return f"<QueryResult {len(self)} objects>"
+        return f"<QueryResult {len(self)} objects, {len(self.failed)} failed>"
+
+
+class InvalidateResult:
+    """The result of ``invalidate``: one completion status per object (duplicates dropped).
+
+    SUCCESS: the target marked the object invalid and asked for the upload of every
+    connection relying on it (INVALID_STATE). FAILURE
+    (returning-the-completion-status-of-an-invalidate-operation.md): the object's hardware
+    state was corrupt; it is not marked invalid, the target asked for the upload of those
+    connections with reason HARDWARE_FAILURE, and the object's own upload will fail.
+    """
+
+    __slots__ = ("_handles", "_index", "_statuses")
+
+    def __init__(self, handles: HandleArray, statuses: npt.NDArray[np.uint8]) -> None:
+        """Wrap the engine's objects and statuses."""
+        self._handles = handles
+        self._statuses = statuses
+        self._index: dict[int, int] | None = None
+
+    @property
+    def handles(self) -> HandleArray:
+        """The invalidated handles, in request order (duplicates dropped)."""
+        return self._handles
+
+    @property
+    def statuses(self) -> npt.NDArray[np.uint8]:
+        """One code per object: SUCCESS (0) or FAILURE (2)."""
+        return self._statuses
+
+    def status(self, h: int) -> Status:
+        """The completion status of ``h``."""
+        if self._index is None:
+            handles = self._handles.tolist()
+            self._index = dict(zip(handles, range(len(handles)), strict=True))
+        key = as_handle(h)
+        try:
+            return Status(int(self._statuses[self._index[key]]))
+        except KeyError:
+            raise InvalidHandleError(f"handle {format_handle(key)} is not in this result") from None
+
+    @property
+    def failed(self) -> HandleArray:
+        """The handles whose invalidate failed, in request order."""
+        failed: HandleArray = self._handles[self._statuses != Status.SUCCESS]
+        return failed
+
+    @property
+    def ok(self) -> bool:
+        """True when every object was invalidated."""
+        return not bool(self._statuses.any())
+
+    def __bool__(self) -> bool:
+        """``if tree.invalidate(...):`` reads as "every object was invalidated"."""
+        return self.ok
+
+    def __len__(self) -> int:
+        """Number of objects (duplicates dropped)."""
+        return len(self._handles)
+
+    def __repr__(self) -> str:
+        return f"<InvalidateResult {len(self)} objects, {len(self.failed)} failed>"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._enums import Status
+from ._enums import Operation, Status
 
 __all__ = ["COUNTERS", "OPERATIONS", "target_stats", "tree_stats"]
 
@@ -111,7 +111,11 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
         "contexts_freed": counters["contexts_freed"],
         "invalid": counters["invalid"],
         "paused": counters["paused"],
-        "faults_pending": counters["faults_pending"],
+        "faults_pending": sum(counters["faults_pending"]),
+        "faults_pending_by_operation": {
+            operation.name.lower(): count
+            for operation, count in zip(Operation, counters["faults_pending"], strict=True)
+        },
         "bytes_received": counters["bytes_received"],
         "bytes_sent": counters["bytes_sent"],
         "bytes_buffered": counters["bytes_buffered"],

@@ -14,8 +14,9 @@ from typing import Any
 
 from ._coerce import as_handle, plain_scalar
 from ._engine import Engine, EngineClass
-from ._enums import Status, UploadReason
+from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
+from ._messages import error
 from ._stats import Capacities, target_stats
 
 __all__ = ["SimulatedTarget"]
@@ -39,6 +40,16 @@ def _int_arg(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(f"{name} must be an int, got {type(value).__name__}")
     return int(value)
+
+
+def _operation_arg(value: object) -> int:
+    """An ``Operation``, its code, or its name in any case; ``ValidationError`` otherwise."""
+    if isinstance(value, str):
+        try:
+            return int(Operation[value.upper()])
+        except KeyError:
+            raise error("not_an_operation", value=repr(value)) from None
+    return _int_arg("operation", value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,10 +230,27 @@ class SimulatedTarget:
         )
         self.indicate_neighbor_reachability_query(nb)
 
-    def inject_fault(self, h: int, status: Status | int) -> None:
-        """Make the next offload attempt of ``h`` fail with ``status`` (one-shot)."""
+    def inject_fault(
+        self,
+        h: int,
+        status: Status | int,
+        operation: Operation | int | str = Operation.INITIATE_OFFLOAD,
+    ) -> None:
+        """Aim a one-shot failure at the next ``operation`` that reaches ``h``.
+
+        ``operation`` is an ``Operation`` or its name, as in ``tree.stats()["operations"]``:
+        ``"initiate_offload"`` (the default: the next offload attempt fails with ``status``,
+        any failure a target reports), or ``"terminate"``, ``"update"``, ``"query"``,
+        ``"invalidate"``, which NDIS completes with SUCCESS or FAILURE only, so ``status``
+        must be ``Status.FAILURE``. A terminate, query or invalidate fault stands for
+        corrupt hardware state, as the "Returning the completion status" pages describe:
+        the operation completes with FAILURE for ``h`` and the host terminates it (see
+        docs/DESIGN.md §8, "Faults").
+        """
         engine = self._attached_engine()
-        engine.target_inject_fault(as_handle(h), _int_arg("status", status))
+        engine.target_inject_fault(
+            as_handle(h), _int_arg("status", status), _operation_arg(operation)
+        )
 
     def internal_tree(self) -> dict[int, int | None]:
         """The target's internal tree: every offloaded handle (in walk pre-order) mapped to

@@ -32,7 +32,14 @@ from ._coerce import (
 from ._engine import Engine, HandleArray
 from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, ValidationError
-from ._results import OffloadResult, ProcessedEvent, QueryResult, TerminateResult, UpdateResult
+from ._results import (
+    InvalidateResult,
+    OffloadResult,
+    ProcessedEvent,
+    QueryResult,
+    TerminateResult,
+    UpdateResult,
+)
 from ._states import StateRecord, record_from_state
 from ._stats import tree_stats
 from ._target import SimulatedTarget
@@ -388,23 +395,26 @@ class OffloadStateTree:
         """
         kinds = _query_kinds(variables)
         array = as_handles(handles)
-        outcome = self._engine.query(array)
+        outcome, terminated = self._engine.query(array)
         extra: dict[int, dict[str, Any]] | None = None
         if kinds:
             extra = {}
             for h in outcome.handles.tolist():
                 if h not in extra:
                     extra[h] = self._engine.state(h)
-        return QueryResult(outcome, extra, kinds)
+        return QueryResult(outcome, terminated, extra, kinds)
 
-    def invalidate(self, handles: Any) -> None:
+    def invalidate(self, handles: Any) -> InvalidateResult:
         """Tell the target that the cached state of offloaded objects is no longer valid.
 
         Their connections' sends are held back and each affected connection gets an upload
         request (reason INVALID_STATE); an invalidated object cannot be updated: the way back
-        is terminate and offload again.
+        is terminate and offload again. The result has a status per object: FAILURE when
+        the target found the object's hardware state corrupt (its connections then get
+        HARDWARE_FAILURE upload requests instead).
         """
-        self._engine.invalidate(as_handles(handles))
+        handle_array, statuses = self._engine.invalidate(as_handles(handles))
+        return InvalidateResult(handle_array, statuses)
 
     def process_events(self, decline: Iterable[UploadReason | int] = ()) -> list[ProcessedEvent]:
         """Apply the host's response to every queued target event, oldest first.

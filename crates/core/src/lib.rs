@@ -57,12 +57,13 @@ mod target;
 pub mod testing;
 
 pub use engine::{
-    check_batch, Action, Column, Counter, Counters, Delegated, Engine, Event, NeighborArgs,
-    OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
+    check_batch, Action, Column, Completion, Counter, Counters, Delegated, Engine, Event,
+    NeighborArgs, OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
 };
 pub use host::{BlockList, HostPolicy, NO_LINK};
 pub use model::{
     fields, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec, Handle,
-    Layer, Result, Status, TcpDelegated, UploadReason, Value, ValueType, ITEM_SUFFIX, NO_STATUS,
+    Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType, ITEM_SUFFIX,
+    NO_STATUS,
 };
 pub use target::TargetConfig;

@@ -2,9 +2,16 @@
 //! worked examples of docs/NDIS.md.
 
 use offload_tree_core::{
-    BlockList, Column, Delegated, Engine, ErrorKind, HostPolicy, Layer, NeighborArgs, StateValue,
-    Status, TargetConfig, Value,
+    BlockList, Column, ConnectionState, Delegated, Engine, ErrorKind, HostPolicy, Layer,
+    NeighborArgs, Operation, StateValue, Status, TargetConfig, UploadReason, Value,
 };
+
+const OFFLOAD: Value = Value::Int(Operation::InitiateOffload as i128);
+const FAILURE: Value = Value::Int(Status::Failure as i128);
+
+fn op(operation: Operation) -> Value {
+    Value::Int(operation as i128)
+}
 
 fn neighbor(engine: &mut Engine, last: i128) -> u64 {
     engine
@@ -61,9 +68,9 @@ fn statuses(list: &BlockList) -> Vec<Status> {
 #[test]
 fn worked_partial_failure_example() {
     let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
-    e.target_inject_fault(t2, &Value::Int(Status::Resources as i128))
+    e.target_inject_fault(t2, &Value::Int(Status::Resources as i128), &OFFLOAD)
         .unwrap();
-    e.target_inject_fault(p2, &Value::Int(Status::Failure as i128))
+    e.target_inject_fault(p2, &Value::Int(Status::Failure as i128), &OFFLOAD)
         .unwrap();
     let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert_eq!(list.handles, vec![n1, p1, t1, t2, p2, t3]);
@@ -91,7 +98,7 @@ fn worked_partial_failure_example() {
 #[test]
 fn root_failure_stops_everything() {
     let (mut e, [n1, .., t1, t2, t3]) = example(TargetConfig::default());
-    e.target_inject_fault(n1, &Value::Int(Status::NeighborEntries as i128))
+    e.target_inject_fault(n1, &Value::Int(Status::NeighborEntries as i128), &OFFLOAD)
         .unwrap();
     let (list, _) = e.initiate_offload(&[t1, t2, t3]).unwrap();
     assert!(statuses(&list)
@@ -345,4 +352,119 @@ fn shared_state_offloaded_alone_is_released_at_once() {
     assert!(statuses(&list).iter().all(|s| *s == Status::Success));
     assert_eq!(released.handles, vec![p1, n1]);
     assert_eq!(e.count(None, Some(true)), 0);
+}
+
+/// returning-the-completion-status-of-a-terminate-offload-operation.md: corrupt hardware
+/// state completes the terminate with FAILURE and aborts the connection; the simulation still
+/// hands back the buffered bytes.
+#[test]
+fn a_terminate_fault_fails_that_upload_and_aborts_the_connection() {
+    let (mut e, [n1, p1, _, t1, t2, _]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2]).unwrap();
+    e.target_receive(t1, b"kept").unwrap();
+    e.target_inject_fault(t1, &FAILURE, &op(Operation::Terminate))
+        .unwrap();
+    let out = e.terminate(&[p1], true).unwrap();
+    assert_eq!(out.handles, vec![t1, t2, p1, n1]);
+    let failure = Status::Failure as u8;
+    let success = Status::Success as u8;
+    assert_eq!(out.statuses, vec![failure, success, success, success]);
+    assert_eq!(out.failed().collect::<Vec<_>>(), vec![t1]);
+    assert_eq!(out.received.get(&0).map(Vec::as_slice), Some(&b"kept"[..]));
+    assert_eq!(
+        state_of(&e, t1, "state"),
+        StateValue::Int(ConnectionState::Closed as u64)
+    );
+    assert_eq!(
+        state_of(&e, t2, "state"),
+        StateValue::Int(ConnectionState::Established as u64)
+    );
+    assert_eq!(e.counters().terminate.failed[Status::Failure as usize], 1);
+    assert_eq!(e.counters().faults_pending, [0; 5], "faults are one-shot");
+}
+
+/// returning-the-completion-status-of-a-query-offload-operation.md: the host terminates the
+/// objects it could not query, with their dependents.
+#[test]
+fn a_query_fault_fails_that_object_and_the_host_terminates_it() {
+    let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.target_inject_fault(p1, &FAILURE, &op(Operation::Query))
+        .unwrap();
+    let (answers, terminated) = e.query(&[t3, p1]).unwrap();
+    assert_eq!(answers.handles, vec![t3, p1]);
+    assert_eq!(
+        answers.statuses,
+        vec![Status::Success as u8, Status::Failure as u8]
+    );
+    assert_eq!(terminated.handles, vec![t1, t2, p1]);
+    assert_eq!(terminated.failed().collect::<Vec<_>>(), vec![p1]);
+    assert!(!e.is_offloaded(p1).unwrap());
+    assert!(e.is_offloaded(p2).unwrap() && e.is_offloaded(n1).unwrap());
+    assert_eq!(e.counters().query.failed[Status::Failure as usize], 1);
+    e.check_invariants().unwrap();
+}
+
+/// returning-the-completion-status-of-an-invalidate-operation.md: FAILURE, then
+/// TcpIndicateRetrieve with HardwareFailure for the connections that rely on the object.
+#[test]
+fn an_invalidate_fault_fails_it_and_requests_hardware_failure_uploads() {
+    let (mut e, [_, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2, t3]).unwrap();
+    e.target_inject_fault(p1, &FAILURE, &op(Operation::Invalidate))
+        .unwrap();
+    let done = e.invalidate(&[p1, p2]).unwrap();
+    assert_eq!(done.handles, vec![p1, p2]);
+    assert_eq!(
+        done.statuses,
+        vec![Status::Failure as u8, Status::Success as u8]
+    );
+    assert_eq!(e.counters().invalid, 1, "only p2 is marked invalid");
+    let processed = e.process_events(&[]).unwrap();
+    let reasons: Vec<_> = processed.iter().map(|p| p.event.reason).collect();
+    let hardware = Some(UploadReason::HardwareFailure as u8);
+    let invalid = Some(UploadReason::InvalidState as u8);
+    assert_eq!(reasons, vec![hardware, hardware, invalid]);
+    // p1 was released with its last connection, and its corrupt state failed that upload.
+    let p1_upload = processed[1].outcome.as_ref().unwrap();
+    assert_eq!(p1_upload.handles, vec![t2, p1]);
+    assert_eq!(p1_upload.failed().collect::<Vec<_>>(), vec![p1]);
+    e.check_invariants().unwrap();
+}
+
+/// returning-the-completion-status-of-an-update-offload-operation.md: FAILURE, and the host
+/// terminates the object (its state was fine, so the upload succeeds).
+#[test]
+fn an_update_fault_fails_every_mention_and_the_host_terminates_it() {
+    let (mut e, [_, _, _, t1, t2, _]) = example(TargetConfig::default());
+    e.initiate_offload(&[t1, t2]).unwrap();
+    e.target_inject_fault(t1, &FAILURE, &op(Operation::Update))
+        .unwrap();
+    let ints = [1i64, 0, 1];
+    let (statuses, terminated) = e
+        .update(&[t1, t2, t1], &[("nagle".into(), Column::Ints(&ints))])
+        .unwrap();
+    let failure = Status::Failure as u8;
+    assert_eq!(statuses, vec![failure, Status::Success as u8, failure]);
+    assert_eq!(terminated.handles, vec![t1]);
+    assert_eq!(terminated.statuses, vec![Status::Success as u8]);
+    assert!(e.is_offloaded(t2).unwrap());
+}
+
+#[test]
+fn a_fault_on_an_operation_other_than_offload_must_be_failure() {
+    let (mut e, [n1, ..]) = example(TargetConfig::default());
+    let resources = Value::Int(Status::Resources as i128);
+    for operation in [Operation::Terminate, Operation::Update, Operation::Query] {
+        let err = e
+            .target_inject_fault(n1, &resources, &op(operation))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation);
+    }
+    e.target_inject_fault(n1, &resources, &OFFLOAD).unwrap();
+    let err = e
+        .target_inject_fault(n1, &FAILURE, &Value::Int(9))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(e.counters().faults_pending, [1, 0, 0, 0, 0]);
 }

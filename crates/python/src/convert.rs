@@ -100,6 +100,7 @@ pub fn counters_to_py<'py>(py: Python<'py>, counters: &Counters) -> PyResult<Bou
             Counter::Int(v) => v.into_pyobject(py)?.into_any(),
             Counter::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
             Counter::PerLayer(counts) => PyTuple::new(py, counts)?.into_any(),
+            Counter::PerOperation(counts) => PyTuple::new(py, counts)?.into_any(),
             Counter::Operation(op) => {
                 let failed = PyTuple::new(py, op.failed)?;
                 (op.requested, op.succeeded, failed)

@@ -30,6 +30,9 @@ enum OwnedColumn {
     Values(Vec<Value>),
 }
 
+/// `invalidate`'s result: the objects and their completion statuses.
+type Completion<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u8>>);
+
 /// The engine behind one `OffloadStateTree`: host tree and simulated target.
 #[pyclass(frozen, module = "offload_tree._native", name = "Engine")]
 pub struct PyEngine {
@@ -384,15 +387,30 @@ impl PyEngine {
         Ok(PyOutcome { inner })
     }
 
-    fn query(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<PyOutcome> {
+    fn query(
+        &self,
+        py: Python<'_>,
+        handles: PyReadonlyArray1<'_, u64>,
+    ) -> PyResult<(PyOutcome, PyOutcome)> {
         let handles = owned(&handles)?;
-        let inner = run(py, &self.inner, true, |e| e.query(&handles))?;
-        Ok(PyOutcome { inner })
+        let (answers, terminated) = run(py, &self.inner, true, |e| e.query(&handles))?;
+        Ok((
+            PyOutcome { inner: answers },
+            PyOutcome { inner: terminated },
+        ))
     }
 
-    fn invalidate(&self, py: Python<'_>, handles: PyReadonlyArray1<'_, u64>) -> PyResult<()> {
+    fn invalidate<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+    ) -> PyResult<Completion<'py>> {
         let handles = owned(&handles)?;
-        run(py, &self.inner, true, |e| e.invalidate(&handles))
+        let completion = run(py, &self.inner, true, |e| e.invalidate(&handles))?;
+        Ok((
+            array(py, completion.handles),
+            array(py, completion.statuses),
+        ))
     }
 
     fn process_events<'py>(
@@ -471,10 +489,12 @@ impl PyEngine {
         py: Python<'_>,
         h: u64,
         status: &Bound<'_, PyAny>,
+        operation: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let status = to_value(status);
+        let operation = to_value(operation);
         run(py, &self.inner, false, |e| {
-            e.target_inject_fault(h, &status)
+            e.target_inject_fault(h, &status, &operation)
         })
     }
 

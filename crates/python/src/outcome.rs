@@ -22,6 +22,12 @@ impl PyOutcome {
         array(py, self.inner.handles.clone())
     }
 
+    /// The completion status of each object (`Status` codes), in the order of `handles`.
+    #[getter]
+    fn statuses<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u8>> {
+        array(py, self.inner.statuses.clone())
+    }
+
     /// Received bytes returned in total.
     #[getter]
     fn total_received(&self) -> u64 {

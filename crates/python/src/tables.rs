@@ -3,8 +3,8 @@
 //! states, layers, actions, the error catalogue, the counters' names and a few constants.
 
 use offload_tree_core::{
-    fields, ConnectionState, Counters, ErrorCode, EventKind, Layer, Status, UploadReason,
-    ValueType, ITEM_SUFFIX, MAX_BATCH, NO_STATUS,
+    fields, ConnectionState, Counters, ErrorCode, EventKind, Layer, Operation, Status,
+    UploadReason, ValueType, ITEM_SUFFIX, MAX_BATCH, NO_STATUS,
 };
 use offload_tree_core::{Action, FieldSpec};
 use pyo3::prelude::*;
@@ -64,6 +64,8 @@ pub fn tables(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     out.set_item("mandatory_upload_reasons", PyList::new(py, mandatory)?)?;
     let kinds = EventKind::ALL.map(|k| (k.name(), k as u8));
     out.set_item("event_kinds", named(py, kinds)?)?;
+    let operations = Operation::ALL.map(|o| (o.name(), o as u8));
+    out.set_item("operations", named(py, operations)?)?;
     let states = ConnectionState::ALL.map(|s| (s.name(), s as u8));
     out.set_item("connection_states", named(py, states)?)?;
     let actions = Action::ALL.map(Action::name);

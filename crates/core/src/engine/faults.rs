@@ -1,21 +1,39 @@
-//! `target_inject_fault`: aim a one-shot failure at an object's next offload attempt
-//! (docs/DESIGN.md §8).
+//! `target_inject_fault`: aim a one-shot failure at the next time an operation reaches an
+//! object (docs/DESIGN.md §8, "Faults").
 
 use super::Engine;
 use crate::error;
-use crate::model::{Result, Status, Value};
+use crate::model::{Operation, Result, Status, Value};
 
 impl Engine {
-    /// The next offload attempt of `raw` fails with `status`, a failure a target can report.
-    pub fn target_inject_fault(&mut self, raw: u64, status: &Value) -> Result<()> {
+    /// The next `operation` (an `Operation` code) that reaches `raw` fails with `status`: any
+    /// failure a target can report for an offload, FAILURE for the other operations.
+    pub fn target_inject_fault(
+        &mut self,
+        raw: u64,
+        status: &Value,
+        operation: &Value,
+    ) -> Result<()> {
         let h = self.host.resolve(raw)?;
+        let code = operation.to_int("operation")?;
+        let operation = u8::try_from(code)
+            .ok()
+            .and_then(Operation::from_u8)
+            .ok_or_else(|| error!(NotAnOperation, value = code))?;
         let code = status.to_int("status")?;
         let status = u8::try_from(code)
             .ok()
             .and_then(Status::from_u8)
             .filter(|s| s.is_injectable())
             .ok_or_else(|| error!(NotAFaultStatus, value = code))?;
-        self.target.inject_fault(h, status);
+        if !operation.can_fail_with(status) {
+            return Err(error!(
+                NotACompletionStatus,
+                status = status.name(),
+                operation = operation.name()
+            ));
+        }
+        self.target.inject_fault(h, operation, status);
         Ok(())
     }
 }

@@ -46,8 +46,8 @@ use crate::model::{Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
 pub use types::{
-    Action, Column, Counter, Counters, Delegated, Event, NeighborArgs, OperationCounts, Outcome,
-    Processed, StateValue,
+    Action, Column, Completion, Counter, Counters, Delegated, Event, NeighborArgs, OperationCounts,
+    Outcome, Processed, StateValue,
 };
 
 use types::RunningCounts;

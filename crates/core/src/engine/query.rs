@@ -1,20 +1,32 @@
-//! `query`: read the target's live delegated state of offloaded objects, changing nothing
-//! but the query counters (docs/DESIGN.md §8, "query").
+//! `query`: read the target's live delegated state of offloaded objects (docs/DESIGN.md §8,
+//! "query"). A query that finds an object's hardware state corrupt completes with FAILURE for
+//! it, and the host terminates what it could not query
+//! (returning-the-completion-status-of-a-query-offload-operation.md).
 
 use super::types::{Delegated, Outcome};
 use super::Engine;
 use crate::host::layer_of;
-use crate::model::{Layer, Result};
+use crate::model::{Handle, Layer, Operation, Result, Status};
 
 impl Engine {
-    /// The live delegated state of `raws` (duplicates dropped), in request order.
-    pub fn query(&mut self, raws: &[u64]) -> Result<Outcome> {
+    /// The live delegated state of `raws` (duplicates dropped), in request order, with a
+    /// status per object; and what the host terminated because a query failed (the failed
+    /// objects and their offloaded dependents, dependents first, then the releases).
+    pub fn query(&mut self, raws: &[u64]) -> Result<(Outcome, Outcome)> {
         let handles = self.resolve_offloaded(raws, "query it")?;
         let mut outcome = Outcome::with_capacity(handles.len());
+        let mut failed = Vec::new();
         for &h in &handles {
+            if self.target.take_fault(Operation::Query, h).is_some() {
+                // The state is corrupt: the upload that follows fails as well.
+                self.target
+                    .inject_fault(h, Operation::Terminate, Status::Failure);
+                outcome.push(h.raw(), Status::Failure, self.host_delegated(h));
+                failed.push(h);
+                continue;
+            }
             let context = self.host.context(h);
-            outcome.handles.push(h.raw());
-            outcome.delegated.push(match layer_of(h) {
+            let delegated = match layer_of(h) {
                 Layer::Neighbor => Delegated::Neighbor {
                     nic_reachability_delta: self.target.neighbor(context).nic_reachability_delta,
                 },
@@ -23,11 +35,30 @@ impl Engine {
                     let snapshot = &self.host.tcp_state(h).delegated;
                     Delegated::Tcp(*self.target.delegated(context, snapshot))
                 }
-            });
+            };
+            outcome.push(h.raw(), Status::Success, delegated);
         }
-        let n = handles.len() as u64;
-        self.counts.query.requested += n;
-        self.counts.query.succeeded += n;
-        Ok(outcome)
+        let counter = &mut self.counts.query;
+        counter.requested += handles.len() as u64;
+        counter.succeeded += (handles.len() - failed.len()) as u64;
+        counter.fail(Status::Failure, failed.len() as u64);
+        let mut terminated = Outcome::default();
+        if !failed.is_empty() {
+            let order = self.host.offloaded_post_order(&failed);
+            terminated = self.upload(&order);
+        }
+        Ok((outcome, terminated))
+    }
+
+    /// The host's copy of the delegated state of `h`: its values as of the last offload,
+    /// terminate or traffic snapshot.
+    pub(super) fn host_delegated(&self, h: Handle) -> Delegated {
+        match layer_of(h) {
+            Layer::Neighbor => Delegated::Neighbor {
+                nic_reachability_delta: self.host.neighbor(h).state.nic_reachability_delta,
+            },
+            Layer::Path => Delegated::Path,
+            Layer::Tcp => Delegated::Tcp(self.host.tcp_state(h).delegated),
+        }
     }
 }

@@ -55,7 +55,7 @@ impl Engine {
             contexts_freed: t.contexts_freed,
             invalid: self.target.invalid,
             paused: self.target.paused,
-            faults_pending: self.target.faults.len() as u64,
+            faults_pending: self.target.faults_pending(),
             references_held,
             unreferenced,
             released: c.released,

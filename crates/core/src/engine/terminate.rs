@@ -6,7 +6,7 @@ use super::types::{Delegated, Outcome};
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
-use crate::model::{Handle, Layer, Result};
+use crate::model::{ConnectionState, Handle, Layer, Operation, Result, Status};
 use crate::target::Upload;
 
 impl Engine {
@@ -75,9 +75,17 @@ impl Engine {
 
     /// Uploads one offloaded object whose dependents are not offloaded, appending it to
     /// `outcome`. Returns the object it depended on if that lost its last reference.
+    ///
+    /// A terminate fault aimed at the object stands for corrupt hardware state
+    /// (returning-the-completion-status-of-a-terminate-offload-operation.md): the upload
+    /// completes with FAILURE and the target aborts a connection (TcpIndicateAbort), so its
+    /// host copy comes back CLOSED. NDIS loses the object's state then; the simulation still
+    /// hands back the target's last values and every buffered byte, because nothing the
+    /// target holds is ever lost here (docs/DESIGN.md §8, "Faults").
     fn upload_one(&mut self, h: Handle, outcome: &mut Outcome) -> Option<Handle> {
         let layer = layer_of(h);
         let context = self.host.context(h);
+        let corrupt = self.target.take_fault(Operation::Terminate, h).is_some();
         let delegated = match self.target.upload(layer, context) {
             Upload::Neighbor {
                 nic_reachability_delta,
@@ -96,6 +104,9 @@ impl Engine {
                 if let Some(live) = delegated {
                     *snapshot = live;
                 }
+                if corrupt {
+                    snapshot.state = ConnectionState::Closed as u8;
+                }
                 let delegated = *snapshot;
                 if !received.is_empty() {
                     let n = received.len() as u64;
@@ -106,10 +117,16 @@ impl Engine {
                 Delegated::Tcp(delegated)
             }
         };
-        outcome.handles.push(h.raw());
-        outcome.delegated.push(delegated);
-        self.counts.terminate.requested += 1;
-        self.counts.terminate.succeeded += 1;
+        let counter = &mut self.counts.terminate;
+        counter.requested += 1;
+        let status = if corrupt {
+            counter.fail(Status::Failure, 1);
+            Status::Failure
+        } else {
+            counter.succeeded += 1;
+            Status::Success
+        };
+        outcome.push(h.raw(), status, delegated);
         self.host.set_context(h, NO_CONTEXT)
     }
 }

@@ -78,6 +78,9 @@ impl Delegated {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub handles: Vec<u64>,
+    /// The completion status of each object (`Status` codes): SUCCESS, or FAILURE when the
+    /// target's state of the object was corrupt (an injected fault).
+    pub statuses: Vec<u8>,
     pub delegated: Vec<Delegated>,
     /// Received bytes by position in `handles`, for the objects that returned any.
     pub received: HashMap<usize, Vec<u8>>,
@@ -88,6 +91,7 @@ impl Outcome {
     pub fn with_capacity(n: usize) -> Self {
         Outcome {
             handles: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
             delegated: Vec::with_capacity(n),
             received: HashMap::new(),
             total_received: 0,
@@ -101,6 +105,29 @@ impl Outcome {
     pub fn is_empty(&self) -> bool {
         self.handles.is_empty()
     }
+
+    /// Appends one object with its status and delegated state.
+    pub(crate) fn push(&mut self, raw: u64, status: Status, delegated: Delegated) {
+        self.handles.push(raw);
+        self.statuses.push(status as u8);
+        self.delegated.push(delegated);
+    }
+
+    /// The objects whose status is not SUCCESS.
+    pub fn failed(&self) -> impl Iterator<Item = u64> + '_ {
+        self.handles
+            .iter()
+            .zip(&self.statuses)
+            .filter(|(_, &s)| s != Status::Success as u8)
+            .map(|(&h, _)| h)
+    }
+}
+
+/// The result of invalidate: the objects (duplicates dropped) and their completion statuses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Completion {
+    pub handles: Vec<u64>,
+    pub statuses: Vec<u8>,
 }
 
 /// A target-initiated event waiting on the host.
@@ -183,6 +210,8 @@ pub enum Counter {
     Bool(bool),
     /// One count per layer: neighbor, path, TCP.
     PerLayer([u64; 3]),
+    /// One count per `Operation`, in code order.
+    PerOperation([u64; 5]),
     Operation(OperationCounts),
 }
 
@@ -216,7 +245,8 @@ pub struct Counters {
     pub contexts_freed: u64,
     pub invalid: u64,
     pub paused: bool,
-    pub faults_pending: u64,
+    /// Injected faults not fired yet, per `Operation`.
+    pub faults_pending: [u64; 5],
     /// The host's reference counts summed per layer: offloaded dependents of offloaded objects.
     pub references_held: [u64; 3],
     /// Offloaded objects per layer that no offloaded object depends on (always 0 for
@@ -230,7 +260,7 @@ impl Counters {
     /// Every counter by name, in a fixed order: the names and order that
     /// `python/offload_tree/_stats.py` reads.
     pub fn entries(&self) -> Vec<(&'static str, Counter)> {
-        use Counter::{Bool, Int, Operation, PerLayer};
+        use Counter::{Bool, Int, Operation, PerLayer, PerOperation};
         vec![
             ("live", PerLayer(self.live)),
             ("offloaded", PerLayer(self.offloaded)),
@@ -257,7 +287,7 @@ impl Counters {
             ("contexts_freed", Int(self.contexts_freed)),
             ("invalid", Int(self.invalid)),
             ("paused", Bool(self.paused)),
-            ("faults_pending", Int(self.faults_pending)),
+            ("faults_pending", PerOperation(self.faults_pending)),
             ("references_held", PerLayer(self.references_held)),
             ("unreferenced", PerLayer(self.unreferenced)),
             ("released", PerLayer(self.released)),

@@ -7,7 +7,7 @@ use super::{check_length, Engine};
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
 use crate::model::{
-    lookup, mac_from_int, FieldKind, Handle, Layer, Mac, Result, Status, TcpCached,
+    lookup, mac_from_int, FieldKind, Handle, Layer, Mac, Operation, Result, Status, TcpCached,
 };
 
 /// A checked update value.
@@ -91,12 +91,22 @@ impl Engine {
 
         let mut statuses = vec![Status::Success as u8; handles.len()];
         let mut refused = Vec::new();
+        // Objects an injected fault failed: every mention of one in this update fails.
+        let mut faulted: Vec<Handle> = Vec::new();
         let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
         for (i, &h) in handles.iter().enumerate() {
             let values = checked.iter().map(|column| column[i]);
             let (context, pushed) = self.apply_host(h, &names, values);
             if context != NO_CONTEXT {
-                if let Some(status) = self.apply_target(context, pushed) {
+                let fault = if self.target.take_fault(Operation::Update, h).is_some() {
+                    faulted.push(h);
+                    Some(Status::Failure)
+                } else if !faulted.is_empty() && faulted.contains(&h) {
+                    Some(Status::Failure)
+                } else {
+                    None
+                };
+                if let Some(status) = fault.or_else(|| self.apply_target(context, pushed)) {
                     statuses[i] = status as u8;
                     refused.push(h);
                 }

@@ -130,6 +130,11 @@ error_catalogue! {
         "{reason} is a mandatory upload reason: the host always uploads the connection";
     NotAFaultStatus = Validation, "not_a_fault_status",
         "status={value} is not a failure status a target can report (FAILURE..CONNECTION_REJECTED, 2..15)";
+    NotAnOperation = Validation, "not_an_operation",
+        "operation={value} is not an Operation a fault can aim at (0..4)";
+    /// Terminate, update, query and invalidate complete with SUCCESS or FAILURE only.
+    NotACompletionStatus = Validation, "not_a_completion_status",
+        "a {operation} completes with SUCCESS or FAILURE only: its fault must be FAILURE, got {status}";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
 }
 

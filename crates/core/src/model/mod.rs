@@ -1,6 +1,6 @@
 //! The vocabulary every other folder speaks: handles and layers, the arena they index, the
 //! state-variable tables and the state structs laid out by them, addresses, statuses and the
-//! other fixed tables (upload reasons, event kinds, connection states), loosely typed input
+//! other fixed tables (upload reasons, event kinds, connection states, the operations a fault aims at), loosely typed input
 //! values, and the error catalogue. Leaf modules: nothing here imports from outside `model`.
 
 mod address;
@@ -10,6 +10,7 @@ mod error;
 mod event_kind;
 mod fields;
 mod handle;
+mod operation;
 mod state;
 mod status;
 mod upload_reason;
@@ -20,6 +21,7 @@ pub use error::{Error, ErrorCode, ErrorKind, Result, ITEM_SUFFIX};
 pub use event_kind::EventKind;
 pub use fields::{fields, FieldKind, FieldSpec, TcpDelegated, ValueType};
 pub use handle::{Handle, Layer};
+pub use operation::Operation;
 pub use status::{Status, NO_STATUS};
 pub use upload_reason::UploadReason;
 pub use value::Value;

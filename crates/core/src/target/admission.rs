@@ -4,7 +4,7 @@
 
 use super::rng::{unit_float, SplitMix64};
 use super::Target;
-use crate::model::{Handle, Layer, Status};
+use crate::model::{Handle, Layer, Operation, Status};
 
 /// What an admission may consume for one object: the generator and its injected fault.
 pub(crate) struct AdmissionState {
@@ -24,11 +24,8 @@ impl Target {
         value: u64,
         pending: usize,
     ) -> Option<Status> {
-        // Most targets have no injected fault: skip hashing the handle then.
-        if !self.faults.is_empty() {
-            if let Some(status) = self.faults.remove(&host.raw()) {
-                return Some(status);
-            }
+        if let Some(status) = self.take_fault(Operation::InitiateOffload, host) {
+            return Some(status);
         }
         if let Some(capacity) = self.config.capacity(layer) {
             if (self.offloaded(layer) + pending) as u64 >= capacity {
@@ -66,26 +63,50 @@ impl Target {
     pub(crate) fn admission_state(&self, host: Handle) -> AdmissionState {
         AdmissionState {
             rng: self.rng.clone(),
-            fault: self.faults.get(&host.raw()).copied(),
+            fault: self
+                .faults
+                .get(&(Operation::InitiateOffload, host.raw()))
+                .copied(),
         }
     }
 
     pub(crate) fn restore_admission_state(&mut self, host: Handle, saved: AdmissionState) {
         self.rng = saved.rng;
         if let Some(status) = saved.fault {
-            self.faults.insert(host.raw(), status);
+            self.faults
+                .insert((Operation::InitiateOffload, host.raw()), status);
         }
     }
 
-    /// Aims a one-shot failure at the next offload attempt of `host`.
-    pub(crate) fn inject_fault(&mut self, host: Handle, status: Status) {
-        self.faults.insert(host.raw(), status);
+    /// Aims a one-shot failure at the next `operation` on `host`.
+    pub(crate) fn inject_fault(&mut self, host: Handle, operation: Operation, status: Status) {
+        self.faults.insert((operation, host.raw()), status);
     }
 
-    /// Drops the fault aimed at `host`, if any (the object was removed).
+    /// Fires the fault aimed at `operation` on `host`, if any: it is one-shot.
+    pub(crate) fn take_fault(&mut self, operation: Operation, host: Handle) -> Option<Status> {
+        // Most targets have no injected fault: skip hashing the key then.
+        if self.faults.is_empty() {
+            return None;
+        }
+        self.faults.remove(&(operation, host.raw()))
+    }
+
+    /// The faults not fired yet, per `Operation` code.
+    pub(crate) fn faults_pending(&self) -> [u64; 5] {
+        let mut pending = [0; 5];
+        for (operation, _) in self.faults.keys() {
+            pending[*operation as usize] += 1;
+        }
+        pending
+    }
+
+    /// Drops the faults aimed at `host`, if any (the object was removed).
     pub(crate) fn forget_fault(&mut self, host: Handle) {
         if !self.faults.is_empty() {
-            self.faults.remove(&host.raw());
+            for operation in Operation::ALL {
+                self.faults.remove(&(operation, host.raw()));
+            }
         }
     }
 }
@@ -104,7 +125,7 @@ mod tests {
         })
         .unwrap();
         let tcp = Handle::new(1, Layer::Tcp, 0, 7);
-        target.inject_fault(tcp, Status::Resources);
+        target.inject_fault(tcp, Operation::InitiateOffload, Status::Resources);
         assert_eq!(target.admit(Layer::Tcp, tcp, 0, 0), Some(Status::Resources));
         assert_eq!(
             target.admit(Layer::Tcp, tcp, 0, 0),
@@ -148,7 +169,7 @@ mod tests {
         })
         .unwrap();
         let h = Handle::new(1, Layer::Neighbor, 0, 0);
-        target.inject_fault(h, Status::Failure);
+        target.inject_fault(h, Operation::InitiateOffload, Status::Failure);
         let saved = target.admission_state(h);
         let before = target.clone();
         target.admit(Layer::Neighbor, h, 0, 0);

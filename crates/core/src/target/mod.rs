@@ -13,7 +13,7 @@ mod traffic;
 
 use std::collections::HashMap;
 
-use crate::model::{Arena, Layer, Result, Status, TcpDelegated};
+use crate::model::{Arena, Layer, Operation, Result, Status, TcpDelegated};
 
 pub use config::TargetConfig;
 
@@ -47,8 +47,8 @@ pub(crate) struct Target {
     /// terminate. A side table because most connections hold none, and an empty `Vec` in
     /// every context would cost 24 bytes a connection.
     pub received: HashMap<u32, Vec<u8>>,
-    /// One-shot faults aimed at chosen objects, by host handle.
-    pub faults: HashMap<u64, Status>,
+    /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
+    pub faults: HashMap<(Operation, u64), Status>,
     /// Upload-all was indicated and not yet followed by resume.
     pub paused: bool,
     /// Contexts carrying an invalid mark.

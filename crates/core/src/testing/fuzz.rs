@@ -289,8 +289,10 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
             let (p, n) = (pick(input, known, Some(1)), pick(input, known, Some(0)));
             e.relink(p, n).map(|released| released.handles)
         }
-        9 => e.query(&picks(input, known, None)).map(|o| o.handles),
-        10 => e.invalidate(&picks(input, known, None)).map(|_| Vec::new()),
+        9 => e
+            .query(&picks(input, known, None))
+            .map(|(o, terminated)| [o.handles, terminated.handles].concat()),
+        10 => e.invalidate(&picks(input, known, None)).map(|c| c.handles),
         11 => {
             let t = pick(input, known, Some(2));
             let data = input.bytes(64);
@@ -312,8 +314,15 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
             .map(|_| Vec::new())
         }
         14 => {
+            // A fault on any operation (sometimes an unknown one), mostly FAILURE, which every
+            // operation takes.
             let h = pick(input, known, None);
-            e.target_inject_fault(h, &Value::Int(i128::from(input.u8() % 20)))
+            let operation = Value::Int(i128::from(input.u8() % 6));
+            let status = match input.u8() % 3 {
+                0 => input.u8() % 20,
+                _ => 2,
+            };
+            e.target_inject_fault(h, &Value::Int(i128::from(status)), &operation)
                 .map(|_| Vec::new())
         }
         _ => {

@@ -325,14 +325,16 @@ class Engine:
         return relink.relink(self, path, neighbor)
 
     @_locked
-    def query(self, handles: HandleArray) -> Outcome:
-        """The target's live delegated state of offloaded objects."""
+    def query(self, handles: HandleArray) -> tuple[Outcome, Outcome]:
+        """The target's live delegated state of offloaded objects, with a status each, and
+        what the host terminated because a query failed."""
         return query.query(self, _batch(handles))
 
     @_locked
-    def invalidate(self, handles: HandleArray) -> None:
-        """Mark offloaded objects invalid at the target."""
-        invalidate.invalidate(self, _batch(handles))
+    def invalidate(self, handles: HandleArray) -> tuple[HandleArray, StatusArray]:
+        """Mark offloaded objects invalid at the target; the objects and their statuses."""
+        handle_list, statuses = invalidate.invalidate(self, _batch(handles))
+        return _handles_out(handle_list), np.array(statuses, dtype=np.uint8)
 
     @_locked
     def process_events(self, decline: Any) -> list[ProcessedTuple]:
@@ -380,9 +382,9 @@ class Engine:
         events.target_indicate_neighbor_reachability_query(self, nb)
 
     @_locked
-    def target_inject_fault(self, h: int, status: object) -> None:
-        """The next offload attempt of ``h`` fails with ``status``."""
-        faults.target_inject_fault(self, h, sort_value(status))
+    def target_inject_fault(self, h: int, status: object, operation: object) -> None:
+        """The next ``operation`` that reaches ``h`` fails with ``status``."""
+        faults.target_inject_fault(self, h, sort_value(status), sort_value(operation))
 
     @_locked
     def target_links(self) -> tuple[HandleArray, HandleArray]:

@@ -1,12 +1,12 @@
-"""``target_inject_fault``: aim a one-shot failure at an object's next offload attempt
-(``crates/core/src/engine/faults.rs``).
+"""``target_inject_fault``: aim a one-shot failure at the next time an operation reaches an
+object (``crates/core/src/engine/faults.rs``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._enums import Status
+from ..._enums import Operation, Status
 from ..._messages import error
 from ..model.value import to_int
 from ..target.admission import inject_fault
@@ -20,10 +20,17 @@ __all__ = ["target_inject_fault"]
 _INJECTABLE = range(Status.FAILURE, Status.CONNECTION_REJECTED + 1)
 
 
-def target_inject_fault(e: Engine, handle: int, status: object) -> None:
-    """The next offload attempt of ``handle`` fails with ``status``."""
+def target_inject_fault(e: Engine, handle: int, status: object, operation: object) -> None:
+    """The next ``operation`` (an ``Operation`` code) that reaches ``handle`` fails with
+    ``status``: any failure a target can report for an offload, FAILURE for the others."""
     node = e.host.resolve(handle)
+    code = to_int(operation, "operation")
+    if code not in range(len(Operation)):
+        raise error("not_an_operation", value=code)
+    op = Operation(code)
     code = to_int(status, "status")
     if code not in _INJECTABLE:
         raise error("not_a_fault_status", value=code)
-    inject_fault(e.target, node.handle, code)
+    if not op.can_fail_with(code):
+        raise error("not_a_completion_status", status=Status(code).name, operation=op.name)
+    inject_fault(e.target, node.handle, op, code)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..._enums import Operation
 from ..model.handle import NEIGHBOR, PATH
 
 if TYPE_CHECKING:
@@ -51,7 +52,9 @@ def counters(e: Engine) -> dict[str, Any]:
         "contexts_freed": t.contexts_freed,
         "invalid": len(target.invalid),
         "paused": target.paused,
-        "faults_pending": len(target.faults),
+        "faults_pending": tuple(
+            sum(op == operation for op, _ in target.faults) for operation in Operation
+        ),
         "references_held": tuple(held),
         "unreferenced": tuple(unreferenced),
         "released": tuple(counts.released),

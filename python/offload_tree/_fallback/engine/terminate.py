@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..._coerce import format_handle
-from ..._enums import Layer
+from ..._enums import ConnectionState, Layer, Operation, Status
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
-from ..model.handle import NEIGHBOR, PATH
+from ..model.handle import NEIGHBOR, PATH, TCP
+from ..target.admission import take_fault
 from .build import first_dependent_outside
 from .types import Outcome
 
@@ -81,12 +82,23 @@ def release(e: Engine, outcome: Outcome, candidates: list[Node]) -> None:
 
 def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
     """Upload one offloaded object whose dependents are not offloaded, appending it to
-    ``outcome``; returns the object it depended on if that lost its last reference."""
+    ``outcome``; returns the object it depended on if that lost its last reference.
+
+    A terminate fault aimed at the object stands for corrupt hardware state: the upload
+    completes with FAILURE and a connection comes back aborted (CLOSED), with the target's
+    last values and every buffered byte (``crates/core/src/engine/terminate.rs``)."""
+    corrupt = take_fault(e.target, Operation.TERMINATE, node.handle) is not None
     delegated, data = e.target.upload(node.handle)
+    if corrupt and node.layer == TCP:
+        delegated = (ConnectionState.CLOSED.value, *delegated[1:])
     node.delegated = delegated
-    outcome.push(node.handle, node.layer, delegated, data)
+    status = Status.FAILURE if corrupt else Status.SUCCESS
+    outcome.push(node.handle, node.layer, delegated, data, status)
     e.counts.bytes_returned += len(data)
     counter = e.counts.terminate
     counter.requested += 1
-    counter.succeeded += 1
+    if corrupt:
+        counter.fail(Status.FAILURE)
+    else:
+        counter.succeeded += 1
     return e.host.set_offloaded(node, False)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._engine import HandleArray
+from ..._engine import HandleArray, StatusArray
 from ..._enums import Status
 from ..model.fields import LAYOUTS
 
@@ -40,13 +40,23 @@ class Column:
 
 class Outcome:
     """The objects a terminate uploaded (or a query read), in that order, with their
-    delegated values and received bytes; dicts are built when asked for."""
+    completion statuses, delegated values and received bytes; dicts are built when asked
+    for."""
 
-    __slots__ = ("_handles", "delegated", "handle_list", "layers", "received", "total_received")
+    __slots__ = (
+        "_handles",
+        "delegated",
+        "handle_list",
+        "layers",
+        "received",
+        "status_list",
+        "total_received",
+    )
 
     def __init__(self) -> None:
         """An empty outcome."""
         self.handle_list: list[int] = []
+        self.status_list: list[int] = []
         self.layers: list[int] = []
         self.delegated: list[tuple[Any, ...]] = []
         #: received bytes by position, for the objects that returned any
@@ -54,12 +64,20 @@ class Outcome:
         self.total_received = 0
         self._handles: HandleArray | None = None
 
-    def push(self, handle: int, layer: int, delegated: tuple[Any, ...], data: bytes = b"") -> None:
+    def push(
+        self,
+        handle: int,
+        layer: int,
+        delegated: tuple[Any, ...],
+        data: bytes = b"",
+        status: int = Status.SUCCESS,
+    ) -> None:
         """Add one object at the end."""
         if data:
             self.received[len(self.handle_list)] = data
             self.total_received += len(data)
         self.handle_list.append(handle)
+        self.status_list.append(int(status))
         self.layers.append(layer)
         self.delegated.append(delegated)
 
@@ -69,6 +87,11 @@ class Outcome:
         if self._handles is None:
             self._handles = np.array(self.handle_list, dtype=np.uint64)
         return self._handles
+
+    @property
+    def statuses(self) -> StatusArray:
+        """The completion status of each object (``Status`` codes), in handle order."""
+        return np.array(self.status_list, dtype=np.uint8)
 
     def __len__(self) -> int:
         return len(self.handle_list)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..._coerce import check_length, format_handle
-from ..._enums import Layer, Status
+from ..._enums import Layer, Operation, Status
 from ..._fields import CACHED, MAC
 from ..._messages import error
 from ..host.tree import Node
@@ -17,6 +17,7 @@ from ..model.address import mac_from_int
 from ..model.fields import INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check, lookup
 from ..model.handle import PATH, TCP
 from ..model.value import to_int, to_mac
+from ..target.admission import take_fault
 from .terminate import upload
 from .types import Column, Outcome
 
@@ -64,13 +65,23 @@ def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> tuple[li
 
     statuses: list[int] = []
     refused: list[Node] = []
+    # Objects an injected fault failed: every mention of one in this update fails.
+    faulted: set[int] = set()
     for node, change in zip(nodes, changes, strict=True):
         if change:
             cached = list(node.cached)
             for index, value in change:
                 cached[index] = value
             node.cached = tuple(cached)
-        status = _push_cached(e, node) if node.offloaded else SUCCESS
+        if not node.offloaded:
+            status = SUCCESS
+        elif take_fault(e.target, Operation.UPDATE, node.handle) is not None:
+            faulted.add(node.handle)
+            status = Status.FAILURE.value
+        elif node.handle in faulted:
+            status = Status.FAILURE.value
+        else:
+            status = _push_cached(e, node)
         if status != SUCCESS:
             refused.append(node)
         statuses.append(status)

@@ -51,7 +51,8 @@ class Target:
             Arena(),
         )
         self.contexts: dict[int, Context] = {}  # by host handle
-        self.faults: dict[int, int] = {}  # host handle -> injected status (one-shot)
+        # (operation, host handle) -> injected status (one-shot)
+        self.faults: dict[tuple[int, int], int] = {}
         self.invalid: set[int] = set()  # host handles carrying an invalid mark
         self.paused = False  # upload-all was indicated and not yet followed by resume
         self.counters = TargetCounters()

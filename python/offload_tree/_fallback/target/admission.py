@@ -5,7 +5,7 @@ capacity, the MTU and receive-window limits, then a random fault, in that order
 
 from __future__ import annotations
 
-from ..._enums import Status
+from ..._enums import Operation, Status
 from ..host.tree import Node
 from ..model.fields import INITIAL_RCV_WND, PATH_MTU
 from ..model.handle import PATH, TCP
@@ -19,6 +19,7 @@ __all__ = [
     "forget_fault",
     "inject_fault",
     "restore_admission_state",
+    "take_fault",
 ]
 
 _ENTRIES_STATUS = (
@@ -33,10 +34,9 @@ AdmissionState = tuple[int, int | None]
 
 def admit(target: Target, node: Node) -> int | None:
     """The status of an offload attempt that fails, or None if the target takes ``node``."""
-    if target.faults:
-        fault = target.faults.pop(node.handle, None)
-        if fault is not None:
-            return fault
+    fault = take_fault(target, Operation.INITIATE_OFFLOAD, node.handle)
+    if fault is not None:
+        return fault
     layer = node.layer
     config = target.config
     capacity = config.capacity(layer)
@@ -64,21 +64,30 @@ def admit(target: Target, node: Node) -> int | None:
 def admission_state(target: Target, handle: int) -> AdmissionState:
     """What :func:`admit` may consume for ``handle``, so that a caller that must fail
     atomically (relink) can put it back."""
-    return target.rng.state, target.faults.get(handle)
+    return target.rng.state, target.faults.get((Operation.INITIATE_OFFLOAD, handle))
 
 
 def restore_admission_state(target: Target, handle: int, saved: AdmissionState) -> None:
     """Put back the generator and the fault saved by :func:`admission_state`."""
     target.rng.state, fault = saved
     if fault is not None:
-        target.faults[handle] = fault
+        target.faults[(Operation.INITIATE_OFFLOAD, handle)] = fault
 
 
-def inject_fault(target: Target, handle: int, status: int) -> None:
-    """Aim a one-shot failure at the next offload attempt of ``handle``."""
-    target.faults[handle] = status
+def inject_fault(target: Target, handle: int, operation: int, status: int) -> None:
+    """Aim a one-shot failure at the next ``operation`` on ``handle``."""
+    target.faults[(operation, handle)] = status
+
+
+def take_fault(target: Target, operation: int, handle: int) -> int | None:
+    """Fire the fault aimed at ``operation`` on ``handle``, if any: it is one-shot."""
+    if not target.faults:
+        return None
+    return target.faults.pop((operation, handle), None)
 
 
 def forget_fault(target: Target, handle: int) -> None:
-    """Drop the fault aimed at ``handle``, if any (the object was removed)."""
-    target.faults.pop(handle, None)
+    """Drop the faults aimed at ``handle``, if any (the object was removed)."""
+    if target.faults:
+        for operation in Operation:
+            target.faults.pop((operation, handle), None)
