@@ -116,6 +116,7 @@ def normalise(value: Any) -> Any:
                 (_m(h), value.delegated(h), value.received_data(h))
                 for h in value.terminated.tolist()
             ],
+            "upload": normalise(value.upload),
             "total_received": value.total_received,
         }
     if isinstance(value, ot.BlockList):
@@ -140,7 +141,9 @@ def normalise(value: Any) -> Any:
                 for h in hs
             ],
             "failed": [_m(h) for h in value.failed.tolist()],
-            "terminated": normalise(value.terminated),
+            "terminated": [_m(h) for h in value.terminated.tolist()],
+            "upload": normalise(value.upload),
+            "ok": value.ok,
             "len": len(value),
         }
         for kind in ("constant", "cached"):

@@ -83,9 +83,9 @@ def test_returning_the_completion_status_of_a_query_offload_operation(off):
     assert q.delegated(off.tc3)["state"] == ESTABLISHED
     with pytest.raises(ot.StateError, match="failed"):
         q.delegated(off.pa1)
-    assert hl(q.terminated.terminated) == [off.tc1, off.tc2, off.pa1]
-    assert q.terminated.status(off.pa1) is S.FAILURE, "the corrupt state fails its upload too"
-    assert q.terminated.status(off.tc1) is S.SUCCESS
+    assert hl(q.terminated) == [off.tc1, off.tc2, off.pa1]
+    assert q.upload.status(off.pa1) is S.FAILURE, "the corrupt state fails its upload too"
+    assert q.upload.status(off.tc1) is S.SUCCESS
     assert not off.tree.is_offloaded(off.pa1) and off.tree.is_offloaded(off.pa2)
     assert off.tree.is_offloaded(off.nb1), "pa2 still references nb1"
     ops = off.tree.stats()["operations"]["query"]
@@ -97,8 +97,8 @@ def test_a_failed_query_hands_back_the_buffered_bytes_of_what_it_terminates(off)
     off.target.receive(off.tc1, b"in flight")
     off.target.inject_fault(off.tc1, S.FAILURE, "query")
     q = off.tree.query(off.tc1, variables=("cached",))
-    assert q.terminated.received_data(off.tc1) == b"in flight"
-    assert q.terminated.delegated(off.tc1)["state"] == CLOSED
+    assert q.upload.received_data(off.tc1) == b"in flight"
+    assert q.upload.delegated(off.tc1)["state"] == CLOSED
     with pytest.raises(ot.StateError):
         q.cached(off.tc1)
 
@@ -115,6 +115,8 @@ def test_returning_the_completion_status_of_an_invalidate_operation(off):
     assert done.status(off.pa1) is S.FAILURE and done.status(off.pa2) is S.SUCCESS
     assert hl(done.failed) == [off.pa1]
     assert not off.tree.state(off.pa1).invalidated and off.tree.state(off.pa2).invalidated
+    # The fault fired; what it found is counted as corruption, not as a pending fault.
+    assert off.target.stats()["faults_pending"] == 0 and off.target.stats()["corrupt"] == 1
     # HARDWARE_FAILURE is mandatory: sends complete with UPLOAD_IN_PROGRESS meanwhile.
     assert off.target.send(off.tc1, 10) == 0
     assert off.tree.stats()["bytes"]["upload_in_progress"] == 10
@@ -128,6 +130,7 @@ def test_returning_the_completion_status_of_an_invalidate_operation(off):
     assert hl(events[1].result.terminated) == [off.tc2, off.pa1]
     assert events[1].result.status(off.pa1) is S.FAILURE
     assert events[1].result.status(off.tc2) is S.SUCCESS
+    assert off.target.stats()["corrupt"] == 0, "the upload that met the corruption clears it"
     ops = off.tree.stats()["operations"]["invalidate"]
     assert ops["requested"] == 2 and ops["succeeded"] == 1 and ops["failed"] == {"FAILURE": 1}
     check_invariants(off.tree, off.target)
@@ -161,6 +164,24 @@ def test_returning_the_completion_status_of_an_update_offload_operation(off):
     check_invariants(off.tree, off.target)
 
 
+def test_an_update_reports_the_status_of_the_upload_it_caused(off):
+    off.target.inject_fault(off.tc1, S.FAILURE, "update")
+    off.target.inject_fault(off.tc1, S.FAILURE, "terminate")
+    r = off.tree.update(off.tc1, nagle=False)
+    assert r.status(off.tc1) is S.FAILURE
+    assert r.upload.status(off.tc1) is S.FAILURE and hl(r.upload.failed) == [off.tc1]
+    assert r.delegated(off.tc1)["state"] == CLOSED
+
+
+def test_the_truth_of_a_result_is_ok(off):
+    off.target.inject_fault(off.tc3, S.FAILURE, "query")
+    q = off.tree.query([off.tc1, off.tc3])
+    assert len(q) == 2 and not q and not q.upload
+    assert off.tree.query(off.tc1)
+    assert off.tree.terminate([]), "an empty terminate failed nothing"
+    assert "1 failed" in repr(q.upload)
+
+
 # --- aiming a fault -------------------------------------------------------------------------
 
 
@@ -170,13 +191,46 @@ def test_only_failure_completes_the_operations_other_than_offload(off, operation
     unchanged(off, ot.ValidationError, lambda: off.target.inject_fault(off.tc1, status, operation))
 
 
-@pytest.mark.parametrize("operation", ["bogus", "offload", 5, -1, 1.5, None])
+@pytest.mark.parametrize(
+    "operation", ["bogus", "offload", "\u0131nvalidate", 5, -1, 1.5, None, S.FAILURE, ot.Layer.TCP]
+)
 def test_a_fault_names_an_operation_that_exists(off, operation):
     unchanged(
         off,
         ot.ValidationError,
         lambda: off.target.inject_fault(off.tc1, S.FAILURE, operation),
     )
+
+
+def test_a_status_of_another_enum_is_refused(off):
+    # Swapped arguments must not pass as codes: Operation.INVALIDATE == 4 == TCP_ENTRIES.
+    unchanged(
+        off,
+        ot.ValidationError,
+        lambda: off.target.inject_fault(off.tc1, Op.INVALIDATE, "initiate_offload"),
+    )
+
+
+@pytest.mark.parametrize("status", [S.PAUSED, 255, 16])
+def test_a_completion_fault_names_failure_whatever_the_status(off, status):
+    with pytest.raises(ot.ValidationError, match="SUCCESS or FAILURE only"):
+        off.target.inject_fault(off.tc1, status, "query")
+
+
+def test_a_bad_handle_is_reported_before_the_operation_and_the_status(make_example):
+    ex = make_example()
+    ex.tree.remove(ex.tc3)
+    for operation, status in [("bogus", S.FAILURE), ("query", 2.0), (9, 2), ("query", S.PAUSED)]:
+        unchanged(
+            ex,
+            ot.InvalidHandleError,
+            lambda operation=operation, status=status: ex.target.inject_fault(
+                ex.tc3, status, operation
+            ),
+        )
+    # then the operation, then the status
+    with pytest.raises(ot.ValidationError, match="operation"):
+        ex.target.inject_fault(ex.tc1, 2.0, "bogus")
 
 
 @pytest.mark.parametrize("operation", [Op.QUERY, 3, "query", "QUERY", "Query"])
@@ -217,6 +271,6 @@ def test_a_host_that_keeps_shared_state_terminates_only_what_it_could_not_query(
     ex.tree.initiate_offload(ex.tree.handles())
     ex.target.inject_fault(ex.tc1, S.FAILURE, "query")
     q = ex.tree.query(ex.tc1)
-    assert hl(q.terminated.terminated) == [ex.tc1]
+    assert hl(q.terminated) == [ex.tc1]
     assert ex.tree.is_offloaded(ex.pa1)
     check_invariants(ex.tree, ex.target)

@@ -176,7 +176,8 @@ class TreeMachine(RuleBasedStateMachine):
                     assert after[key] == before[key], "query changed something"
         elif name == "query":
             # A failed query makes the host terminate what it could not query, nothing else.
-            terminated = {h for h, *_ in value["terminated"]["terminated"]}
+            terminated = set(value["terminated"])
+            assert terminated == {h for h, *_ in value["upload"]["terminated"]}
             assert set(value["failed"]) <= terminated
             offloaded_before = {h & MASK48: v for h, v in before["offloaded"].items()}
             for h, now in masked_off.items():

@@ -16,6 +16,7 @@ TARGET_KEYS = [
     "paused",
     "faults_pending",
     "faults_pending_by_operation",
+    "corrupt",
     "bytes_received",
     "bytes_sent",
     "bytes_buffered",

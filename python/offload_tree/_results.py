@@ -180,6 +180,10 @@ class _OutcomeResult:
         """True when every object completed with SUCCESS."""
         return not bool(self._outcome.statuses.any())
 
+    def __bool__(self) -> bool:
+        """The truth of every result is ``ok`` (use ``len()`` for how many objects)."""
+        return self.ok
+
 
 class TerminateResult(_OutcomeResult):
     """The result of ``terminate``: what the target handed back for every uploaded object.
@@ -208,7 +212,10 @@ class TerminateResult(_OutcomeResult):
         return self._outcome.total_received
 
     def __repr__(self) -> str:
-        return f"<TerminateResult {len(self)} objects, {self.total_received} bytes returned>"
+        return (
+            f"<TerminateResult {len(self)} objects, {len(self.failed)} failed, "
+            f"{self.total_received} bytes returned>"
+        )
 
 
 class UpdateResult:
@@ -298,6 +305,12 @@ class UpdateResult:
         """What the host uploaded because of the refusals, dependents first."""
         return self._terminated.terminated
 
+    @property
+    def upload(self) -> TerminateResult:
+        """That upload in full: a status per uploaded object (FAILURE when its state was
+        corrupt), its delegated state and its returned bytes."""
+        return self._terminated
+
     def delegated(self, h: int) -> dict[str, int]:
         """The delegated state the target handed back for terminated object ``h``."""
         return self._terminated.delegated(h)
@@ -329,7 +342,8 @@ class QueryResult(_OutcomeResult):
     Each object has a completion status
     (returning-the-completion-status-of-a-query-offload-operation.md): SUCCESS, or FAILURE
     when its hardware state was corrupt. The host terminates what it could not query, with
-    its offloaded dependents: ``terminated`` is that upload (a ``TerminateResult``).
+    its offloaded dependents: ``terminated`` lists them, ``upload`` is that upload in full
+    (a ``TerminateResult``). A query that fails nothing changes nothing.
     """
 
     __slots__ = ("_kinds", "_states", "_terminated")
@@ -354,7 +368,7 @@ class QueryResult(_OutcomeResult):
         if self._outcome.statuses[i] != Status.SUCCESS:
             raise StateError(
                 f"the query of {format_handle(as_handle(h))} failed (FAILURE): the target's "
-                "state was corrupt and the host terminated it; see result.terminated"
+                "state was corrupt and the host terminated it; see result.upload"
             )
         return i
 
@@ -363,9 +377,14 @@ class QueryResult(_OutcomeResult):
         return self._outcome.delegated_at(self._answered(h))
 
     @property
-    def terminated(self) -> TerminateResult:
+    def terminated(self) -> HandleArray:
         """What the host terminated because a query failed: the failed objects with their
         offloaded dependents and the shared state this released, dependents first."""
+        return self._terminated.terminated
+
+    @property
+    def upload(self) -> TerminateResult:
+        """That upload in full: statuses, delegated state and returned bytes."""
         return self._terminated
 
     def _variables(self, h: int, kind: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ COUNTERS: tuple[str, ...] = (
     "invalid",
     "paused",
     "faults_pending",
+    "corrupt",
     "references_held",
     "unreferenced",
     "released",
@@ -116,6 +117,7 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
             operation.name.lower(): count
             for operation, count in zip(Operation, counters["faults_pending"], strict=True)
         },
+        "corrupt": counters["corrupt"],
         "bytes_received": counters["bytes_received"],
         "bytes_sent": counters["bytes_sent"],
         "bytes_buffered": counters["bytes_buffered"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from ._coerce import as_handle, plain_scalar
@@ -43,12 +44,15 @@ def _int_arg(name: str, value: object) -> int:
 
 
 def _operation_arg(value: object) -> int:
-    """An ``Operation``, its code, or its name in any case; ``ValidationError`` otherwise."""
+    """An ``Operation``, its code, or its name in any case; ``ValidationError`` otherwise
+    (a member of another enum too: it would pass as a code by accident)."""
     if isinstance(value, str):
-        try:
-            return int(Operation[value.upper()])
-        except KeyError:
-            raise error("not_an_operation", value=repr(value)) from None
+        name = value.upper()
+        if value.isascii() and name in Operation.__members__:
+            return int(Operation[name])
+        raise error("not_an_operation", value=repr(value))
+    if isinstance(value, Enum) and not isinstance(value, Operation):
+        raise error("not_an_operation", value=repr(value))
     return _int_arg("operation", value)
 
 
@@ -248,9 +252,12 @@ class SimulatedTarget:
         docs/DESIGN.md §8, "Faults").
         """
         engine = self._attached_engine()
-        engine.target_inject_fault(
-            as_handle(h), _int_arg("status", status), _operation_arg(operation)
-        )
+        handle = as_handle(h)
+        engine.layer(handle)  # the documented order: a bad handle wins, then the operation
+        code = _operation_arg(operation)
+        if isinstance(status, Enum) and not isinstance(status, Status):
+            raise ValidationError(f"status must be a Status or an int, got {status!r}")
+        engine.target_inject_fault(handle, _int_arg("status", status), code)
 
     def internal_tree(self) -> dict[int, int | None]:
         """The target's internal tree: every offloaded handle (in walk pre-order) mapped to

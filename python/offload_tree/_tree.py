@@ -384,7 +384,11 @@ class OffloadStateTree:
         return TerminateResult(self._engine.relink(as_handle(path), as_handle(neighbor)))
 
     def query(self, handles: Any, *, variables: Iterable[str] = ("delegated",)) -> QueryResult:
-        """Read the target's state of offloaded objects, changing nothing.
+        """Read the target's state of offloaded objects.
+
+        A query changes nothing, unless the target fails it for an object whose hardware
+        state is corrupt (an injected fault): the host then terminates that object with its
+        dependents, as NDIS's host stack does (``result.terminated``, ``result.upload``).
 
         The host can query constant, cached and delegated state (querying-offloaded-state.md):
         ``variables`` names the kinds wanted; delegated state is always read (the target's

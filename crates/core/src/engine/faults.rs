@@ -21,18 +21,20 @@ impl Engine {
             .and_then(Operation::from_u8)
             .ok_or_else(|| error!(NotAnOperation, value = code))?;
         let code = status.to_int("status")?;
-        let status = u8::try_from(code)
-            .ok()
-            .and_then(Status::from_u8)
-            .filter(|s| s.is_injectable())
-            .ok_or_else(|| error!(NotAFaultStatus, value = code))?;
-        if !operation.can_fail_with(status) {
-            return Err(error!(
-                NotACompletionStatus,
-                status = status.name(),
-                operation = operation.name()
-            ));
-        }
+        let known = u8::try_from(code).ok().and_then(Status::from_u8);
+        let status = match known {
+            Some(status) if operation.can_fail_with(status) => status,
+            // Only an offload takes the detailed failures: say so for the other operations.
+            _ if operation != Operation::InitiateOffload => {
+                let got = known.map_or_else(|| code.to_string(), |s| s.name().to_string());
+                return Err(error!(
+                    NotACompletionStatus,
+                    status = got,
+                    operation = operation.name()
+                ));
+            }
+            _ => return Err(error!(NotAFaultStatus, value = code)),
+        };
         self.target.inject_fault(h, operation, status);
         Ok(())
     }

@@ -20,8 +20,7 @@ impl Engine {
         let mut statuses = Vec::with_capacity(handles.len());
         for &h in &handles {
             let status = if self.target.take_fault(Operation::Invalidate, h).is_some() {
-                self.target
-                    .inject_fault(h, Operation::Terminate, Status::Failure);
+                self.target.corrupt(h);
                 Status::Failure
             } else {
                 let context = self.host.context(h);

@@ -210,6 +210,15 @@ impl Engine {
                 self.target.invalid
             ));
         }
+        // Corruption marks only offloaded objects: the upload that meets it clears it.
+        for &raw in &self.target.corrupt {
+            if !host.contains(raw) || !host.is_offloaded(Handle::from_raw(raw)) {
+                return Err(format!(
+                    "{} is marked corrupt but is not offloaded",
+                    Handle::from_raw(raw)
+                ));
+            }
+        }
         Ok(())
     }
 }

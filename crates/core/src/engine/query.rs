@@ -19,8 +19,7 @@ impl Engine {
         for &h in &handles {
             if self.target.take_fault(Operation::Query, h).is_some() {
                 // The state is corrupt: the upload that follows fails as well.
-                self.target
-                    .inject_fault(h, Operation::Terminate, Status::Failure);
+                self.target.corrupt(h);
                 outcome.push(h.raw(), Status::Failure, self.host_delegated(h));
                 failed.push(h);
                 continue;

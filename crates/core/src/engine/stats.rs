@@ -56,6 +56,7 @@ impl Engine {
             invalid: self.target.invalid,
             paused: self.target.paused,
             faults_pending: self.target.faults_pending(),
+            corrupt: self.target.corrupt.len() as u64,
             references_held,
             unreferenced,
             released: c.released,

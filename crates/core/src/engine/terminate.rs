@@ -6,7 +6,7 @@ use super::types::{Delegated, Outcome};
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
-use crate::model::{ConnectionState, Handle, Layer, Operation, Result, Status};
+use crate::model::{ConnectionState, Handle, Layer, Result, Status};
 use crate::target::Upload;
 
 impl Engine {
@@ -85,7 +85,7 @@ impl Engine {
     fn upload_one(&mut self, h: Handle, outcome: &mut Outcome) -> Option<Handle> {
         let layer = layer_of(h);
         let context = self.host.context(h);
-        let corrupt = self.target.take_fault(Operation::Terminate, h).is_some();
+        let corrupt = self.target.take_corruption(h);
         let delegated = match self.target.upload(layer, context) {
             Upload::Neighbor {
                 nic_reachability_delta,

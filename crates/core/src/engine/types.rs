@@ -247,6 +247,8 @@ pub struct Counters {
     pub paused: bool,
     /// Injected faults not fired yet, per `Operation`.
     pub faults_pending: [u64; 5],
+    /// Offloaded objects a failed query or invalidate found corrupt (their upload will fail).
+    pub corrupt: u64,
     /// The host's reference counts summed per layer: offloaded dependents of offloaded objects.
     pub references_held: [u64; 3],
     /// Offloaded objects per layer that no offloaded object depends on (always 0 for
@@ -288,6 +290,7 @@ impl Counters {
             ("invalid", Int(self.invalid)),
             ("paused", Bool(self.paused)),
             ("faults_pending", PerOperation(self.faults_pending)),
+            ("corrupt", Int(self.corrupt)),
             ("references_held", PerLayer(self.references_held)),
             ("unreferenced", PerLayer(self.unreferenced)),
             ("released", PerLayer(self.released)),

@@ -92,6 +92,19 @@ impl Target {
         self.faults.remove(&(operation, host.raw()))
     }
 
+    /// Marks `host`'s hardware state corrupt: its upload will complete with FAILURE.
+    pub(crate) fn corrupt(&mut self, host: Handle) {
+        self.corrupt.insert(host.raw());
+    }
+
+    /// Whether `host` is corrupt: a terminate fault aimed at it, or corruption a query or an
+    /// invalidate found. Either is consumed: the upload that asks is the last use.
+    pub(crate) fn take_corruption(&mut self, host: Handle) -> bool {
+        let fault = self.take_fault(Operation::Terminate, host).is_some();
+        let found = !self.corrupt.is_empty() && self.corrupt.remove(&host.raw());
+        fault || found
+    }
+
     /// The faults not fired yet, per `Operation` code.
     pub(crate) fn faults_pending(&self) -> [u64; 5] {
         let mut pending = [0; 5];

@@ -11,7 +11,7 @@ mod contexts;
 mod rng;
 mod traffic;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{Arena, Layer, Operation, Result, Status, TcpDelegated};
 
@@ -49,6 +49,9 @@ pub(crate) struct Target {
     pub received: HashMap<u32, Vec<u8>>,
     /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
     pub faults: HashMap<(Operation, u64), Status>,
+    /// Offloaded objects whose hardware state a failed query or invalidate found corrupt,
+    /// by host handle: their upload completes with FAILURE.
+    pub corrupt: HashSet<u64>,
     /// Upload-all was indicated and not yet followed by resume.
     pub paused: bool,
     /// Contexts carrying an invalid mark.
@@ -69,6 +72,7 @@ impl Target {
             rng: SplitMix64::new(seed),
             received: HashMap::new(),
             faults: HashMap::new(),
+            corrupt: HashSet::new(),
             paused: false,
             invalid: 0,
             counters: TargetCounters::default(),

@@ -29,8 +29,10 @@ def target_inject_fault(e: Engine, handle: int, status: object, operation: objec
         raise error("not_an_operation", value=code)
     op = Operation(code)
     code = to_int(status, "status")
+    if op is not Operation.INITIATE_OFFLOAD and code != Status.FAILURE:
+        # Only an offload takes the detailed failures: say so for the other operations.
+        got = Status(code).name if code in range(len(Status)) else str(code)
+        raise error("not_a_completion_status", status=got, operation=op.name)
     if code not in _INJECTABLE:
         raise error("not_a_fault_status", value=code)
-    if not op.can_fail_with(code):
-        raise error("not_a_completion_status", status=Status(code).name, operation=op.name)
     inject_fault(e.target, node.handle, op, code)

@@ -12,7 +12,7 @@ from ..._enums import Operation, Status, UploadReason
 from ..host.tree import Node
 from ..host.walk import pre_order
 from ..model.handle import TCP
-from ..target.admission import inject_fault, take_fault
+from ..target.admission import corrupt, take_fault
 from .events import request_upload
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def invalidate(e: Engine, handles: list[int]) -> tuple[list[int], list[int]]:
     statuses: list[int] = []
     for node in nodes:
         if take_fault(e.target, Operation.INVALIDATE, node.handle) is not None:
-            inject_fault(e.target, node.handle, Operation.TERMINATE, Status.FAILURE)
+            corrupt(e.target, node.handle)
             statuses.append(Status.FAILURE.value)
         else:
             e.target.set_invalid(node.handle, True)

@@ -54,5 +54,7 @@ def check_invariants(e: Engine) -> None:
     buffered = sum(len(c.received or b"") for c in target.contexts.values())
     assert buffered == target.counters.bytes_buffered, (buffered, target.counters)
     assert target.invalid == {h for h, c in target.contexts.items() if c.invalid}
+    # corruption marks only offloaded objects: the upload that meets it clears it
+    assert target.corrupt <= set(target.contexts), "a corrupt object is not offloaded"
     pending = {ev.handle for ev in e.events if ev.reason == 9 and ev.handle is not None}
     assert e.invalid_pending <= pending, "an INVALID_STATE request is pending without its event"

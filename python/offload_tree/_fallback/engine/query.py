@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..._enums import Operation, Status
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
-from ..target.admission import inject_fault, take_fault
+from ..target.admission import corrupt, take_fault
 from .terminate import upload
 from .types import Outcome
 
@@ -29,7 +29,7 @@ def query(e: Engine, handles: list[int]) -> tuple[Outcome, Outcome]:
     for node in nodes:
         if take_fault(e.target, Operation.QUERY, node.handle) is not None:
             # The state is corrupt: the upload that follows fails as well.
-            inject_fault(e.target, node.handle, Operation.TERMINATE, Status.FAILURE)
+            corrupt(e.target, node.handle)
             outcome.push(node.handle, node.layer, node.delegated, status=Status.FAILURE)
             failed.append(node)
             continue

@@ -55,6 +55,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "faults_pending": tuple(
             sum(op == operation for op, _ in target.faults) for operation in Operation
         ),
+        "corrupt": len(target.corrupt),
         "references_held": tuple(held),
         "unreferenced": tuple(unreferenced),
         "released": tuple(counts.released),

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..._coerce import format_handle
-from ..._enums import ConnectionState, Layer, Operation, Status
+from ..._enums import ConnectionState, Layer, Status
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
 from ..model.handle import NEIGHBOR, PATH, TCP
-from ..target.admission import take_fault
+from ..target.admission import take_corruption
 from .build import first_dependent_outside
 from .types import Outcome
 
@@ -87,7 +87,7 @@ def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
     A terminate fault aimed at the object stands for corrupt hardware state: the upload
     completes with FAILURE and a connection comes back aborted (CLOSED), with the target's
     last values and every buffered byte (``crates/core/src/engine/terminate.rs``)."""
-    corrupt = take_fault(e.target, Operation.TERMINATE, node.handle) is not None
+    corrupt = take_corruption(e.target, node.handle)
     delegated, data = e.target.upload(node.handle)
     if corrupt and node.layer == TCP:
         delegated = (ConnectionState.CLOSED.value, *delegated[1:])

@@ -39,7 +39,17 @@ class TargetCounters:
 class Target:
     """Everything the simulated target holds."""
 
-    __slots__ = ("arenas", "config", "contexts", "counters", "faults", "invalid", "paused", "rng")
+    __slots__ = (
+        "arenas",
+        "config",
+        "contexts",
+        "corrupt",
+        "counters",
+        "faults",
+        "invalid",
+        "paused",
+        "rng",
+    )
 
     def __init__(self, config: TargetConfig) -> None:
         """An empty target configured by ``config``."""
@@ -54,6 +64,8 @@ class Target:
         # (operation, host handle) -> injected status (one-shot)
         self.faults: dict[tuple[int, int], int] = {}
         self.invalid: set[int] = set()  # host handles carrying an invalid mark
+        # host handles whose hardware state a failed query or invalidate found corrupt
+        self.corrupt: set[int] = set()
         self.paused = False  # upload-all was indicated and not yet followed by resume
         self.counters = TargetCounters()
 

@@ -16,9 +16,11 @@ __all__ = [
     "AdmissionState",
     "admission_state",
     "admit",
+    "corrupt",
     "forget_fault",
     "inject_fault",
     "restore_admission_state",
+    "take_corruption",
     "take_fault",
 ]
 
@@ -84,6 +86,20 @@ def take_fault(target: Target, operation: int, handle: int) -> int | None:
     if not target.faults:
         return None
     return target.faults.pop((operation, handle), None)
+
+
+def corrupt(target: Target, handle: int) -> None:
+    """Mark ``handle``'s hardware state corrupt: its upload will complete with FAILURE."""
+    target.corrupt.add(handle)
+
+
+def take_corruption(target: Target, handle: int) -> bool:
+    """Whether ``handle`` is corrupt: a terminate fault aimed at it, or corruption a query
+    or an invalidate found. Either is consumed: the upload that asks is the last use."""
+    fault = take_fault(target, Operation.TERMINATE, handle) is not None
+    found = handle in target.corrupt
+    target.corrupt.discard(handle)
+    return fault or found
 
 
 def forget_fault(target: Target, handle: int) -> None:
