@@ -70,3 +70,11 @@ def make_example(make_pair: Callable[..., tuple[Any, Any]]) -> Callable[..., Exa
 @pytest.fixture
 def ex(make_example: Callable[..., Example]) -> Example:
     return make_example()
+
+
+@pytest.fixture
+def off(make_example: Callable[..., Example]) -> Example:
+    """The source page's example with everything offloaded."""
+    example = make_example()
+    assert example.tree.initiate_offload(example.tree.handles()).ok
+    return example

@@ -13,13 +13,6 @@ R = ot.UploadReason
 K = ot.EventKind
 
 
-@pytest.fixture
-def off(make_example):
-    ex = make_example()
-    assert ex.tree.initiate_offload(ex.tree.handles()).ok
-    return ex
-
-
 def test_no_events(off):
     assert off.tree.process_events() == []
 

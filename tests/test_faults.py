@@ -24,13 +24,6 @@ CLOSED = int(ot.ConnectionState.CLOSED)
 ESTABLISHED = int(ot.ConnectionState.ESTABLISHED)
 
 
-@pytest.fixture
-def off(make_example):
-    ex = make_example()
-    assert ex.tree.initiate_offload(ex.tree.handles()).ok
-    return ex
-
-
 def pending(ex):
     return ex.target.stats()["faults_pending_by_operation"]
 

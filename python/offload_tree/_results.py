@@ -122,24 +122,39 @@ class OffloadResult:
         )
 
 
-class _OutcomeResult:
-    """Shared lookup of a terminate or query outcome by handle."""
+class _ByHandle:
+    """Lookup of a result's entries by handle (each handle once), built on first use."""
 
-    __slots__ = ("_index", "_outcome")
+    __slots__ = ("_index",)
 
-    def __init__(self, outcome: Outcome) -> None:
-        self._outcome = outcome
+    def __init__(self) -> None:
         self._index: dict[int, int] | None = None
+
+    def _handle_array(self) -> HandleArray:
+        raise NotImplementedError
 
     def _position(self, h: object) -> int:
         if self._index is None:
-            handles = self._outcome.handles.tolist()
+            handles = self._handle_array().tolist()
             self._index = dict(zip(handles, range(len(handles)), strict=True))
         key = as_handle(h)
         try:
             return self._index[key]
         except KeyError:
             raise InvalidHandleError(f"handle {format_handle(key)} is not in this result") from None
+
+
+class _OutcomeResult(_ByHandle):
+    """Shared lookup of a terminate or query outcome by handle."""
+
+    __slots__ = ("_outcome",)
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__()
+        self._outcome = outcome
+
+    def _handle_array(self) -> HandleArray:
+        return self._outcome.handles
 
     def __len__(self) -> int:
         return len(self._outcome)
@@ -411,7 +426,7 @@ class QueryResult(_OutcomeResult):
         return f"<QueryResult {len(self)} objects, {len(self.failed)} failed>"
 
 
-class InvalidateResult:
+class InvalidateResult(_ByHandle):
     """The result of ``invalidate``: one completion status per object (duplicates dropped).
 
     SUCCESS: the target marked the object invalid and asked for the upload of every
@@ -421,13 +436,16 @@ class InvalidateResult:
     connections with reason HARDWARE_FAILURE, and the object's own upload will fail.
     """
 
-    __slots__ = ("_handles", "_index", "_statuses")
+    __slots__ = ("_handles", "_statuses")
 
     def __init__(self, handles: HandleArray, statuses: npt.NDArray[np.uint8]) -> None:
         """Wrap the engine's objects and statuses."""
+        super().__init__()
         self._handles = handles
         self._statuses = statuses
-        self._index: dict[int, int] | None = None
+
+    def _handle_array(self) -> HandleArray:
+        return self._handles
 
     @property
     def handles(self) -> HandleArray:
@@ -441,14 +459,7 @@ class InvalidateResult:
 
     def status(self, h: int) -> Status:
         """The completion status of ``h``."""
-        if self._index is None:
-            handles = self._handles.tolist()
-            self._index = dict(zip(handles, range(len(handles)), strict=True))
-        key = as_handle(h)
-        try:
-            return Status(int(self._statuses[self._index[key]]))
-        except KeyError:
-            raise InvalidHandleError(f"handle {format_handle(key)} is not in this result") from None
+        return Status(int(self._statuses[self._position(h)]))
 
     @property
     def failed(self) -> HandleArray:

@@ -16,10 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["target_inject_fault"]
 
-#: The failures a target can report by itself: FAILURE..CONNECTION_REJECTED.
-_INJECTABLE = range(Status.FAILURE, Status.CONNECTION_REJECTED + 1)
-
-
 def target_inject_fault(e: Engine, handle: int, status: object, operation: object) -> None:
     """The next ``operation`` (an ``Operation`` code) that reaches ``handle`` fails with
     ``status``: any failure a target can report for an offload, FAILURE for the others."""
@@ -29,10 +25,11 @@ def target_inject_fault(e: Engine, handle: int, status: object, operation: objec
         raise error("not_an_operation", value=code)
     op = Operation(code)
     code = to_int(status, "status")
-    if op is not Operation.INITIATE_OFFLOAD and code != Status.FAILURE:
+    known = code in range(len(Status))
+    if not (known and op.can_fail_with(code)):
+        if op is Operation.INITIATE_OFFLOAD:
+            raise error("not_a_fault_status", value=code)
         # Only an offload takes the detailed failures: say so for the other operations.
-        got = Status(code).name if code in range(len(Status)) else str(code)
+        got = Status(code).name if known else str(code)
         raise error("not_a_completion_status", status=got, operation=op.name)
-    if code not in _INJECTABLE:
-        raise error("not_a_fault_status", value=code)
     inject_fault(e.target, node.handle, op, code)
