@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["target_inject_fault"]
 
+
 def target_inject_fault(e: Engine, handle: int, status: object, operation: object) -> None:
     """The next ``operation`` (an ``Operation`` code) that reaches ``handle`` fails with
     ``status``: any failure a target can report for an offload, FAILURE for the others."""
