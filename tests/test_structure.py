@@ -366,25 +366,71 @@ def test_tree_id_is_in_the_top_bits(make_tree):
     assert tree.add_neighbor(mac=1) >> 48 == tree.tree_id
 
 
-def test_tree_id_counter_wraps_from_ffff_to_1(backend):
-    tid = ot.OffloadStateTree(backend=backend).tree_id
-    for _ in range(0x10000):
-        if tid == 0xFFFF:
-            break
-        tid = ot.OffloadStateTree(backend=backend).tree_id
-    assert tid == 0xFFFF
-    nxt = ot.OffloadStateTree(backend=backend)
-    assert nxt.tree_id == 1, "0xFFFF wraps to 1: tree id 0 is never used"
-    assert nxt.add_neighbor(mac=1) >> 48 == 1
+def test_tree_ids_skip_every_live_tree_of_either_backend(backend):
+    # Regression (issue 11): ids wrapped after 65,535 trees onto one still alive, and then
+    # each tree accepted the other's handles.
+    kept = ot.OffloadStateTree(backend=backend)
+    nb = kept.add_neighbor(mac=1)
+    for i in range(0x10000):
+        other = ot.OffloadStateTree(backend="python" if i % 2 else backend)
+        assert other.tree_id != kept.tree_id
+        assert 1 <= other.tree_id <= 0xFFFF, "tree id 0 is never used"
+    with pytest.raises(ot.InvalidHandleError):
+        other.state(nb)
+    assert kept.state(nb).mac == "00:00:00:00:00:01"
 
 
-def test_each_backend_has_its_own_tree_id_counter():
+def test_trees_of_the_two_backends_never_share_an_id():
+    # Regression (issue 11): each backend numbered its own trees, so the first native and the
+    # first fallback tree were both tree 1 and b.remove([a_handle]) deleted b's neighbor.
     require_backend("native")
-    first = ot.OffloadStateTree(backend="python").tree_id
-    ot.OffloadStateTree(backend="native")
-    ot.OffloadStateTree(backend="native")
-    second = ot.OffloadStateTree(backend="python").tree_id
-    assert second == (first % 0xFFFF) + 1
+    a = ot.OffloadStateTree(backend="native")
+    b = ot.OffloadStateTree(backend="python")
+    assert a.tree_id != b.tree_id
+    ha, hb = a.add_neighbor(mac=1), b.add_neighbor(mac=1)
+    with pytest.raises(ot.InvalidHandleError):
+        b.remove([ha])
+    with pytest.raises(ot.InvalidHandleError):
+        a.remove([hb])
+    assert len(a) == 1 and len(b) == 1
+
+
+def test_creating_a_tree_when_every_id_is_alive_is_a_clear_error(backend, monkeypatch):
+    import gc
+
+    from offload_tree import _tree_ids
+
+    alive = set(range(1, _tree_ids.TREE_ID_MAX + 1))
+    monkeypatch.setattr(_tree_ids, "_live", alive)
+    target = ot.SimulatedTarget()
+    with pytest.raises(ot.StateError, match="no free tree id"):
+        ot.OffloadStateTree(target, backend=backend)
+    assert not target.attached, "the failed tree left its target free"
+    alive.discard(7)
+    tree = ot.OffloadStateTree(target, backend=backend)
+    assert tree.tree_id == 7
+    # Free id 7 in the patched set, not in the real one, which may hold another tree's 7.
+    del tree, target
+    gc.collect()
+    assert 7 not in alive
+
+
+def test_a_tree_id_comes_back_when_its_engine_is_gone(backend):
+    import gc
+
+    from offload_tree import _tree_ids
+
+    gc.collect()
+    before = _tree_ids.live_count()
+    target = ot.SimulatedTarget()
+    tree = ot.OffloadStateTree(target, backend=backend)
+    assert _tree_ids.live_count() == before + 1
+    del tree
+    gc.collect()
+    assert _tree_ids.live_count() == before + 1, "the target still drives the engine"
+    del target
+    gc.collect()
+    assert _tree_ids.live_count() == before
 
 
 def test_handles_at_or_above_2_pow_63_work_everywhere(backend):
@@ -408,3 +454,11 @@ def test_handles_at_or_above_2_pow_63_work_everywhere(backend):
     assert t.received_data(int(tcs[1])) == b"x"
     assert hl(tree.remove(np.array([nb], dtype=np.uint64), cascade=True)) == [*hl(tcs), pa, nb]
     assert len(tree) == 0 and nb not in tree
+
+
+@pytest.mark.parametrize("target", [5, "target", object()])
+def test_a_tree_needs_a_simulated_target(backend, target):
+    # Regression (issue 11): a plain TypeError, not an OffloadTreeError.
+    with pytest.raises(ot.ValidationError, match="SimulatedTarget") as info:
+        ot.OffloadStateTree(target, backend=backend)
+    assert isinstance(info.value, ot.OffloadTreeError)

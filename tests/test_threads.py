@@ -425,3 +425,32 @@ def test_a_writer_thread_cannot_slip_unvalidated_values_into_a_batch(
         stop.set()
         writer.join()
     check_invariants(tree)
+
+
+def test_only_one_of_many_threads_attaches_a_tree_to_a_target(
+    backend: str, frequent_switches: None
+) -> None:
+    """Regression (issue 11): the attach checked and set without a lock, so two threads could
+    both build a tree on one target (68 of 3,000 trials native, up to 624 python), and the
+    loser's ``.target`` then drove the winner's engine."""
+    for _ in range(300):
+        target = ot.SimulatedTarget()
+        start = threading.Barrier(4)
+
+        def attach(
+            target: ot.SimulatedTarget = target, start: threading.Barrier = start
+        ) -> ot.OffloadStateTree | None:
+            start.wait()
+            try:
+                return ot.OffloadStateTree(target, backend=backend)
+            except ot.StateError:
+                return None
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            futures = [pool.submit(attach) for _ in range(4)]
+            trees = [t for t in (f.result() for f in futures) if t is not None]
+        assert len(trees) == 1, f"{len(trees)} trees attached to one target"
+        (tree,) = trees
+        pa = tree.add_path(tree.add_neighbor(mac=1), source="10.0.0.1", destination="10.0.0.2")
+        tc = tree.add_tcp(pa, local_port=1, remote_port=2)
+        assert tree.initiate_offload(tc).ok and target.stats()["offloaded"]["tcp"] == 1

@@ -88,6 +88,7 @@ class Engine(Protocol):
         fail_rate: float,
         seed: int,
         release_unreferenced: bool,
+        tree_id: int,
     ) -> None: ...
 
     @property

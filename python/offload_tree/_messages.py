@@ -143,6 +143,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "a {operation} completes with SUCCESS or FAILURE only: its fault must be FAILURE, "
         "got {status}",
     ),
+    "tree_id_zero": ("ValidationError", "a tree id is in 1..65535: 0 is never used"),
     "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
 }
 

@@ -46,6 +46,7 @@ class Engine:
         fail_rate: float,
         seed: int,
         release_unreferenced: bool,
+        tree_id: int,
     ) -> Engine: ...
     @property
     def tree_id(self) -> int: ...

@@ -8,11 +8,13 @@ is built on it, then forwards its calls to that tree's engine.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from . import _tree_ids
 from ._coerce import as_handle, plain_scalar
 from ._engine import Engine, EngineClass
 from ._enums import Operation, Status, UploadReason
@@ -82,7 +84,7 @@ class SimulatedTarget:
     ``StateError``.
     """
 
-    __slots__ = ("_config", "_engine")
+    __slots__ = ("_attach_lock", "_config", "_engine")
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class SimulatedTarget:
             seed=int(seed),
         )
         self._engine: Engine | None = None
+        self._attach_lock = threading.Lock()
 
     @property
     def neighbor_capacity(self) -> int | None:
@@ -162,14 +165,24 @@ class SimulatedTarget:
     def _attach(self, engine_class: EngineClass, release_unreferenced: bool) -> Engine:
         """Create the engine of a new tree from this configuration and the host's policy;
         once only."""
-        if self._engine is not None:
-            raise StateError("target is already attached to a tree")
-        c = self._config
-        self._engine = engine_class(
-            c.neighbor_capacity, c.path_capacity, c.tcp_capacity, c.max_path_mtu,
-            c.max_rcv_window, c.fail_rate, c.seed, release_unreferenced,
-        )  # fmt: skip
-        return self._engine
+        # Check and set under one lock: two threads building trees on one target must not
+        # both succeed (the loser's tree would drive the winner's engine).
+        with self._attach_lock:
+            if self._engine is not None:
+                raise StateError("target is already attached to a tree")
+            c = self._config
+            tree_id = _tree_ids.acquire()
+            try:
+                engine = engine_class(
+                    c.neighbor_capacity, c.path_capacity, c.tcp_capacity, c.max_path_mtu,
+                    c.max_rcv_window, c.fail_rate, c.seed, release_unreferenced, tree_id,
+                )  # fmt: skip
+            except BaseException:
+                _tree_ids.release(tree_id)
+                raise
+            _tree_ids.bind(engine, tree_id)
+            self._engine = engine
+            return engine
 
     @property
     def attached(self) -> bool:

@@ -146,7 +146,7 @@ class OffloadStateTree:
         if target is None:
             target = SimulatedTarget()
         elif not isinstance(target, SimulatedTarget):
-            raise TypeError(f"target must be a SimulatedTarget, got {type(target).__name__}")
+            raise ValidationError(f"target must be a SimulatedTarget, got {type(target).__name__}")
         release = as_bool("release_unreferenced", release_unreferenced)
         self._engine: Engine = target._attach(engine_class, release)
         self._target = target

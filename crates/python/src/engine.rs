@@ -34,7 +34,8 @@ enum OwnedColumn {
 type Completion<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u8>>);
 
 /// The engine behind one `OffloadStateTree`: host tree and simulated target.
-#[pyclass(frozen, module = "offload_tree._native", name = "Engine")]
+// `weakref`: the facade frees the engine's tree id when the engine is collected.
+#[pyclass(frozen, weakref, module = "offload_tree._native", name = "Engine")]
 pub struct PyEngine {
     inner: Mutex<Engine>,
 }
@@ -111,7 +112,7 @@ impl PyEngine {
     #[new]
     // The constructor mirrors SimulatedTarget's keywords one for one.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window, fail_rate, seed, release_unreferenced))]
+    #[pyo3(signature = (neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window, fail_rate, seed, release_unreferenced, tree_id))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         neighbor_capacity: Option<u64>,
@@ -122,6 +123,7 @@ impl PyEngine {
         fail_rate: f64,
         seed: u64,
         release_unreferenced: bool,
+        tree_id: u16,
     ) -> PyResult<Self> {
         let config = TargetConfig {
             neighbor_capacity,
@@ -135,7 +137,7 @@ impl PyEngine {
         let policy = HostPolicy {
             release_unreferenced,
         };
-        let engine = Engine::with_policy(config, policy).map_err(to_pyerr)?;
+        let engine = Engine::with_tree_id(config, policy, tree_id).map_err(to_pyerr)?;
         Ok(Self {
             inner: Mutex::new(engine),
         })

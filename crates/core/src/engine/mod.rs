@@ -87,8 +87,21 @@ impl Engine {
 
     /// An empty tree on a target configured by `config`, run by a host with `policy`.
     pub fn with_policy(config: TargetConfig, policy: HostPolicy) -> Result<Engine> {
+        Self::build(config, policy, HostTree::new())
+    }
+
+    /// An empty tree with id `tree_id` (1..=0xFFFF), for a caller that keeps ids unique among
+    /// its live trees itself (the Python package does, across both of its backends).
+    pub fn with_tree_id(config: TargetConfig, policy: HostPolicy, tree_id: u16) -> Result<Engine> {
+        if tree_id == 0 {
+            return Err(error!(TreeIdZero));
+        }
+        Self::build(config, policy, HostTree::with_id(tree_id))
+    }
+
+    fn build(config: TargetConfig, policy: HostPolicy, host: HostTree) -> Result<Engine> {
         Ok(Engine {
-            host: HostTree::new(),
+            host,
             target: Target::new(config)?,
             events: VecDeque::new(),
             invalid_pending: HashSet::new(),

@@ -135,6 +135,8 @@ error_catalogue! {
     /// Terminate, update, query and invalidate complete with SUCCESS or FAILURE only.
     NotACompletionStatus = Validation, "not_a_completion_status",
         "a {operation} completes with SUCCESS or FAILURE only: its fault must be FAILURE, got {status}";
+    /// Tree id 0 is reserved so that no valid handle is 0.
+    TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
 }
 

@@ -28,7 +28,6 @@ from ..._errors import InternalError, OffloadTreeError
 from ..._messages import error
 from ..host.policy import HostPolicy
 from ..host.tree import HostTree, Node, expect_layer
-from ..model.handle import next_tree_id
 from ..model.value import sort_value
 from ..target import Target, TargetConfig
 from . import (
@@ -105,16 +104,20 @@ class Engine:
         fail_rate: float,
         seed: int,
         release_unreferenced: bool,
+        tree_id: int,
     ) -> None:
-        """A new, empty tree with its target; the configuration is validated by the facade."""
+        """A new, empty tree with its target; the configuration and ``tree_id`` (unique among
+        live trees: ``offload_tree._tree_ids``) are the facade's."""
         config = TargetConfig(
             neighbor_capacity, path_capacity, tcp_capacity, max_path_mtu, max_rcv_window,
             float(fail_rate), seed,
         )  # fmt: skip
         if not 0.0 <= config.fail_rate <= 1.0:  # the core's own guard (TargetConfig::validate)
             raise error("fail_rate_range", value=config.fail_rate)
+        if tree_id == 0:  # the core's own guard (Engine::with_tree_id)
+            raise error("tree_id_zero")
         self._lock = threading.Lock()
-        self.host = HostTree(next_tree_id())
+        self.host = HostTree(tree_id)
         self.target = Target(config)
         #: target-initiated events waiting for process_events
         self.events: deque[Event] = deque()

@@ -8,8 +8,6 @@ the slot is reused.
 
 from __future__ import annotations
 
-import threading
-
 __all__ = [
     "GENERATION_LIMIT",
     "LAYER_SHIFT",
@@ -22,7 +20,6 @@ __all__ = [
     "handle_layer",
     "handle_slot",
     "handle_tree_id",
-    "next_tree_id",
     "pack_handle",
 ]
 
@@ -34,7 +31,6 @@ LAYER_SHIFT = 46
 GENERATION_SHIFT = 32
 GENERATION_LIMIT = 1 << 14  # generations are 14 bits: 0..16383
 SLOT_MASK = 0xFFFF_FFFF
-TREE_ID_MAX = 0xFFFF
 
 
 def pack_handle(tree_id: int, layer: int, generation: int, slot: int) -> int:
@@ -65,15 +61,3 @@ def handle_generation(h: int) -> int:
 def handle_slot(h: int) -> int:
     """Bits 31..0: the slot in the layer's arena."""
     return h & SLOT_MASK
-
-
-_tree_id_lock = threading.Lock()
-_last_tree_id = 0
-
-
-def next_tree_id() -> int:
-    """The next tree id of the Python backend: 1, 2, ..., 0xFFFF, then 1 again."""
-    global _last_tree_id
-    with _tree_id_lock:
-        _last_tree_id = _last_tree_id % TREE_ID_MAX + 1
-        return _last_tree_id
