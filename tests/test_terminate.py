@@ -316,3 +316,54 @@ def test_target_attaches_to_one_tree_only(make_tree):
         make_tree(target)
     assert tree.target is target
     assert len(tree) == 0
+
+
+def test_results_own_their_arrays(make_example):
+    # Regression (issue 11): on the fallback, result.terminated was the engine's own array:
+    # after result.terminated[:] = 0, received_data(tc) failed and the bytes were gone.
+    ex = make_example()
+    ex.tree.initiate_offload(ex.tree.handles())
+    ex.target.receive(ex.tc1, b"mine")
+    ex.target.inject_fault(ex.tc2, ot.Status.FAILURE, "query")
+    ex.target.inject_fault(ex.pa2, ot.Status.FAILURE, "invalidate")
+    q = ex.tree.query([ex.tc1, ex.tc2])
+    upd = ex.tree.update([ex.tc1], nagle=[False])
+    inv = ex.tree.invalidate([ex.pa1, ex.pa2])
+    t = ex.tree.terminate(ex.nb1, cascade=True)
+    off = ex.tree.initiate_offload(ex.tc1)
+    arrays = {
+        "terminate.terminated": t.terminated,
+        "terminate.statuses": t.statuses,
+        "terminate.failed": t.failed,
+        "query.handles": q.handles,
+        "query.statuses": q.statuses,
+        "query.failed": q.failed,
+        "query.terminated": q.terminated,
+        "invalidate.handles": inv.handles,
+        "invalidate.statuses": inv.statuses,
+        "invalidate.failed": inv.failed,
+        "update.handles": upd.handles,
+        "update.statuses": upd.statuses,
+        "update.reasons": upd.reasons,
+        "update.failed": upd.failed,
+        "update.terminated": upd.terminated,
+        "offload.succeeded": off.succeeded,
+        "offload.failed": off.failed,
+        "offload.blocks.handles": off.blocks.handles,
+    }
+    for name, array in arrays.items():
+        assert not array.flags.writeable, name
+        if len(array):
+            with pytest.raises(ValueError, match="read-only"):
+                array[:] = 0
+    assert t.received_data(ex.tc1) == b"mine"
+    assert hl(t.terminated)[-1] == ex.nb1
+
+
+def test_an_update_result_does_not_alias_the_callers_array(make_example):
+    ex = make_example()
+    mine = np.array([ex.tc1, ex.tc2], dtype=np.uint64)
+    result = ex.tree.update(mine, nagle=False)
+    assert mine.flags.writeable, "the caller's array stays theirs"
+    mine[:] = 0
+    assert hl(result.handles) == [ex.tc1, ex.tc2]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ._blocks import NO_STATUS, BlockList
+from ._blocks import NO_STATUS, BlockList, readonly
 from ._coerce import as_handle, format_handle
 from ._engine import BlockArrays, HandleArray, Outcome, ProcessedTuple
 from ._enums import EventKind, Status, UploadReason
@@ -89,14 +89,14 @@ class OffloadResult:
         order); those in ``released`` were terminated again by the host."""
         codes = self._codes()
         mask = (codes <= Status.PARTIAL_SUCCESS) & ~self._blocks.referenced
-        return self._blocks.handles[mask]
+        return readonly(self._blocks.handles[mask])
 
     @property
     def failed(self) -> HandleArray:
         """Handles of the blocks with a failure status (block order), referenced ones too."""
         codes = self._codes()
         failed: HandleArray = self._blocks.handles[(codes >= Status.FAILURE) & (codes != NO_STATUS)]
-        return failed
+        return readonly(failed)
 
     @property
     def ok(self) -> bool:
@@ -145,16 +145,22 @@ class _ByHandle:
 
 
 class _OutcomeResult(_ByHandle):
-    """Shared lookup of a terminate or query outcome by handle."""
+    """Shared lookup of a terminate or query outcome by handle. Its arrays are read once
+    and kept read-only: a result owns its data, and a caller who writes into an array it
+    returned gets an error instead of a result that no longer finds its own handles."""
 
-    __slots__ = ("_outcome",)
+    __slots__ = ("_handles", "_outcome", "_statuses")
 
     def __init__(self, outcome: Outcome) -> None:
         super().__init__()
         self._outcome = outcome
+        self._handles: HandleArray | None = None
+        self._statuses: npt.NDArray[np.uint8] | None = None
 
     def _handle_array(self) -> HandleArray:
-        return self._outcome.handles
+        if self._handles is None:
+            self._handles = readonly(self._outcome.handles)
+        return self._handles
 
     def __len__(self) -> int:
         return len(self._outcome)
@@ -167,7 +173,7 @@ class _OutcomeResult(_ByHandle):
         return True
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._outcome.handles.tolist())
+        return iter(self._handle_array().tolist())
 
     def delegated(self, h: int) -> dict[str, int]:
         """The delegated state of ``h`` (a neighbor: its reachability delta; a path: {})."""
@@ -178,22 +184,24 @@ class _OutcomeResult(_ByHandle):
         """The completion status of each object, in the order of the handles: SUCCESS (0),
         or FAILURE (2) when the target found the object's hardware state corrupt (an
         injected fault, ``SimulatedTarget.inject_fault``)."""
-        return self._outcome.statuses
+        if self._statuses is None:
+            self._statuses = readonly(self._outcome.statuses)
+        return self._statuses
 
     def status(self, h: int) -> Status:
         """The completion status of ``h``: ``Status.SUCCESS`` or ``Status.FAILURE``."""
-        return Status(int(self._outcome.statuses[self._position(h)]))
+        return Status(int(self.statuses[self._position(h)]))
 
     @property
     def failed(self) -> HandleArray:
         """The handles whose status is FAILURE, in order."""
-        failed: HandleArray = self._outcome.handles[self._outcome.statuses != Status.SUCCESS]
-        return failed
+        failed: HandleArray = self._handle_array()[self.statuses != Status.SUCCESS]
+        return readonly(failed)
 
     @property
     def ok(self) -> bool:
         """True when every object completed with SUCCESS."""
-        return not bool(self._outcome.statuses.any())
+        return not bool(self.statuses.any())
 
     def __bool__(self) -> bool:
         """The truth of every result is ``ok`` (use ``len()`` for how many objects)."""
@@ -215,7 +223,7 @@ class TerminateResult(_OutcomeResult):
     @property
     def terminated(self) -> HandleArray:
         """The uploaded handles, in upload order (dependents before what they depend on)."""
-        return self._outcome.handles
+        return self._handle_array()
 
     def received_data(self, h: int) -> bytes:
         """The receive data the target buffered for ``h`` and had not delivered (b"" if none)."""
@@ -251,9 +259,9 @@ class UpdateResult:
         self, handles: HandleArray, reasons: npt.NDArray[np.uint8], terminated: Outcome
     ) -> None:
         """Wrap the requested handles, the engine's detailed status per handle and the
-        outcome of the terminations."""
-        self._handles = handles
-        self._reasons = reasons
+        outcome of the terminations. The handles are copied: the caller's array stays theirs."""
+        self._handles = readonly(np.array(handles, dtype=np.uint64))
+        self._reasons = readonly(reasons)
         self._terminated = TerminateResult(terminated)
         self._index: dict[int, int] | None = None
 
@@ -282,9 +290,8 @@ class UpdateResult:
     @property
     def statuses(self) -> npt.NDArray[np.uint8]:
         """One code per requested handle: SUCCESS (0) or FAILURE (2)."""
-        return np.where(self._reasons == Status.SUCCESS, Status.SUCCESS, Status.FAILURE).astype(
-            np.uint8
-        )
+        codes = np.where(self._reasons == Status.SUCCESS, Status.SUCCESS, Status.FAILURE)
+        return readonly(codes.astype(np.uint8))
 
     @property
     def reasons(self) -> npt.NDArray[np.uint8]:
@@ -313,7 +320,7 @@ class UpdateResult:
     def failed(self) -> HandleArray:
         """Handles whose update failed, in request order (duplicates included)."""
         failed: HandleArray = self._handles[self._reasons != Status.SUCCESS]
-        return failed
+        return readonly(failed)
 
     @property
     def terminated(self) -> HandleArray:
@@ -380,7 +387,7 @@ class QueryResult(_OutcomeResult):
     def _answered(self, h: int) -> int:
         """The position of ``h``; ``StateError`` if its query failed."""
         i = self._position(h)
-        if self._outcome.statuses[i] != Status.SUCCESS:
+        if self.statuses[i] != Status.SUCCESS:
             raise StateError(
                 f"the query of {format_handle(as_handle(h))} failed (FAILURE): the target's "
                 "state was corrupt and the host terminated it; see result.upload"
@@ -420,7 +427,7 @@ class QueryResult(_OutcomeResult):
     @property
     def handles(self) -> HandleArray:
         """The queried handles, in request order."""
-        return self._outcome.handles
+        return self._handle_array()
 
     def __repr__(self) -> str:
         return f"<QueryResult {len(self)} objects, {len(self.failed)} failed>"
@@ -441,8 +448,8 @@ class InvalidateResult(_ByHandle):
     def __init__(self, handles: HandleArray, statuses: npt.NDArray[np.uint8]) -> None:
         """Wrap the engine's objects and statuses."""
         super().__init__()
-        self._handles = handles
-        self._statuses = statuses
+        self._handles = readonly(handles)
+        self._statuses = readonly(statuses)
 
     def _handle_array(self) -> HandleArray:
         return self._handles
@@ -465,7 +472,7 @@ class InvalidateResult(_ByHandle):
     def failed(self) -> HandleArray:
         """The handles whose invalidate failed, in request order."""
         failed: HandleArray = self._handles[self._statuses != Status.SUCCESS]
-        return failed
+        return readonly(failed)
 
     @property
     def ok(self) -> bool:
