@@ -431,3 +431,54 @@ def test_a_packed_attribute_that_raises_is_no_address(w, call, message):
     bindings treat a failing ``packed`` as absent; both refuse the value by its type now."""
     err = check(w, ot.ValidationError, lambda: call(w))
     assert str(err) == message
+
+
+# --- the documented check order, also when the facade converts the values -----------------
+# Regression (issue 11): the facade converted values before the engine saw the handles, so
+# a bad value won over a bad handle, and a bad cached value over a constant name.
+
+
+@pytest.fixture
+def stale(w):
+    """A path handle that is stale (its path was removed)."""
+    pa = w.tree.add_path(w.nb1, source="10.0.0.1", destination="10.0.0.9")
+    w.tree.remove(pa)
+    return pa
+
+
+def test_update_of_a_stale_handle_with_a_bad_value_is_invalid_handle(w, stale):
+    check(w, ot.InvalidHandleError, lambda: w.tree.update(stale, path_mtu="x"))
+
+
+def test_update_of_a_foreign_handle_with_a_bad_value_is_invalid_handle(w, backend):
+    foreign = ot.OffloadStateTree(backend=backend).add_neighbor(mac=1)
+    check(w, ot.InvalidHandleError, lambda: w.tree.update(foreign, path_mtu=1.5))
+
+
+def test_batch_add_under_a_stale_parent_with_bad_ports_is_invalid_handle(w, stale):
+    check(w, ot.InvalidHandleError, lambda: w.tree.add_tcps([stale], "x", 2))
+    check(w, ot.InvalidHandleError, lambda: w.tree.add_paths([w.tc1 + 2**40], "x", "y"))
+
+
+def test_batch_add_under_the_wrong_layer_with_bad_values_is_layer_error(w):
+    check(w, ot.LayerError, lambda: w.tree.add_tcps([w.nb1], "x", 2))
+    check(w, ot.LayerError, lambda: w.tree.add_paths([w.tc1], "x", "y", path_mtus="z"))
+
+
+def test_a_constant_name_wins_over_a_bad_cached_value(w):
+    check(w, ot.StateError, lambda: w.tree.update(w.tc1, local_port=1, nagle=5))
+
+
+def test_an_unknown_name_wins_over_a_bad_cached_value(w):
+    check(w, ot.ValidationError, lambda: w.tree.update(w.tc1, nagle=5, bogus=1))
+    with pytest.raises(ot.ValidationError, match="bogus"):
+        w.tree.update(w.tc1, nagle=5, bogus=1)
+
+
+def test_a_bad_length_comes_after_the_handles_in_both_engines(w, stale):
+    # The engines themselves checked lengths first (a value check) before this change.
+    engine = w.tree._engine
+    paths = np.array([stale], dtype=np.uint64)
+    ports = np.array([1, 2], dtype=np.int64)
+    with pytest.raises(ot.InvalidHandleError):
+        engine.add_tcps(paths, ports, ports)

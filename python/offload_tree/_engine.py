@@ -122,6 +122,15 @@ class Engine(Protocol):
     def add_tcps(
         self, paths: HandleArray, local_ports: IntArray, remote_ports: IntArray
     ) -> HandleArray: ...
+    def check_parents(self, parents: HandleArray, child: int) -> None:
+        """A batch add's checks of its parents, before any value: valid handles of the layer
+        below ``child``. The facade calls it when its own value conversion fails."""
+        ...
+
+    def check_update(self, handles: HandleArray, names: list[str]) -> None:
+        """``update``'s checks before any value: handles, invalidated objects, names."""
+        ...
+
     def remove(self, handles: HandleArray, cascade: bool) -> HandleArray: ...
 
     # -- reading

@@ -8,7 +8,8 @@ public result classes.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,16 @@ class OffloadStateTree:
         self._backend = backend
         self._release_unreferenced = release
 
+    @contextmanager
+    def _parents_checked_first(self, parents: HandleArray, child: Layer) -> Iterator[None]:
+        """Run the facade's conversion of a batch add's values; if it fails, a bad parent
+        handle or layer wins (docs/DESIGN.md §8, check order): the engine's checks decide."""
+        try:
+            yield
+        except ValidationError:
+            self._engine.check_parents(parents, int(child))
+            raise
+
     # -- properties
     @property
     def target(self) -> SimulatedTarget:
@@ -265,22 +276,20 @@ class OffloadStateTree:
         """
         parents = as_handles(neighbors)
         n = len(parents)
-        return self._engine.add_paths(
-            parents,
-            _addresses("sources", sources, n),
-            _addresses("destinations", destinations, n),
-            None if path_mtus is None else as_int_array("path_mtus", path_mtus, n),
-        )
+        with self._parents_checked_first(parents, Layer.PATH):
+            srcs = _addresses("sources", sources, n)
+            dsts = _addresses("destinations", destinations, n)
+            mtus = None if path_mtus is None else as_int_array("path_mtus", path_mtus, n)
+        return self._engine.add_paths(parents, srcs, dsts, mtus)
 
     def add_tcps(self, paths: Any, local_ports: Any, remote_ports: Any) -> HandleArray:
         """Add many TCP connections (other fields at their defaults); returns their handles."""
         parents = as_handles(paths)
         n = len(parents)
-        return self._engine.add_tcps(
-            parents,
-            as_int_array("local_ports", local_ports, n),
-            as_int_array("remote_ports", remote_ports, n),
-        )
+        with self._parents_checked_first(parents, Layer.TCP):
+            local = as_int_array("local_ports", local_ports, n)
+            remote = as_int_array("remote_ports", remote_ports, n)
+        return self._engine.add_tcps(parents, local, remote)
 
     def remove(self, handles: Any, cascade: bool = False) -> HandleArray:
         """Delete host objects that are not offloaded; returns the removed handles.
@@ -371,7 +380,15 @@ class OffloadStateTree:
         refused: ``terminated`` lists it, with its delegated state and received data.
         """
         array = as_handles(handles)
-        fields = {name: as_field_array(name, value, len(array)) for name, value in cached.items()}
+        try:
+            fields = {
+                name: as_field_array(name, value, len(array)) for name, value in cached.items()
+            }
+        except ValidationError:
+            # A bad handle, an invalidated object or a bad name wins over a bad value
+            # (docs/DESIGN.md §8, check order): the engine's own checks decide.
+            self._engine.check_update(array, list(cached))
+            raise
         codes, terminated = self._engine.update(array, fields)
         return UpdateResult(array, codes, terminated)
 

@@ -243,6 +243,34 @@ impl PyEngine {
         Ok(array(py, out))
     }
 
+    /// A batch add's parent checks (`Engine::check_parents`); `child` is the added layer.
+    fn check_parents(
+        &self,
+        py: Python<'_>,
+        parents: PyReadonlyArray1<'_, u64>,
+        child: u8,
+    ) -> PyResult<()> {
+        let child = layer_arg(Some(child))?.expect("a layer was given");
+        let parents = owned(&parents)?;
+        run(py, &self.inner, false, |e| {
+            e.check_parents(&parents, child).map(|_| ())
+        })
+    }
+
+    /// `update`'s checks before any value (`Engine::check_update`).
+    fn check_update(
+        &self,
+        py: Python<'_>,
+        handles: PyReadonlyArray1<'_, u64>,
+        names: Vec<String>,
+    ) -> PyResult<()> {
+        let handles = owned(&handles)?;
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        run(py, &self.inner, false, |e| {
+            e.check_update(&handles, &names).map(|_| ())
+        })
+    }
+
     fn remove<'py>(
         &self,
         py: Python<'py>,

@@ -84,6 +84,20 @@ impl Engine {
     }
 
     /// Adds paths, one per neighbor handle; returns their handles.
+    /// The checks a batch add runs on its parents before any value (docs/DESIGN.md §8, check
+    /// order): every handle valid, then every one of the layer below `child`. The Python
+    /// facade also calls it when its own conversion of the values fails, so that a bad
+    /// handle still wins.
+    pub fn check_parents(&self, raws: &[u64], child: Layer) -> Result<Vec<Handle>> {
+        let parents = self.resolve_all(raws)?;
+        match child {
+            Layer::Neighbor => {}
+            Layer::Path => Self::check_layers(&parents, Layer::Neighbor, "neighbors")?,
+            Layer::Tcp => Self::check_layers(&parents, Layer::Path, "paths")?,
+        }
+        Ok(parents)
+    }
+
     pub fn add_paths(
         &mut self,
         neighbors: &[u64],
@@ -92,13 +106,12 @@ impl Engine {
         path_mtus: Option<&[i64]>,
     ) -> Result<Vec<u64>> {
         let n = neighbors.len();
+        let parents = self.check_parents(neighbors, Layer::Path)?;
         check_length("sources", n, sources.len(), "handles")?;
         check_length("destinations", n, destinations.len(), "handles")?;
         if let Some(mtus) = path_mtus {
             check_length("path_mtus", n, mtus.len(), "handles")?;
         }
-        let parents = self.resolve_all(neighbors)?;
-        Self::check_layers(&parents, Layer::Neighbor, "neighbors")?;
         let mut states = Vec::with_capacity(n);
         for i in 0..n {
             let at = |e: Error| e.at(i);
@@ -151,10 +164,9 @@ impl Engine {
         remote_ports: &[i64],
     ) -> Result<Vec<u64>> {
         let n = paths.len();
+        let parents = self.check_parents(paths, Layer::Tcp)?;
         check_length("local_ports", n, local_ports.len(), "handles")?;
         check_length("remote_ports", n, remote_ports.len(), "handles")?;
-        let parents = self.resolve_all(paths)?;
-        Self::check_layers(&parents, Layer::Path, "paths")?;
         let port = |name: &str, v: i64| check_port(name, i128::from(v));
         for i in 0..n {
             port("local_port", local_ports[i]).map_err(|e| e.at(i))?;

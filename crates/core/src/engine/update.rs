@@ -34,39 +34,9 @@ impl Engine {
         raws: &[u64],
         fields: &[(String, Column<'_>)],
     ) -> Result<(Vec<u8>, Outcome)> {
-        let handles = self.resolve_all(raws)?;
-        // The host never updates an invalidated object (synchronizing-update-operations.md):
-        // the way back is terminate and offload again.
-        if let Some(&h) = handles.iter().find(|&&h| self.is_invalidated(h)) {
-            return Err(error!(UpdateInvalidated, layer = layer_of(h), handle = h));
-        }
-        let mut present = [false; 3];
-        for &h in &handles {
-            present[layer_of(h).index()] = true;
-        }
-        let layers: Vec<Layer> = Layer::ALL
-            .into_iter()
-            .filter(|l| present[l.index()])
-            .collect();
-        // Constant or delegated names first (StateError), then unknown names (ValidationError).
-        for (name, _) in fields {
-            for &layer in &layers {
-                if let Some(spec) = lookup(layer, name).filter(|s| s.kind != FieldKind::Cached) {
-                    return Err(error!(
-                        UpdateNotCached,
-                        name = name,
-                        kind = spec.kind.name(),
-                        layer = layer
-                    ));
-                }
-            }
-        }
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
+        let handles = self.check_update(raws, &names)?;
         for (name, column) in fields {
-            for &layer in &layers {
-                if lookup(layer, name).is_none() {
-                    return Err(error!(UnknownVariable, name = name, layer = layer));
-                }
-            }
             check_length(name, handles.len(), column.len(), "handles")?;
         }
         // Check every value before changing anything.
@@ -93,7 +63,6 @@ impl Engine {
         let mut refused = Vec::new();
         // Objects an injected fault failed: every mention of one in this update fails.
         let mut faulted: Vec<Handle> = Vec::new();
-        let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
         for (i, &h) in handles.iter().enumerate() {
             let values = checked.iter().map(|column| column[i]);
             let (context, pushed) = self.apply_host(h, &names, values);
@@ -129,6 +98,46 @@ impl Engine {
             }
         }
         Ok((statuses, terminated))
+    }
+
+    /// The checks `update` runs before it looks at a value (docs/DESIGN.md §8, check order):
+    /// every handle valid; no invalidated object (synchronizing-update-operations.md: the way
+    /// back is terminate and offload again); no constant or delegated name (StateError); no
+    /// unknown name (ValidationError). The Python facade also calls it when its own
+    /// conversion of the values fails, so that these errors still win.
+    pub fn check_update(&self, raws: &[u64], names: &[&str]) -> Result<Vec<Handle>> {
+        let handles = self.resolve_all(raws)?;
+        if let Some(&h) = handles.iter().find(|&&h| self.is_invalidated(h)) {
+            return Err(error!(UpdateInvalidated, layer = layer_of(h), handle = h));
+        }
+        let mut present = [false; 3];
+        for &h in &handles {
+            present[layer_of(h).index()] = true;
+        }
+        let layers: Vec<Layer> = Layer::ALL
+            .into_iter()
+            .filter(|l| present[l.index()])
+            .collect();
+        for name in names {
+            for &layer in &layers {
+                if let Some(spec) = lookup(layer, name).filter(|s| s.kind != FieldKind::Cached) {
+                    return Err(error!(
+                        UpdateNotCached,
+                        name = name,
+                        kind = spec.kind.name(),
+                        layer = layer
+                    ));
+                }
+            }
+        }
+        for name in names {
+            for &layer in &layers {
+                if lookup(layer, name).is_none() {
+                    return Err(error!(UnknownVariable, name = name, layer = layer));
+                }
+            }
+        }
+        Ok(handles)
     }
 
     /// Applies checked values to the host copy of `h` (one lookup for all of them); returns

@@ -234,6 +234,16 @@ class Engine:
         return _handles_out(added)
 
     @_locked
+    def check_parents(self, parents: HandleArray, child: int) -> None:
+        """A batch add's parent checks; ``child`` is the added layer."""
+        build.check_parents(self, parents.tolist(), child)
+
+    @_locked
+    def check_update(self, handles: HandleArray, names: list[str]) -> None:
+        """``update``'s checks before any value."""
+        update.check_update(self, handles.tolist(), names)
+
+    @_locked
     def remove(self, handles: HandleArray, cascade: bool) -> HandleArray:
         """Delete objects that are not offloaded; returns the removed handles."""
         return _handles_out(build.remove(self, _batch(handles), cascade))

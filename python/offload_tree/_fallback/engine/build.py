@@ -29,6 +29,7 @@ __all__ = [
     "add_paths",
     "add_tcp",
     "add_tcps",
+    "check_parents",
     "first_dependent_outside",
     "remove",
 ]
@@ -84,6 +85,17 @@ def add_path(
     return e.host.insert(PATH, parent, values).handle
 
 
+def check_parents(e: Engine, handles: list[int], child: int) -> list[Node]:
+    """The checks a batch add runs on its parents before any value: every handle valid,
+    then every one of the layer below ``child`` (``Engine::check_parents``)."""
+    parents = e.resolve_all(handles)
+    if child == PATH:
+        e.check_layers(parents, NEIGHBOR, "neighbors")
+    elif child == TCP:
+        e.check_layers(parents, PATH, "paths")
+    return parents
+
+
 def add_paths(
     e: Engine,
     neighbors: list[int],
@@ -93,12 +105,11 @@ def add_paths(
 ) -> list[int]:
     """Add paths, one per neighbor handle; returns their handles."""
     n = len(neighbors)
+    parents = check_parents(e, neighbors, PATH)
     check_length("sources", len(sources), n)
     check_length("destinations", len(destinations), n)
     if path_mtus is not None:
         check_length("path_mtus", len(path_mtus), n)
-    parents = e.resolve_all(neighbors)
-    e.check_layers(parents, NEIGHBOR, "neighbors")
     values = []
     for i in range(n):
         mtu = _DEFAULT_PATH_MTU if path_mtus is None else path_mtus[i]
@@ -124,10 +135,9 @@ def add_tcps(
 ) -> list[int]:
     """Add connections with default variables, one per path handle; returns their handles."""
     n = len(paths)
+    parents = check_parents(e, paths, TCP)
     check_length("local_ports", len(local_ports), n)
     check_length("remote_ports", len(remote_ports), n)
-    parents = e.resolve_all(paths)
-    e.check_layers(parents, PATH, "paths")
     for i in range(n):
         try:
             check_range("local_port", local_ports[i], 0, _U16)

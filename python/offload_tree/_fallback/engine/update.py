@@ -24,19 +24,18 @@ from .types import Column, Outcome
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["update"]
+__all__ = ["check_update", "update"]
 
 SUCCESS = Status.SUCCESS.value
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
 
 
-def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> tuple[list[int], Outcome]:
-    """Change cached variables of ``handles``. Returns one detailed status per handle,
-    duplicates included (SUCCESS, or why the target refused the values), and what the
-    refusals made the host terminate."""
+def check_update(e: Engine, handles: list[int], names: list[str]) -> list[Node]:
+    """The checks ``update`` runs before it looks at a value (``Engine::check_update``):
+    valid handles; no invalidated object (synchronizing-update-operations.md); no constant or
+    delegated name (StateError); no unknown name (ValidationError)."""
     nodes = e.resolve_all(handles)
-    # The host never updates an invalidated object (synchronizing-update-operations.md).
     for node in nodes:
         if node.offloaded and e.target.is_invalid(node.handle):
             raise error(
@@ -45,16 +44,24 @@ def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> tuple[li
                 handle=format_handle(node.handle),
             )
     layers = sorted({node.layer for node in nodes})
-    # Constant or delegated names first (StateError), then unknown names (ValidationError).
-    for name in fields:
+    for name in names:
         for layer in layers:
             spec = lookup(layer, name)
             if spec is not None and spec.kind != CACHED:
                 raise error("update_not_cached", name=name, kind=spec.kind, layer=Layer(layer).name)
-    for name, column in fields.items():
+    for name in names:
         for layer in layers:
             if lookup(layer, name) is None:
                 raise error("unknown_variable", name=name, layer=Layer(layer).name)
+    return nodes
+
+
+def update(e: Engine, handles: list[int], fields: dict[str, Column]) -> tuple[list[int], Outcome]:
+    """Change cached variables of ``handles``. Returns one detailed status per handle,
+    duplicates included (SUCCESS, or why the target refused the values), and what the
+    refusals made the host terminate."""
+    nodes = check_update(e, handles, list(fields))
+    for name, column in fields.items():
         check_length(name, len(column.values), len(nodes))
     # Every value checked before anything changes.
     changes: list[list[tuple[int, Any]]] = [[] for _ in nodes]
