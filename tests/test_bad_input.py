@@ -482,3 +482,38 @@ def test_a_bad_length_comes_after_the_handles_in_both_engines(w, stale):
     ports = np.array([1, 2], dtype=np.int64)
     with pytest.raises(ot.InvalidHandleError):
         engine.add_tcps(paths, ports, ports)
+
+
+# --- every error is an OffloadTreeError -----------------------------------------------------
+# Regression (issue 11): these raised a plain ValueError, numpy.ma.MaskError, or (a masked
+# array) silently ignored the mask.
+
+
+def test_walk_order_must_be_a_string(w):
+    check(w, ot.ValidationError, lambda: w.tree.walk(order=np.array(["pre", "post"])))
+
+
+def test_receiving_from_a_released_memoryview_is_a_validation_error(w):
+    view = memoryview(b"abc")
+    view.release()
+    check(w, ot.ValidationError, lambda: w.target.receive(w.tc1, view))
+
+
+@pytest.mark.parametrize("mask", [[True], [False]])
+def test_masked_handle_arrays_are_refused_whatever_the_mask(w, mask):
+    handles = np.ma.array([w.tc1], mask=mask, dtype=np.uint64)
+    check(w, ot.InvalidHandleError, lambda: w.tree.terminate(handles))
+    signed = np.ma.array([w.nb1, 5], mask=[False, True], dtype=np.int64)
+    check(w, ot.InvalidHandleError, lambda: w.tree.block_list(signed))
+
+
+def test_masked_value_arrays_are_refused(w):
+    masked = np.ma.array([1], mask=[True])
+    check(w, ot.ValidationError, lambda: w.tree.add_tcps([w.pa1], masked, 2))
+    check(w, ot.ValidationError, lambda: w.tree.add_neighbors(np.ma.array([1], mask=[False])))
+    check(w, ot.ValidationError, lambda: w.tree.update([w.tc1], nagle=np.ma.array([True])))
+    check(
+        w,
+        ot.ValidationError,
+        lambda: w.tree.add_paths([w.nb1], np.ma.array([1], mask=[True]), "10.0.0.2"),
+    )

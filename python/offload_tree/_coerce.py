@@ -138,7 +138,15 @@ def as_handles(handles: object) -> HandleArray:
     return np.array([as_handle(item) for item in items], dtype=np.uint64)
 
 
+def refuse_masked(name: str, value: np.ndarray, exc: type[Exception] = ValidationError) -> None:
+    """A masked array is refused, whatever its mask: a mask would otherwise be silently
+    ignored (one rule for every array argument)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise exc(f"{name} must not be a masked array: fill or compress it first")
+
+
 def _handles_from_array(array: np.ndarray) -> HandleArray:
+    refuse_masked("a handle array", array, InvalidHandleError)
     if array.ndim != 1:
         raise InvalidHandleError(f"a handle array must be 1-D, got {array.ndim} dimensions")
     kind = array.dtype.kind
@@ -193,6 +201,7 @@ def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntA
 
 def _int_array_from_ndarray(name: str, value: np.ndarray, n: int, per: str) -> IntArray:
     """An integer ndarray as ``int64``; its length is checked before anything is copied."""
+    refuse_masked(name, value)
     if value.ndim != 1:
         raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
     if value.dtype.kind not in "iu":
@@ -226,6 +235,7 @@ def _bool_array(name: str, value: object, n: int) -> IntArray:
         check_batch(n)
         return np.full(n, int(value), dtype=np.int64)
     if isinstance(value, np.ndarray):
+        refuse_masked(name, value)
         if value.ndim != 1 or value.dtype.kind != "b":
             raise ValidationError(f"{name} must be a bool or a 1-D bool array, got {value.dtype}")
         _check_length(name, value, n)
@@ -252,8 +262,10 @@ def _mac_values(name: str, value: object, n: int) -> list[object]:
         return [plain_scalar(value)] * n
     if not isinstance(value, Iterable):
         raise ValidationError(f"{name} must be a MAC address, got {type(value).__name__}")
-    if isinstance(value, np.ndarray) and value.ndim != 1:
-        raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
+    if isinstance(value, np.ndarray):
+        refuse_masked(name, value)
+        if value.ndim != 1:
+            raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
     _check_known_length(name, value, n)
     items = value.tolist() if isinstance(value, np.ndarray) else [plain_scalar(v) for v in value]
     check_length(name, len(items), n)

@@ -201,7 +201,11 @@ class SimulatedTarget:
         h = as_handle(tc)
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ValidationError(f"data must be bytes, got {type(data).__name__}")
-        engine.target_receive(h, bytes(data))
+        try:
+            payload = bytes(data)
+        except ValueError as exc:  # a released memoryview
+            raise ValidationError(f"data cannot be read: {exc}") from None
+        engine.target_receive(h, payload)
 
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` on an offloaded connection; returns the bytes sent (0 if held back)."""

@@ -29,6 +29,7 @@ from ._coerce import (
     check_length,
     known_length,
     plain_scalar,
+    refuse_masked,
 )
 from ._engine import Engine, HandleArray
 from ._enums import Layer, UploadReason
@@ -77,6 +78,7 @@ def _address(value: object) -> object:
 def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[np.uint64]:
     """A batch of IP addresses: a list for the engine, or a ``uint64`` array of IPv4 ints."""
     if isinstance(values, np.ndarray):
+        refuse_masked(name, values)
         if values.ndim != 1:
             raise ValidationError(f"{name} must be 1-D, got {values.ndim} dimensions")
         check_length(name, len(values), n)  # before a huge broadcast view is copied or listed
@@ -245,6 +247,7 @@ class OffloadStateTree:
         int, a sequence or an array. Every item is validated before anything is added.
         """
         if isinstance(macs, np.ndarray):
+            refuse_masked("macs", macs)
             if macs.ndim != 1:
                 raise ValidationError(f"macs must be 1-D, got {macs.ndim} dimensions")
             check_batch(macs.size)  # before a huge broadcast view is copied or listed
@@ -344,7 +347,7 @@ class OffloadStateTree:
 
         With ``roots``, only their subtrees, each object once.
         """
-        if order not in ("pre", "post"):
+        if not isinstance(order, str) or order not in ("pre", "post"):
             raise ValidationError(f"order must be 'pre' or 'post', got {order!r}")
         root_array = None if roots is None else as_handles(roots)
         return self._engine.walk(order == "post", root_array)
