@@ -367,3 +367,51 @@ def test_an_update_result_does_not_alias_the_callers_array(make_example):
     assert mine.flags.writeable, "the caller's array stays theirs"
     mine[:] = 0
     assert hl(result.handles) == [ex.tc1, ex.tc2]
+
+
+def test_results_pickle_alike_on_both_backends(make_example):
+    # Regression (issue 11): results pickled on the fallback and raised TypeError on native.
+    import copy
+    import pickle
+
+    ex = make_example()
+    off = ex.tree.initiate_offload(ex.tree.handles())
+    ex.target.receive(ex.tc1, b"kept")
+    ex.target.inject_fault(ex.tc3, ot.Status.FAILURE, "query")
+    q = ex.tree.query([ex.tc1, ex.tc3], variables=("cached",))
+    upd = ex.tree.update([ex.tc2], nagle=[False])
+    inv = ex.tree.invalidate([ex.pa1])
+    t = ex.tree.terminate(ex.nb1, cascade=True)
+    events = ex.tree.process_events()
+    for result in (off, q, upd, inv, t, off.blocks, *events):
+        for twin in (pickle.loads(pickle.dumps(result)), copy.copy(result), copy.deepcopy(result)):
+            assert type(twin) is type(result)
+            assert repr(twin) == repr(result)
+    again = pickle.loads(pickle.dumps(t))
+    assert hl(again.terminated) == hl(t.terminated)
+    assert again.received_data(ex.tc1) == b"kept" and again.total_received == 4
+    assert again.delegated(ex.nb1) == t.delegated(ex.nb1)
+    assert again.statuses.tolist() == t.statuses.tolist() and not again.terminated.flags.writeable
+    q2 = pickle.loads(pickle.dumps(q))
+    assert q2.status(ex.tc3) is ot.Status.FAILURE and hl(q2.terminated) == hl(q.terminated)
+    assert q2.cached(ex.tc1) == q.cached(ex.tc1) and q2.delegated(ex.tc1) == q.delegated(ex.tc1)
+    off2 = pickle.loads(pickle.dumps(off))
+    assert off2.statuses == off.statuses and hl(off2.released.terminated) == hl(
+        off.released.terminated
+    )
+    upd2 = pickle.loads(pickle.dumps(upd))
+    assert upd2.reasons.tolist() == upd.reasons.tolist() and hl(upd2.handles) == [ex.tc2]
+    assert pickle.loads(pickle.dumps(inv)).status(ex.pa1) is ot.Status.SUCCESS
+
+
+def test_a_tree_or_target_is_never_copied_into_an_alias(make_example):
+    # Regression (issue 11): copy.copy(tree) and copy.copy(target) returned a second name
+    # for the same engine. Until copies are real, they are refused.
+    import copy
+    import pickle
+
+    ex = make_example()
+    for obj in (ex.tree, ex.target):
+        for make in (copy.copy, copy.deepcopy, pickle.dumps):
+            with pytest.raises(ot.StateError, match="cannot be copied"):
+                make(obj)

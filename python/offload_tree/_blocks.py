@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import cast, overload
+from typing import Any, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +120,14 @@ class BlockList:
         )
         self._blocks: list[Block] | None = None
         self._index: dict[int, int] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle the arrays: a block list is plain data on both backends."""
+        arrays: list[np.ndarray] = [self._layers, self._handles, self._depths, self._referenced]
+        arrays += [self._next, self._dependent]
+        if self._statuses is not None:
+            arrays.append(self._statuses)
+        return (BlockList, (tuple(arrays),))
 
     # -- arrays
     @property

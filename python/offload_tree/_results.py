@@ -35,6 +35,55 @@ __all__ = [
 # --- operation results --------------------------------------------------------------------
 
 
+class _StoredOutcome:
+    """An engine outcome copied into plain Python data: what a result pickles to, so that
+    results of both backends pickle alike (the native outcome lives in Rust)."""
+
+    __slots__ = ("delegated", "handles", "received", "statuses", "total_received")
+
+    def __init__(self, outcome: Outcome) -> None:
+        """Copy everything ``outcome`` holds."""
+        n = len(outcome)
+        self.handles: HandleArray = np.array(outcome.handles, dtype=np.uint64)
+        self.statuses: npt.NDArray[np.uint8] = np.array(outcome.statuses, dtype=np.uint8)
+        self.delegated = [outcome.delegated_at(i) for i in range(n)]
+        self.received = {i: data for i in range(n) if (data := outcome.received_at(i))}
+        self.total_received = outcome.total_received
+
+    def __len__(self) -> int:
+        return len(self.delegated)
+
+    def delegated_at(self, i: int) -> dict[str, int]:
+        """The delegated variables of the ``i``-th object."""
+        return dict(self.delegated[i])
+
+    def received_at(self, i: int) -> bytes:
+        """The received bytes of the ``i``-th object (``b""`` if none)."""
+        if not 0 <= i < len(self.delegated):
+            raise IndexError(i)
+        return self.received.get(i, b"")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_outcome, (self.handles, self.statuses, self.delegated, self.received))
+
+
+def _restore_outcome(
+    handles: HandleArray,
+    statuses: npt.NDArray[np.uint8],
+    delegated: list[dict[str, int]],
+    received: dict[int, bytes],
+) -> _StoredOutcome:
+    stored = _StoredOutcome.__new__(_StoredOutcome)
+    stored.handles, stored.statuses = handles, statuses
+    stored.delegated, stored.received = delegated, received
+    stored.total_received = sum(len(data) for data in received.values())
+    return stored
+
+
+def _stored(outcome: Outcome) -> _StoredOutcome:
+    return outcome if isinstance(outcome, _StoredOutcome) else _StoredOutcome(outcome)
+
+
 class OffloadResult:
     """The result of ``initiate_offload``: the block list as the target returned it, and
     the shared state the host released again at once.
@@ -57,6 +106,10 @@ class OffloadResult:
     def released(self) -> TerminateResult:
         """The new shared objects the host terminated again: no offloaded object uses them."""
         return self._released
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain data (the same on both backends)."""
+        return (_restore_offload_result, (self._blocks, self._released))
 
     @property
     def blocks(self) -> BlockList:
@@ -120,6 +173,12 @@ class OffloadResult:
             f"<OffloadResult {len(self)} blocks, {len(self.succeeded)} offloaded, "
             f"{len(self.failed)} failed>"
         )
+
+
+def _restore_offload_result(blocks: BlockList, released: TerminateResult) -> OffloadResult:
+    result = OffloadResult.__new__(OffloadResult)
+    result._blocks, result._released = blocks, released
+    return result
 
 
 class _ByHandle:
@@ -233,6 +292,10 @@ class TerminateResult(_OutcomeResult):
     def total_received(self) -> int:
         """The number of buffered receive bytes returned, over all objects."""
         return self._outcome.total_received
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain data (the same on both backends)."""
+        return (TerminateResult, (_stored(self._outcome),))
 
     def __repr__(self) -> str:
         return (
@@ -350,6 +413,10 @@ class UpdateResult:
         """Number of requested handles (duplicates included)."""
         return len(self._handles)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain data (the same on both backends)."""
+        return (UpdateResult, (self._handles, self._reasons, _stored(self._terminated._outcome)))
+
     def __repr__(self) -> str:
         return (
             f"<UpdateResult {len(self)} objects, {len(self.failed)} failed, "
@@ -429,6 +496,11 @@ class QueryResult(_OutcomeResult):
         """The queried handles, in request order."""
         return self._handle_array()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain data (the same on both backends)."""
+        args = (_stored(self._outcome), _stored(self._terminated._outcome))
+        return (QueryResult, (*args, self._states, self._kinds))
+
     def __repr__(self) -> str:
         return f"<QueryResult {len(self)} objects, {len(self.failed)} failed>"
 
@@ -486,6 +558,10 @@ class InvalidateResult(_ByHandle):
     def __len__(self) -> int:
         """Number of objects (duplicates dropped)."""
         return len(self._handles)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as plain data (the same on both backends)."""
+        return (InvalidateResult, (self._handles, self._statuses))
 
     def __repr__(self) -> str:
         return f"<InvalidateResult {len(self)} objects, {len(self.failed)} failed>"

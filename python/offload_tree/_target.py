@@ -45,6 +45,14 @@ def _int_arg(name: str, value: object) -> int:
     return int(value)
 
 
+def _no_copy() -> StateError:
+    """A target drives one engine: a copy would be a second name for it, not a copy."""
+    return StateError(
+        "a SimulatedTarget cannot be copied or pickled: a copy would drive the same engine "
+        "(an alias, not a copy); make a new SimulatedTarget with the same configuration"
+    )
+
+
 def _operation_arg(value: object) -> int:
     """An ``Operation``, its code, or its name in any case; ``ValidationError`` otherwise
     (a member of another enum too: it would pass as a code by accident)."""
@@ -120,6 +128,15 @@ class SimulatedTarget:
         )
         self._engine: Engine | None = None
         self._attach_lock = threading.Lock()
+
+    def __copy__(self) -> SimulatedTarget:
+        raise _no_copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SimulatedTarget:
+        raise _no_copy()
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise _no_copy()
 
     @property
     def neighbor_capacity(self) -> int | None:

@@ -33,7 +33,7 @@ from ._coerce import (
 )
 from ._engine import Engine, HandleArray
 from ._enums import Layer, UploadReason
-from ._errors import InvalidHandleError, ValidationError
+from ._errors import InvalidHandleError, StateError, ValidationError
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -103,6 +103,14 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
     return [_address(item) for item in items]
 
 
+def _no_copy(kind: str) -> StateError:
+    """A tree or target is one engine: a copy would be a second name for it, not a copy."""
+    return StateError(
+        f"an {kind} cannot be copied or pickled: a copy would share its engine with the "
+        "original (an alias, not a copy); build a new tree to start over"
+    )
+
+
 _QUERY_KINDS = ("constant", "cached", "delegated")
 
 
@@ -155,6 +163,15 @@ class OffloadStateTree:
         self._target = target
         self._backend = backend
         self._release_unreferenced = release
+
+    def __copy__(self) -> OffloadStateTree:
+        raise _no_copy("OffloadStateTree")
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> OffloadStateTree:
+        raise _no_copy("OffloadStateTree")
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise _no_copy("OffloadStateTree")
 
     @contextmanager
     def _parents_checked_first(self, parents: HandleArray, child: Layer) -> Iterator[None]:
