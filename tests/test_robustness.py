@@ -495,3 +495,65 @@ def test_empty_batches_work_and_change_nothing(w: Any, kind: str) -> None:
     after = snapshot(tree, w.target)
     # empty calls count nothing: the statistics are those of the snapshot queries alone
     assert_unchanged(before, after)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t, nb, it: t.walk("pre", roots=it),
+        lambda t, nb, it: t.terminate(it),
+        lambda t, nb, it: t.add_tcps(it, 1, 2),
+        lambda t, nb, it: t.add_neighbors(it),
+        lambda t, nb, it: t.process_events(decline=it),
+        lambda t, nb, it: t.query(nb, variables=it),
+    ],
+    ids=["walk", "terminate", "add_tcps", "add_neighbors", "decline", "variables"],
+)
+def test_an_endless_iterable_is_read_only_up_to_the_batch_limit(make_tree, monkeypatch, call):
+    # Regression (issue 11): iterables without a length were materialised before the limit
+    # was checked: itertools.count() grew without bound.
+    import itertools
+
+    from offload_tree import _coerce
+
+    monkeypatch.setattr(_coerce, "MAX_BATCH", 1000)
+    tree = make_tree()
+    nb = tree.add_neighbor(mac=1)
+    consumed = itertools.count()
+    endless = (nb if next(consumed) >= 0 else 0 for _ in itertools.repeat(None))
+    with pytest.raises(ot.ValidationError, match="more than 1000"):
+        call(tree, nb, endless)
+    assert next(consumed) == 1001, "read one item past the limit, no more"
+
+
+def test_a_repeated_root_is_walked_once(monkeypatch):
+    # Regression (issue 11): walk("post", roots=[nb] * 2000) walked nb's subtree 2,000 times
+    # (8.7 s over 10^6 connections on native), and so did a refused update of [p] * 2000.
+    # Counted on the fallback, whose walk is instrumentable; native runs the same rule
+    # (host/walk.rs), and the numbers are in the issue's closing note.
+    from offload_tree._fallback.host import walk
+
+    calls = {"post": 0, "pre": 0}
+    post, pre = walk.post_order, walk.pre_order
+
+    def counting_post(*args, **kwargs):
+        calls["post"] += 1
+        return post(*args, **kwargs)
+
+    def counting_pre(*args, **kwargs):
+        calls["pre"] += 1
+        return pre(*args, **kwargs)
+
+    monkeypatch.setattr(walk, "post_order", counting_post)
+    monkeypatch.setattr(walk, "pre_order", counting_pre)
+    tree = ot.OffloadStateTree(ot.SimulatedTarget(max_path_mtu=1500), backend="python")
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    tree.add_tcps([pa] * 3, [1, 2, 3], 4)
+    assert len(tree.walk("post", roots=[nb] * 50)) == 5 and calls["post"] == 1
+    assert len(tree.walk("pre", roots=[nb] * 50)) == 5 and calls["pre"] == 1
+    tree.initiate_offload(tree.handles())
+    calls["post"] = 0
+    result = tree.update([pa] * 50, path_mtu=9001)
+    assert result.reason(pa) is ot.Status.PATH_MTU and len(result.terminated) == 5
+    assert calls["post"] <= 2, calls

@@ -8,6 +8,7 @@ engines only ever see well-typed input (the contract of ``_engine.Engine``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sized
 from typing import Any, TypeGuard
 
@@ -78,6 +79,18 @@ def check_batch(n: int) -> None:
         raise error("batch_too_large", len=n, limit=MAX_BATCH)
 
 
+def bounded_list(values: Iterable[Any]) -> list[Any]:
+    """The items of ``values`` as a list, refusing (``ValidationError``) as soon as there
+    are more than ``MAX_BATCH``: an endless or huge iterator is never materialised."""
+    if isinstance(values, list):
+        check_batch(len(values))
+        return values
+    items = list(itertools.islice(values, MAX_BATCH + 1))
+    if len(items) > MAX_BATCH:
+        raise error("batch_too_large", len=f"more than {MAX_BATCH}", limit=MAX_BATCH)
+    return items
+
+
 def known_length(value: object) -> int | None:
     """The length of a sized iterable without iterating it, or None when it has none.
 
@@ -126,7 +139,7 @@ def as_handles(handles: object) -> HandleArray:
     length = known_length(handles)
     if length is not None:
         check_batch(length)  # before a huge range() or the like is turned into a list
-    items = handles if isinstance(handles, list | tuple) else list(handles)
+    items = handles if isinstance(handles, list | tuple) else bounded_list(handles)
     if length is None:
         check_batch(len(items))
     # Fast path: plain ints only (a bool would pass np.array silently, so check types).
@@ -185,7 +198,7 @@ def as_int_array(name: str, value: object, n: int, per: str = "handles") -> IntA
         )
     else:
         _check_known_length(name, value, n, per)
-        items = list(value)
+        items = bounded_list(value)
         for item in items:
             if not _is_int(item):
                 raise ValidationError(
@@ -244,7 +257,7 @@ def _bool_array(name: str, value: object, n: int) -> IntArray:
         raise ValidationError(f"{name} must be True or False, got {type(value).__name__}")
     else:
         _check_known_length(name, value, n)
-        items = list(value)
+        items = bounded_list(value)
         if not all(isinstance(item, bool | np.bool_) for item in items):
             raise ValidationError(f"{name} must contain bools only")
         array = np.array([int(item) for item in items], dtype=np.int64)
@@ -267,7 +280,11 @@ def _mac_values(name: str, value: object, n: int) -> list[object]:
         if value.ndim != 1:
             raise ValidationError(f"{name} must be 1-D, got {value.ndim} dimensions")
     _check_known_length(name, value, n)
-    items = value.tolist() if isinstance(value, np.ndarray) else [plain_scalar(v) for v in value]
+    items = (
+        value.tolist()
+        if isinstance(value, np.ndarray)
+        else [plain_scalar(v) for v in bounded_list(value)]
+    )
     check_length(name, len(items), n)
     return items
 

@@ -25,6 +25,7 @@ from ._coerce import (
     as_int_array,
     as_layer,
     as_optional_bool,
+    bounded_list,
     check_batch,
     check_length,
     known_length,
@@ -94,7 +95,7 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
         length = known_length(values)
         if length is not None:
             check_length(name, length, n)
-        items = list(values)
+        items = bounded_list(values)
     else:
         raise ValidationError(
             f"{name} must be an address or a sequence of addresses, got {type(values).__name__}"
@@ -119,7 +120,7 @@ def _query_kinds(variables: Iterable[str]) -> frozenset[str]:
     if isinstance(variables, str):
         variables = (variables,)
     kinds = set()
-    for kind in variables:
+    for kind in bounded_list(variables):
         if kind not in _QUERY_KINDS:
             raise ValidationError(
                 f"variables: {kind!r} is no kind of variable; expected some of {_QUERY_KINDS}"
@@ -280,7 +281,7 @@ class OffloadStateTree:
             length = known_length(macs)
             if length is not None:
                 check_batch(length)
-            mac_input = [plain_scalar(m) for m in macs]
+            mac_input = [plain_scalar(m) for m in bounded_list(macs)]
             check_batch(len(mac_input))
         n = len(mac_input)
         vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n, per="MACs")
@@ -469,7 +470,7 @@ class OffloadStateTree:
             raise ValidationError(
                 f"decline must be a collection of UploadReason values, got {type(decline).__name__}"
             )
-        reasons = [_int_arg("decline", reason) for reason in decline]
+        reasons = [_int_arg("decline", reason) for reason in bounded_list(decline)]
         return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(reasons)]
 
     def stats(self) -> dict[str, Any]:

@@ -53,7 +53,9 @@ impl HostTree {
         let mut out = Vec::new();
         let mut scratch = Vec::new();
         for &root in roots {
-            if !post && seen.contains(root) {
+            // An emitted object came with its whole subtree, in either order: walking it again
+            // would add nothing and make a repeated root cost a subtree each time.
+            if seen.contains(root) {
                 continue;
             }
             scratch.clear();

@@ -55,8 +55,8 @@ def walk_roots(roots: list[Node], post: bool) -> list[Node]:
     emitted: set[int] = set()
     visit = post_order if post else pre_order
     for root in roots:
-        if not post and root.handle in emitted:
-            continue  # in pre-order an emitted root came with its whole subtree
+        if root.handle in emitted:
+            continue  # an emitted root came with its whole subtree, in either order
         subtree: list[Node] = []
         visit(root, subtree)
         for node in subtree:  # parts may have been emitted under an earlier root
