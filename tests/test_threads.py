@@ -454,3 +454,82 @@ def test_only_one_of_many_threads_attaches_a_tree_to_a_target(
         pa = tree.add_path(tree.add_neighbor(mac=1), source="10.0.0.1", destination="10.0.0.2")
         tc = tree.add_tcp(pa, local_port=1, remote_port=2)
         assert tree.initiate_offload(tc).ok and target.stats()["offloaded"]["tcp"] == 1
+
+
+def _finishes(call: Callable[[], Any], seconds: float = 30.0) -> Any:
+    """Run ``call`` on a thread; fail (instead of hanging the suite) if it never returns."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = call()
+        except BaseException as exc:
+            out["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "deadlocked"
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def test_a_user_address_that_reads_the_tree_does_not_deadlock(make_tree: Any) -> None:
+    """Regression (issue 11): the fallback converted an address under its lock, so an object
+    whose ``.packed`` read the same tree deadlocked ``add_path``."""
+    tree = make_tree()
+    nb = tree.add_neighbor(mac=1)
+    seen: list[int] = []
+
+    class Address:
+        @property
+        def packed(self) -> bytes:
+            seen.append(tree.count())
+            return bytes([10, 0, 0, 1])
+
+    pa = _finishes(lambda: tree.add_path(nb, source=Address(), destination="10.0.0.2"))
+    assert str(tree.state(pa).source) == "10.0.0.1" and seen == [1]
+    paths = _finishes(lambda: tree.add_paths([nb], [Address()], ["10.0.0.3"]))
+    assert len(paths) == 1 and seen == [1, 2]
+
+
+def test_a_finalizer_calling_back_during_an_operation_raises_instead_of_hanging(
+    make_tree: Any,
+) -> None:
+    """Regression (issue 11): a ``__del__`` run by the garbage collector in the middle of an
+    engine call that touched the tree deadlocked the fallback. Now it either works or gets a
+    StateError; the operation itself completes."""
+    import gc
+
+    tree = make_tree()
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    outcomes: list[str] = []
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+        def __del__(self) -> None:
+            try:
+                tree.count()
+                outcomes.append("ran")
+            except ot.StateError:
+                outcomes.append("refused")
+
+    threshold = gc.get_threshold()
+    gc.disable()
+    try:
+        for _ in range(200):
+            Cycle()
+        gc.set_threshold(1, 1, 1)
+        gc.enable()
+        added = _finishes(lambda: tree.add_tcps([pa] * 500, np.arange(500), 80))
+    finally:
+        gc.set_threshold(*threshold)
+        gc.enable()
+    gc.collect()
+    assert len(added) == 500 and tree.count(ot.Layer.TCP) == 500
+    assert len(outcomes) == 200 and set(outcomes) <= {"ran", "refused"}
+    check_invariants(tree)

@@ -24,7 +24,7 @@ import numpy as np
 from ..._coerce import check_batch, format_handle
 from ..._engine import BlockArrays, HandleArray, IntArray, ProcessedTuple, StatusArray
 from ..._enums import Layer
-from ..._errors import InternalError, OffloadTreeError
+from ..._errors import InternalError, OffloadTreeError, StateError
 from ..._messages import error
 from ..host.policy import HostPolicy
 from ..host.tree import HostTree, Node, expect_layer
@@ -50,6 +50,33 @@ __all__ = ["Engine", "Outcome"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class _Guard:
+    """The engine's lock, which refuses re-entry from the thread holding it instead of
+    deadlocking: a finalizer run by the garbage collector in the middle of an operation, or
+    a user object called back during one, gets a ``StateError``. User input is converted
+    before the lock is taken (``sort_value``), so no user code runs under it otherwise."""
+
+    __slots__ = ("_lock", "_owner")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise StateError(
+                "re-entrant call: this tree is in the middle of an operation on this thread "
+                "(a finalizer or a callback called back into it); call it after that returns"
+            )
+        self._lock.acquire()
+        self._owner = me
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner = None
+        self._lock.release()
 
 
 def _locked(method: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
@@ -116,7 +143,7 @@ class Engine:
             raise error("fail_rate_range", value=config.fail_rate)
         if tree_id == 0:  # the core's own guard (Engine::with_tree_id)
             raise error("tree_id_zero")
-        self._lock = threading.Lock()
+        self._lock = _Guard()
         self.host = HostTree(tree_id)
         self.target = Target(config)
         #: target-initiated events waiting for process_events
@@ -170,7 +197,6 @@ class Engine:
                 expect_layer(node, layer, f"{role}[{i}]")
 
     # -- building ---------------------------------------------------------------------------
-    @_locked
     def add_neighbor(
         self,
         mac: object,
@@ -180,29 +206,29 @@ class Engine:
         nic_reachability_delta: object,
     ) -> int:
         """Add one neighbor; returns its handle."""
-        return build.add_neighbor(
-            self,
+        values = (
             sort_value(mac),
             sort_value(vlan_id),
             None if source_mac is None else sort_value(source_mac),
             sort_value(host_reachability_delta),
             sort_value(nic_reachability_delta),
         )
+        with self._lock:
+            return build.add_neighbor(self, *values)
 
-    @_locked
     def add_neighbors(self, macs: Any, vlan_ids: IntArray | None) -> HandleArray:
         """Add many neighbors (all validated first); returns their handles."""
         vlans = None if vlan_ids is None else vlan_ids.tolist()
-        return _handles_out(build.add_neighbors(self, _sorted_values(macs), vlans))
+        sorted_macs = _sorted_values(macs)
+        with self._lock:
+            return _handles_out(build.add_neighbors(self, sorted_macs, vlans))
 
-    @_locked
     def add_path(self, neighbor: int, source: object, destination: object, path_mtu: object) -> int:
         """Add one path over ``neighbor``; returns its handle."""
-        return build.add_path(
-            self, neighbor, sort_value(source), sort_value(destination), sort_value(path_mtu)
-        )
+        values = sort_value(source), sort_value(destination), sort_value(path_mtu)
+        with self._lock:
+            return build.add_path(self, neighbor, *values)
 
-    @_locked
     def add_paths(
         self,
         neighbors: HandleArray,
@@ -213,17 +239,17 @@ class Engine:
         """Add many paths (all validated first); returns their handles."""
         src, dst = _sorted_values(sources), _sorted_values(destinations)
         mtus = None if path_mtus is None else path_mtus.tolist()
-        return _handles_out(build.add_paths(self, neighbors.tolist(), src, dst, mtus))
+        with self._lock:
+            return _handles_out(build.add_paths(self, neighbors.tolist(), src, dst, mtus))
 
-    @_locked
     def add_tcp(
         self, path: int, local_port: object, remote_port: object, fields: dict[str, object]
     ) -> int:
         """Add one TCP connection over ``path``; returns its handle."""
         sorted_fields = {name: sort_value(value) for name, value in fields.items()}
-        return build.add_tcp(
-            self, path, sort_value(local_port), sort_value(remote_port), sorted_fields
-        )
+        ports = sort_value(local_port), sort_value(remote_port)
+        with self._lock:
+            return build.add_tcp(self, path, *ports, sorted_fields)
 
     @_locked
     def add_tcps(
@@ -317,7 +343,6 @@ class Engine:
         """Upload offloaded objects; the outcome lists them in upload order."""
         return terminate.terminate(self, _batch(handles), cascade)
 
-    @_locked
     def update(self, handles: HandleArray, fields: dict[str, Any]) -> tuple[StatusArray, Outcome]:
         """Change cached variables; one detailed status code (uint8) per handle, and what the
         refusals terminated."""
@@ -329,7 +354,8 @@ class Engine:
             else Column(_sorted_values(values), ints=False)
             for name, values in fields.items()
         }
-        statuses, terminated = update.update(self, _batch(handles), columns)
+        with self._lock:
+            statuses, terminated = update.update(self, _batch(handles), columns)
         return np.array(statuses, dtype=np.uint8), terminated
 
     @_locked
@@ -349,14 +375,13 @@ class Engine:
         handle_list, statuses = invalidate.invalidate(self, _batch(handles))
         return _handles_out(handle_list), np.array(statuses, dtype=np.uint8)
 
-    @_locked
     def process_events(self, decline: Any) -> list[ProcessedTuple]:
         """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event.
         ``decline``: the optional upload reasons the host declines."""
-        return [
-            (p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome)
-            for p in events.process_events(self, _sorted_values(decline))
-        ]
+        reasons = _sorted_values(decline)
+        with self._lock:
+            done = events.process_events(self, reasons)
+        return [(p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome) for p in done]
 
     @_locked
     def counters(self) -> dict[str, Any]:
@@ -369,15 +394,17 @@ class Engine:
         """Data arrives at the target for connection ``tc``."""
         traffic.target_receive(self, tc, data)
 
-    @_locked
     def target_send(self, tc: int, nbytes: object) -> int:
         """The target sends on ``tc``; returns the bytes sent."""
-        return traffic.target_send(self, tc, sort_value(nbytes))
+        n = sort_value(nbytes)
+        with self._lock:
+            return traffic.target_send(self, tc, n)
 
-    @_locked
     def target_request_upload(self, tc: int, reason: object) -> None:
         """The target asks for the upload of ``tc``."""
-        events.target_request_upload(self, tc, sort_value(reason))
+        code = sort_value(reason)
+        with self._lock:
+            events.target_request_upload(self, tc, code)
 
     @_locked
     def target_request_upload_all(self) -> None:
@@ -394,10 +421,11 @@ class Engine:
         """The target doubts the reachability of neighbor ``nb``."""
         events.target_indicate_neighbor_reachability_query(self, nb)
 
-    @_locked
     def target_inject_fault(self, h: int, status: object, operation: object) -> None:
         """The next ``operation`` that reaches ``h`` fails with ``status``."""
-        faults.target_inject_fault(self, h, sort_value(status), sort_value(operation))
+        values = sort_value(status), sort_value(operation)
+        with self._lock:
+            faults.target_inject_fault(self, h, *values)
 
     @_locked
     def target_links(self) -> tuple[HandleArray, HandleArray]:
