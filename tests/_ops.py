@@ -92,6 +92,26 @@ def _blocks(blocks: Any) -> list[tuple[Any, ...]]:
     ]
 
 
+class ReentrantAddress:
+    """An address whose ``.packed`` reads the tree it is being added to: user code that calls
+    back into the engine while an operation converts its input (issue 11)."""
+
+    def __init__(self, tree: Any, text: str) -> None:
+        self.tree, self.text = tree, text
+
+    @property
+    def packed(self) -> bytes:
+        self.tree.count()
+        return ipaddress.ip_address(self.text).packed
+
+
+def _address_arg(tree: Any, value: Any) -> Any:
+    """A drawn address, with ``("reentrant", text)`` made a :class:`ReentrantAddress`."""
+    if isinstance(value, tuple) and value[:1] == ("reentrant",):
+        return ReentrantAddress(tree, value[1])
+    return value
+
+
 def normalise(value: Any) -> Any:
     """A structure equal between engines exactly when the results are equal."""
     if value is None or isinstance(value, bool | str | bytes):
@@ -219,7 +239,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return h
     if name == "add_path":
         tok, (src, dst), mtu = args
-        h = tree.add_path(r(tok), src, dst, mtu)
+        h = tree.add_path(r(tok), _address_arg(tree, src), dst, mtu)
         world.pool.append(h)
         return h
     if name == "add_tcp":
@@ -234,7 +254,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return hs
     if name == "add_paths":
         spec, pairs, mtus = args
-        hs = tree.add_paths(rm(spec), [p[0] for p in pairs], [p[1] for p in pairs], path_mtus=mtus)
+        sources = [_address_arg(tree, p[0]) for p in pairs]
+        hs = tree.add_paths(rm(spec), sources, [p[1] for p in pairs], path_mtus=mtus)
         world.pool.extend(int(h) for h in hs)
         return hs
     if name == "add_tcps":
@@ -391,6 +412,7 @@ ADDRESS_PAIRS = weighted(
                 (b"\n\x00\x00\x01", 3232235777),
                 (ipaddress.IPv4Address("1.2.3.4"), "5.6.7.8"),
                 (2**32, 2**128 - 1),
+                (("reentrant", "10.0.0.7"), "10.0.0.8"),
             ]
         ),
     ),
