@@ -182,7 +182,9 @@ def _restore_offload_result(blocks: BlockList, released: TerminateResult) -> Off
 
 
 class _ByHandle:
-    """Lookup of a result's entries by handle (each handle once), built on first use."""
+    """A result with one entry and one completion status per object: lookup by handle
+    (each handle once, the index built on first use) and the status readers every such
+    result shares."""
 
     __slots__ = ("_index",)
 
@@ -190,6 +192,11 @@ class _ByHandle:
         self._index: dict[int, int] | None = None
 
     def _handle_array(self) -> HandleArray:
+        raise NotImplementedError
+
+    @property
+    def statuses(self) -> npt.NDArray[np.uint8]:
+        """One completion status per object, in the order of the handles."""
         raise NotImplementedError
 
     def _position(self, h: object) -> int:
@@ -201,6 +208,25 @@ class _ByHandle:
             return self._index[key]
         except KeyError:
             raise InvalidHandleError(f"handle {format_handle(key)} is not in this result") from None
+
+    def status(self, h: int) -> Status:
+        """The completion status of ``h``: ``Status.SUCCESS`` or ``Status.FAILURE``."""
+        return Status(int(self.statuses[self._position(h)]))
+
+    @property
+    def failed(self) -> HandleArray:
+        """The handles whose status is FAILURE, in order."""
+        failed: HandleArray = self._handle_array()[self.statuses != Status.SUCCESS]
+        return readonly(failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when every object completed with SUCCESS."""
+        return not bool(self.statuses.any())
+
+    def __bool__(self) -> bool:
+        """The truth of every result is ``ok`` (use ``len()`` for how many objects)."""
+        return self.ok
 
 
 class _OutcomeResult(_ByHandle):
@@ -246,25 +272,6 @@ class _OutcomeResult(_ByHandle):
         if self._statuses is None:
             self._statuses = readonly(self._outcome.statuses)
         return self._statuses
-
-    def status(self, h: int) -> Status:
-        """The completion status of ``h``: ``Status.SUCCESS`` or ``Status.FAILURE``."""
-        return Status(int(self.statuses[self._position(h)]))
-
-    @property
-    def failed(self) -> HandleArray:
-        """The handles whose status is FAILURE, in order."""
-        failed: HandleArray = self._handle_array()[self.statuses != Status.SUCCESS]
-        return readonly(failed)
-
-    @property
-    def ok(self) -> bool:
-        """True when every object completed with SUCCESS."""
-        return not bool(self.statuses.any())
-
-    def __bool__(self) -> bool:
-        """The truth of every result is ``ok`` (use ``len()`` for how many objects)."""
-        return self.ok
 
 
 class TerminateResult(_OutcomeResult):
@@ -535,25 +542,6 @@ class InvalidateResult(_ByHandle):
     def statuses(self) -> npt.NDArray[np.uint8]:
         """One code per object: SUCCESS (0) or FAILURE (2)."""
         return self._statuses
-
-    def status(self, h: int) -> Status:
-        """The completion status of ``h``."""
-        return Status(int(self._statuses[self._position(h)]))
-
-    @property
-    def failed(self) -> HandleArray:
-        """The handles whose invalidate failed, in request order."""
-        failed: HandleArray = self._handles[self._statuses != Status.SUCCESS]
-        return readonly(failed)
-
-    @property
-    def ok(self) -> bool:
-        """True when every object was invalidated."""
-        return not bool(self._statuses.any())
-
-    def __bool__(self) -> bool:
-        """``if tree.invalidate(...):`` reads as "every object was invalidated"."""
-        return self.ok
 
     def __len__(self) -> int:
         """Number of objects (duplicates dropped)."""
