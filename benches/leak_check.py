@@ -76,7 +76,7 @@ def one_cycle(
     paths = tree.add_paths(
         nbs[np.arange(p) % k], 0x0A00_0001, np.arange(p, dtype=np.uint64) + 0x0B00_0000
     )
-    tcps = tree.add_tcps(paths[np.arange(n) % p], np.arange(n) % 60_000, 443)
+    tcps = tree.add_tcps(paths[np.arange(n) % p], np.arange(n) // p, 443)  # one 4-tuple each
     offload = tree.initiate_offload(tcps)
     if len(offload.succeeded) != n + p + k:
         raise RuntimeError(f"cycle {index}: only {len(offload.succeeded)} objects offloaded")

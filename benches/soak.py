@@ -112,8 +112,11 @@ class Worker:
         if op == "grow":
             if t.count(T) < self.cap:
                 nb = (self.pick(N) or [t.add_neighbor(mac=rng.randrange(1, 2**40))])[0]
-                pa = t.add_path(nb, source="10.0.0.1", destination=f"10.1.{rng.randrange(256)}.1")
-                t.add_tcps([pa] * rng.randrange(1, 8), rng.randrange(1, 60000), 443)
+                # Random keys: a repeated address pair or 4-tuple is a DuplicateKeyError.
+                destination = 0x0B00_0000 + rng.randrange(2**24)
+                pa = t.add_path(nb, source="10.0.0.1", destination=destination)
+                k, first = rng.randrange(1, 8), rng.randrange(1, 60000)
+                t.add_tcps([pa] * k, range(first, first + k), 443)
         elif op == "offload":
             result = t.initiate_offload(self.pick(T, rng.randrange(1, 6)))
         elif op == "receive":

@@ -264,6 +264,13 @@ def check_invariants(tree: Any, target: Any = None) -> None:
             assert len(tree.dependents(h)) == 0
         if off:
             offloaded_by_layer[layer] += 1
+        # one object per key: each path and connection is what its key finds
+        if layer == ot.Layer.PATH:
+            assert tree.find_path(rec.source, rec.destination) == h, "path not found by key"
+        elif layer == ot.Layer.TCP:
+            path = tree.state(parent)
+            found = tree.find_tcp(path.source, path.destination, rec.local_port, rec.remote_port)
+            assert found == h, "connection not found by its 4-tuple"
 
     names = ("neighbor", "path", "tcp")
     assert tree.count(offloaded=True) == sum(offloaded_by_layer)

@@ -441,7 +441,7 @@ def test_a_packed_attribute_that_raises_is_no_address(w, call, message):
 @pytest.fixture
 def stale(w):
     """A path handle that is stale (its path was removed)."""
-    pa = w.tree.add_path(w.nb1, source="10.0.0.1", destination="10.0.0.9")
+    pa = w.tree.add_path(w.nb1, source="10.0.0.1", destination="10.0.9.9")
     w.tree.remove(pa)
     return pa
 

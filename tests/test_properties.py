@@ -215,11 +215,11 @@ def build_random_tree(tree: Any, prog: list[tuple[str, int]]) -> list[int]:
         if kind == "nb" or not nbs:
             nbs.append(tree.add_neighbor(mac=len(nbs) + 1))
         elif kind == "pa" or not pas:
-            pas.append(
-                tree.add_path(nbs[pick % len(nbs)], source="10.0.0.1", destination="10.0.0.2")
-            )
+            # One path per address pair, one connection per 4-tuple: fresh keys each time.
+            destination = 0x0A01_0000 + len(pas)
+            pas.append(tree.add_path(nbs[pick % len(nbs)], "10.0.0.1", destination))
         else:
-            tcs.append(tree.add_tcp(pas[pick % len(pas)], local_port=pick % 65536, remote_port=1))
+            tcs.append(tree.add_tcp(pas[pick % len(pas)], local_port=len(tcs), remote_port=1))
     return [int(h) for h in tree.handles()]
 
 

@@ -286,7 +286,7 @@ def test_threads_building_in_parallel_get_distinct_handles(
         out: list[int] = []
         for k in range(50):
             out.extend(hl(tree.add_tcps([pa] * 5, np.arange(5) + 10 * k, i)))
-            out.append(tree.add_tcp(pa, local_port=k, remote_port=i))
+            out.append(tree.add_tcp(pa, local_port=10 * k + 5, remote_port=i))
             if k % 3 == 0:  # free slots for the others to reuse (LIFO free lists)
                 tree.remove(out[-3:])
                 del out[-3:]
@@ -353,7 +353,7 @@ def test_long_native_batch_calls_release_the_gil(
     paths = tree.add_paths(np.repeat(nbs, 10), "10.0.0.1", np.arange(100, dtype=np.uint64) + 2)
     engine = tree._engine  # called directly: no Python code between the counter reads
     parents = np.ascontiguousarray(paths[np.arange(N_LONG) % len(paths)])
-    ports = np.arange(N_LONG, dtype=np.int64) % 60_000
+    ports = np.arange(N_LONG, dtype=np.int64) // len(paths)  # one 4-tuple each
     remote = np.full(N_LONG, 443, dtype=np.int64)
     out: dict[str, Any] = {}
 

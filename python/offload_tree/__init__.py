@@ -13,10 +13,12 @@ from ._blocks import Block, BlockList
 from ._enums import ConnectionState, EventKind, Layer, Operation, Status, UploadReason
 from ._errors import (
     DependencyError,
+    DuplicateKeyError,
     InternalError,
     InvalidHandleError,
     LayerError,
     OffloadTreeError,
+    OutOfMemoryError,
     StateError,
     ValidationError,
 )
@@ -43,6 +45,7 @@ __all__ = [
     "BlockList",
     "ConnectionState",
     "DependencyError",
+    "DuplicateKeyError",
     "EventKind",
     "InternalError",
     "InvalidHandleError",
@@ -54,6 +57,7 @@ __all__ = [
     "OffloadStateTree",
     "OffloadTreeError",
     "Operation",
+    "OutOfMemoryError",
     "PathState",
     "ProcessedEvent",
     "QueryResult",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "DependencyError",
+    "DuplicateKeyError",
     "InternalError",
     "InvalidHandleError",
     "LayerError",
     "OffloadTreeError",
+    "OutOfMemoryError",
     "StateError",
     "ValidationError",
 ]
@@ -43,6 +45,15 @@ class StateError(OffloadTreeError):
 
 class ValidationError(OffloadTreeError, ValueError):
     """A value is out of range or malformed (port, MTU, MAC, IP address, VLAN id, ...)."""
+
+
+class DuplicateKeyError(ValidationError):
+    """A second object for a key the host keeps one of: a path per (source, destination), a
+    connection per 4-tuple (source, destination, local port, remote port)."""
+
+
+class OutOfMemoryError(OffloadTreeError, MemoryError):
+    """Memory ran out during a call, which changed nothing: the tree is as it was before."""
 
 
 class InternalError(OffloadTreeError):

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from ._errors import (
     DependencyError,
+    DuplicateKeyError,
     InvalidHandleError,
     LayerError,
     OffloadTreeError,
+    OutOfMemoryError,
     StateError,
     ValidationError,
 )
@@ -22,7 +24,15 @@ __all__ = ["CLASSES", "ITEM_SUFFIX", "MESSAGES", "error", "render"]
 #: The exception class of each kind, by class name.
 CLASSES: dict[str, type[OffloadTreeError]] = {
     cls.__name__: cls
-    for cls in (InvalidHandleError, LayerError, DependencyError, StateError, ValidationError)
+    for cls in (
+        InvalidHandleError,
+        LayerError,
+        DependencyError,
+        StateError,
+        ValidationError,
+        DuplicateKeyError,
+        OutOfMemoryError,
+    )
 }
 
 #: code -> (exception class name, template), in the catalogue's order.
@@ -145,6 +155,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "tree_id_zero": ("ValidationError", "a tree id is in 1..65535: 0 is never used"),
     "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
+    "duplicate_path": (
+        "DuplicateKeyError",
+        "path {existing} already goes from this source to this destination "
+        "(a host keeps one path per address pair)",
+    ),
+    "repeated_path": (
+        "DuplicateKeyError",
+        "the same source and destination as item {first} of this batch "
+        "(a host keeps one path per address pair)",
+    ),
+    "duplicate_tcp": (
+        "DuplicateKeyError",
+        "connection {existing} already has this 4-tuple: path {path}, "
+        "local port {local_port}, remote port {remote_port}",
+    ),
+    "repeated_tcp": (
+        "DuplicateKeyError",
+        "the same 4-tuple as item {first} of this batch: path {path}, "
+        "local port {local_port}, remote port {remote_port}",
+    ),
+    "out_of_memory": ("OutOfMemoryError", "out of memory: the call changed nothing"),
 }
 
 #: Appended to a message when the error is about one item of a batch.

@@ -104,6 +104,26 @@ def _addresses(name: str, values: object, n: int) -> list[object] | npt.NDArray[
     return [_address(item) for item in items]
 
 
+def _lookup_batch(*columns: object) -> tuple[int, list[object]]:
+    """The length of a lookup batch: that of its first sequence (an address or a port alone
+    is meant for every item), with unsized iterables read into lists (up to the limit)."""
+    read: list[object] = []
+    n: int | None = None
+    for column in columns:
+        if isinstance(column, Iterable) and not isinstance(column, _SCALAR_ADDRESS):
+            length = known_length(column)
+            if length is None:
+                column = bounded_list(column)
+                length = len(column)
+            if n is None:
+                n = length
+        read.append(column)
+    if n is None:
+        raise ValidationError("a batch lookup needs at least one sequence; use find_path/find_tcp")
+    check_batch(n)
+    return n, read
+
+
 def _no_copy(kind: str) -> StateError:
     """A tree or target is one engine: a copy would be a second name for it, not a copy."""
     return StateError(
@@ -311,6 +331,53 @@ class OffloadStateTree:
             local = as_int_array("local_ports", local_ports, n)
             remote = as_int_array("remote_ports", remote_ports, n)
         return self._engine.add_tcps(parents, local, remote)
+
+    # -- lookups by key
+    def find_path(self, source: Any, destination: Any) -> int | None:
+        """The path from ``source`` to ``destination``, or None.
+
+        A host keeps one path per address pair: adding a second raises ``DuplicateKeyError``.
+        """
+        found = self._engine.find_path(_address(source), _address(destination))
+        return None if found is None else int(found)
+
+    def find_tcp(
+        self, source: Any, destination: Any, local_port: int, remote_port: int
+    ) -> int | None:
+        """The connection with this 4-tuple (its path's addresses and its ports), or None.
+
+        A host keeps one connection per 4-tuple: adding a second raises ``DuplicateKeyError``.
+        """
+        found = self._engine.find_tcp(
+            _address(source),
+            _address(destination),
+            _int_arg("local_port", local_port),
+            _int_arg("remote_port", remote_port),
+        )
+        return None if found is None else int(found)
+
+    def find_paths(self, sources: Any, destinations: Any) -> HandleArray:
+        """:meth:`find_path` for many pairs at once: a ``uint64`` array, 0 where there is no
+        such path (0 is never a handle). Either column may be one address for every item."""
+        n, (sources, destinations) = _lookup_batch(sources, destinations)
+        return self._engine.find_paths(
+            _addresses("sources", sources, n), _addresses("destinations", destinations, n)
+        )
+
+    def find_tcps(
+        self, sources: Any, destinations: Any, local_ports: Any, remote_ports: Any
+    ) -> HandleArray:
+        """:meth:`find_tcp` for many 4-tuples at once: a ``uint64`` array, 0 where there is no
+        such connection. Any column may be one value for every item."""
+        n, (sources, destinations, local_ports, remote_ports) = _lookup_batch(
+            sources, destinations, local_ports, remote_ports
+        )
+        return self._engine.find_tcps(
+            _addresses("sources", sources, n),
+            _addresses("destinations", destinations, n),
+            as_int_array("local_ports", local_ports, n, per="lookups"),
+            as_int_array("remote_ports", remote_ports, n, per="lookups"),
+        )
 
     def remove(self, handles: Any, cascade: bool = False) -> HandleArray:
         """Delete host objects that are not offloaded; returns the removed handles.

@@ -32,7 +32,7 @@ fn main() {
         let pn: Vec<u64> = (0..p).map(|j| nbs[j % k]).collect();
         let pas = e.add_paths(&pn, &src, &dst, None).unwrap();
         let tp: Vec<u64> = (0..n).map(|i| pas[i % p]).collect();
-        let lp: Vec<i64> = (0..n).map(|i| (i % 60000) as i64).collect();
+        let lp: Vec<i64> = (0..n).map(|i| (i / p) as i64).collect(); // one 4-tuple each
         let rp = vec![443i64; n];
         let inputs = t.elapsed();
         let t = Instant::now();

@@ -62,8 +62,8 @@ pub use engine::{
 };
 pub use host::{BlockList, HostPolicy, NO_LINK};
 pub use model::{
-    fields, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec, Handle,
-    Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType, ITEM_SUFFIX,
-    NO_STATUS,
+    fields, Budget, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec,
+    Handle, Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType,
+    ITEM_SUFFIX, NO_STATUS,
 };
 pub use target::TargetConfig;

@@ -2,7 +2,7 @@
 //! mostly invalid calls, each checked for panics, for failed calls that changed the engine,
 //! and for every invariant. `OFFLOAD_TREE_FUZZ_RUNS` sets the number of runs (default 300).
 
-use offload_tree_core::testing::fuzz::{run, Coverage};
+use offload_tree_core::testing::fuzz::{run, Coverage, OPERATIONS};
 
 /// SplitMix64, for reproducible inputs without a dependency.
 fn splitmix(state: &mut u64) -> u64 {
@@ -30,11 +30,15 @@ fn random_operation_sequences_keep_every_invariant() {
         }
     }
     // The interpreter must reach success, not only errors, for every operation.
-    for op in 0..16 {
+    for op in 0..OPERATIONS {
         assert!(
             total.succeeded[op] > 0,
             "operation {op} never succeeded: {total:?}"
         );
     }
+    assert!(
+        total.out_of_memory > 0,
+        "no call ran out of memory: {total:?}"
+    );
     println!("{total:?}");
 }

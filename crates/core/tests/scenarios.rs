@@ -25,10 +25,16 @@ fn neighbor(engine: &mut Engine, last: i128) -> u64 {
         .unwrap()
 }
 
+/// A path to a destination of its own: a host keeps one path per address pair.
 fn path(engine: &mut Engine, n: u64, mtu: i128) -> u64 {
-    let ip = |s: &str| Value::Text(s.into());
+    let destination = 0x0a01_0000 + engine.count(Some(Layer::Path), None) as i128;
     engine
-        .add_path(n, &ip("10.0.0.1"), &ip("10.0.0.9"), &Value::Int(mtu))
+        .add_path(
+            n,
+            &Value::Text("10.0.0.1".into()),
+            &Value::Int(destination),
+            &Value::Int(mtu),
+        )
         .unwrap()
 }
 

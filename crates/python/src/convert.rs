@@ -1,7 +1,7 @@
 //! Conversions between Python objects and the core's types. Shape only: no decisions.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
-use offload_tree_core::{check_batch, Counter, Counters, StateValue, Value};
+use offload_tree_core::{check_batch, Budget, Counter, Counters, StateValue, Value};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
@@ -52,11 +52,10 @@ pub fn to_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
     }
     if let Ok(array) = obj.cast::<PyArray1<u64>>() {
         let array = array.readonly();
-        return Ok(array
-            .as_array()
-            .iter()
-            .map(|&v| Value::Int(i128::from(v)))
-            .collect());
+        let view = array.as_array();
+        let mut values = Budget::default().vec(view.len()).map_err(to_pyerr)?;
+        values.extend(view.iter().map(|&v| Value::Int(i128::from(v))));
+        return Ok(values);
     }
     let mut values = Vec::new();
     for item in obj.try_iter()? {
@@ -70,11 +69,14 @@ pub fn to_values(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Value>> {
 /// Batch calls release the GIL, and a Python thread could then write the caller's array while
 /// the core reads it: a data race, and values that passed no validation. The copy is a memcpy
 /// beside work that is at least linear in the same data.
+/// The copy is reserved fallibly: out of memory is `OutOfMemoryError`, not an abort.
 pub fn owned<T: numpy::Element + Copy>(array: &PyReadonlyArray1<'_, T>) -> PyResult<Vec<T>> {
-    array
+    let slice = array
         .as_slice()
-        .map(<[T]>::to_vec)
-        .map_err(|_| PyTypeError::new_err("expected a C-contiguous 1-D array"))
+        .map_err(|_| PyTypeError::new_err("expected a C-contiguous 1-D array"))?;
+    let mut copy = Budget::default().vec(slice.len()).map_err(to_pyerr)?;
+    copy.extend_from_slice(slice);
+    Ok(copy)
 }
 
 pub fn array<'py, T: numpy::Element>(py: Python<'py>, values: Vec<T>) -> Bound<'py, PyArray1<T>> {

@@ -243,6 +243,70 @@ impl PyEngine {
         Ok(array(py, out))
     }
 
+    // ---- lookups by key ----
+
+    fn find_path(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<u64>> {
+        let (s, d) = (to_value(source), to_value(destination));
+        run(py, &self.inner, false, |e| e.find_path(&s, &d))
+    }
+
+    fn find_paths<'py>(
+        &self,
+        py: Python<'py>,
+        sources: &Bound<'py, PyAny>,
+        destinations: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
+        let out = run(py, &self.inner, true, |e| {
+            e.find_paths(&sources, &destinations)
+        })?;
+        Ok(array(py, out))
+    }
+
+    fn find_tcp(
+        &self,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+        destination: &Bound<'_, PyAny>,
+        local_port: &Bound<'_, PyAny>,
+        remote_port: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<u64>> {
+        let (s, d) = (to_value(source), to_value(destination));
+        let (lp, rp) = (to_value(local_port), to_value(remote_port));
+        run(py, &self.inner, false, |e| e.find_tcp(&s, &d, &lp, &rp))
+    }
+
+    fn find_tcps<'py>(
+        &self,
+        py: Python<'py>,
+        sources: &Bound<'py, PyAny>,
+        destinations: &Bound<'py, PyAny>,
+        local_ports: PyReadonlyArray1<'py, i64>,
+        remote_ports: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<u64>>> {
+        let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
+        let (lp, rp) = (owned(&local_ports)?, owned(&remote_ports)?);
+        let out = run(py, &self.inner, true, |e| {
+            e.find_tcps(&sources, &destinations, &lp, &rp)
+        })?;
+        Ok(array(py, out))
+    }
+
+    /// Testing: limits the bytes the engine may still reserve
+    /// (`Engine::set_allocation_budget`); the fallback counts objects created instead.
+    #[pyo3(signature = (units))]
+    fn set_allocation_budget(&self, py: Python<'_>, units: Option<u64>) -> PyResult<()> {
+        run(py, &self.inner, false, |e| {
+            e.set_allocation_budget(units);
+            Ok(())
+        })
+    }
+
     /// A batch add's parent checks (`Engine::check_parents`); `child` is the added layer.
     fn check_parents(
         &self,
@@ -331,7 +395,7 @@ impl PyEngine {
         layer: Option<u8>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let layer = layer_arg(layer)?;
-        let out = run(py, &self.inner, true, |e| Ok(e.handles(layer)))?;
+        let out = run(py, &self.inner, true, |e| e.handles(layer))?;
         Ok(array(py, out))
     }
 

@@ -11,6 +11,8 @@ pyo3::import_exception!(offload_tree._errors, DependencyError);
 pyo3::import_exception!(offload_tree._errors, StateError);
 pyo3::import_exception!(offload_tree._errors, ValidationError);
 pyo3::import_exception!(offload_tree._errors, InternalError);
+pyo3::import_exception!(offload_tree._errors, DuplicateKeyError);
+pyo3::import_exception!(offload_tree._errors, OutOfMemoryError);
 
 /// The Python exception of a core error, with the core's message.
 pub fn to_pyerr(error: Error) -> PyErr {
@@ -21,6 +23,8 @@ pub fn to_pyerr(error: Error) -> PyErr {
         ErrorKind::Dependency => DependencyError::new_err(message),
         ErrorKind::State => StateError::new_err(message),
         ErrorKind::Validation => ValidationError::new_err(message),
+        ErrorKind::DuplicateKey => DuplicateKeyError::new_err(message),
+        ErrorKind::Memory => OutOfMemoryError::new_err(message),
     }
 }
 

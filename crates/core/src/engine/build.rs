@@ -34,7 +34,7 @@ impl Engine {
     /// Adds a neighbor (a next hop); returns its handle.
     pub fn add_neighbor(&mut self, args: &NeighborArgs) -> Result<u64> {
         let state = Self::neighbor_state(args)?;
-        self.host.check_room(Layer::Neighbor, 1)?;
+        self.reserve_for(Layer::Neighbor, 1, &[])?;
         Ok(self.host.insert_neighbor(state).raw())
     }
 
@@ -44,7 +44,7 @@ impl Engine {
         if let Some(vlans) = vlan_ids {
             check_length("vlan_ids", macs.len(), vlans.len(), "MACs")?;
         }
-        let mut states = Vec::with_capacity(macs.len());
+        let mut states = self.budget.vec(macs.len())?;
         for (i, mac) in macs.iter().enumerate() {
             let at = |e: Error| e.at(i);
             states.push(NeighborState {
@@ -55,12 +55,12 @@ impl Engine {
                 nic_reachability_delta: 0,
             });
         }
-        self.host.check_room(Layer::Neighbor, states.len())?;
-        self.host.neighbors.reserve(states.len());
-        Ok(states
-            .into_iter()
-            .map(|s| self.host.insert_neighbor(s).raw())
-            .collect())
+        let mut out = self.budget.vec(states.len())?;
+        self.reserve_for(Layer::Neighbor, states.len(), &[])?;
+        for state in states {
+            out.push(self.host.insert_neighbor(state).raw());
+        }
+        Ok(out)
     }
 
     /// Adds a path from `source` to `destination` over `neighbor`; returns its handle.
@@ -79,8 +79,11 @@ impl Engine {
             destination.to_ip("destination")?,
             path_mtu.to_int("path_mtu")?,
         )?;
-        self.host.check_room(Layer::Path, 1)?;
-        Ok(self.host.insert_path(n, state).raw())
+        self.reserve_for(Layer::Path, 1, &[n])?;
+        match self.host.insert_path(n, state) {
+            Ok(h) => Ok(h.raw()),
+            Err(holder) => Err(error!(DuplicatePath, existing = holder)),
+        }
     }
 
     /// Adds paths, one per neighbor handle; returns their handles.
@@ -112,7 +115,7 @@ impl Engine {
         if let Some(mtus) = path_mtus {
             check_length("path_mtus", n, mtus.len(), "handles")?;
         }
-        let mut states = Vec::with_capacity(n);
+        let mut states = self.budget.vec(n)?;
         for i in 0..n {
             let at = |e: Error| e.at(i);
             let mtu = path_mtus.map_or(i128::from(DEFAULT_PATH_MTU), |m| i128::from(m[i]));
@@ -125,13 +128,23 @@ impl Engine {
                 .map_err(at)?,
             );
         }
-        self.host.check_room(Layer::Path, n)?;
-        self.host.paths.reserve(n);
-        Ok(parents
-            .into_iter()
-            .zip(states)
-            .map(|(p, s)| self.host.insert_path(p, s).raw())
-            .collect())
+        let mut out = self.budget.vec(n)?;
+        self.reserve_for(Layer::Path, n, &parents)?;
+        let slots_before = self.host.paths.slot_count();
+        for (i, (p, state)) in parents.into_iter().zip(states).enumerate() {
+            match self.host.insert_path(p, state) {
+                Ok(h) => out.push(h.raw()),
+                Err(holder) => {
+                    let error = match out.iter().position(|&raw| raw == holder.raw()) {
+                        Some(first) => error!(RepeatedPath, first = first),
+                        None => error!(DuplicatePath, existing = holder),
+                    };
+                    self.host.unwind(&out, slots_before);
+                    return Err(error.at(i));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Adds a connection over `path`; `fields` sets any other TCP variable by name.
@@ -152,8 +165,12 @@ impl Engine {
                 TcpField::lookup(name).ok_or_else(|| error!(UnknownTcpVariable, name = name))?;
             state.set(field, value.to_field(field.spec())?);
         }
-        self.host.check_room(Layer::Tcp, 1)?;
-        Ok(self.host.insert_tcp(p, state).raw())
+        let (local, remote) = (state.constant.local_port, state.constant.remote_port);
+        self.reserve_for(Layer::Tcp, 1, &[p])?;
+        match self.host.insert_tcp(p, state) {
+            Ok(h) => Ok(h.raw()),
+            Err(holder) => Err(Self::tcp_conflict(holder, None, p, local, remote)),
+        }
     }
 
     /// Adds connections with default variables, one per path handle; returns their handles.
@@ -172,23 +189,83 @@ impl Engine {
             port("local_port", local_ports[i]).map_err(|e| e.at(i))?;
             port("remote_port", remote_ports[i]).map_err(|e| e.at(i))?;
         }
-        self.host.check_room(Layer::Tcp, n)?;
-        self.host.tcps.reserve(n);
-        self.host.tcp_states.reserve(n);
-        self.host.reserve_dependents(&parents);
-        let mut out = Vec::with_capacity(n);
+        let mut out = self.budget.vec(n)?;
+        self.reserve_for(Layer::Tcp, n, &parents)?;
+        let slots_before = self.host.tcps.slot_count();
         for i in 0..n {
+            let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
             let state = TcpState {
                 constant: TcpConstant {
-                    local_port: local_ports[i] as u16,
-                    remote_port: remote_ports[i] as u16,
+                    local_port: local,
+                    remote_port: remote,
                     ..TcpConstant::default()
                 },
                 ..TcpState::default()
             };
-            out.push(self.host.insert_tcp(parents[i], state).raw());
+            match self.host.insert_tcp(parents[i], state) {
+                Ok(h) => out.push(h.raw()),
+                Err(holder) => {
+                    // An earlier item of this batch, or a connection the tree held already.
+                    let first = out.iter().position(|&raw| raw == holder.raw());
+                    let error = Self::tcp_conflict(holder, first, parents[i], local, remote);
+                    self.host.unwind(&out, slots_before);
+                    return Err(error.at(i));
+                }
+            }
         }
         Ok(out)
+    }
+
+    /// The `DuplicateKeyError` of a connection whose 4-tuple `holder` has: item `first` of
+    /// the same batch, or a connection the tree held already.
+    fn tcp_conflict(
+        holder: Handle,
+        first: Option<usize>,
+        path: Handle,
+        local: u16,
+        remote: u16,
+    ) -> Error {
+        match first {
+            Some(first) => error!(
+                RepeatedTcp,
+                first = first,
+                path = path,
+                local_port = local,
+                remote_port = remote
+            ),
+            None => error!(
+                DuplicateTcp,
+                existing = holder,
+                path = path,
+                local_port = local,
+                remote_port = remote
+            ),
+        }
+    }
+
+    /// Reserves, fallibly, everything adding `count` objects to `layer` grows: the arena,
+    /// the state column, the key index and each parent's dependents (`parents`: one per
+    /// object, none for neighbors). After it, adding them allocates nothing that can fail.
+    fn reserve_for(&mut self, layer: Layer, count: usize, parents: &[Handle]) -> Result<()> {
+        self.host.check_room(layer, count)?;
+        let budget = &self.budget;
+        match layer {
+            Layer::Neighbor => {
+                self.host.neighbors.reserve(count, budget)?;
+                budget.reserve(&mut self.host.roots, count)
+            }
+            Layer::Path => {
+                self.host.paths.reserve(count, budget)?;
+                self.host.reserve_keys(Layer::Path, count, budget)?;
+                self.host.reserve_dependents(parents, budget)
+            }
+            Layer::Tcp => {
+                self.host.tcps.reserve(count, budget)?;
+                self.host.tcp_states.reserve(count, budget)?;
+                self.host.reserve_keys(Layer::Tcp, count, budget)?;
+                self.host.reserve_dependents(parents, budget)
+            }
+        }
     }
 
     /// Deletes host objects that are not offloaded (docs/SPEC.md §7 `remove`); returns them
@@ -201,7 +278,7 @@ impl Engine {
         // With cascade no descendant needs an offload check: an object that is not offloaded
         // has no offloaded dependent (invariant 2).
         if !cascade {
-            if let Some((h, child)) = self.first_dependent_outside(&requested, false) {
+            if let Some((h, child)) = self.first_dependent_outside(&requested, false)? {
                 return Err(error!(
                     RemoveDependent,
                     layer = layer_of(child),
@@ -210,17 +287,13 @@ impl Engine {
                 ));
             }
         }
-        let order: Vec<Handle> = self
-            .host
-            .walk_roots(&requested, true)
-            .into_iter()
-            .map(Handle::from_raw)
-            .collect();
-        self.host.remove_all(&order);
-        for &h in &order {
+        let order = self.host.walk_roots(&requested, true, &self.budget)?;
+        let handles: Vec<Handle> = order.iter().map(|&raw| Handle::from_raw(raw)).collect();
+        self.host.remove_all(&handles);
+        for &h in &handles {
             self.target.forget_fault(h);
         }
-        Ok(order.into_iter().map(Handle::raw).collect())
+        Ok(order)
     }
 
     /// The first requested object (in request order) with a direct dependent that is not
@@ -230,17 +303,17 @@ impl Engine {
         &self,
         requested: &[Handle],
         offloaded_only: bool,
-    ) -> Option<(Handle, Handle)> {
-        let mut wanted = crate::host::SeenSet::new(&self.host);
+    ) -> Result<Option<(Handle, Handle)>> {
+        let mut wanted = crate::host::SeenSet::new(&self.host, &self.budget)?;
         for &h in requested {
             wanted.insert(h);
         }
-        requested.iter().find_map(|&h| {
+        Ok(requested.iter().find_map(|&h| {
             self.host
                 .children(h)
                 .iter()
                 .find(|&&c| !wanted.contains(c) && (!offloaded_only || self.host.is_offloaded(c)))
                 .map(|&c| (h, c))
-        })
+        }))
     }
 }

@@ -113,13 +113,7 @@ impl Engine {
                     }
                 }
                 EventKind::UploadAll => {
-                    let order: Vec<Handle> = self
-                        .host
-                        .walk_all(true)
-                        .into_iter()
-                        .map(Handle::from_raw)
-                        .filter(|&h| self.host.is_offloaded(h))
-                        .collect();
+                    let order = self.host.offloaded_post_order_now(&self.host.roots.clone());
                     (Action::TerminatedAll, Some(self.upload(&order)))
                 }
                 EventKind::OffloadResume => (Action::Resumed, None),

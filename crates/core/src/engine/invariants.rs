@@ -27,6 +27,28 @@ impl Engine {
                 return Err(format!("root {n} is not a live neighbor"));
             }
         }
+        // One key per object: every path and connection is found by its own key, and the
+        // indexes hold nothing else.
+        let (paths_indexed, tcps_indexed) = host.keys.len();
+        if (paths_indexed, tcps_indexed) != (host.paths.len(), host.tcps.len()) {
+            return Err(format!(
+                "{paths_indexed} path keys for {} paths, {tcps_indexed} connection keys for {} connections",
+                host.paths.len(),
+                host.tcps.len()
+            ));
+        }
+        for (slot, generation, _) in host.paths.iter() {
+            let p = Handle::new(host.id(), Layer::Path, generation, slot);
+            if host.find_path(&host.path_key(p)) != Some(p) {
+                return Err(format!("{p} is not found by its address pair"));
+            }
+        }
+        for (slot, generation, _) in host.tcps.iter() {
+            let t = Handle::new(host.id(), Layer::Tcp, generation, slot);
+            if host.find_tcp(host.tcp_key(t)) != Some(t) {
+                return Err(format!("{t} is not found by its 4-tuple"));
+            }
+        }
         // Every dependent list names live objects of the layer above that link back.
         for (slot, generation, neighbor) in host.neighbors.iter() {
             let n = Handle::new(host.id(), Layer::Neighbor, generation, slot);
@@ -91,7 +113,8 @@ impl Engine {
         }
 
         // Offload state: no offloaded orphan, and the target mirrors the host exactly.
-        for raw in host.walk_all(false) {
+        let all = host.walk_all(false, &crate::model::Budget::default());
+        for raw in all.map_err(|e| e.message().to_owned())? {
             let h = Handle::from_raw(raw);
             let context = host.context(h);
             if context == NO_CONTEXT {

@@ -7,6 +7,7 @@
 //! | module | operations |
 //! |---|---|
 //! | `build` | `add_neighbor(s)`, `add_path(s)`, `add_tcp(s)`, `remove` |
+//! | `lookup` | `find_path(s)`, `find_tcp(s)` |
 //! | `read` | `layer`, `depends_on`, `dependents`, `count`, `walk`, `block_list`, `state`, ... |
 //! | `offload` | `initiate_offload` |
 //! | `terminate` | `terminate`, the upload every other cause of termination shares, and the release of unreferenced shared state |
@@ -28,6 +29,7 @@ mod faults;
 mod invalidate;
 #[cfg(any(test, feature = "testing"))]
 mod invariants;
+mod lookup;
 mod offload;
 mod query;
 mod read;
@@ -42,7 +44,7 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::error;
 use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet};
-use crate::model::{Error, Handle, Layer, Result};
+use crate::model::{Budget, Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
 pub use types::{
@@ -76,6 +78,8 @@ pub struct Engine {
     invalid_pending: HashSet<u64>,
     policy: HostPolicy,
     counts: RunningCounts,
+    /// What the engine may still reserve: unlimited unless a test sets a limit.
+    budget: Budget,
 }
 
 impl Engine {
@@ -107,12 +111,19 @@ impl Engine {
             invalid_pending: HashSet::new(),
             policy,
             counts: RunningCounts::default(),
+            budget: Budget::default(),
         })
     }
 
     /// The host's policy for this tree.
     pub fn policy(&self) -> HostPolicy {
         self.policy
+    }
+
+    /// Limits what the engine may still reserve to `bytes` (`None`: no limit), so tests can
+    /// make any reservation fail as the allocator would; see [`Budget`].
+    pub fn set_allocation_budget(&self, bytes: Option<u64>) {
+        self.budget.set(bytes);
     }
 
     /// The id in bits 63..48 of this tree's handles.
@@ -123,7 +134,11 @@ impl Engine {
     /// Resolves every handle first, so a bad handle anywhere is reported before anything else.
     fn resolve_all(&self, raws: &[u64]) -> Result<Vec<Handle>> {
         check_batch(raws.len())?;
-        raws.iter().map(|&raw| self.host.resolve(raw)).collect()
+        let mut handles = self.budget.vec(raws.len())?;
+        for &raw in raws {
+            handles.push(self.host.resolve(raw)?);
+        }
+        Ok(handles)
     }
 
     /// Resolves every handle (an invalid one anywhere is the error that wins), drops
@@ -136,8 +151,12 @@ impl Engine {
         offloaded: bool,
     ) -> Result<(Vec<Handle>, Option<Handle>)> {
         check_batch(raws.len())?;
-        let mut seen = unique.then(|| SeenSet::new(&self.host));
-        let mut handles = Vec::with_capacity(raws.len());
+        let mut seen = if unique {
+            Some(SeenSet::new(&self.host, &self.budget)?)
+        } else {
+            None
+        };
+        let mut handles = self.budget.vec(raws.len())?;
         let mut unexpected = None;
         for &raw in raws {
             let h = self.host.resolve(raw)?;

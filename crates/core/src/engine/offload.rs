@@ -18,7 +18,18 @@ impl Engine {
         if let Some(h) = offloaded {
             return Err(error!(AlreadyOffloaded, layer = layer_of(h), handle = h));
         }
-        let (mut list, placement) = BlockList::build_placed(&self.host, &requested);
+        let (mut list, placement) = BlockList::build_placed(&self.host, &requested, &self.budget)?;
+        // Room for every new block up front: one allocation instead of a doubling series that
+        // copies the target's store over and over, and the last point the call may fail.
+        let mut new_per_layer = [0usize; 3];
+        for (layer, referenced) in list.layers.iter().zip(&list.referenced) {
+            if !referenced {
+                new_per_layer[usize::from(*layer)] += 1;
+            }
+        }
+        if !self.target.paused {
+            self.target.reserve(new_per_layer, &self.budget)?;
+        }
         let new_blocks = list.referenced.iter().filter(|r| !**r).count() as u64;
         self.counts.initiate_offload.requested += new_blocks;
         if self.target.paused {
@@ -28,15 +39,6 @@ impl Engine {
                 .fail(Status::Paused, new_blocks);
             return Ok((list, Outcome::default()));
         }
-        // Room for every new block up front: one allocation instead of a doubling series that
-        // copies the target's store over and over.
-        let mut new_per_layer = [0usize; 3];
-        for (layer, referenced) in list.layers.iter().zip(&list.referenced) {
-            if !referenced {
-                new_per_layer[usize::from(*layer)] += 1;
-            }
-        }
-        self.target.reserve(new_per_layer);
         // Decide every block in block order, as the target walks the list: faults, capacity
         // and the random draws follow that order.
         let mut admitted = [0usize; 3];

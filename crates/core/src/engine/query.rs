@@ -43,7 +43,7 @@ impl Engine {
         counter.fail(Status::Failure, failed.len() as u64);
         let mut terminated = Outcome::default();
         if !failed.is_empty() {
-            let order = self.host.offloaded_post_order(&failed);
+            let order = self.host.offloaded_post_order_now(&failed);
             terminated = self.upload(&order);
         }
         Ok((outcome, terminated))

@@ -69,24 +69,24 @@ impl Engine {
     }
 
     /// The live handles in pre-order, of one layer when given.
-    pub fn handles(&self, layer: Option<Layer>) -> Vec<u64> {
-        let all = self.host.walk_all(false);
-        match layer {
+    pub fn handles(&self, layer: Option<Layer>) -> Result<Vec<u64>> {
+        let all = self.host.walk_all(false, &self.budget)?;
+        Ok(match layer {
             None => all,
             Some(l) => all
                 .into_iter()
                 .filter(|&raw| Handle::from_raw(raw).layer() == Some(l))
                 .collect(),
-        }
+        })
     }
 
     /// The whole tree, or the subtrees of `roots`, in pre- or post-order (docs/DESIGN.md §3).
     pub fn walk(&self, post: bool, roots: Option<&[u64]>) -> Result<Vec<u64>> {
         match roots {
-            None => Ok(self.host.walk_all(post)),
+            None => self.host.walk_all(post, &self.budget),
             Some(raws) => {
                 let roots = self.resolve_all(raws)?;
-                Ok(self.host.walk_roots(&roots, post))
+                self.host.walk_roots(&roots, post, &self.budget)
             }
         }
     }
@@ -94,7 +94,7 @@ impl Engine {
     /// The block list an offload of `raws` would send, without sending it.
     pub fn block_list(&self, raws: &[u64]) -> Result<BlockList> {
         let requested = self.resolve_all(raws)?;
-        Ok(BlockList::build(&self.host, &requested))
+        BlockList::build(&self.host, &requested, &self.budget)
     }
 
     /// Every variable of `raw` by name, constant then cached then delegated, after `handle`,
@@ -159,7 +159,8 @@ impl Engine {
     pub fn target_links(&self) -> (Vec<u64>, Vec<u64>) {
         let mut handles = Vec::new();
         let mut parents = Vec::new();
-        for raw in self.host.walk_all(false) {
+        let all = self.host.walk_all(false, &crate::model::Budget::default());
+        for raw in all.expect("an unlimited budget fails only when the allocator does") {
             let h = Handle::from_raw(raw);
             let context = self.host.context(h);
             if context == NO_CONTEXT {

@@ -14,9 +14,9 @@ impl Engine {
     /// the paths and neighbors this left unreferenced.
     pub fn terminate(&mut self, raws: &[u64], cascade: bool) -> Result<Outcome> {
         let requested = self.resolve_offloaded(raws, "terminate it")?;
-        let order = self.host.offloaded_post_order(&requested);
+        let order = self.host.offloaded_post_order(&requested, &self.budget)?;
         if !cascade && order.len() > requested.len() {
-            if let Some((h, child)) = self.first_dependent_outside(&requested, true) {
+            if let Some((h, child)) = self.first_dependent_outside(&requested, true)? {
                 return Err(error!(
                     TerminateDependent,
                     layer = layer_of(child),

@@ -85,7 +85,7 @@ impl Engine {
         if !refused.is_empty() {
             // The host terminates what the target could not take (docs/NDIS.md, "Update, query,
             // invalidate"), and hands back what the target held: nothing is lost.
-            let order = self.host.offloaded_post_order(&refused);
+            let order = self.host.offloaded_post_order_now(&refused);
             terminated = self.upload(&order);
         }
         let counter = &mut self.counts.update;

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use super::tree::{layer_of, HostTree, NO_CONTEXT};
 use super::walk::SeenSet;
-use crate::model::{Handle, Layer, Status, NO_STATUS};
+use crate::model::{Budget, Handle, Layer, Result, Status, NO_STATUS};
 
 /// "No link" in `next` and `dependent`.
 pub const NO_LINK: i64 = -1;
@@ -68,15 +68,15 @@ struct Forest {
 }
 
 impl Forest {
-    fn new(tree: &HostTree, requested: usize) -> Self {
+    fn new(tree: &HostTree, requested: usize, budget: &Budget) -> Result<Self> {
         let capacity = requested + requested / 8 + 4;
-        Self {
-            handles: Vec::with_capacity(capacity),
-            parents: Vec::with_capacity(capacity),
-            referenced: Vec::with_capacity(capacity),
-            neighbor_node: vec![NONE; tree.neighbors.slot_count()],
-            path_node: vec![NONE; tree.paths.slot_count()],
-        }
+        Ok(Self {
+            handles: budget.vec(capacity)?,
+            parents: budget.vec(capacity)?,
+            referenced: budget.vec(capacity)?,
+            neighbor_node: budget.filled(NONE, tree.neighbors.slot_count())?,
+            path_node: budget.filled(NONE, tree.paths.slot_count())?,
+        })
     }
 
     fn push(&mut self, h: Handle, parent: u32, referenced: bool) -> u32 {
@@ -126,20 +126,25 @@ impl BlockList {
     /// docs/DESIGN.md §7:
     /// each object with its not-yet-offloaded ancestors and the first offloaded one as a
     /// reference, every chain reaching down to the lowest layer present.
-    pub fn build(tree: &HostTree, requested: &[Handle]) -> BlockList {
-        Self::build_placed(tree, requested).0
+    pub fn build(tree: &HostTree, requested: &[Handle], budget: &Budget) -> Result<BlockList> {
+        Ok(Self::build_placed(tree, requested, budget)?.0)
     }
 
     /// `build`, plus where each block's object was first mentioned: the `Placement` lists the
     /// objects in request order (ancestors just before their first dependent) with their block
     /// positions, for work that is cheaper in that order than in tree order.
-    pub fn build_placed(tree: &HostTree, requested: &[Handle]) -> (BlockList, Placement) {
+    pub fn build_placed(
+        tree: &HostTree,
+        requested: &[Handle],
+        budget: &Budget,
+    ) -> Result<(BlockList, Placement)> {
         // Duplicates are dropped (first mention wins); without any, no copy is made.
-        let mut seen = SeenSet::new(tree);
+        let mut seen = SeenSet::new(tree, budget)?;
         let unique: Cow<'_, [Handle]> = match requested.iter().position(|&h| !seen.insert(h)) {
             None => Cow::Borrowed(requested),
             Some(duplicate) => {
-                let mut unique = requested[..duplicate].to_vec();
+                let mut unique = budget.vec(requested.len())?;
+                unique.extend_from_slice(&requested[..duplicate]);
                 let rest = &requested[duplicate + 1..];
                 unique.extend(rest.iter().copied().filter(|&h| seen.insert(h)));
                 Cow::Owned(unique)
@@ -161,7 +166,7 @@ impl BlockList {
             }
         }
 
-        let mut forest = Forest::new(tree, unique.len());
+        let mut forest = Forest::new(tree, unique.len(), budget)?;
         for &h in unique.iter() {
             match layer_of(h) {
                 Layer::Tcp => {
@@ -191,7 +196,7 @@ impl BlockList {
         let n = node_handles.len();
         // Subtree sizes: children come after their parent, so one backward pass sums them.
         // Pass 1 turns each node's size into its cursor once the node is placed.
-        let mut span = vec![1u32; n];
+        let mut span = budget.filled(1u32, n)?;
         for i in (0..n).rev() {
             let parent = node_parents[i];
             if parent != NONE {
@@ -199,13 +204,13 @@ impl BlockList {
             }
         }
         let mut list = BlockList {
-            layers: vec![0; n],
-            handles: vec![0; n],
-            depths: vec![0; n],
-            referenced: vec![false; n],
-            next: vec![NO_LINK; n],
-            dependent: vec![NO_LINK; n],
-            statuses: vec![NO_STATUS; n],
+            layers: budget.filled(0, n)?,
+            handles: budget.filled(0, n)?,
+            depths: budget.filled(0, n)?,
+            referenced: budget.filled(false, n)?,
+            next: budget.filled(NO_LINK, n)?,
+            dependent: budget.filled(NO_LINK, n)?,
+            statuses: budget.filled(NO_STATUS, n)?,
         };
         // Pass 1, in node order: pre-order positions without a traversal. A node goes where
         // its parent's cursor is (just after the parent, past its earlier siblings' subtrees)
@@ -258,7 +263,7 @@ impl BlockList {
             handles: node_handles,
             positions,
         };
-        (list, placement)
+        Ok((list, placement))
     }
 
     pub fn status(&self, index: usize) -> Option<Status> {
@@ -306,7 +311,7 @@ mod tests {
     #[test]
     fn connections_pull_in_their_paths_and_neighbor() {
         let (tree, [n1, p1, p2, t1, t2, t3]) = example();
-        let list = BlockList::build(&tree, &[t1, t3, t2, t1]);
+        let list = BlockList::build(&tree, &[t1, t3, t2, t1], &Budget::default()).unwrap();
         let raw: Vec<u64> = [n1, p1, t1, t2, p2, t3].iter().map(|h| h.raw()).collect();
         assert_eq!(list.handles, raw);
         assert_eq!(list.depths, vec![0, 1, 2, 2, 1, 2]);
@@ -321,11 +326,11 @@ mod tests {
         tree.set_context(n1, 0);
         tree.set_context(p1, 0);
         // t1's chain stops at the referenced p1; alone, the list is rooted at the path layer.
-        let list = BlockList::build(&tree, &[t1]);
+        let list = BlockList::build(&tree, &[t1], &Budget::default()).unwrap();
         assert_eq!(list.handles, vec![p1.raw(), t1.raw()]);
         assert_eq!(list.referenced, vec![true, false]);
         // t3 needs p2 (new) over n1 (referenced): the lowest layer is the neighbor's.
-        let list = BlockList::build(&tree, &[t1, t3]);
+        let list = BlockList::build(&tree, &[t1, t3], &Budget::default()).unwrap();
         let raw: Vec<u64> = [n1, p1, t1, p2, t3].iter().map(|h| h.raw()).collect();
         assert_eq!(list.handles, raw);
         assert_eq!(list.referenced, vec![true, true, false, false, false]);
@@ -334,7 +339,7 @@ mod tests {
     #[test]
     fn settle_marks_partial_success() {
         let (tree, [.., t1, t2, t3]) = example();
-        let mut list = BlockList::build(&tree, &[t1, t2, t3]);
+        let mut list = BlockList::build(&tree, &[t1, t2, t3], &Budget::default()).unwrap();
         list.statuses[3] = Status::Resources as u8; // t2
         list.settle();
         let got: Vec<Status> = (0..list.len()).map(|i| list.status(i).unwrap()).collect();
@@ -357,7 +362,7 @@ mod tests {
         tree.set_context(n1, 0);
         tree.set_context(p1, 0);
         // n1 (ref) -> p1 (ref) -> t1, t2 (new); p2 (new) -> t3 (new).
-        let mut list = BlockList::build(&tree, &[t1, t2, t3]);
+        let mut list = BlockList::build(&tree, &[t1, t2, t3], &Budget::default()).unwrap();
         assert_eq!(
             list.referenced,
             vec![true, true, false, false, false, false]
@@ -380,7 +385,7 @@ mod tests {
         ];
         assert_eq!(got, expected);
         // With p2 failing too, every dependent of n1 failed: FAILURE reaches the root.
-        let mut list = BlockList::build(&tree, &[t1, t2, t3]);
+        let mut list = BlockList::build(&tree, &[t1, t2, t3], &Budget::default()).unwrap();
         for i in [2, 3, 4, 5] {
             list.statuses[i] = Status::Failure as u8;
         }

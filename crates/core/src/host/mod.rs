@@ -1,8 +1,9 @@
 //! The host side of the state tree: the objects and their links ([`tree`]), the walks over
-//! them ([`walk`]), the block lists that convey parts of the tree to the target
+//! them ([`walk`]), the lookups by key ([`keys`]), the block lists that convey parts of the tree to the target
 //! ([`blocks`]), and what the host decides on its own ([`policy`]).
 
 mod blocks;
+mod keys;
 mod policy;
 mod tree;
 mod walk;
@@ -11,5 +12,6 @@ pub use blocks::{BlockList, NO_LINK};
 pub use policy::HostPolicy;
 
 pub(crate) use blocks::ParentTracker;
+pub(crate) use keys::{PathKey, TcpKey};
 pub(crate) use tree::{expect_layer, layer_of, HostTree, NO_CONTEXT};
 pub(crate) use walk::SeenSet;

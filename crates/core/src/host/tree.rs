@@ -5,9 +5,11 @@
 //! dependents as a `Vec<Handle>` in insertion order. A walk ([`super::walk`]) therefore copies
 //! contiguous handle runs instead of chasing per-object pointers.
 
+use super::keys::{Keys, PathKey, TcpKey};
 use crate::error;
 use crate::model::{
-    next_tree_id, Arena, Handle, Layer, NeighborState, PathState, Result, SlotColumn, TcpState,
+    next_tree_id, Arena, Budget, Handle, Layer, NeighborState, PathState, Result, SlotColumn,
+    TcpState,
 };
 
 /// "Not offloaded": the value of `context` when the object has no target context.
@@ -60,6 +62,8 @@ pub struct HostTree {
     pub roots: Vec<Handle>,
     /// Offloaded objects per layer.
     pub offloaded: [usize; 3],
+    /// Paths by address pair and connections by 4-tuple (`super::keys`).
+    pub(crate) keys: Keys,
 }
 
 impl Default for HostTree {
@@ -87,6 +91,59 @@ impl HostTree {
             tcp_states: SlotColumn::new(),
             roots: Vec::new(),
             offloaded: [0; 3],
+            keys: Keys::default(),
+        }
+    }
+
+    // ---- keys (super::keys): the index stores slots, the arenas the keys
+
+    pub(crate) fn path_key(&self, path: Handle) -> PathKey {
+        path_key_at(&self.paths, path.slot())
+    }
+
+    pub(crate) fn tcp_key(&self, tcp: Handle) -> TcpKey {
+        tcp_key_at(&self.tcps, &self.tcp_states, tcp.slot())
+    }
+
+    /// The live path with this key.
+    pub(crate) fn find_path(&self, key: &PathKey) -> Option<Handle> {
+        let slot = self.keys.find_path(key, |s| path_key_at(&self.paths, s))?;
+        Some(self.handle_at(Layer::Path, slot))
+    }
+
+    /// The live connection with this key.
+    pub(crate) fn find_tcp(&self, key: TcpKey) -> Option<Handle> {
+        let (tcps, states) = (&self.tcps, &self.tcp_states);
+        let slot = self.keys.find_tcp(key, |s| tcp_key_at(tcps, states, s))?;
+        Some(self.handle_at(Layer::Tcp, slot))
+    }
+
+    /// Makes room in a layer's key index for `additional` keys, fallibly.
+    pub(crate) fn reserve_keys(
+        &mut self,
+        layer: Layer,
+        additional: usize,
+        budget: &Budget,
+    ) -> Result<()> {
+        let (paths, tcps, states) = (&self.paths, &self.tcps, &self.tcp_states);
+        match layer {
+            Layer::Neighbor => Ok(()),
+            Layer::Path => self
+                .keys
+                .reserve_paths(additional, |s| path_key_at(paths, s), budget),
+            Layer::Tcp => {
+                self.keys
+                    .reserve_tcps(additional, |s| tcp_key_at(tcps, states, s), budget)
+            }
+        }
+    }
+
+    /// Drops a live object's key, before the object leaves its arena.
+    fn unindex(&mut self, h: Handle) {
+        match layer_of(h) {
+            Layer::Neighbor => {}
+            Layer::Path => self.keys.remove_path(h.slot(), &self.path_key(h)),
+            Layer::Tcp => self.keys.remove_tcp(h.slot(), self.tcp_key(h)),
         }
     }
 
@@ -138,6 +195,16 @@ impl HostTree {
             Some(Layer::Tcp) => self.tcps.get(slot, generation).is_some(),
             None => false,
         }
+    }
+
+    /// The handle of the live object in `slot` of `layer`.
+    pub(crate) fn handle_at(&self, layer: Layer, slot: u32) -> Handle {
+        let generation = match layer {
+            Layer::Neighbor => self.neighbors.generation_of(slot),
+            Layer::Path => self.paths.generation_of(slot),
+            Layer::Tcp => self.tcps.generation_of(slot),
+        };
+        Handle::new(self.id, layer, generation.expect("a live slot"), slot)
     }
 
     /// Resolves `raw` and checks its layer, for an argument with a fixed role.
@@ -291,45 +358,119 @@ impl HostTree {
         h
     }
 
-    /// Adds a path under a neighbor already resolved by the caller.
-    pub fn insert_path(&mut self, neighbor: Handle, state: PathState) -> Handle {
-        let (slot, generation) = self.paths.insert(Path {
+    /// Adds a path under a neighbor already resolved by the caller, unless its address pair
+    /// is taken: then `Err` holds the path that has it and nothing changed. The caller made
+    /// room first (`reserve_keys` and the arena's `reserve`).
+    pub fn insert_path(
+        &mut self,
+        neighbor: Handle,
+        state: PathState,
+    ) -> std::result::Result<Handle, Handle> {
+        let (slot, generation) = self.paths.next_key();
+        let paths = &self.paths;
+        let key = (state.source, state.destination);
+        if let Err(holder) = self.keys.claim_path(slot, &key, |s| path_key_at(paths, s)) {
+            return Err(self.handle_at(Layer::Path, holder));
+        }
+        let stored = self.paths.insert(Path {
             neighbor,
             state,
             tcps: Vec::new(),
             context: NO_CONTEXT,
             refs: 0,
         });
+        debug_assert_eq!(stored, (slot, generation));
         let h = Handle::new(self.id, Layer::Path, generation, slot);
         self.neighbor_mut(neighbor).paths.push(h);
-        h
+        Ok(h)
     }
 
-    /// Makes room in each path's dependents for the connections about to be added under
-    /// `paths`, so a batch grows every list once instead of by repeated doubling.
-    pub fn reserve_dependents(&mut self, paths: &[Handle]) {
-        let mut added = vec![0u32; self.paths.slot_count()];
-        for &p in paths {
+    /// Makes room, fallibly, in each parent's dependents for the objects about to be added
+    /// under `parents`, so a batch grows every list once instead of by repeated doubling.
+    /// `parents` are all neighbors (adding paths) or all paths (adding connections).
+    pub fn reserve_dependents(&mut self, parents: &[Handle], budget: &Budget) -> Result<()> {
+        let Some(&first) = parents.first() else {
+            return Ok(());
+        };
+        let layer = layer_of(first);
+        let slots = match layer {
+            Layer::Neighbor => self.neighbors.slot_count(),
+            _ => self.paths.slot_count(),
+        };
+        let mut added = budget.vec::<u32>(slots)?;
+        added.resize(slots, 0);
+        for &p in parents {
             added[p.slot() as usize] += 1;
         }
-        for &p in paths {
-            let count = std::mem::take(&mut added[p.slot() as usize]);
+        for &p in parents {
+            let count = std::mem::take(&mut added[p.slot() as usize]) as usize;
             if count > 0 {
-                self.path_mut(p).tcps.reserve(count as usize);
+                let list = match layer {
+                    Layer::Neighbor => &mut self.neighbor_mut(p).paths,
+                    _ => &mut self.path_mut(p).tcps,
+                };
+                budget.reserve(list, count)?;
             }
         }
+        Ok(())
     }
 
-    /// Adds a connection under a path already resolved by the caller.
-    pub fn insert_tcp(&mut self, path: Handle, state: TcpState) -> Handle {
-        let (slot, generation) = self.tcps.insert(Tcp {
+    /// Adds a connection under a path already resolved by the caller, unless its 4-tuple is
+    /// taken: then `Err` holds the connection that has it and nothing changed. The caller
+    /// made room first (`reserve_keys`, the arena's and the column's `reserve`).
+    pub fn insert_tcp(
+        &mut self,
+        path: Handle,
+        state: TcpState,
+    ) -> std::result::Result<Handle, Handle> {
+        let (slot, generation) = self.tcps.next_key();
+        let (tcps, states) = (&self.tcps, &self.tcp_states);
+        let key = TcpKey::new(
+            path.slot(),
+            state.constant.local_port,
+            state.constant.remote_port,
+        );
+        if let Err(holder) = self
+            .keys
+            .claim_tcp(slot, key, |s| tcp_key_at(tcps, states, s))
+        {
+            return Err(self.handle_at(Layer::Tcp, holder));
+        }
+        let stored = self.tcps.insert(Tcp {
             path,
             context: NO_CONTEXT,
         });
+        debug_assert_eq!(stored, (slot, generation));
         self.tcp_states.put(slot, state);
         let h = Handle::new(self.id, Layer::Tcp, generation, slot);
         self.path_mut(path).tcps.push(h);
-        h
+        Ok(h)
+    }
+
+    /// Takes back paths or connections just added by `insert_path`/`insert_tcp` (`added`,
+    /// in insertion order, all of one layer), leaving the tree exactly as before them: the
+    /// arena's free list and slot count, the parents' dependents and the key index.
+    /// `slots_before` is the layer's slot count before the first of them.
+    pub fn unwind(&mut self, added: &[u64], slots_before: usize) {
+        for &raw in added.iter().rev() {
+            let h = Handle::from_raw(raw);
+            let fresh = h.slot() as usize >= slots_before;
+            self.unindex(h);
+            match layer_of(h) {
+                Layer::Tcp => {
+                    let path = self.tcp(h).path;
+                    self.path_mut(path).tcps.pop();
+                    self.tcps.unwind(h.slot(), fresh);
+                    self.tcp_states.unwind(h.slot(), fresh);
+                }
+                Layer::Path => {
+                    let neighbor = self.path(h).neighbor;
+                    self.neighbor_mut(neighbor).paths.pop();
+                    self.paths.unwind(h.slot(), fresh);
+                }
+                Layer::Neighbor => unreachable!("neighbors have no key to conflict on"),
+            }
+        }
     }
 
     /// Removes objects that the caller has checked have no remaining dependents, in the
@@ -339,12 +480,16 @@ impl HostTree {
         let mut touched_paths = Vec::new();
         let mut removed_roots = false;
         for &h in order {
+            self.unindex(h);
             match layer_of(h) {
                 Layer::Tcp => {
                     let tcp = self
                         .tcps
                         .remove(h.slot(), h.generation())
                         .expect("live tcp");
+                    // A free slot holds the default state, so undoing a later insert into it
+                    // (`unwind`) restores it exactly.
+                    self.tcp_states.unwind(h.slot(), false);
                     touched_paths.push(tcp.path);
                 }
                 Layer::Path => {
@@ -408,6 +553,22 @@ impl HostTree {
     }
 }
 
+/// A live path's key, read from the arena by slot.
+fn path_key_at(paths: &Arena<Path>, slot: u32) -> PathKey {
+    let path = paths.get_slot(slot).expect("indexed paths are live");
+    (path.state.source, path.state.destination)
+}
+
+/// A live connection's key, read from the arena and the state column by slot.
+fn tcp_key_at(tcps: &Arena<Tcp>, states: &SlotColumn<TcpState>, slot: u32) -> TcpKey {
+    let path = tcps
+        .get_slot(slot)
+        .expect("indexed connections are live")
+        .path;
+    let constant = &states.get(slot).constant;
+    TcpKey::new(path.slot(), constant.local_port, constant.remote_port)
+}
+
 /// `LayerError` unless `h` (resolved) is of `layer`; `role` names the argument.
 pub(crate) fn expect_layer(h: Handle, layer: Layer, role: &str) -> Result<()> {
     let actual = layer_of(h);
@@ -438,20 +599,29 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn path_state() -> PathState {
-        let ip = |text| parse_ip(text).unwrap();
-        PathState::new(ip("10.0.0.1"), ip("10.0.0.9"), 1500).unwrap()
+    /// A path from 10.0.0.1 to 10.0.0.`last`.
+    pub(crate) fn path_state(last: u8) -> PathState {
+        let ip = |text: &str| parse_ip(text).unwrap();
+        PathState::new(ip("10.0.0.1"), ip(&format!("10.0.0.{last}")), 1500).unwrap()
+    }
+
+    /// A connection from local port `port` to remote port 443.
+    pub(crate) fn tcp_state(port: u16) -> TcpState {
+        let mut state = TcpState::default();
+        state.constant.local_port = port;
+        state.constant.remote_port = 443;
+        state
     }
 
     /// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3): the source page's figure.
     pub(crate) fn example() -> (HostTree, [Handle; 6]) {
         let mut tree = HostTree::new();
         let n1 = tree.insert_neighbor(neighbor_state(1));
-        let p1 = tree.insert_path(n1, path_state());
-        let p2 = tree.insert_path(n1, path_state());
-        let t1 = tree.insert_tcp(p1, TcpState::default());
-        let t2 = tree.insert_tcp(p1, TcpState::default());
-        let t3 = tree.insert_tcp(p2, TcpState::default());
+        let p1 = tree.insert_path(n1, path_state(9)).unwrap();
+        let p2 = tree.insert_path(n1, path_state(7)).unwrap();
+        let t1 = tree.insert_tcp(p1, tcp_state(1)).unwrap();
+        let t2 = tree.insert_tcp(p1, tcp_state(2)).unwrap();
+        let t3 = tree.insert_tcp(p2, tcp_state(1)).unwrap();
         (tree, [n1, p1, p2, t1, t2, t3])
     }
 
@@ -462,7 +632,7 @@ pub(crate) mod tests {
         assert!(tree.resolve(t1.raw()).is_err());
         assert_eq!(tree.children(p1), &[t2]);
         assert_eq!(tree.len(), 5);
-        let replacement = tree.insert_tcp(p1, TcpState::default());
+        let replacement = tree.insert_tcp(p1, tcp_state(1)).unwrap();
         assert_eq!(replacement.slot(), t1.slot(), "freed slot is reused");
         assert_ne!(replacement.raw(), t1.raw(), "with a new generation");
         assert!(tree.resolve(t1.raw()).is_err());
@@ -483,6 +653,25 @@ pub(crate) mod tests {
             code(tree.resolve_layer(n1.raw(), Layer::Path, "parent")),
             WrongLayer
         );
+    }
+
+    #[test]
+    fn a_taken_key_adds_nothing_and_unwind_restores_the_tree() {
+        let (mut tree, [n1, p1, _p2, t1, _t2, _t3]) = example();
+        assert_eq!(tree.insert_path(n1, path_state(9)), Err(p1));
+        assert_eq!(tree.insert_tcp(p1, tcp_state(1)), Err(t1));
+        tree.remove_all(&[t1]);
+        let before = tree.clone();
+        let reused = tree.insert_tcp(p1, tcp_state(5)).unwrap();
+        let fresh = tree.insert_tcp(p1, tcp_state(6)).unwrap();
+        assert_eq!(
+            reused.slot(),
+            t1.slot(),
+            "the freed slot first, then a new one"
+        );
+        tree.unwind(&[reused.raw(), fresh.raw()], before.tcps.slot_count());
+        assert_eq!(tree, before);
+        assert_eq!(tree.tcp_states, before.tcp_states);
     }
 
     #[test]

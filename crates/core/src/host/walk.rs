@@ -3,7 +3,7 @@
 //! keeps each object once. The tree has exactly three layers, so the walks are nested loops:
 //! no recursion, whatever the input.
 
-use crate::model::Handle;
+use crate::model::{Budget, Handle, Result};
 
 use super::tree::{layer_of, HostTree};
 use crate::model::Layer;
@@ -11,12 +11,12 @@ use crate::model::Layer;
 impl HostTree {
     /// Pre-order (`post == false`: an object, then its dependents) or post-order walk of the
     /// whole tree, neighbors in creation order.
-    pub fn walk_all(&self, post: bool) -> Vec<u64> {
-        let mut out = Vec::with_capacity(self.len());
+    pub fn walk_all(&self, post: bool, budget: &Budget) -> Result<Vec<u64>> {
+        let mut out = budget.vec(self.len())?;
         for &n in &self.roots {
             self.walk_subtree(n, post, &mut out);
         }
-        out
+        Ok(out)
     }
 
     /// Appends the walk of the subtree of `root` (any layer).
@@ -48,8 +48,8 @@ impl HostTree {
     }
 
     /// Walk of the subtrees of `roots` (validated), each object once (docs/DESIGN.md §3).
-    pub fn walk_roots(&self, roots: &[Handle], post: bool) -> Vec<u64> {
-        let mut seen = SeenSet::new(self);
+    pub fn walk_roots(&self, roots: &[Handle], post: bool, budget: &Budget) -> Result<Vec<u64>> {
+        let mut seen = SeenSet::new(self, budget)?;
         let mut out = Vec::new();
         let mut scratch = Vec::new();
         for &root in roots {
@@ -67,17 +67,28 @@ impl HostTree {
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// `walk_roots(roots, true)` restricted to offloaded objects: what terminating `roots`
     /// uploads, in upload order.
-    pub fn offloaded_post_order(&self, roots: &[Handle]) -> Vec<Handle> {
-        self.walk_roots(roots, true)
+    pub fn offloaded_post_order(&self, roots: &[Handle], budget: &Budget) -> Result<Vec<Handle>> {
+        Ok(self
+            .walk_roots(roots, true, budget)?
             .into_iter()
             .map(Handle::from_raw)
             .filter(|&h| self.is_offloaded(h))
-            .collect()
+            .collect())
+    }
+}
+
+impl HostTree {
+    /// `offloaded_post_order` for a call past its point of no return (the target has
+    /// already changed), where failing would leave a half-done call: no budget, and a real
+    /// allocation failure panics into `InternalError` rather than corrupting the tree.
+    pub fn offloaded_post_order_now(&self, roots: &[Handle]) -> Vec<Handle> {
+        self.offloaded_post_order(roots, &Budget::default())
+            .expect("an unlimited budget fails only when the allocator does")
     }
 }
 
@@ -88,15 +99,15 @@ pub(crate) struct SeenSet {
 }
 
 impl SeenSet {
-    pub(crate) fn new(tree: &HostTree) -> Self {
-        let words = |slots: usize| vec![0u64; slots.div_ceil(64)];
-        Self {
+    pub(crate) fn new(tree: &HostTree, budget: &Budget) -> Result<Self> {
+        let words = |slots: usize| budget.filled(0u64, slots.div_ceil(64));
+        Ok(Self {
             bits: [
-                words(tree.neighbors.slot_count()),
-                words(tree.paths.slot_count()),
-                words(tree.tcps.slot_count()),
+                words(tree.neighbors.slot_count())?,
+                words(tree.paths.slot_count())?,
+                words(tree.tcps.slot_count())?,
             ],
-        }
+        })
     }
 
     pub(crate) fn contains(&self, h: Handle) -> bool {
@@ -124,14 +135,21 @@ mod tests {
     fn walks_follow_block_list_order() {
         let (tree, [n1, p1, p2, t1, t2, t3]) = example();
         let raw = |hs: &[Handle]| hs.iter().map(|h| h.raw()).collect::<Vec<_>>();
-        assert_eq!(tree.walk_all(false), raw(&[n1, p1, t1, t2, p2, t3]));
-        assert_eq!(tree.walk_all(true), raw(&[t1, t2, p1, t3, p2, n1]));
+        let b = &Budget::default();
         assert_eq!(
-            tree.walk_roots(&[p2, n1], false),
+            tree.walk_all(false, b).unwrap(),
+            raw(&[n1, p1, t1, t2, p2, t3])
+        );
+        assert_eq!(
+            tree.walk_all(true, b).unwrap(),
+            raw(&[t1, t2, p1, t3, p2, n1])
+        );
+        assert_eq!(
+            tree.walk_roots(&[p2, n1], false, b).unwrap(),
             raw(&[p2, t3, n1, p1, t1, t2])
         );
         assert_eq!(
-            tree.walk_roots(&[t3, n1], true),
+            tree.walk_roots(&[t3, n1], true, b).unwrap(),
             raw(&[t3, t1, t2, p1, p2, n1])
         );
     }
@@ -139,7 +157,7 @@ mod tests {
     #[test]
     fn seen_set_keeps_layers_apart() {
         let (tree, [n1, p1, ..]) = example();
-        let mut seen = SeenSet::new(&tree);
+        let mut seen = SeenSet::new(&tree, &Budget::default()).unwrap();
         assert!(seen.insert(n1));
         assert!(!seen.insert(n1));
         // Same slot 0, other layer.

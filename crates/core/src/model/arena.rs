@@ -2,6 +2,8 @@
 //! `(slot, generation)`. Freed slots are reused last-in first-out; a slot whose generation
 //! would overflow 14 bits is retired instead of reused, so a stale handle never aliases.
 
+use super::budget::Budget;
+use super::error::Result;
 use super::handle::GENERATION_LIMIT;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -48,9 +50,10 @@ impl<T> Arena<T> {
         self.entries.len()
     }
 
-    pub fn reserve(&mut self, additional: usize) {
+    /// Makes room for `additional` inserts, fallibly (freed slots count as room).
+    pub fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
         let from_free = additional.min(self.free.len());
-        self.entries.reserve(additional - from_free);
+        budget.reserve(&mut self.entries, additional - from_free)
     }
 
     /// The `(slot, generation)` the next `insert` will use.
@@ -126,11 +129,41 @@ impl<T> Arena<T> {
         }
     }
 
+    /// Undoes the latest `insert`, into `slot` (`fresh`: it made a new slot rather than
+    /// reuse a free one): the slot is free again at the same generation, on top of the free
+    /// list, or gone. Undoing a run of inserts latest first restores the arena exactly.
+    pub fn unwind(&mut self, slot: u32, fresh: bool) {
+        let generation = match self.entries[slot as usize] {
+            Entry::Occupied { generation, .. } => generation,
+            _ => unreachable!("only a live slot is unwound"),
+        };
+        self.len -= 1;
+        if fresh {
+            debug_assert_eq!(
+                slot as usize + 1,
+                self.entries.len(),
+                "fresh slots are last"
+            );
+            self.entries.pop();
+        } else {
+            self.entries[slot as usize] = Entry::Vacant { generation };
+            self.free.push(slot);
+        }
+    }
+
     /// The object in `slot`, whatever its generation. For stores whose slot numbers never
     /// leave the core (the target's contexts), where a generation check would be redundant.
     pub fn get_slot(&self, slot: u32) -> Option<&T> {
         match self.entries.get(slot as usize) {
             Some(Entry::Occupied { value, .. }) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The generation of the object in `slot`, if one lives there.
+    pub fn generation_of(&self, slot: u32) -> Option<u16> {
+        match self.entries.get(slot as usize) {
+            Some(Entry::Occupied { generation, .. }) => Some(*generation),
             _ => None,
         }
     }
@@ -191,12 +224,25 @@ impl<S> SlotColumn<S> {
         &self.values[slot as usize]
     }
 
+    /// Empties the value of a slot its arena freed or unwound: a new slot's value goes
+    /// (`fresh`), a reused one's becomes the default, the value every free slot holds.
+    pub fn unwind(&mut self, slot: u32, fresh: bool)
+    where
+        S: Default,
+    {
+        if fresh {
+            self.values.pop();
+        } else {
+            self.values[slot as usize] = S::default();
+        }
+    }
+
     pub fn get_mut(&mut self, slot: u32) -> &mut S {
         &mut self.values[slot as usize]
     }
 
-    pub fn reserve(&mut self, additional: usize) {
-        self.values.reserve(additional);
+    pub fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
+        budget.reserve(&mut self.values, additional)
     }
 }
 

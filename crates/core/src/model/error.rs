@@ -20,6 +20,11 @@ pub enum ErrorKind {
     State,
     /// A field out of range or malformed (`ValidationError`).
     Validation,
+    /// A second object for a key the host keeps one of (`DuplicateKeyError`, a
+    /// `ValidationError`).
+    DuplicateKey,
+    /// An allocation failed; the call changed nothing (`OutOfMemoryError`, a `MemoryError`).
+    Memory,
 }
 
 impl ErrorKind {
@@ -31,6 +36,8 @@ impl ErrorKind {
             ErrorKind::Dependency => "DependencyError",
             ErrorKind::State => "StateError",
             ErrorKind::Validation => "ValidationError",
+            ErrorKind::DuplicateKey => "DuplicateKeyError",
+            ErrorKind::Memory => "OutOfMemoryError",
         }
     }
 }
@@ -138,6 +145,18 @@ error_catalogue! {
     /// Tree id 0 is reserved so that no valid handle is 0.
     TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
+    /// One path per (source, destination): the host's key of a path.
+    DuplicatePath = DuplicateKey, "duplicate_path",
+        "path {existing} already goes from this source to this destination (a host keeps one path per address pair)";
+    RepeatedPath = DuplicateKey, "repeated_path",
+        "the same source and destination as item {first} of this batch (a host keeps one path per address pair)";
+    /// One connection per 4-tuple: its path (the address pair) and its two ports.
+    DuplicateTcp = DuplicateKey, "duplicate_tcp",
+        "connection {existing} already has this 4-tuple: path {path}, local port {local_port}, remote port {remote_port}";
+    RepeatedTcp = DuplicateKey, "repeated_tcp",
+        "the same 4-tuple as item {first} of this batch: path {path}, local port {local_port}, remote port {remote_port}";
+    /// A fallible allocation failed (or the test budget ran out) before anything changed.
+    OutOfMemory = Memory, "out_of_memory", "out of memory: the call changed nothing";
 }
 
 /// Appended to a message when the error is about one item of a batch.

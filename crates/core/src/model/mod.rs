@@ -1,10 +1,11 @@
 //! The vocabulary every other folder speaks: handles and layers, the arena they index, the
 //! state-variable tables and the state structs laid out by them, addresses, statuses and the
 //! other fixed tables (upload reasons, event kinds, connection states, the operations a fault aims at), loosely typed input
-//! values, and the error catalogue. Leaf modules: nothing here imports from outside `model`.
+//! values, the error catalogue and the allocation budget. Leaf modules: nothing here imports from outside `model`.
 
 mod address;
 mod arena;
+mod budget;
 mod connection_state;
 mod error;
 mod event_kind;
@@ -16,6 +17,7 @@ mod status;
 mod upload_reason;
 mod value;
 
+pub use budget::Budget;
 pub use connection_state::ConnectionState;
 pub use error::{Error, ErrorCode, ErrorKind, Result, ITEM_SUFFIX};
 pub use event_kind::EventKind;
@@ -28,6 +30,7 @@ pub use value::Value;
 
 pub(crate) use address::{format_mac, ip_octets, mac_from_int, Mac};
 pub(crate) use arena::{Arena, SlotColumn};
+pub(crate) use budget::out_of_memory;
 pub(crate) use fields::{
     check_port, check_u32, check_vlan, lookup, TcpCached, TcpConstant, DEFAULT_PATH_MTU,
 };

@@ -13,7 +13,7 @@ mod traffic;
 
 use std::collections::{HashMap, HashSet};
 
-use crate::model::{Arena, Layer, Operation, Result, Status, TcpDelegated};
+use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
 pub use config::TargetConfig;
 
@@ -89,10 +89,10 @@ impl Target {
     }
 
     /// Makes room for `additional` contexts per layer.
-    pub(crate) fn reserve(&mut self, additional: [usize; 3]) {
-        self.neighbors.reserve(additional[0]);
-        self.paths.reserve(additional[1]);
-        self.tcps.reserve(additional[2]);
+    pub(crate) fn reserve(&mut self, additional: [usize; 3], budget: &Budget) -> Result<()> {
+        self.neighbors.reserve(additional[0], budget)?;
+        self.paths.reserve(additional[1], budget)?;
+        self.tcps.reserve(additional[2], budget)
     }
 
     pub(crate) fn add_neighbor(&mut self, context: TargetNeighbor) -> u32 {

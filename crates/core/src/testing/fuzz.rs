@@ -2,6 +2,8 @@
 //! engine calls (valid and invalid alike) and checks, after every call, that
 //! - no call panics (the fuzzer or test harness catches that),
 //! - a call that fails left the engine exactly as it was (invariant 6 of docs/SPEC.md §2),
+//!   including one that ran out of memory: some steps run under a small allocation budget,
+//!   which fails whichever reservation spends it,
 //! - every invariant holds (`Engine::check_invariants`).
 //!
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
@@ -72,16 +74,22 @@ const UPDATE_FIELDS: [&str; 8] = [
     "nope",
 ];
 
-/// How many calls of each operation code ran, and how many of them succeeded.
+/// The number of operation codes `step` draws.
+pub const OPERATIONS: usize = 17;
+
+/// How many calls of each operation code ran, how many of them succeeded, and how many ran
+/// out of their allocation budget.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Coverage {
-    pub calls: [u64; 16],
-    pub succeeded: [u64; 16],
+    pub calls: [u64; OPERATIONS],
+    pub succeeded: [u64; OPERATIONS],
+    pub out_of_memory: u64,
 }
 
 impl Coverage {
     pub fn add(&mut self, other: &Coverage) {
-        for i in 0..16 {
+        self.out_of_memory += other.out_of_memory;
+        for i in 0..OPERATIONS {
             self.calls[i] += other.calls[i];
             self.succeeded[i] += other.succeeded[i];
         }
@@ -120,11 +128,18 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
     while !input.is_empty() && steps < 200 {
         steps += 1;
         let before = engine.clone();
+        // One step in eight runs out of memory somewhere: a budget of 0..1 KiB.
+        let budget = (input.u8() % 8 == 0).then(|| u64::from(input.u8()) * 4);
+        engine.set_allocation_budget(budget);
         let (op, failed) = step(&mut engine, &mut input, &mut known);
+        engine.set_allocation_budget(None);
         coverage.calls[usize::from(op)] += 1;
-        if !failed {
-            coverage.succeeded[usize::from(op)] += 1;
+        match failed {
+            None => coverage.succeeded[usize::from(op)] += 1,
+            Some(crate::ErrorCode::OutOfMemory) => coverage.out_of_memory += 1,
+            Some(_) => {}
         }
+        let failed = failed.is_some();
         if failed && before != engine {
             return Err(format!(
                 "step {steps}: failed operation {op} changed the engine"
@@ -152,14 +167,17 @@ fn seed_tree(e: &mut Engine, input: &mut Bytes<'_>) -> Vec<u64> {
             continue;
         };
         known.push(nb);
-        for _ in 0..=input.u8() % 3 {
-            let ip = |s: &str| Value::Text(s.into());
-            let Ok(pa) = e.add_path(nb, &ip("10.0.0.1"), &ip("10.0.0.2"), &Value::Int(1500)) else {
+        for d in 0..=input.u8() % 3 {
+            // One path per address pair, one connection per 4-tuple.
+            let destination = Value::Text(format!("10.0.{n}.{d}"));
+            let source = Value::Text("10.0.0.1".into());
+            let Ok(pa) = e.add_path(nb, &source, &destination, &Value::Int(1500)) else {
                 continue;
             };
             known.push(pa);
-            let k = usize::from(input.u8() % 4) + 1;
-            if let Ok(tcps) = e.add_tcps(&vec![pa; k], &vec![1024; k], &vec![443; k]) {
+            let k = i64::from(input.u8() % 4) + 1;
+            let ports: Vec<i64> = (1024..1024 + k).collect();
+            if let Ok(tcps) = e.add_tcps(&vec![pa; ports.len()], &ports, &vec![443; ports.len()]) {
                 known.extend(tcps);
             }
         }
@@ -217,8 +235,9 @@ fn mac(input: &mut Bytes<'_>) -> Value {
     Value::Int(i128::from(input.u64() >> 16))
 }
 
+/// Mostly an address of the seed tree (10.0.0.1 to 10.0.n.d), so lookups and duplicates hit.
 fn ip(input: &mut Bytes<'_>) -> Value {
-    Value::Text(format!("10.0.{}.{}", input.u8(), input.u8()))
+    Value::Text(format!("10.0.{}.{}", input.u8() % 4, input.u8() % 5))
 }
 
 fn int(input: &mut Bytes<'_>) -> Value {
@@ -229,9 +248,13 @@ fn flag(input: &mut Bytes<'_>) -> Value {
     Value::Bool(input.u8() & 1 == 1)
 }
 
-/// One call; returns its operation code and whether it failed.
-fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, bool) {
-    let op = input.u8() % 16;
+/// One call; returns its operation code and, when it failed, the error's code.
+fn step(
+    e: &mut Engine,
+    input: &mut Bytes<'_>,
+    known: &mut Vec<u64>,
+) -> (u8, Option<crate::ErrorCode>) {
+    let op = input.u8() % OPERATIONS as u8;
     let result: Result<Vec<u64>, crate::Error> = match op {
         0 => e
             .add_neighbor(&NeighborArgs {
@@ -325,6 +348,21 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
             e.target_inject_fault(h, &Value::Int(i128::from(status)), &operation)
                 .map(|_| Vec::new())
         }
+        16 => {
+            // Lookups by key, of objects that exist (mostly) or not.
+            let (s, d) = (value(input, ip), value(input, ip));
+            let (lp, rp) = (
+                Value::Int(1024 + i128::from(input.u8() % 6)),
+                Value::Int(443),
+            );
+            match input.u8() % 3 {
+                0 => e.find_path(&s, &d).map(|h| h.into_iter().collect()),
+                1 => e
+                    .find_tcp(&s, &d, &lp, &rp)
+                    .map(|h| h.into_iter().collect()),
+                _ => e.find_tcps(&[s, d.clone()], &[d.clone(), d], &[1024, 1025], &[443, 443]),
+            }
+        }
         _ => {
             // A host policy: mostly nothing declined, sometimes optional reasons, rarely a
             // mandatory one (refused) or garbage.
@@ -342,8 +380,8 @@ fn step(e: &mut Engine, input: &mut Bytes<'_>, known: &mut Vec<u64>) -> (u8, boo
             if op <= 3 {
                 known.extend(handles);
             }
-            (op, false)
+            (op, None)
         }
-        Err(_) => (op, true),
+        Err(error) => (op, Some(error.code())),
     }
 }

@@ -2,13 +2,13 @@
 (``offload_tree._engine.Engine``; ``crates/core/src/engine/``).
 
 This module defines :class:`Engine` and the checks every operation starts with; as in the
-core, each child module does one job, here as functions of the engine: ``build``, ``read``,
-``offload``, ``terminate``, ``update``, ``relink``, ``query``, ``invalidate``, ``traffic``,
-``faults``, ``events``, ``stats`` and ``invariants``. The values they exchange are in
-``types``. The methods below are the protocol's adapter: they take the engine's lock (host
-and target change together), turn NumPy arrays into lists and input values into the core's
-shapes (``model.value.sort_value``, as the native bindings do), and turn results back into
-arrays.
+core, each child module does one job, here as functions of the engine: ``build``,
+``lookup``, ``read``, ``offload``, ``terminate``, ``update``, ``relink``, ``query``,
+``invalidate``, ``traffic``, ``faults``, ``events``, ``stats`` and ``invariants``. The
+values they exchange are in ``types``. The methods below are the protocol's adapter: they
+take the engine's lock (host and target change together), turn NumPy arrays into lists and
+input values into the core's shapes (``model.value.sort_value``, as the native bindings
+do), and turn results back into arrays.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from . import (
     events,
     faults,
     invalidate,
+    lookup,
     offload,
     query,
     read,
@@ -273,6 +274,43 @@ class Engine:
     def remove(self, handles: HandleArray, cascade: bool) -> HandleArray:
         """Delete objects that are not offloaded; returns the removed handles."""
         return _handles_out(build.remove(self, _batch(handles), cascade))
+
+    # -- lookups by key ----------------------------------------------------------------------
+    def find_path(self, source: object, destination: object) -> int | None:
+        """The path from ``source`` to ``destination``, or None."""
+        values = sort_value(source), sort_value(destination)
+        with self._lock:
+            return lookup.find_path(self, *values)
+
+    def find_paths(self, sources: Any, destinations: Any) -> HandleArray:
+        """The path of each (source, destination) pair, 0 where there is none."""
+        src, dst = _sorted_values(sources), _sorted_values(destinations)
+        with self._lock:
+            return _handles_out(lookup.find_paths(self, src, dst))
+
+    def find_tcp(
+        self, source: object, destination: object, local_port: object, remote_port: object
+    ) -> int | None:
+        """The connection with this 4-tuple, or None."""
+        values = (sort_value(v) for v in (source, destination, local_port, remote_port))
+        with self._lock:
+            return lookup.find_tcp(self, *values)
+
+    def find_tcps(
+        self, sources: Any, destinations: Any, local_ports: IntArray, remote_ports: IntArray
+    ) -> HandleArray:
+        """The connection of each 4-tuple, 0 where there is none."""
+        src, dst = _sorted_values(sources), _sorted_values(destinations)
+        ports = local_ports.tolist(), remote_ports.tolist()
+        with self._lock:
+            return _handles_out(lookup.find_tcps(self, src, dst, *ports))
+
+    @_locked
+    def set_allocation_budget(self, units: int | None) -> None:
+        """Testing: the engine may create ``units`` more host objects (None: no limit); the
+        next one fails with ``OutOfMemoryError`` and its batch is rolled back, as a real
+        ``MemoryError`` there would be. (The native engine counts bytes reserved instead.)"""
+        self.host.budget.left = units
 
     # -- reading ----------------------------------------------------------------------------
     @_locked

@@ -11,6 +11,7 @@ from ..._coerce import check_length, format_handle
 from ..._enums import Layer
 from ..._errors import OffloadTreeError
 from ..._messages import ITEM_SUFFIX, error, render
+from ..host.keys import tcp_key
 from ..host.tree import Node
 from ..host.walk import walk_roots
 from ..model.fields import check_range
@@ -72,8 +73,7 @@ def add_neighbors(e: Engine, macs: list[Any], vlan_ids: list[int] | None) -> lis
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
         values.append(((None, vlan), (checked, 0), (0,)))
-    insert = e.host.insert
-    return [insert(NEIGHBOR, None, v).handle for v in values]
+    return e.host.insert_all(NEIGHBOR, [None] * len(values), values)
 
 
 def add_path(
@@ -82,6 +82,7 @@ def add_path(
     """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle."""
     parent = e.host.resolve_layer(neighbor, NEIGHBOR, "neighbor")
     values = path_values(source, destination, path_mtu)
+    _check_new_paths(e, [values[0]], batch=False)
     return e.host.insert(PATH, parent, values).handle
 
 
@@ -117,8 +118,8 @@ def add_paths(
             values.append(path_values(sources[i], destinations[i], mtu))
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    insert = e.host.insert
-    return [insert(PATH, p, v).handle for p, v in zip(parents, values, strict=True)]
+    _check_new_paths(e, [v[0] for v in values], batch=True)
+    return e.host.insert_all(PATH, parents, values)
 
 
 def add_tcp(
@@ -127,6 +128,7 @@ def add_tcp(
     """Add a connection over ``path``; ``fields`` sets any other TCP variable by name."""
     parent = e.host.resolve_layer(path, PATH, "path")
     values = tcp_values(local_port, remote_port, fields)
+    _check_new_tcps(e, [parent], [values[0][0]], [values[0][1]], batch=False)
     return e.host.insert(TCP, parent, values).handle
 
 
@@ -144,11 +146,53 @@ def add_tcps(
             check_range("remote_port", remote_ports[i], 0, _U16)
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    insert = e.host.insert
-    return [
-        insert(TCP, p, default_tcp_values(lp, rp)).handle
-        for p, lp, rp in zip(parents, local_ports, remote_ports, strict=True)
-    ]
+    _check_new_tcps(e, parents, local_ports, remote_ports, batch=True)
+    values = [default_tcp_values(lp, rp) for lp, rp in zip(local_ports, remote_ports, strict=True)]
+    return e.host.insert_all(TCP, parents, values)
+
+
+def _check_new_paths(e: Engine, keys: list[tuple[bytes, bytes]], batch: bool) -> None:
+    """``DuplicateKeyError`` for the first path whose address pair the tree holds already
+    or an earlier item repeats (``Engine::check_new_paths``)."""
+    index = e.host.keys.paths
+    first: dict[tuple[bytes, bytes], int] = {}
+    for i, key in enumerate(keys):
+        existing = index.get(key)
+        if existing is None and first.setdefault(key, i) == i:
+            continue
+        if existing is not None:
+            exc = error("duplicate_path", existing=format_handle(existing.handle))
+        else:
+            exc = error("repeated_path", first=first[key])
+        raise _at(exc, i) if batch else exc
+
+
+def _check_new_tcps(
+    e: Engine, paths: list[Node], local_ports: list[int], remote_ports: list[int], batch: bool
+) -> None:
+    """``DuplicateKeyError`` for the first connection whose 4-tuple the tree holds already
+    or an earlier item repeats (``Engine::check_new_tcps``)."""
+    index = e.host.keys.tcps
+    first: dict[int, int] = {}
+    for i, (path, local, remote) in enumerate(zip(paths, local_ports, remote_ports, strict=True)):
+        key = tcp_key(path.slot, local, remote)
+        existing = index.get(key)
+        if existing is None and first.setdefault(key, i) == i:
+            continue
+        where = format_handle(path.handle)
+        if existing is not None:
+            exc = error(
+                "duplicate_tcp",
+                existing=format_handle(existing.handle),
+                path=where,
+                local_port=local,
+                remote_port=remote,
+            )
+        else:
+            exc = error(
+                "repeated_tcp", first=first[key], path=where, local_port=local, remote_port=remote
+            )
+        raise _at(exc, i) if batch else exc
 
 
 def remove(e: Engine, handles: list[int], cascade: bool) -> list[int]:

@@ -15,6 +15,7 @@ from ..._enums import Layer
 from ..._errors import OffloadTreeError
 from ..._messages import error
 from ..model.arena import Arena
+from ..model.budget import Budget
 from ..model.handle import (
     LAYER_SHIFT,
     SLOT_MASK,
@@ -24,6 +25,7 @@ from ..model.handle import (
     handle_tree_id,
     pack_handle,
 )
+from .keys import Keys
 
 __all__ = ["HostTree", "Node", "expect_layer"]
 
@@ -77,7 +79,7 @@ class Node:
 class HostTree:
     """All host objects of one tree: three arenas and the links."""
 
-    __slots__ = ("_seq", "arenas", "neighbors", "offloaded", "tree_id")
+    __slots__ = ("_seq", "arenas", "budget", "keys", "neighbors", "offloaded", "tree_id")
 
     def __init__(self, tree_id: int) -> None:
         """An empty tree whose handles carry ``tree_id``."""
@@ -86,6 +88,10 @@ class HostTree:
         self.neighbors: dict[int, Node] = {}  # creation order: the roots of every walk
         self.offloaded = [0, 0, 0]  # offloaded objects per layer
         self._seq = 0
+        #: one path per (source, destination) and one connection per 4-tuple
+        self.keys = Keys()
+        #: testing: how many more objects may be created (``Engine.set_allocation_budget``)
+        self.budget = Budget()
 
     def set_offloaded(self, node: Node, offloaded: bool) -> Node | None:
         """Record that ``node`` is (or no longer is) offloaded, keeping the counts and the
@@ -159,6 +165,7 @@ class HostTree:
         values: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]],
     ) -> Node:
         """Create an object under ``parent`` (None for a neighbor); returns it."""
+        self.budget.charge()
         arena = self.arenas[layer]
         slot, generation = arena.allocate()
         node = Node(
@@ -174,7 +181,32 @@ class HostTree:
         siblings = self.neighbors if parent is None else parent.children
         assert siblings is not None
         siblings[node.handle] = node
+        self.keys.index(node)
         return node
+
+    def insert_all(
+        self,
+        layer: int,
+        parents: list[Node] | list[None],
+        values: list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]],
+    ) -> list[int]:
+        """:meth:`insert` for a batch, all or nothing: whatever stops it part-way (a
+        ``MemoryError``) is rolled back exactly before it propagates. Returns the handles."""
+        arena = self.arenas[layer]
+        fresh_from, seq = len(arena.items), self._seq
+        added: list[Node] = []
+        insert = self.insert
+        try:
+            for parent, value in zip(parents, values, strict=True):
+                added.append(insert(layer, parent, value))
+            return [node.handle for node in added]
+        except BaseException:
+            while added:
+                node = added.pop()
+                self._unlink(node)
+                arena.unallocate(node.slot, node.slot >= fresh_from)
+            self._seq = seq
+            raise
 
     def remove_all(self, order: list[Node]) -> None:
         """Remove objects that the caller has checked have no remaining dependents, in the
@@ -185,11 +217,17 @@ class HostTree:
     def remove(self, node: Node) -> None:
         """Delete an object that has no dependents left."""
         assert not node.children, "dependents are removed first"
-        siblings = self.neighbors if node.parent is None else node.parent.children
-        assert siblings is not None
-        del siblings[node.handle]
+        self._unlink(node)
         self.arenas[node.layer].release(node.slot)
         node.parent = None
+
+    def _unlink(self, node: Node) -> None:
+        """Take ``node`` out of its parent's dependents and out of the key index."""
+        parent = node.parent
+        siblings = self.neighbors if parent is None else parent.children
+        assert siblings is not None
+        siblings.pop(node.handle, None)
+        self.keys.unindex(node)
 
     def relink(self, path: Node, neighbor: Node) -> Node | None:
         """Relink ``path`` to ``neighbor``, at the end of its dependents; an offloaded path

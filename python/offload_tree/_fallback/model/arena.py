@@ -46,6 +46,18 @@ class Arena(Generic[T]):
         self.items[slot] = item
         self.live += 1
 
+    def unallocate(self, slot: int, fresh: bool) -> None:
+        """Undo the latest :meth:`allocate` of ``slot`` (``fresh``: it made a new slot), as
+        if it never happened: rolling back a batch, latest first, restores the arena exactly."""
+        if self.items[slot] is not None:
+            self.items[slot] = None
+            self.live -= 1
+        if fresh:
+            self.items.pop()
+            self.generations.pop()
+        else:
+            self.free.append(slot)
+
     def get(self, slot: int, generation: int) -> T | None:
         """The item in ``slot`` if the slot is occupied at ``generation``, else None."""
         if slot < len(self.items) and self.generations[slot] == generation:
