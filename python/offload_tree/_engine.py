@@ -140,6 +140,16 @@ class Engine(Protocol):
     def find_tcps(
         self, sources: Any, destinations: Any, local_ports: IntArray, remote_ports: IntArray
     ) -> HandleArray: ...
+    def request_interrupt(self, requested: bool) -> None:
+        """Ask the calling thread's running call to stop at its next poll (``True``), or take
+        the request back; takes no lock (a signal handler calls it during the call)."""
+        ...
+
+    def set_interrupt_after(self, polls: int | None) -> None:
+        """Testing: the poll after ``polls`` more reports an interrupt, once (every item of a
+        long loop polls while this is set; both engines poll at the same points)."""
+        ...
+
     def set_allocation_budget(self, units: int | None) -> None:
         """Testing: how much the engine may still allocate before it fails as out of memory
         (native: bytes reserved; fallback: objects created), None for no limit."""

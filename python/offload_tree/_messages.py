@@ -21,7 +21,8 @@ from ._errors import (
 
 __all__ = ["CLASSES", "ITEM_SUFFIX", "MESSAGES", "error", "render"]
 
-#: The exception class of each kind, by class name.
+#: The exception class of each kind, by class name. (``interrupted`` is Python's own
+#: ``KeyboardInterrupt``: ``_fallback/engine/interrupt.py`` raises it with its message.)
 CLASSES: dict[str, type[OffloadTreeError]] = {
     cls.__name__: cls
     for cls in (
@@ -176,6 +177,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "local port {local_port}, remote port {remote_port}",
     ),
     "out_of_memory": ("OutOfMemoryError", "out of memory: the call changed nothing"),
+    "interrupted": ("KeyboardInterrupt", "interrupted: the call changed nothing"),
 }
 
 #: Appended to a message when the error is about one item of a batch.

@@ -19,6 +19,7 @@ from ._coerce import as_handle, plain_scalar
 from ._engine import Engine, EngineClass
 from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
+from ._interrupts import atomic
 from ._messages import error
 from ._stats import Capacities, target_stats
 
@@ -212,6 +213,7 @@ class SimulatedTarget:
         return self._engine
 
     # -- traffic
+    @atomic(long=False)
     def receive(self, tc: int, data: bytes | bytearray | memoryview) -> None:
         """Receive ``data`` on an offloaded connection: buffered until terminate returns it."""
         engine = self._attached_engine()
@@ -224,6 +226,7 @@ class SimulatedTarget:
             raise ValidationError(f"data cannot be read: {exc}") from None
         engine.target_receive(h, payload)
 
+    @atomic(long=False)
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` on an offloaded connection; returns the bytes sent (0 if held back)."""
         engine = self._attached_engine()
@@ -231,20 +234,24 @@ class SimulatedTarget:
         return int(engine.target_send(h, _int_arg("nbytes", nbytes)))
 
     # -- events
+    @atomic(long=False)
     def request_upload(self, tc: int, reason: UploadReason | int) -> None:
         """Ask the host to upload one connection (queues an UPLOAD_REQUESTED event)."""
         engine = self._attached_engine()
         h = as_handle(tc)
         engine.target_request_upload(h, _int_arg("reason", reason))
 
+    @atomic(long=False)
     def request_upload_all(self) -> None:
         """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads and ask for everything back."""
         self._attached_engine().target_request_upload_all()
 
+    @atomic(long=False)
     def resume(self) -> None:
         """Indicate NDIS_STATUS_OFFLOAD_RESUME: accept offloads again."""
         self._attached_engine().target_resume()
 
+    @atomic(long=False)
     def indicate_neighbor_reachability_query(self, nb: int) -> None:
         """Make a NeighborReachabilityQuery indication for an offloaded neighbor.
 
@@ -258,6 +265,7 @@ class SimulatedTarget:
         engine = self._attached_engine()
         engine.target_indicate_neighbor_reachability_query(as_handle(nb))
 
+    @atomic(long=False)
     def indicate_neighbor_unreachable(self, nb: int) -> None:
         """Deprecated name of :meth:`indicate_neighbor_reachability_query`."""
         warnings.warn(
@@ -268,6 +276,7 @@ class SimulatedTarget:
         )
         self.indicate_neighbor_reachability_query(nb)
 
+    @atomic(long=False)
     def inject_fault(
         self,
         h: int,

@@ -35,6 +35,7 @@ from ._coerce import (
 from ._engine import Engine, HandleArray
 from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, StateError, ValidationError
+from ._interrupts import atomic
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -278,6 +279,7 @@ class OffloadStateTree:
             )
         )
 
+    @atomic(long=True)
     def add_neighbors(self, macs: Any, vlan_ids: Any = None) -> HandleArray:
         """Add many neighbors at once; returns their handles (``uint64`` array).
 
@@ -307,6 +309,7 @@ class OffloadStateTree:
         vlans = None if vlan_ids is None else as_int_array("vlan_ids", vlan_ids, n, per="MACs")
         return self._engine.add_neighbors(mac_input, vlans)
 
+    @atomic(long=True)
     def add_paths(
         self, neighbors: Any, sources: Any, destinations: Any, path_mtus: Any = None
     ) -> HandleArray:
@@ -323,6 +326,7 @@ class OffloadStateTree:
             mtus = None if path_mtus is None else as_int_array("path_mtus", path_mtus, n)
         return self._engine.add_paths(parents, srcs, dsts, mtus)
 
+    @atomic(long=True)
     def add_tcps(self, paths: Any, local_ports: Any, remote_ports: Any) -> HandleArray:
         """Add many TCP connections (other fields at their defaults); returns their handles."""
         parents = as_handles(paths)
@@ -379,6 +383,7 @@ class OffloadStateTree:
             as_int_array("remote_ports", remote_ports, n, per="lookups"),
         )
 
+    @atomic(long=True)
     def remove(self, handles: Any, cascade: bool = False) -> HandleArray:
         """Delete host objects that are not offloaded; returns the removed handles.
 
@@ -442,6 +447,7 @@ class OffloadStateTree:
         return BlockList(self._engine.block_list(as_handles(handles)))
 
     # -- operations
+    @atomic(long=True)
     def initiate_offload(self, handles: Any) -> OffloadResult:
         """Offload objects together with whatever they depend on that is not offloaded.
 
@@ -450,6 +456,7 @@ class OffloadStateTree:
         arrays, released = self._engine.initiate_offload(as_handles(handles))
         return OffloadResult(arrays, released)
 
+    @atomic(long=True)
     def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:
         """Upload offloaded objects back to the host (dependents first).
 
@@ -459,6 +466,7 @@ class OffloadStateTree:
         outcome = self._engine.terminate(as_handles(handles), as_bool("cascade", cascade))
         return TerminateResult(outcome)
 
+    @atomic(long=True)
     def update(self, handles: Any, **cached: Any) -> UpdateResult:
         """Change cached variables on the host copy and, when offloaded, on the target.
 
@@ -480,6 +488,7 @@ class OffloadStateTree:
         codes, terminated = self._engine.update(array, fields)
         return UpdateResult(array, codes, terminated)
 
+    @atomic(long=False)
     def relink(self, path: int, neighbor: int) -> TerminateResult:
         """Move ``path`` to ``neighbor`` (the next hop changed).
 
@@ -488,6 +497,7 @@ class OffloadStateTree:
         """
         return TerminateResult(self._engine.relink(as_handle(path), as_handle(neighbor)))
 
+    @atomic(long=True)
     def query(self, handles: Any, *, variables: Iterable[str] = ("delegated",)) -> QueryResult:
         """Read the target's state of offloaded objects.
 
@@ -513,6 +523,7 @@ class OffloadStateTree:
                     extra[h] = self._engine.state(h)
         return QueryResult(outcome, terminated, extra, kinds)
 
+    @atomic(long=True)
     def invalidate(self, handles: Any) -> InvalidateResult:
         """Tell the target that the cached state of offloaded objects is no longer valid.
 
@@ -525,6 +536,7 @@ class OffloadStateTree:
         handle_array, statuses = self._engine.invalidate(as_handles(handles))
         return InvalidateResult(handle_array, statuses)
 
+    @atomic(long=True)
     def process_events(self, decline: Iterable[UploadReason | int] = ()) -> list[ProcessedEvent]:
         """Apply the host's response to every queued target event, oldest first.
 

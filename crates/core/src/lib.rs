@@ -58,7 +58,8 @@ pub mod testing;
 
 pub use engine::{
     check_batch, Action, Column, Completion, Counter, Counters, Delegated, Engine, Event,
-    NeighborArgs, OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
+    InterruptCheck, NeighborArgs, OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
+    POLL_EVERY,
 };
 pub use host::{BlockList, HostPolicy, NO_LINK};
 pub use model::{

@@ -6,18 +6,20 @@
 //! free, which is cheaper than a GIL round trip.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use offload_tree_core::{
-    BlockList, Column, Engine, Error, HostPolicy, Layer, NeighborArgs, TargetConfig, Value,
+    BlockList, Column, Engine, Error, ErrorKind, HostPolicy, Layer, NeighborArgs, TargetConfig,
+    Value,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::convert::{array, counters_to_py, owned, state_value_to_py, to_value, to_values};
-use crate::errors::{internal_error, to_pyerr};
+use crate::errors::{internal_error, to_pyerr, StateError};
 use crate::outcome::PyOutcome;
 
 type Core<T> = Result<T, Error>;
@@ -38,47 +40,110 @@ type Completion<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u8>>);
 #[pyclass(frozen, weakref, module = "offload_tree._native", name = "Engine")]
 pub struct PyEngine {
     inner: Mutex<Engine>,
+    /// `thread_number()` of the thread running a call on `inner`, 0 when none.
+    owner: AtomicU64,
+    /// The exception an interrupt poll caught (Ctrl-C's `KeyboardInterrupt`), to re-raise.
+    pending: Arc<Mutex<Option<PyErr>>>,
+    /// `thread_number()` of the thread whose running call should stop at its next poll.
+    requested_by: Arc<AtomicU64>,
 }
 
-/// Runs `f` on the engine, turning a core error into its Python class and a panic into
-/// `InternalError` (no panic may cross into Python).
-fn run<T>(
-    py: Python<'_>,
-    engine: &Mutex<Engine>,
-    long: bool,
-    f: impl FnOnce(&mut Engine) -> Core<T> + Send,
-) -> PyResult<T>
-where
-    T: Send,
-{
-    let work = |guard: Result<MutexGuard<'_, Engine>, String>| -> Result<Core<T>, String> {
-        let mut guard = guard?;
-        catch_unwind(AssertUnwindSafe(|| f(&mut guard))).map_err(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            format!("internal error in offload-tree's core: {message}")
-        })
-    };
-    const POISONED: &str = "the engine was poisoned by an earlier internal error";
-    let result = if long {
-        py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
-    } else {
-        match engine.try_lock() {
-            Ok(guard) => work(Ok(guard)),
-            Err(std::sync::TryLockError::Poisoned(_)) => work(Err(POISONED.to_string())),
-            // Another thread holds it: wait without holding the GIL.
-            Err(std::sync::TryLockError::WouldBlock) => {
-                py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
+/// A small number per thread, to tell which thread holds an engine's lock.
+fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    NUMBER.with(|n| *n)
+}
+
+impl PyEngine {
+    fn new_engine(engine: Engine) -> Self {
+        let pending: Arc<Mutex<Option<PyErr>>> = Arc::default();
+        let requested_by: Arc<AtomicU64> = Arc::default();
+        let (slot, request) = (Arc::clone(&pending), Arc::clone(&requested_by));
+        let mut engine = engine;
+        // Long calls poll this. It runs the Python signal handlers: the facade's SIGINT
+        // recorder asks this thread's call to stop (`request_interrupt`); a handler that
+        // raises (Ctrl-C outside the facade) stops it too, and its exception is re-raised.
+        // Either way the call stops with the tree unchanged.
+        engine.set_interrupt_check(Some(Arc::new(move || {
+            if let Err(raised) = Python::attach(|py| py.check_signals()) {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(raised);
+                return true;
             }
+            let me = thread_number();
+            request
+                .compare_exchange(me, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })));
+        Self {
+            inner: Mutex::new(engine),
+            owner: AtomicU64::new(0),
+            pending,
+            requested_by,
         }
-    };
-    match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(to_pyerr(error)),
-        Err(message) => Err(internal_error(message)),
+    }
+
+    /// Runs `f` on the engine, turning a core error into its Python class and a panic into
+    /// `InternalError` (no panic may cross into Python).
+    fn run<T>(
+        &self,
+        py: Python<'_>,
+        long: bool,
+        f: impl FnOnce(&mut Engine) -> Core<T> + Send,
+    ) -> PyResult<T>
+    where
+        T: Send,
+    {
+        // A signal handler run by an interrupt poll, or a finalizer, that calls back into
+        // this tree on the thread holding its lock would wait for itself: refuse instead.
+        let me = thread_number();
+        if self.owner.load(Ordering::Acquire) == me {
+            return Err(StateError::new_err(
+                "re-entrant call: this tree is in the middle of an operation on this thread \
+                 (a finalizer or a callback called back into it); call it after that returns",
+            ));
+        }
+        let work = |guard: Result<MutexGuard<'_, Engine>, String>| -> Result<Core<T>, String> {
+            let mut guard = guard?;
+            self.owner.store(me, Ordering::Release);
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut guard))).map_err(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                format!("internal error in offload-tree's core: {message}")
+            });
+            self.owner.store(0, Ordering::Release);
+            outcome
+        };
+        const POISONED: &str = "the engine was poisoned by an earlier internal error";
+        let engine = &self.inner;
+        let result = if long {
+            py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
+        } else {
+            match engine.try_lock() {
+                Ok(guard) => work(Ok(guard)),
+                Err(std::sync::TryLockError::Poisoned(_)) => work(Err(POISONED.to_string())),
+                // Another thread holds it: wait without holding the GIL.
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    py.detach(|| work(engine.lock().map_err(|_| POISONED.to_string())))
+                }
+            }
+        };
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) if error.kind() == ErrorKind::Interrupted => {
+                let raised = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                Err(raised.unwrap_or_else(|| to_pyerr(error)))
+            }
+            Ok(Err(error)) => Err(to_pyerr(error)),
+            Err(message) => Err(internal_error(message)),
+        }
     }
 }
 
@@ -138,14 +203,12 @@ impl PyEngine {
             release_unreferenced,
         };
         let engine = Engine::with_tree_id(config, policy, tree_id).map_err(to_pyerr)?;
-        Ok(Self {
-            inner: Mutex::new(engine),
-        })
+        Ok(Self::new_engine(engine))
     }
 
     #[getter]
     fn tree_id(&self, py: Python<'_>) -> PyResult<u16> {
-        run(py, &self.inner, false, |e| Ok(e.tree_id()))
+        self.run(py, false, |e| Ok(e.tree_id()))
     }
 
     // ---- building ----
@@ -167,7 +230,7 @@ impl PyEngine {
             host_reachability_delta: to_value(host_reachability_delta),
             nic_reachability_delta: to_value(nic_reachability_delta),
         };
-        run(py, &self.inner, false, |e| e.add_neighbor(&args))
+        self.run(py, false, |e| e.add_neighbor(&args))
     }
 
     fn add_neighbors<'py>(
@@ -178,9 +241,7 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let macs = to_values(macs)?;
         let vlans = vlan_ids.as_ref().map(owned).transpose()?;
-        let out = run(py, &self.inner, true, |e| {
-            e.add_neighbors(&macs, vlans.as_deref())
-        })?;
+        let out = self.run(py, true, |e| e.add_neighbors(&macs, vlans.as_deref()))?;
         Ok(array(py, out))
     }
 
@@ -193,7 +254,7 @@ impl PyEngine {
         path_mtu: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
         let (s, d, m) = (to_value(source), to_value(destination), to_value(path_mtu));
-        run(py, &self.inner, false, |e| e.add_path(neighbor, &s, &d, &m))
+        self.run(py, false, |e| e.add_path(neighbor, &s, &d, &m))
     }
 
     fn add_paths<'py>(
@@ -207,7 +268,7 @@ impl PyEngine {
         let neighbors = owned(&neighbors)?;
         let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
         let mtus = path_mtus.as_ref().map(owned).transpose()?;
-        let out = run(py, &self.inner, true, |e| {
+        let out = self.run(py, true, |e| {
             e.add_paths(&neighbors, &sources, &destinations, mtus.as_deref())
         })?;
         Ok(array(py, out))
@@ -226,9 +287,7 @@ impl PyEngine {
         for (key, value) in fields.iter() {
             named.push((key.extract::<String>()?, to_value(&value)));
         }
-        run(py, &self.inner, false, |e| {
-            e.add_tcp(path, &lp, &rp, &named)
-        })
+        self.run(py, false, |e| e.add_tcp(path, &lp, &rp, &named))
     }
 
     fn add_tcps<'py>(
@@ -239,7 +298,7 @@ impl PyEngine {
         remote_ports: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let (paths, lp, rp) = (owned(&paths)?, owned(&local_ports)?, owned(&remote_ports)?);
-        let out = run(py, &self.inner, true, |e| e.add_tcps(&paths, &lp, &rp))?;
+        let out = self.run(py, true, |e| e.add_tcps(&paths, &lp, &rp))?;
         Ok(array(py, out))
     }
 
@@ -252,7 +311,7 @@ impl PyEngine {
         destination: &Bound<'_, PyAny>,
     ) -> PyResult<Option<u64>> {
         let (s, d) = (to_value(source), to_value(destination));
-        run(py, &self.inner, false, |e| e.find_path(&s, &d))
+        self.run(py, false, |e| e.find_path(&s, &d))
     }
 
     fn find_paths<'py>(
@@ -262,9 +321,7 @@ impl PyEngine {
         destinations: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
-        let out = run(py, &self.inner, true, |e| {
-            e.find_paths(&sources, &destinations)
-        })?;
+        let out = self.run(py, true, |e| e.find_paths(&sources, &destinations))?;
         Ok(array(py, out))
     }
 
@@ -278,7 +335,7 @@ impl PyEngine {
     ) -> PyResult<Option<u64>> {
         let (s, d) = (to_value(source), to_value(destination));
         let (lp, rp) = (to_value(local_port), to_value(remote_port));
-        run(py, &self.inner, false, |e| e.find_tcp(&s, &d, &lp, &rp))
+        self.run(py, false, |e| e.find_tcp(&s, &d, &lp, &rp))
     }
 
     fn find_tcps<'py>(
@@ -291,17 +348,31 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let (sources, destinations) = (to_values(sources)?, to_values(destinations)?);
         let (lp, rp) = (owned(&local_ports)?, owned(&remote_ports)?);
-        let out = run(py, &self.inner, true, |e| {
-            e.find_tcps(&sources, &destinations, &lp, &rp)
-        })?;
+        let out = self.run(py, true, |e| e.find_tcps(&sources, &destinations, &lp, &rp))?;
         Ok(array(py, out))
+    }
+
+    /// Asks this thread's running call to stop at its next poll, or takes that back. No
+    /// lock: the facade's SIGINT handler calls it while the call holds the engine.
+    fn request_interrupt(&self, requested: bool) {
+        let who = if requested { thread_number() } else { 0 };
+        self.requested_by.store(who, Ordering::Release);
+    }
+
+    /// Testing: the poll after `polls` more reports an interrupt (`Engine::interrupt_after`).
+    #[pyo3(signature = (polls))]
+    fn set_interrupt_after(&self, py: Python<'_>, polls: Option<u64>) -> PyResult<()> {
+        self.run(py, false, |e| {
+            e.interrupt_after(polls);
+            Ok(())
+        })
     }
 
     /// Testing: limits the bytes the engine may still reserve
     /// (`Engine::set_allocation_budget`); the fallback counts objects created instead.
     #[pyo3(signature = (units))]
     fn set_allocation_budget(&self, py: Python<'_>, units: Option<u64>) -> PyResult<()> {
-        run(py, &self.inner, false, |e| {
+        self.run(py, false, |e| {
             e.set_allocation_budget(units);
             Ok(())
         })
@@ -316,9 +387,7 @@ impl PyEngine {
     ) -> PyResult<()> {
         let child = layer_arg(Some(child))?.expect("a layer was given");
         let parents = owned(&parents)?;
-        run(py, &self.inner, false, |e| {
-            e.check_parents(&parents, child).map(|_| ())
-        })
+        self.run(py, false, |e| e.check_parents(&parents, child).map(|_| ()))
     }
 
     /// `update`'s checks before any value (`Engine::check_update`).
@@ -330,9 +399,7 @@ impl PyEngine {
     ) -> PyResult<()> {
         let handles = owned(&handles)?;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        run(py, &self.inner, false, |e| {
-            e.check_update(&handles, &names).map(|_| ())
-        })
+        self.run(py, false, |e| e.check_update(&handles, &names).map(|_| ()))
     }
 
     fn remove<'py>(
@@ -342,35 +409,35 @@ impl PyEngine {
         cascade: bool,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let handles = owned(&handles)?;
-        let out = run(py, &self.inner, true, |e| e.remove(&handles, cascade))?;
+        let out = self.run(py, true, |e| e.remove(&handles, cascade))?;
         Ok(array(py, out))
     }
 
     // ---- reading ----
 
     fn layer(&self, py: Python<'_>, h: u64) -> PyResult<u8> {
-        run(py, &self.inner, false, |e| e.layer(h).map(|l| l as u8))
+        self.run(py, false, |e| e.layer(h).map(|l| l as u8))
     }
 
     fn depends_on(&self, py: Python<'_>, h: u64) -> PyResult<Option<u64>> {
-        run(py, &self.inner, false, |e| e.depends_on(h))
+        self.run(py, false, |e| e.depends_on(h))
     }
 
     fn dependents<'py>(&self, py: Python<'py>, h: u64) -> PyResult<Bound<'py, PyArray1<u64>>> {
-        let out = run(py, &self.inner, false, |e| e.dependents(h))?;
+        let out = self.run(py, false, |e| e.dependents(h))?;
         Ok(array(py, out))
     }
 
     fn is_offloaded(&self, py: Python<'_>, h: u64) -> PyResult<bool> {
-        run(py, &self.inner, false, |e| e.is_offloaded(h))
+        self.run(py, false, |e| e.is_offloaded(h))
     }
 
     fn contains(&self, py: Python<'_>, h: u64) -> PyResult<bool> {
-        run(py, &self.inner, false, |e| Ok(e.contains(h)))
+        self.run(py, false, |e| Ok(e.contains(h)))
     }
 
     fn state<'py>(&self, py: Python<'py>, h: u64) -> PyResult<Bound<'py, PyDict>> {
-        let fields = run(py, &self.inner, false, |e| e.state(h))?;
+        let fields = self.run(py, false, |e| e.state(h))?;
         let dict = PyDict::new(py);
         for (name, value) in &fields {
             dict.set_item(name, state_value_to_py(py, value)?)?;
@@ -381,11 +448,11 @@ impl PyEngine {
     #[pyo3(signature = (layer, offloaded))]
     fn count(&self, py: Python<'_>, layer: Option<u8>, offloaded: Option<bool>) -> PyResult<usize> {
         let layer = layer_arg(layer)?;
-        run(py, &self.inner, false, |e| Ok(e.count(layer, offloaded)))
+        self.run(py, false, |e| Ok(e.count(layer, offloaded)))
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        run(py, &self.inner, false, |e| Ok(e.len()))
+        self.run(py, false, |e| Ok(e.len()))
     }
 
     #[pyo3(signature = (layer))]
@@ -395,7 +462,7 @@ impl PyEngine {
         layer: Option<u8>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let layer = layer_arg(layer)?;
-        let out = run(py, &self.inner, true, |e| e.handles(layer))?;
+        let out = self.run(py, true, |e| e.handles(layer))?;
         Ok(array(py, out))
     }
 
@@ -407,7 +474,7 @@ impl PyEngine {
         roots: Option<PyReadonlyArray1<'py, u64>>,
     ) -> PyResult<Bound<'py, PyArray1<u64>>> {
         let roots = roots.as_ref().map(owned).transpose()?;
-        let out = run(py, &self.inner, true, |e| e.walk(post, roots.as_deref()))?;
+        let out = self.run(py, true, |e| e.walk(post, roots.as_deref()))?;
         Ok(array(py, out))
     }
 
@@ -417,7 +484,7 @@ impl PyEngine {
         handles: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let handles = owned(&handles)?;
-        let list = run(py, &self.inner, true, |e| e.block_list(&handles))?;
+        let list = self.run(py, true, |e| e.block_list(&handles))?;
         block_arrays(py, list, false)
     }
 
@@ -429,7 +496,7 @@ impl PyEngine {
         handles: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<(Bound<'py, PyTuple>, PyOutcome)> {
         let handles = owned(&handles)?;
-        let (list, released) = run(py, &self.inner, true, |e| e.initiate_offload(&handles))?;
+        let (list, released) = self.run(py, true, |e| e.initiate_offload(&handles))?;
         Ok((block_arrays(py, list, true)?, PyOutcome { inner: released }))
     }
 
@@ -440,7 +507,7 @@ impl PyEngine {
         cascade: bool,
     ) -> PyResult<PyOutcome> {
         let handles = owned(&handles)?;
-        let inner = run(py, &self.inner, true, |e| e.terminate(&handles, cascade))?;
+        let inner = self.run(py, true, |e| e.terminate(&handles, cascade))?;
         Ok(PyOutcome { inner })
     }
 
@@ -472,12 +539,12 @@ impl PyEngine {
                 (name.clone(), column)
             })
             .collect();
-        let (statuses, terminated) = run(py, &self.inner, true, |e| e.update(&handles, &columns))?;
+        let (statuses, terminated) = self.run(py, true, |e| e.update(&handles, &columns))?;
         Ok((array(py, statuses), PyOutcome { inner: terminated }))
     }
 
     fn relink(&self, py: Python<'_>, path: u64, neighbor: u64) -> PyResult<PyOutcome> {
-        let inner = run(py, &self.inner, false, |e| e.relink(path, neighbor))?;
+        let inner = self.run(py, false, |e| e.relink(path, neighbor))?;
         Ok(PyOutcome { inner })
     }
 
@@ -487,7 +554,7 @@ impl PyEngine {
         handles: PyReadonlyArray1<'_, u64>,
     ) -> PyResult<(PyOutcome, PyOutcome)> {
         let handles = owned(&handles)?;
-        let (answers, terminated) = run(py, &self.inner, true, |e| e.query(&handles))?;
+        let (answers, terminated) = self.run(py, true, |e| e.query(&handles))?;
         Ok((
             PyOutcome { inner: answers },
             PyOutcome { inner: terminated },
@@ -500,7 +567,7 @@ impl PyEngine {
         handles: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<Completion<'py>> {
         let handles = owned(&handles)?;
-        let completion = run(py, &self.inner, true, |e| e.invalidate(&handles))?;
+        let completion = self.run(py, true, |e| e.invalidate(&handles))?;
         Ok((
             array(py, completion.handles),
             array(py, completion.statuses),
@@ -513,7 +580,7 @@ impl PyEngine {
         decline: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
         let decline = to_values(decline)?;
-        let done = run(py, &self.inner, true, |e| e.process_events(&decline))?;
+        let done = self.run(py, true, |e| e.process_events(&decline))?;
         let list = PyList::empty(py);
         for p in done {
             let outcome = match p.outcome {
@@ -534,7 +601,7 @@ impl PyEngine {
 
     /// Every counter of the host and the target, flat (docs/DESIGN.md §9).
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let counters = run(py, &self.inner, false, |e| Ok(e.counters()))?;
+        let counters = self.run(py, false, |e| Ok(e.counters()))?;
         counters_to_py(py, &counters)
     }
 
@@ -542,14 +609,12 @@ impl PyEngine {
 
     fn target_receive(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
         let data = data.as_bytes();
-        run(py, &self.inner, data.len() > 1 << 20, |e| {
-            e.target_receive(tc, data)
-        })
+        self.run(py, data.len() > 1 << 20, |e| e.target_receive(tc, data))
     }
 
     fn target_send(&self, py: Python<'_>, tc: u64, nbytes: &Bound<'_, PyAny>) -> PyResult<u32> {
         let n = to_value(nbytes);
-        run(py, &self.inner, false, |e| e.target_send(tc, &n))
+        self.run(py, false, |e| e.target_send(tc, &n))
     }
 
     fn target_request_upload(
@@ -559,21 +624,19 @@ impl PyEngine {
         reason: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let reason = to_value(reason);
-        run(py, &self.inner, false, |e| {
-            e.target_request_upload(tc, &reason)
-        })
+        self.run(py, false, |e| e.target_request_upload(tc, &reason))
     }
 
     fn target_request_upload_all(&self, py: Python<'_>) -> PyResult<()> {
-        run(py, &self.inner, false, |e| e.target_request_upload_all())
+        self.run(py, false, |e| e.target_request_upload_all())
     }
 
     fn target_resume(&self, py: Python<'_>) -> PyResult<()> {
-        run(py, &self.inner, false, |e| e.target_resume())
+        self.run(py, false, |e| e.target_resume())
     }
 
     fn target_indicate_neighbor_reachability_query(&self, py: Python<'_>, nb: u64) -> PyResult<()> {
-        run(py, &self.inner, false, |e| {
+        self.run(py, false, |e| {
             e.target_indicate_neighbor_reachability_query(nb)
         })
     }
@@ -587,21 +650,17 @@ impl PyEngine {
     ) -> PyResult<()> {
         let status = to_value(status);
         let operation = to_value(operation);
-        run(py, &self.inner, false, |e| {
-            e.target_inject_fault(h, &status, &operation)
-        })
+        self.run(py, false, |e| e.target_inject_fault(h, &status, &operation))
     }
 
     /// Test hook: panics inside the core's lock, to prove a panic arrives as `InternalError`
     /// and leaves the engine usable. Not part of the API.
     fn _debug_panic(&self, py: Python<'_>, message: String) -> PyResult<()> {
-        run(py, &self.inner, false, move |_| -> Core<()> {
-            panic!("{message}")
-        })
+        self.run(py, false, move |_| -> Core<()> { panic!("{message}") })
     }
 
     fn target_links<'py>(&self, py: Python<'py>) -> PyResult<HandlePairs<'py>> {
-        let (handles, parents) = run(py, &self.inner, true, |e| Ok(e.target_links()))?;
+        let (handles, parents) = self.run(py, true, |e| Ok(e.target_links()))?;
         Ok((array(py, handles), array(py, parents)))
     }
 }

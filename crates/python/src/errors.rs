@@ -5,6 +5,8 @@
 use offload_tree_core::{Error, ErrorKind};
 use pyo3::PyErr;
 
+use pyo3::exceptions::PyKeyboardInterrupt;
+
 pyo3::import_exception!(offload_tree._errors, InvalidHandleError);
 pyo3::import_exception!(offload_tree._errors, LayerError);
 pyo3::import_exception!(offload_tree._errors, DependencyError);
@@ -25,6 +27,8 @@ pub fn to_pyerr(error: Error) -> PyErr {
         ErrorKind::Validation => ValidationError::new_err(message),
         ErrorKind::DuplicateKey => DuplicateKeyError::new_err(message),
         ErrorKind::Memory => OutOfMemoryError::new_err(message),
+        // Raised by a test's interrupt; Ctrl-C's own exception replaces it (engine.rs `run`).
+        ErrorKind::Interrupted => PyKeyboardInterrupt::new_err(message),
     }
 }
 

@@ -46,6 +46,7 @@ impl Engine {
         }
         let mut states = self.budget.vec(macs.len())?;
         for (i, mac) in macs.iter().enumerate() {
+            self.interrupts.poll(i)?;
             let at = |e: Error| e.at(i);
             states.push(NeighborState {
                 mac: mac.to_mac("mac").map_err(at)?,
@@ -57,7 +58,9 @@ impl Engine {
         }
         let mut out = self.budget.vec(states.len())?;
         self.reserve_for(Layer::Neighbor, states.len(), &[])?;
-        for state in states {
+        let slots_before = self.host.neighbors.slot_count();
+        for (i, state) in states.into_iter().enumerate() {
+            self.poll_unwinding(i, &out, slots_before)?;
             out.push(self.host.insert_neighbor(state).raw());
         }
         Ok(out)
@@ -117,6 +120,7 @@ impl Engine {
         }
         let mut states = self.budget.vec(n)?;
         for i in 0..n {
+            self.interrupts.poll(i)?;
             let at = |e: Error| e.at(i);
             let mtu = path_mtus.map_or(i128::from(DEFAULT_PATH_MTU), |m| i128::from(m[i]));
             states.push(
@@ -132,6 +136,7 @@ impl Engine {
         self.reserve_for(Layer::Path, n, &parents)?;
         let slots_before = self.host.paths.slot_count();
         for (i, (p, state)) in parents.into_iter().zip(states).enumerate() {
+            self.poll_unwinding(i, &out, slots_before)?;
             match self.host.insert_path(p, state) {
                 Ok(h) => out.push(h.raw()),
                 Err(holder) => {
@@ -186,6 +191,7 @@ impl Engine {
         check_length("remote_ports", n, remote_ports.len(), "handles")?;
         let port = |name: &str, v: i64| check_port(name, i128::from(v));
         for i in 0..n {
+            self.interrupts.poll(i)?;
             port("local_port", local_ports[i]).map_err(|e| e.at(i))?;
             port("remote_port", remote_ports[i]).map_err(|e| e.at(i))?;
         }
@@ -193,6 +199,7 @@ impl Engine {
         self.reserve_for(Layer::Tcp, n, &parents)?;
         let slots_before = self.host.tcps.slot_count();
         for i in 0..n {
+            self.poll_unwinding(i, &out, slots_before)?;
             let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
             let state = TcpState {
                 constant: TcpConstant {
@@ -214,6 +221,13 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Polls for an interrupt while a batch inserts: on one, takes back what it added.
+    fn poll_unwinding(&mut self, i: usize, added: &[u64], slots_before: usize) -> Result<()> {
+        self.interrupts.poll(i).inspect_err(|_| {
+            self.host.unwind(added, slots_before);
+        })
     }
 
     /// The `DuplicateKeyError` of a connection whose 4-tuple `holder` has: item `first` of

@@ -19,6 +19,7 @@ impl Engine {
         check_length("destinations", sources.len(), destinations.len(), "sources")?;
         let mut out = self.budget.vec(sources.len())?;
         for (i, (source, destination)) in sources.iter().zip(destinations).enumerate() {
+            self.interrupts.poll(i)?;
             let found = self.find_path(source, destination).map_err(|e| e.at(i))?;
             out.push(found.unwrap_or(0));
         }
@@ -57,6 +58,7 @@ impl Engine {
         check_length("remote_ports", n, remote_ports.len(), "sources")?;
         let mut out = self.budget.vec(n)?;
         for i in 0..n {
+            self.interrupts.poll(i)?;
             let at = |e: Error| e.at(i);
             let key = (
                 sources[i].to_ip("source").map_err(at)?,

@@ -17,6 +17,7 @@
 //! | `invalidate` | `invalidate` |
 //! | `traffic` | `target_receive`, `target_send` |
 //! | `faults` | `target_inject_fault` |
+//! | `interrupt` | the polls that let an embedder stop a long call |
 //! | `events` | target-initiated events and `process_events` |
 //! | `stats` | `counters` |
 //! | `invariants` | `check_invariants` (feature `testing`) |
@@ -26,6 +27,7 @@
 mod build;
 mod events;
 mod faults;
+mod interrupt;
 mod invalidate;
 #[cfg(any(test, feature = "testing"))]
 mod invariants;
@@ -47,11 +49,13 @@ use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet};
 use crate::model::{Budget, Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
+pub use interrupt::{InterruptCheck, POLL_EVERY};
 pub use types::{
     Action, Column, Completion, Counter, Counters, Delegated, Event, NeighborArgs, OperationCounts,
     Outcome, Processed, StateValue,
 };
 
+use interrupt::Interrupts;
 use types::RunningCounts;
 
 /// The most objects one call may name or create. Far above any real batch (a W(10^7)
@@ -80,6 +84,8 @@ pub struct Engine {
     counts: RunningCounts,
     /// What the engine may still reserve: unlimited unless a test sets a limit.
     budget: Budget,
+    /// Whether a long call should stop (`interrupt`).
+    interrupts: Interrupts,
 }
 
 impl Engine {
@@ -112,6 +118,7 @@ impl Engine {
             policy,
             counts: RunningCounts::default(),
             budget: Budget::default(),
+            interrupts: Interrupts::default(),
         })
     }
 
@@ -126,6 +133,18 @@ impl Engine {
         self.budget.set(bytes);
     }
 
+    /// Sets the check long calls poll (every [`POLL_EVERY`] items) to learn that they should
+    /// stop: a call that is told to stops with `Interrupted`, the tree unchanged.
+    pub fn set_interrupt_check(&mut self, check: Option<InterruptCheck>) {
+        self.interrupts.set_check(check);
+    }
+
+    /// Testing: the poll after `polls` more (every item polls while this is set) reports an
+    /// interrupt, once; `None` clears it.
+    pub fn interrupt_after(&self, polls: Option<u64>) {
+        self.interrupts.set_after(polls);
+    }
+
     /// The id in bits 63..48 of this tree's handles.
     pub fn tree_id(&self) -> u16 {
         self.host.id()
@@ -135,7 +154,8 @@ impl Engine {
     fn resolve_all(&self, raws: &[u64]) -> Result<Vec<Handle>> {
         check_batch(raws.len())?;
         let mut handles = self.budget.vec(raws.len())?;
-        for &raw in raws {
+        for (i, &raw) in raws.iter().enumerate() {
+            self.interrupts.poll(i)?;
             handles.push(self.host.resolve(raw)?);
         }
         Ok(handles)
@@ -158,7 +178,8 @@ impl Engine {
         };
         let mut handles = self.budget.vec(raws.len())?;
         let mut unexpected = None;
-        for &raw in raws {
+        for (i, &raw) in raws.iter().enumerate() {
+            self.interrupts.poll(i)?;
             let h = self.host.resolve(raw)?;
             if seen.as_mut().is_some_and(|seen| !seen.insert(h)) {
                 continue;

@@ -447,9 +447,9 @@ impl HostTree {
         Ok(h)
     }
 
-    /// Takes back paths or connections just added by `insert_path`/`insert_tcp` (`added`,
+    /// Takes back objects just added by `insert_neighbor`/`insert_path`/`insert_tcp` (`added`,
     /// in insertion order, all of one layer), leaving the tree exactly as before them: the
-    /// arena's free list and slot count, the parents' dependents and the key index.
+    /// arena's free list and slot count, the roots or parents' dependents, the key index.
     /// `slots_before` is the layer's slot count before the first of them.
     pub fn unwind(&mut self, added: &[u64], slots_before: usize) {
         for &raw in added.iter().rev() {
@@ -468,7 +468,10 @@ impl HostTree {
                     self.neighbor_mut(neighbor).paths.pop();
                     self.paths.unwind(h.slot(), fresh);
                 }
-                Layer::Neighbor => unreachable!("neighbors have no key to conflict on"),
+                Layer::Neighbor => {
+                    self.roots.pop();
+                    self.neighbors.unwind(h.slot(), fresh);
+                }
             }
         }
     }

@@ -25,6 +25,9 @@ pub enum ErrorKind {
     DuplicateKey,
     /// An allocation failed; the call changed nothing (`OutOfMemoryError`, a `MemoryError`).
     Memory,
+    /// The embedder asked a long call to stop; it changed nothing (`KeyboardInterrupt`, or
+    /// whatever exception the embedder's check raised).
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -38,6 +41,7 @@ impl ErrorKind {
             ErrorKind::Validation => "ValidationError",
             ErrorKind::DuplicateKey => "DuplicateKeyError",
             ErrorKind::Memory => "OutOfMemoryError",
+            ErrorKind::Interrupted => "KeyboardInterrupt",
         }
     }
 }
@@ -157,6 +161,8 @@ error_catalogue! {
         "the same 4-tuple as item {first} of this batch: path {path}, local port {local_port}, remote port {remote_port}";
     /// A fallible allocation failed (or the test budget ran out) before anything changed.
     OutOfMemory = Memory, "out_of_memory", "out of memory: the call changed nothing";
+    /// A long call polled its interrupt check and stopped before changing anything.
+    Interrupted = Interrupted, "interrupted", "interrupted: the call changed nothing";
 }
 
 /// Appended to a message when the error is about one item of a batch.

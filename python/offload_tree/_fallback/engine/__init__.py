@@ -45,6 +45,7 @@ from . import (
     traffic,
     update,
 )
+from .interrupt import POLL_EVERY, Interrupts
 from .types import Column, Event, Outcome, RunningCounts
 
 __all__ = ["Engine", "Outcome"]
@@ -54,38 +55,28 @@ R = TypeVar("R")
 
 
 class _Guard:
-    """The engine's lock, which refuses re-entry from the thread holding it instead of
-    deadlocking: a finalizer run by the garbage collector in the middle of an operation, or
-    a user object called back during one, gets a ``StateError``. User input is converted
-    before the lock is taken (``sort_value``), so no user code runs under it otherwise."""
+    """The engine's lock and the thread holding it.
 
-    __slots__ = ("_lock", "_owner")
+    It refuses re-entry from the thread holding it instead of deadlocking: a finalizer run
+    by the garbage collector in the middle of an operation, or a user object called back
+    during one, gets a ``StateError``. User input is converted before the lock is taken
+    (``sort_value``), so no user code runs under it otherwise. The lock is taken by a
+    ``with`` on the lock itself (``Engine._call``), whose C-level enter and exit leave no
+    window where Ctrl-C could leave it held.
+    """
+
+    __slots__ = ("lock", "owner")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._owner: int | None = None
-
-    def __enter__(self) -> None:
-        me = threading.get_ident()
-        if self._owner == me:
-            raise StateError(
-                "re-entrant call: this tree is in the middle of an operation on this thread "
-                "(a finalizer or a callback called back into it); call it after that returns"
-            )
-        self._lock.acquire()
-        self._owner = me
-
-    def __exit__(self, *exc: object) -> None:
-        self._owner = None
-        self._lock.release()
+        self.lock = threading.Lock()
+        self.owner: int | None = None
 
 
 def _locked(method: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate[Engine, P], R]:
     """Run an engine method under the engine's lock: host and target change together."""
 
     def locked(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._lock:
-            return method(self, *args, **kwargs)
+        return self._call(lambda: method(self, *args, **kwargs))
 
     functools.update_wrapper(locked, method)
     return locked
@@ -145,6 +136,7 @@ class Engine:
         if tree_id == 0:  # the core's own guard (Engine::with_tree_id)
             raise error("tree_id_zero")
         self._lock = _Guard()
+        self.interrupts = Interrupts()
         self.host = HostTree(tree_id)
         self.target = Target(config)
         #: target-initiated events waiting for process_events
@@ -154,6 +146,22 @@ class Engine:
         self.policy = HostPolicy(release_unreferenced=bool(release_unreferenced))
         self.counts = RunningCounts()
 
+    def _call(self, work: Callable[[], R]) -> R:
+        """Run ``work`` under the engine's lock (see :class:`_Guard`)."""
+        guard, me = self._lock, threading.get_ident()
+        # An owner left behind by an interrupt between two steps below holds no lock.
+        if guard.owner == me and guard.lock.locked():
+            raise StateError(
+                "re-entrant call: this tree is in the middle of an operation on this thread "
+                "(a finalizer or a callback called back into it); call it after that returns"
+            )
+        with guard.lock:
+            try:
+                guard.owner = me
+                return work()
+            finally:
+                guard.owner = None
+
     @property
     def tree_id(self) -> int:
         """The id in bits 63..48 of this tree's handles."""
@@ -161,9 +169,25 @@ class Engine:
 
     # -- the checks every operation starts with ---------------------------------------------
     def resolve_all(self, handles: list[int]) -> list[Node]:
-        """Resolve every handle, so a bad handle anywhere is reported before anything else."""
+        """Resolve every handle, so a bad handle anywhere is reported before anything else.
+        Polls for an interrupt at each handle (``Engine::resolve_all``)."""
         check_batch(len(handles))
-        return self.host.resolve_all(handles)
+        if self.interrupts.after is None:  # a real poll only every POLL_EVERY handles
+            nodes: list[Node] = []
+            for start in range(0, len(handles), POLL_EVERY):
+                chunk = handles[start : start + POLL_EVERY]
+                if len(chunk) < POLL_EVERY:
+                    return nodes + self.host.resolve_all(chunk)
+                nodes += self.host.resolve_all(chunk[:-1])
+                self.interrupts.poll(start + POLL_EVERY - 1)
+                nodes.append(self.host.resolve(chunk[-1]))
+            return nodes
+        poll, resolve = self.interrupts.poll, self.host.resolve
+        out = []
+        for i, h in enumerate(handles):
+            poll(i)
+            out.append(resolve(h))
+        return out
 
     def resolve_expecting(
         self, handles: list[int], unique: bool, offloaded: bool
@@ -214,21 +238,18 @@ class Engine:
             sort_value(host_reachability_delta),
             sort_value(nic_reachability_delta),
         )
-        with self._lock:
-            return build.add_neighbor(self, *values)
+        return self._call(lambda: build.add_neighbor(self, *values))
 
     def add_neighbors(self, macs: Any, vlan_ids: IntArray | None) -> HandleArray:
         """Add many neighbors (all validated first); returns their handles."""
         vlans = None if vlan_ids is None else vlan_ids.tolist()
         sorted_macs = _sorted_values(macs)
-        with self._lock:
-            return _handles_out(build.add_neighbors(self, sorted_macs, vlans))
+        return self._call(lambda: _handles_out(build.add_neighbors(self, sorted_macs, vlans)))
 
     def add_path(self, neighbor: int, source: object, destination: object, path_mtu: object) -> int:
         """Add one path over ``neighbor``; returns its handle."""
         values = sort_value(source), sort_value(destination), sort_value(path_mtu)
-        with self._lock:
-            return build.add_path(self, neighbor, *values)
+        return self._call(lambda: build.add_path(self, neighbor, *values))
 
     def add_paths(
         self,
@@ -240,8 +261,9 @@ class Engine:
         """Add many paths (all validated first); returns their handles."""
         src, dst = _sorted_values(sources), _sorted_values(destinations)
         mtus = None if path_mtus is None else path_mtus.tolist()
-        with self._lock:
-            return _handles_out(build.add_paths(self, neighbors.tolist(), src, dst, mtus))
+        return self._call(
+            lambda: _handles_out(build.add_paths(self, neighbors.tolist(), src, dst, mtus))
+        )
 
     def add_tcp(
         self, path: int, local_port: object, remote_port: object, fields: dict[str, object]
@@ -249,8 +271,7 @@ class Engine:
         """Add one TCP connection over ``path``; returns its handle."""
         sorted_fields = {name: sort_value(value) for name, value in fields.items()}
         ports = sort_value(local_port), sort_value(remote_port)
-        with self._lock:
-            return build.add_tcp(self, path, *ports, sorted_fields)
+        return self._call(lambda: build.add_tcp(self, path, *ports, sorted_fields))
 
     @_locked
     def add_tcps(
@@ -279,22 +300,19 @@ class Engine:
     def find_path(self, source: object, destination: object) -> int | None:
         """The path from ``source`` to ``destination``, or None."""
         values = sort_value(source), sort_value(destination)
-        with self._lock:
-            return lookup.find_path(self, *values)
+        return self._call(lambda: lookup.find_path(self, *values))
 
     def find_paths(self, sources: Any, destinations: Any) -> HandleArray:
         """The path of each (source, destination) pair, 0 where there is none."""
         src, dst = _sorted_values(sources), _sorted_values(destinations)
-        with self._lock:
-            return _handles_out(lookup.find_paths(self, src, dst))
+        return self._call(lambda: _handles_out(lookup.find_paths(self, src, dst)))
 
     def find_tcp(
         self, source: object, destination: object, local_port: object, remote_port: object
     ) -> int | None:
         """The connection with this 4-tuple, or None."""
         values = (sort_value(v) for v in (source, destination, local_port, remote_port))
-        with self._lock:
-            return lookup.find_tcp(self, *values)
+        return self._call(lambda: lookup.find_tcp(self, *values))
 
     def find_tcps(
         self, sources: Any, destinations: Any, local_ports: IntArray, remote_ports: IntArray
@@ -302,8 +320,18 @@ class Engine:
         """The connection of each 4-tuple, 0 where there is none."""
         src, dst = _sorted_values(sources), _sorted_values(destinations)
         ports = local_ports.tolist(), remote_ports.tolist()
-        with self._lock:
-            return _handles_out(lookup.find_tcps(self, src, dst, *ports))
+        return self._call(lambda: _handles_out(lookup.find_tcps(self, src, dst, *ports)))
+
+    def request_interrupt(self, requested: bool) -> None:
+        """Ask this thread's running call to stop at its next poll (no lock: it is called
+        from a signal handler while the call runs)."""
+        self.interrupts.request(requested)
+
+    @_locked
+    def set_interrupt_after(self, polls: int | None) -> None:
+        """Testing: the poll after ``polls`` more reports an interrupt, once (every item
+        polls while this is set); None clears it."""
+        self.interrupts.after = polls
 
     @_locked
     def set_allocation_budget(self, units: int | None) -> None:
@@ -392,8 +420,7 @@ class Engine:
             else Column(_sorted_values(values), ints=False)
             for name, values in fields.items()
         }
-        with self._lock:
-            statuses, terminated = update.update(self, _batch(handles), columns)
+        statuses, terminated = self._call(lambda: update.update(self, _batch(handles), columns))
         return np.array(statuses, dtype=np.uint8), terminated
 
     @_locked
@@ -417,8 +444,7 @@ class Engine:
         """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event.
         ``decline``: the optional upload reasons the host declines."""
         reasons = _sorted_values(decline)
-        with self._lock:
-            done = events.process_events(self, reasons)
+        done = self._call(lambda: events.process_events(self, reasons))
         return [(p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome) for p in done]
 
     @_locked
@@ -435,14 +461,12 @@ class Engine:
     def target_send(self, tc: int, nbytes: object) -> int:
         """The target sends on ``tc``; returns the bytes sent."""
         n = sort_value(nbytes)
-        with self._lock:
-            return traffic.target_send(self, tc, n)
+        return self._call(lambda: traffic.target_send(self, tc, n))
 
     def target_request_upload(self, tc: int, reason: object) -> None:
         """The target asks for the upload of ``tc``."""
         code = sort_value(reason)
-        with self._lock:
-            events.target_request_upload(self, tc, code)
+        self._call(lambda: events.target_request_upload(self, tc, code))
 
     @_locked
     def target_request_upload_all(self) -> None:
@@ -462,8 +486,7 @@ class Engine:
     def target_inject_fault(self, h: int, status: object, operation: object) -> None:
         """The next ``operation`` that reaches ``h`` fails with ``status``."""
         values = sort_value(status), sort_value(operation)
-        with self._lock:
-            faults.target_inject_fault(self, h, *values)
+        self._call(lambda: faults.target_inject_fault(self, h, *values))
 
     @_locked
     def target_links(self) -> tuple[HandleArray, HandleArray]:

@@ -11,12 +11,12 @@ from ..._coerce import check_length, format_handle
 from ..._enums import Layer
 from ..._errors import OffloadTreeError
 from ..._messages import ITEM_SUFFIX, error, render
-from ..host.keys import tcp_key
+from ..host.keys import KeyConflict
 from ..host.tree import Node
 from ..host.walk import walk_roots
 from ..model.fields import check_range
 from ..model.handle import NEIGHBOR, PATH, TCP
-from ..model.state import default_tcp_values, neighbor_values, path_values, tcp_values
+from ..model.state import Values, default_tcp_values, neighbor_values, path_values, tcp_values
 from ..model.value import to_mac
 from ..target.admission import forget_fault
 
@@ -66,14 +66,17 @@ def add_neighbors(e: Engine, macs: list[Any], vlan_ids: list[int] | None) -> lis
     if vlan_ids is not None:
         check_length("vlan_ids", len(vlan_ids), len(macs), "MACs")
     values = []
+    poll, mask = e.interrupts.poll, e.interrupts.mask()
     for i, mac in enumerate(macs):
+        if i & mask == mask:
+            poll(i)
         try:
             checked = to_mac(mac, "mac")
             vlan = check_range("vlan_id", 0 if vlan_ids is None else vlan_ids[i], 0, _VLAN_MAX)
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
         values.append(((None, vlan), (checked, 0), (0,)))
-    return e.host.insert_all(NEIGHBOR, [None] * len(values), values)
+    return e.host.insert_all(NEIGHBOR, [None] * len(values), values, e.interrupts)
 
 
 def add_path(
@@ -82,8 +85,10 @@ def add_path(
     """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle."""
     parent = e.host.resolve_layer(neighbor, NEIGHBOR, "neighbor")
     values = path_values(source, destination, path_mtu)
-    _check_new_paths(e, [values[0]], batch=False)
-    return e.host.insert(PATH, parent, values).handle
+    try:
+        return e.host.insert(PATH, parent, values).handle
+    except KeyConflict as conflict:
+        raise _conflict(conflict, parent, values) from None
 
 
 def check_parents(e: Engine, handles: list[int], child: int) -> list[Node]:
@@ -112,14 +117,21 @@ def add_paths(
     if path_mtus is not None:
         check_length("path_mtus", len(path_mtus), n)
     values = []
+    poll, mask = e.interrupts.poll, e.interrupts.mask()
     for i in range(n):
+        if i & mask == mask:
+            poll(i)
         mtu = _DEFAULT_PATH_MTU if path_mtus is None else path_mtus[i]
         try:
             values.append(path_values(sources[i], destinations[i], mtu))
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    _check_new_paths(e, [v[0] for v in values], batch=True)
-    return e.host.insert_all(PATH, parents, values)
+    try:
+        return e.host.insert_all(PATH, parents, values, e.interrupts)
+    except KeyConflict as conflict:
+        at = conflict.index
+        assert at is not None
+        raise _at(_conflict(conflict, parents[at], values[at]), at) from None
 
 
 def add_tcp(
@@ -128,8 +140,10 @@ def add_tcp(
     """Add a connection over ``path``; ``fields`` sets any other TCP variable by name."""
     parent = e.host.resolve_layer(path, PATH, "path")
     values = tcp_values(local_port, remote_port, fields)
-    _check_new_tcps(e, [parent], [values[0][0]], [values[0][1]], batch=False)
-    return e.host.insert(TCP, parent, values).handle
+    try:
+        return e.host.insert(TCP, parent, values).handle
+    except KeyConflict as conflict:
+        raise _conflict(conflict, parent, values) from None
 
 
 def add_tcps(
@@ -140,59 +154,37 @@ def add_tcps(
     parents = check_parents(e, paths, TCP)
     check_length("local_ports", len(local_ports), n)
     check_length("remote_ports", len(remote_ports), n)
+    poll, mask = e.interrupts.poll, e.interrupts.mask()
     for i in range(n):
+        if i & mask == mask:
+            poll(i)
         try:
             check_range("local_port", local_ports[i], 0, _U16)
             check_range("remote_port", remote_ports[i], 0, _U16)
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    _check_new_tcps(e, parents, local_ports, remote_ports, batch=True)
     values = [default_tcp_values(lp, rp) for lp, rp in zip(local_ports, remote_ports, strict=True)]
-    return e.host.insert_all(TCP, parents, values)
+    try:
+        return e.host.insert_all(TCP, parents, values, e.interrupts)
+    except KeyConflict as conflict:
+        at = conflict.index
+        assert at is not None
+        raise _at(_conflict(conflict, parents[at], values[at]), at) from None
 
 
-def _check_new_paths(e: Engine, keys: list[tuple[bytes, bytes]], batch: bool) -> None:
-    """``DuplicateKeyError`` for the first path whose address pair the tree holds already
-    or an earlier item repeats (``Engine::check_new_paths``)."""
-    index = e.host.keys.paths
-    first: dict[tuple[bytes, bytes], int] = {}
-    for i, key in enumerate(keys):
-        existing = index.get(key)
-        if existing is None and first.setdefault(key, i) == i:
-            continue
-        if existing is not None:
-            exc = error("duplicate_path", existing=format_handle(existing.handle))
-        else:
-            exc = error("repeated_path", first=first[key])
-        raise _at(exc, i) if batch else exc
-
-
-def _check_new_tcps(
-    e: Engine, paths: list[Node], local_ports: list[int], remote_ports: list[int], batch: bool
-) -> None:
-    """``DuplicateKeyError`` for the first connection whose 4-tuple the tree holds already
-    or an earlier item repeats (``Engine::check_new_tcps``)."""
-    index = e.host.keys.tcps
-    first: dict[int, int] = {}
-    for i, (path, local, remote) in enumerate(zip(paths, local_ports, remote_ports, strict=True)):
-        key = tcp_key(path.slot, local, remote)
-        existing = index.get(key)
-        if existing is None and first.setdefault(key, i) == i:
-            continue
-        where = format_handle(path.handle)
-        if existing is not None:
-            exc = error(
-                "duplicate_tcp",
-                existing=format_handle(existing.handle),
-                path=where,
-                local_port=local,
-                remote_port=remote,
-            )
-        else:
-            exc = error(
-                "repeated_tcp", first=first[key], path=where, local_port=local, remote_port=remote
-            )
-        raise _at(exc, i) if batch else exc
+def _conflict(conflict: KeyConflict, parent: Node, values: Values) -> OffloadTreeError:
+    """The ``DuplicateKeyError`` of an object whose key ``conflict.holder`` has: an earlier
+    item of the same batch (``conflict.first``), or an object the tree held already."""
+    first, holder = conflict.first, format_handle(conflict.holder.handle)
+    if parent.layer == NEIGHBOR:  # a path: its key is its address pair
+        if first is not None:
+            return error("repeated_path", first=first)
+        return error("duplicate_path", existing=holder)
+    ports = {"local_port": values[0][0], "remote_port": values[0][1]}
+    path = format_handle(parent.handle)
+    if first is not None:
+        return error("repeated_tcp", first=first, path=path, **ports)
+    return error("duplicate_tcp", existing=holder, path=path, **ports)
 
 
 def remove(e: Engine, handles: list[int], cascade: bool) -> list[int]:

@@ -34,7 +34,10 @@ def find_paths(e: Engine, sources: list[object], destinations: list[object]) -> 
     check_batch(len(sources))
     check_length("destinations", len(destinations), len(sources), "sources")
     out = []
+    poll, mask = e.interrupts.poll, e.interrupts.mask()
     for i, (source, destination) in enumerate(zip(sources, destinations, strict=True)):
+        if i & mask == mask:
+            poll(i)
         try:
             found = find_path(e, source, destination)
         except OffloadTreeError as exc:
@@ -75,7 +78,10 @@ def find_tcps(
     check_length("local_ports", len(local_ports), n, "sources")
     check_length("remote_ports", len(remote_ports), n, "sources")
     out = []
+    poll, mask = e.interrupts.poll, e.interrupts.mask()
     for i in range(n):
+        if i & mask == mask:
+            poll(i)
         try:
             src, dst = to_ip(sources[i], "source"), to_ip(destinations[i], "destination")
             local = check_range("local_port", local_ports[i], 0, _U16)

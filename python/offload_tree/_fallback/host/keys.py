@@ -14,12 +14,24 @@ from ..model.handle import PATH, TCP
 if TYPE_CHECKING:
     from .tree import Node
 
-__all__ = ["Keys", "tcp_key"]
+__all__ = ["KeyConflict", "Keys", "tcp_key"]
 
 
 def tcp_key(path_slot: int, local_port: int, remote_port: int) -> int:
     """A connection's key from its path's slot and its ports."""
     return path_slot << 32 | local_port << 16 | remote_port
+
+
+class KeyConflict(Exception):
+    """An insert found its key taken by ``holder``; nothing was added. A batch insert adds
+    the item's position (``index``) and, when the holder came earlier in the same batch,
+    its position there (``first``)."""
+
+    def __init__(self, holder: Node) -> None:
+        super().__init__(holder)
+        self.holder = holder
+        self.index: int | None = None
+        self.first: int | None = None
 
 
 class Keys:
@@ -32,8 +44,18 @@ class Keys:
         self.paths: dict[tuple[bytes, bytes], Node] = {}
         self.tcps: dict[int, Node] = {}
 
+    def holder(self, layer: int, parent: Node | None, const: tuple[object, ...]) -> Node | None:
+        """The live object that has the key an object of ``layer`` with these constants
+        under ``parent`` would have (None for a neighbor, which has no key)."""
+        if layer == PATH:
+            return self.paths.get(const)  # type: ignore[arg-type]
+        if layer == TCP:
+            assert parent is not None
+            return self.tcps.get(tcp_key(parent.slot, const[0], const[1]))  # type: ignore[arg-type]
+        return None
+
     def index(self, node: Node) -> None:
-        """Index a path or connection just created, whose key the caller checked is new."""
+        """Index a path or connection just created, whose key :meth:`holder` found free."""
         if node.layer == PATH:
             self.paths[node.const] = node
         elif node.layer == TCP:

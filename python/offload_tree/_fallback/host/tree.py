@@ -8,7 +8,7 @@ are dicts keyed by handle: ordered like lists, but removing an object is O(1). O
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._coerce import format_handle
 from ..._enums import Layer
@@ -25,7 +25,10 @@ from ..model.handle import (
     handle_tree_id,
     pack_handle,
 )
-from .keys import Keys
+from .keys import KeyConflict, Keys
+
+if TYPE_CHECKING:
+    from ..engine.interrupt import Interrupts
 
 __all__ = ["HostTree", "Node", "expect_layer"]
 
@@ -164,10 +167,20 @@ class HostTree:
         parent: Node | None,
         values: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]],
     ) -> Node:
-        """Create an object under ``parent`` (None for a neighbor); returns it."""
+        """Create an object under ``parent`` (None for a neighbor); returns it. Raises
+        ``KeyConflict`` (nothing added) when its key is taken (``insert_path``/``insert_tcp``
+        in the core).
+
+        All or nothing: an exception part-way (Ctrl-C between two steps, a ``MemoryError``)
+        is undone before it propagates, so a single add needs no deferred interrupt."""
         self.budget.charge()
+        holder = self.keys.holder(layer, parent, values[0])
+        if holder is not None:
+            raise KeyConflict(holder)
         arena = self.arenas[layer]
-        slot, generation = arena.allocate()
+        siblings = self.neighbors if parent is None else parent.children
+        assert siblings is not None
+        slot, generation = arena.peek()
         node = Node(
             pack_handle(self.tree_id, layer, generation, slot),
             layer,
@@ -176,12 +189,18 @@ class HostTree:
             values,
             self._seq,
         )
+        mark = arena.mark()
+        try:
+            arena.allocate()
+            arena.put(slot, node)
+            siblings[node.handle] = node
+            self.keys.index(node)
+        except BaseException:
+            self.keys.unindex(node)
+            siblings.pop(node.handle, None)
+            arena.restore(mark, slot)
+            raise
         self._seq += 1
-        arena.put(slot, node)
-        siblings = self.neighbors if parent is None else parent.children
-        assert siblings is not None
-        siblings[node.handle] = node
-        self.keys.index(node)
         return node
 
     def insert_all(
@@ -189,18 +208,26 @@ class HostTree:
         layer: int,
         parents: list[Node] | list[None],
         values: list[tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]],
+        interrupts: Interrupts,
     ) -> list[int]:
-        """:meth:`insert` for a batch, all or nothing: whatever stops it part-way (a
-        ``MemoryError``) is rolled back exactly before it propagates. Returns the handles."""
+        """:meth:`insert` for a batch, all or nothing: whatever stops it part-way (an
+        interrupt at a poll, a ``MemoryError``) is rolled back exactly before it propagates.
+        Returns the handles."""
         arena = self.arenas[layer]
         fresh_from, seq = len(arena.items), self._seq
         added: list[Node] = []
         insert = self.insert
+        poll, mask = interrupts.poll, interrupts.mask()
         try:
-            for parent, value in zip(parents, values, strict=True):
+            for i, (parent, value) in enumerate(zip(parents, values, strict=True)):
+                if i & mask == mask:
+                    poll(i)
                 added.append(insert(layer, parent, value))
             return [node.handle for node in added]
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, KeyConflict):
+                exc.index = len(added)
+                exc.first = next((i for i, n in enumerate(added) if n is exc.holder), None)
             while added:
                 node = added.pop()
                 self._unlink(node)

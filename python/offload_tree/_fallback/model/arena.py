@@ -31,6 +31,13 @@ class Arena(Generic[T]):
         self.live = 0
         self.retired = 0
 
+    def peek(self) -> tuple[int, int]:
+        """The ``(slot, generation)`` the next :meth:`allocate` returns."""
+        if self.free:
+            slot = self.free[-1]
+            return slot, self.generations[slot]
+        return len(self.items), 0
+
     def allocate(self) -> tuple[int, int]:
         """Reserve a slot; returns ``(slot, generation)``. Fill it with :meth:`put`."""
         if self.free:
@@ -45,6 +52,23 @@ class Arena(Generic[T]):
         """Store ``item`` in a slot reserved by :meth:`allocate`."""
         self.items[slot] = item
         self.live += 1
+
+    def mark(self) -> tuple[int, int, int]:
+        """The arena's shape, for :meth:`restore` to undo one :meth:`allocate` and
+        :meth:`put` stopped at any step."""
+        return len(self.items), len(self.free), self.live
+
+    def restore(self, mark: tuple[int, int, int], slot: int) -> None:
+        """Undo whatever of ``allocate()``/``put(slot, ...)`` ran since ``mark``."""
+        items, free, live = mark
+        if slot >= items:  # a new slot: drop whatever was appended
+            del self.items[items:]
+            del self.generations[items:]
+        else:
+            self.items[slot] = None
+            if len(self.free) < free:
+                self.free.append(slot)
+        self.live = live
 
     def unallocate(self, slot: int, fresh: bool) -> None:
         """Undo the latest :meth:`allocate` of ``slot`` (``fresh``: it made a new slot), as

@@ -1,0 +1,110 @@
+"""Ctrl-C and atomic calls: a call that changes the tree happens whole or not at all
+(docs/DESIGN.md §8, "Faults and interrupts").
+
+While a changing call runs in the main thread, SIGINT only records itself (:class:`Deferred`)
+and asks the engine to stop (``Engine.request_interrupt``). Both engines poll at the same
+points: while they check the call's input and while an add inserts (which they undo
+exactly). At a poll a requested stop ends the call with ``KeyboardInterrupt`` and the tree
+unchanged. Past its last poll a call runs to the end; the interrupt is raised as it returns,
+and the ``KeyboardInterrupt`` carries the completed call's result as ``.result``, so the
+delegated state and bytes a terminate handed back are never lost. A program with its own
+SIGINT handler gets the signal delivered to that handler instead, at the same moments.
+
+Reads are not deferred: they change nothing, so stopping them anywhere is harmless.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any, Protocol, TypeVar, cast
+
+__all__ = ["Deferred", "atomic", "interruptible"]
+
+_MAIN_THREAD = threading.main_thread().ident
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Stoppable(Protocol):
+    def request_interrupt(self, requested: bool) -> None: ...
+
+
+class Deferred:
+    """Holds SIGINT back for one call (main thread only) and settles it when the call ends."""
+
+    __slots__ = ("_engine", "_previous", "result", "signalled")
+
+    def __init__(self, engine: _Stoppable) -> None:
+        self._engine = engine
+        self._previous: Any = None
+        self.signalled = False
+        #: the call's result, for the interrupt raised when it completes
+        self.result: object = None
+
+    def __enter__(self) -> Deferred:
+        if threading.get_ident() == _MAIN_THREAD:
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not None:  # None: a handler set outside Python, left alone
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._record)
+        return self
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.signalled = True
+        self._engine.request_interrupt(True)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        previous, self._previous = self._previous, None
+        if previous is None:
+            return
+        signal.signal(signal.SIGINT, previous)
+        self._engine.request_interrupt(False)  # a request no poll took
+        if not self.signalled or isinstance(exc, KeyboardInterrupt):
+            return  # nothing came, or the call stopped for it
+        if exc is None and previous is signal.default_int_handler:
+            interrupt = KeyboardInterrupt(
+                "interrupted after the call completed: its result is this exception's .result"
+            )
+            interrupt.result = self.result  # type: ignore[attr-defined]
+            raise interrupt
+        signal.raise_signal(signal.SIGINT)  # the program's own handler, or over an error
+
+
+def interruptible(engine: Any, long: bool) -> Any:
+    """``engine`` when a call on it needs Ctrl-C deferred, else None: every changing call of
+    the fallback, whose Python steps a signal could split; only long native ones."""
+    if engine is None or (not long and type(engine).__module__ == "offload_tree._native"):
+        return None
+    return engine
+
+
+def atomic(long: bool) -> Callable[[F], F]:
+    """Run a facade method that changes the tree with Ctrl-C deferred (see the module).
+
+    ``long``: the call may run long (a batch). A short native call needs no deferral: it
+    cannot be interrupted part-way, and its few microseconds would double.
+    """
+
+    def decorate(method: F) -> F:
+        def deferred(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+            engine = interruptible(self._engine, long)
+            if engine is None:
+                return method(self, *args, **kwargs)
+            with Deferred(engine) as pending:
+                result = method(self, *args, **kwargs)
+                pending.result = result
+            return result
+
+        functools.update_wrapper(deferred, method)
+        return cast(F, deferred)
+
+    return decorate
