@@ -5,7 +5,10 @@
 The run is cut into phases of ``--phase`` seconds. In each phase ``--threads`` threads drive
 one tree: they add objects, offload, receive, send, terminate, query (all kinds of variables),
 update (with refusals: the target has a path-MTU limit), invalidate, relink, request uploads
-and upload-all, process events, and aim faults at every operation (``inject_fault``). Every
+and upload-all, process events, and aim faults at every operation (``inject_fault``). Some
+steps run with an interrupt due at an early poll or with a small allocation budget: a call
+that stops for it must change nothing (the byte accounting below would see a lost or
+doubled token, the invariants a half-done change). Every
 byte a connection receives is a unique 16-byte token. Between phases the threads stop and the
 script checks, through the public API only:
 
@@ -89,6 +92,26 @@ class Worker:
         self.expected_errors = 0
         self.failures: list[str] = []
         self.faults = 0
+        self.interrupted = 0
+        self.out_of_memory = 0
+
+    def step_with_faults(self) -> None:
+        """A step; one in ten with an interrupt or an allocation limit armed for it (on the
+        shared engine: whichever thread's call reaches it is the one that stops)."""
+        engine, rng = self.tree._engine, self.rng
+        draw = rng.random()
+        if draw < 0.05:
+            engine.set_interrupt_after(rng.randrange(0, 8))
+        elif draw < 0.1:
+            native = self.tree.backend == "native"
+            engine.set_allocation_budget(rng.choice([0, 64, 512]) if native else rng.randrange(3))
+        try:
+            self.step()
+        finally:
+            if draw < 0.05:
+                engine.set_interrupt_after(None)
+            elif draw < 0.1:
+                engine.set_allocation_budget(None)
 
     def pick(self, layer: int, k: int = 1) -> list[int]:
         handles = self.tree.handles(layer).tolist()
@@ -173,7 +196,11 @@ class Worker:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                self.step()
+                self.step_with_faults()
+            except ot.OutOfMemoryError:
+                self.out_of_memory += 1
+            except KeyboardInterrupt:
+                self.interrupted += 1  # a test interrupt: the call changed nothing
             except ot.OffloadTreeError:
                 self.expected_errors += 1  # another thread changed the tree first
             except Exception as exc:  # any other error is the finding
@@ -247,6 +274,8 @@ def soak(seconds: float, phase: float, threads: int, backend: str, seed: int, ca
         "by_operation": dict(sorted(ops.items())),
         "expected_errors": sum(w.expected_errors for w in workers),
         "faults_injected": sum(w.faults for w in workers),
+        "calls_interrupted": sum(w.interrupted for w in workers),
+        "calls_out_of_memory": sum(w.out_of_memory for w in workers),
         "tokens": len(ledger.sent),
         "bytes_checked": len(ledger.sent) * TOKEN,
     }
@@ -274,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{summary['phases']} phases, {summary['operations']:,} operations "
             f"({summary['expected_errors']:,} refused by a race), "
             f"{summary['faults_injected']:,} faults injected, "
+            f"{summary['calls_interrupted']:,} calls interrupted, "
+            f"{summary['calls_out_of_memory']:,} out of memory, "
             f"{summary['bytes_checked']:,} bytes checked: {'OK' if summary['ok'] else 'FAILED'}"
         )
     return 0 if summary["ok"] else 1

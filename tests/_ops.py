@@ -27,7 +27,11 @@ U32 = 2**32
 
 
 class World:
-    """A tree, its target, every handle it ever returned, and a foreign tree's handles."""
+    """A tree, its target, every handle it ever returned, and a foreign tree's handles.
+
+    The foreign tree is of the other backend: trees of both backends live in one process,
+    and their handles must never resolve in each other (one registry of tree ids).
+    """
 
     def __init__(self, backend: str, config: dict[str, Any]) -> None:
         self.backend = backend
@@ -36,7 +40,8 @@ class World:
         self.target = ot.SimulatedTarget(**config)
         self.tree = ot.OffloadStateTree(self.target, backend=backend, release_unreferenced=release)
         self.pool: list[int] = []
-        foreign = ot.OffloadStateTree(backend=backend)
+        other = "python" if backend == "native" else "native"
+        foreign = ot.OffloadStateTree(backend=other)
         fnb = foreign.add_neighbor(mac=1)
         fpa = foreign.add_path(fnb, source="10.0.0.1", destination="10.0.0.2")
         ftc = foreign.add_tcp(fpa, local_port=1, remote_port=2)
@@ -303,6 +308,16 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "count":
         layer, offloaded = args
         return tree.count(layer=layer, offloaded=offloaded)
+    if name == "find":
+        form, (src, dst), lport, rport = args
+        src = _address_arg(tree, src)
+        if form == "path":
+            return tree.find_path(src, dst)
+        if form == "tcp":
+            return tree.find_tcp(src, dst, lport, rport)
+        if form == "paths":
+            return tree.find_paths([src, dst, src], [dst, dst, dst])
+        return tree.find_tcps(src, dst, [lport, rport, lport], rport)
     if name == "receive":
         return target.receive(r(args[0]), args[1])
     if name == "send":
@@ -331,10 +346,11 @@ def masked_message(message: str) -> str:
 
 
 def apply(world: World, op: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Run ``op`` on ``world``: ("ok", normalised result) or ("err", class, masked message)."""
+    """Run ``op`` on ``world``: ("ok", normalised result) or ("err", class, masked message).
+    An interrupted call (a test's interrupt at a poll) is an error like the others."""
     try:
         value = _call(world, op)
-    except ot.OffloadTreeError as exc:
+    except (ot.OffloadTreeError, KeyboardInterrupt) as exc:
         return ("err", type(exc).__name__, masked_message(str(exc)))
     return ("ok", normalise(value))
 
@@ -403,8 +419,15 @@ MACS = weighted(
 )
 VLANS = weighted((6, st.sampled_from([0, 1, 4095])), (1, st.just(4096)))
 ADDRESS_PAIRS = weighted(
+    # one path per address pair: many pairs, so trees grow, and repeats, so duplicates occur
     (
         10,
+        st.tuples(st.integers(0, 7), st.integers(0, 7)).map(
+            lambda ij: (f"10.1.{ij[0]}.1", f"10.2.{ij[1]}.1")
+        ),
+    ),
+    (
+        4,
         st.sampled_from(
             [
                 ("10.0.0.1", "10.0.0.2"),
@@ -586,6 +609,7 @@ OP_WEIGHTS = {
     "resume": 2,
     "indicate_neighbor_reachability_query": 1,
     "inject_fault": 3,
+    "find": 2,
 }
 N, P, T = 0, 1, 2
 
@@ -692,6 +716,14 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return weighted((1, offload), (1, other))
     if name == "process_events":
         return st.tuples(st.just(name), DECLINES)
+    if name == "find":
+        return st.tuples(
+            st.just(name),
+            st.sampled_from(["path", "tcp", "paths", "tcps"]),
+            ADDRESS_PAIRS,
+            PORTS,
+            PORTS,
+        )
     return st.tuples(st.just(name))
 
 

@@ -9,6 +9,13 @@ full observable state must be equal, the invariants of docs/SPEC.md §2 must hol
 through the public API, and the fallback's own invariant checker (which sees its internals)
 must pass.
 
+The machine also draws the faults a call must survive whole (issue 11): an interrupt at a
+drawn poll (both engines poll at the same points, so both must stop at the same place with
+nothing changed, or both finish), and a call that runs out of memory (each engine counts
+its budget in its own units, so each must either finish or fail with nothing changed, and
+then agree once the call is repeated without a limit). Each world's foreign handles come
+from a tree of the other backend.
+
 Size: OFFLOAD_TREE_LOCKSTEP_EXAMPLES (default 200) examples of
 OFFLOAD_TREE_LOCKSTEP_STEPS (default 50) steps; OFFLOAD_TREE_SOAK=1 multiplies the
 examples by 100.
@@ -16,9 +23,17 @@ examples by 100.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from _helpers import check_invariants, env_int, require_backend, snapshot, soak_factor
+from _helpers import (
+    assert_unchanged,
+    check_invariants,
+    env_int,
+    require_backend,
+    snapshot,
+    soak_factor,
+)
 from _ops import TARGET_CONFIGS, PoolInfo, World, apply, masked_snapshot, operations
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
@@ -37,6 +52,15 @@ SETTINGS = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
+
+
+#: Outcomes seen over the run, to check the machine reaches the faults it draws.
+TALLY: Counter[str] = Counter()
+
+#: Mostly no interrupt; sometimes one at an early poll (the first handles of a call).
+INTERRUPTS = st.one_of(*[st.none()] * 6, st.integers(0, 12))
+NATIVE_BUDGETS = st.sampled_from([0, 16, 64, 200, 1000, 4000])
+PYTHON_BUDGETS = st.integers(0, 3)
 
 
 class Lockstep(RuleBasedStateMachine):
@@ -58,13 +82,44 @@ class Lockstep(RuleBasedStateMachine):
         assert self.native is not None and self.python is not None
         self.steps += 1
         op = data.draw(operations(PoolInfo.of(self.native), self.steps), label="op")
-        got_native = apply(self.native, op)
-        got_python = apply(self.python, op)
-        event(f"{op[0]} -> {got_native[0] if got_native[0] == 'ok' else got_native[1]}")
+        poll = data.draw(INTERRUPTS, label="interrupt at poll")
+        for world in (self.native, self.python):
+            world.tree._engine.set_interrupt_after(poll)
+        try:
+            got_native = apply(self.native, op)
+            got_python = apply(self.python, op)
+        finally:
+            for world in (self.native, self.python):
+                world.tree._engine.set_interrupt_after(None)
+        outcome = got_native[0] if got_native[0] == "ok" else got_native[1]
+        event(f"{op[0]} -> {outcome}")
+        TALLY[outcome] += 1
         note(f"native -> {got_native!r}")
         note(f"python -> {got_python!r}")
         assert got_native == got_python, f"{op[0]}: native and fallback disagree"
         assert len(self.native.pool) == len(self.python.pool)
+
+    @rule(data=st.data())
+    def out_of_memory(self, data: st.DataObject) -> None:
+        """A call with an allocation limit: finished, or failed with nothing changed."""
+        assert self.native is not None and self.python is not None
+        op = data.draw(operations(PoolInfo.of(self.native), self.steps), label="op")
+        budgets = {"native": data.draw(NATIVE_BUDGETS), "python": data.draw(PYTHON_BUDGETS)}
+        got = {}
+        for world in (self.native, self.python):
+            before = snapshot(world.tree, world.target, query=False)
+            world.tree._engine.set_allocation_budget(budgets[world.backend])
+            try:
+                outcome = apply(world, op)
+            finally:
+                world.tree._engine.set_allocation_budget(None)
+            if outcome[:2] == ("err", "OutOfMemoryError"):
+                event(f"out of memory in {op[0]}")
+                TALLY[f"OutOfMemoryError ({world.backend})"] += 1
+                assert_unchanged(before, snapshot(world.tree, world.target, query=False))
+                outcome = apply(world, op)
+            got[world.backend] = outcome
+        assert got["native"] == got["python"], f"{op[0]}: native and fallback disagree"
 
     @invariant()
     def same_observable_state(self) -> None:
@@ -82,4 +137,14 @@ class Lockstep(RuleBasedStateMachine):
 
 def test_native_and_fallback_agree_in_lockstep():
     require_backend("native")
+    TALLY.clear()
     run_state_machine_as_test(Lockstep, settings=SETTINGS)
+    print(f"lockstep outcomes: {dict(TALLY)}")
+    for outcome in [
+        "ok",
+        "KeyboardInterrupt",
+        "DuplicateKeyError",
+        "OutOfMemoryError (native)",
+        "OutOfMemoryError (python)",
+    ]:
+        assert TALLY[outcome] > 0, f"the machine never reached {outcome}: {dict(TALLY)}"

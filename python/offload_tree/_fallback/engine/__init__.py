@@ -311,7 +311,7 @@ class Engine:
         self, source: object, destination: object, local_port: object, remote_port: object
     ) -> int | None:
         """The connection with this 4-tuple, or None."""
-        values = (sort_value(v) for v in (source, destination, local_port, remote_port))
+        values = tuple(sort_value(v) for v in (source, destination, local_port, remote_port))
         return self._call(lambda: lookup.find_tcp(self, *values))
 
     def find_tcps(
