@@ -40,5 +40,6 @@ fn random_operation_sequences_keep_every_invariant() {
         total.out_of_memory > 0,
         "no call ran out of memory: {total:?}"
     );
+    assert!(total.interrupted > 0, "no call was interrupted: {total:?}");
     println!("{total:?}");
 }

@@ -2,8 +2,9 @@
 //! engine calls (valid and invalid alike) and checks, after every call, that
 //! - no call panics (the fuzzer or test harness catches that),
 //! - a call that fails left the engine exactly as it was (invariant 6 of docs/SPEC.md §2),
-//!   including one that ran out of memory: some steps run under a small allocation budget,
-//!   which fails whichever reservation spends it,
+//!   including one that ran out of memory (some steps run under a small allocation budget,
+//!   which fails whichever reservation spends it) or was interrupted (some steps have an
+//!   interrupt due at an early poll),
 //! - every invariant holds (`Engine::check_invariants`).
 //!
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
@@ -84,11 +85,13 @@ pub struct Coverage {
     pub calls: [u64; OPERATIONS],
     pub succeeded: [u64; OPERATIONS],
     pub out_of_memory: u64,
+    pub interrupted: u64,
 }
 
 impl Coverage {
     pub fn add(&mut self, other: &Coverage) {
         self.out_of_memory += other.out_of_memory;
+        self.interrupted += other.interrupted;
         for i in 0..OPERATIONS {
             self.calls[i] += other.calls[i];
             self.succeeded[i] += other.succeeded[i];
@@ -131,12 +134,17 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
         // One step in eight runs out of memory somewhere: a budget of 0..1 KiB.
         let budget = (input.u8() % 8 == 0).then(|| u64::from(input.u8()) * 4);
         engine.set_allocation_budget(budget);
+        // One step in eight has an interrupt due at one of its first polls.
+        let interrupt = (input.u8() % 8 == 0).then(|| u64::from(input.u8() % 12));
+        engine.interrupt_after(interrupt);
         let (op, failed) = step(&mut engine, &mut input, &mut known);
         engine.set_allocation_budget(None);
+        engine.interrupt_after(None);
         coverage.calls[usize::from(op)] += 1;
         match failed {
             None => coverage.succeeded[usize::from(op)] += 1,
             Some(crate::ErrorCode::OutOfMemory) => coverage.out_of_memory += 1,
+            Some(crate::ErrorCode::Interrupted) => coverage.interrupted += 1,
             Some(_) => {}
         }
         let failed = failed.is_some();
