@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import check_invariants, hl, raises_unchanged
+from _helpers import assert_unchanged, check_invariants, hl, raises_unchanged, snapshot
 
 # --- duplicates are refused ---------------------------------------------------------------
 
@@ -206,3 +206,31 @@ def test_a_batch_lookup_over_many_connections(tree: Any) -> None:
     dsts = np.arange(n, dtype=np.uint64) % 4 + 0x0A01_0000
     found = tree.find_tcps(np.full(n, 0x0A00_0001, dtype=np.uint64), dsts, np.arange(n) // 4, 443)
     assert np.array_equal(found, tcps)
+
+
+def test_a_big_batch_names_its_first_duplicate_exactly(make_pair: Any) -> None:
+    """Natively a batch of 4096 or more stores every connection, then claims the keys in the
+    table's order; a conflict unwinds it and the error still names the first offender."""
+    tree, target = make_pair()
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, "10.0.0.1", "10.0.0.2")
+    held = tree.add_tcp(pa, local_port=60_000, remote_port=443)
+    before = snapshot(tree, target)
+    n = 5_000
+    ports = np.arange(n)
+    ports[4_321] = 17  # repeats item 17
+    ports[4_999] = 60_000  # the connection the tree holds
+    with pytest.raises(ot.DuplicateKeyError) as info:
+        tree.add_tcps([pa] * n, ports, 443)
+    assert str(info.value).startswith("the same 4-tuple as item 17 of this batch")
+    assert str(info.value).endswith("(item 4321)")
+    assert_unchanged(before, snapshot(tree, target))
+    ports[4_321] = 4_321
+    with pytest.raises(ot.DuplicateKeyError) as info:
+        tree.add_tcps([pa] * n, ports, 443)
+    assert str(info.value).startswith(f"connection {held:#018x} already has this 4-tuple")
+    assert_unchanged(before, snapshot(tree, target))
+    ports[4_999] = 4_999
+    added = tree.add_tcps([pa] * n, ports, 443)
+    assert hl(tree.find_tcps("10.0.0.1", "10.0.0.2", ports, 443)) == hl(added)
+    check_invariants(tree, target)

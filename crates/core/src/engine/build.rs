@@ -4,7 +4,7 @@
 use super::types::NeighborArgs;
 use super::{check_length, Engine};
 use crate::error;
-use crate::host::layer_of;
+use crate::host::{layer_of, TcpKey};
 use crate::model::{
     check_port, check_u32, check_vlan, Error, Handle, Layer, NeighborState, PathState, Result,
     TcpConstant, TcpField, TcpState, Value, DEFAULT_PATH_MTU,
@@ -198,18 +198,40 @@ impl Engine {
         let mut out = self.budget.vec(n)?;
         self.reserve_for(Layer::Tcp, n, &parents)?;
         let slots_before = self.host.tcps.slot_count();
+        if n >= BULK_CLAIMS && !self.interrupts.armed() {
+            // Store all, then claim all in table order: a conflict unwinds and the loop
+            // below runs to name it exactly (the first offending item, as it would).
+            for i in 0..n {
+                self.poll_unwinding(i, &out, slots_before)?;
+                let state = default_tcp(local_ports[i], remote_ports[i]);
+                out.push(self.host.insert_tcp_unclaimed(parents[i], state).raw());
+            }
+            let mut keys = self.budget.vec(n)?;
+            keys.extend((0..n).map(|i| {
+                TcpKey::new(
+                    parents[i].slot(),
+                    local_ports[i] as u16,
+                    remote_ports[i] as u16,
+                )
+            }));
+            match self.host.claim_tcps(&out, &keys, &self.budget) {
+                Ok(true) => return Ok(out),
+                Ok(false) => {}
+                Err(error) => {
+                    self.host.unwind(&out, slots_before);
+                    return Err(error);
+                }
+            }
+            self.host.unwind(&out, slots_before);
+            out.clear();
+        }
         for i in 0..n {
             self.poll_unwinding(i, &out, slots_before)?;
             let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
-            let state = TcpState {
-                constant: TcpConstant {
-                    local_port: local,
-                    remote_port: remote,
-                    ..TcpConstant::default()
-                },
-                ..TcpState::default()
-            };
-            match self.host.insert_tcp(parents[i], state) {
+            match self
+                .host
+                .insert_tcp(parents[i], default_tcp(local_ports[i], remote_ports[i]))
+            {
                 Ok(h) => out.push(h.raw()),
                 Err(holder) => {
                     // An earlier item of this batch, or a connection the tree held already.
@@ -331,3 +353,18 @@ impl Engine {
         }))
     }
 }
+
+/// A connection with checked ports and every other variable at its default (`add_tcps`).
+fn default_tcp(local_port: i64, remote_port: i64) -> TcpState {
+    TcpState {
+        constant: TcpConstant {
+            local_port: local_port as u16,
+            remote_port: remote_port as u16,
+            ..TcpConstant::default()
+        },
+        ..TcpState::default()
+    }
+}
+
+/// From this many connections on, `add_tcps` claims their keys in bulk, in table order.
+const BULK_CLAIMS: usize = 4096;

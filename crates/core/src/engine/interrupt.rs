@@ -51,6 +51,12 @@ impl Interrupts {
         self.after.set(polls);
     }
 
+    /// Whether a test's interrupt is due: calls then take their plainest path, so that both
+    /// engines poll at the same points.
+    pub(crate) fn armed(&self) -> bool {
+        self.after.get().is_some()
+    }
+
     /// Polls at item `i` of a loop: `Interrupted` when the call should stop.
     pub(crate) fn poll(&self, i: usize) -> Result<()> {
         if let Some(left) = self.after.get() {

@@ -447,6 +447,43 @@ impl HostTree {
         Ok(h)
     }
 
+    /// Stores a connection without claiming its 4-tuple, for a batch that claims them all at
+    /// once afterwards (`claim_tcps`), and unwinds if that fails.
+    pub(crate) fn insert_tcp_unclaimed(&mut self, path: Handle, state: TcpState) -> Handle {
+        let (slot, generation) = self.tcps.insert(Tcp {
+            path,
+            context: NO_CONTEXT,
+        });
+        self.tcp_states.put(slot, state);
+        let h = Handle::new(self.id, Layer::Tcp, generation, slot);
+        self.path_mut(path).tcps.push(h);
+        h
+    }
+
+    /// Claims the 4-tuples of connections stored by `insert_tcp_unclaimed`, in the order
+    /// that writes the table front to back (`Keys::tcp_claim_order`). False when one is
+    /// taken (by the tree or another of them): some are claimed then, and the caller unwinds
+    /// the batch (`unwind` drops a claimed key and skips an unclaimed one).
+    /// `keys[i]` is the 4-tuple of `added[i]` (the caller has them at hand: reading them
+    /// back would stream every connection's state through the cache).
+    pub(crate) fn claim_tcps(
+        &mut self,
+        added: &[u64],
+        keys: &[TcpKey],
+        budget: &Budget,
+    ) -> Result<bool> {
+        let order = self.keys.tcp_claim_order(keys, budget)?;
+        let (tcps, states) = (&self.tcps, &self.tcp_states);
+        for i in order {
+            let slot = Handle::from_raw(added[i as usize]).slot();
+            let key_at = |s| tcp_key_at(tcps, states, s);
+            if self.keys.claim_tcp(slot, keys[i as usize], key_at).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Takes back objects just added by `insert_neighbor`/`insert_path`/`insert_tcp` (`added`,
     /// in insertion order, all of one layer), leaving the tree exactly as before them: the
     /// arena's free list and slot count, the roots or parents' dependents, the key index.
