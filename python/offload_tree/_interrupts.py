@@ -1,5 +1,5 @@
 """Ctrl-C and atomic calls: a call that changes the tree happens whole or not at all
-(docs/DESIGN.md §8, "Faults and interrupts").
+(docs/DESIGN.md §8, "Interrupts and allocation failures").
 
 While a changing call runs in the main thread, SIGINT only records itself (:class:`Deferred`)
 and asks the engine to stop (``Engine.request_interrupt``). Both engines poll at the same

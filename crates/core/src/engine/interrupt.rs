@@ -1,4 +1,4 @@
-//! Interrupting long calls (docs/DESIGN.md §8, "Faults and interrupts"): the loops of a
+//! Interrupting long calls (docs/DESIGN.md §8, "Interrupts and allocation failures"): the loops of a
 //! call's checking phase, and of an add's inserts (which unwind exactly), poll every
 //! `POLL_EVERY` items. When the embedder's check says stop, the call returns `Interrupted`
 //! with the tree unchanged; past its point of no return a call runs to the end. The Python

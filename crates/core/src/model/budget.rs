@@ -1,6 +1,7 @@
 //! Fallible allocation: every buffer that grows with a call's input is reserved with
 //! `try_reserve` before the call changes anything, so running out of memory is an
-//! `OutOfMemory` error with the tree unchanged instead of an abort (docs/DESIGN.md §8).
+//! `OutOfMemory` error with the tree unchanged instead of an abort (docs/DESIGN.md §8,
+//! "Interrupts and allocation failures").
 //!
 //! The budget makes that testable: with a limit set, each reservation is charged its size
 //! first and fails once the limit is spent, exactly as if the allocator had refused it. The
