@@ -126,12 +126,7 @@ def add_paths(
             values.append(path_values(sources[i], destinations[i], mtu))
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
-    try:
-        return e.host.insert_all(PATH, parents, values, e.interrupts)
-    except KeyConflict as conflict:
-        at = conflict.index
-        assert at is not None
-        raise _at(_conflict(conflict, parents[at], values[at]), at) from None
+    return _insert_batch(e, PATH, parents, values)
 
 
 def add_tcp(
@@ -164,8 +159,13 @@ def add_tcps(
         except OffloadTreeError as exc:
             raise _at(exc, i) from None
     values = [default_tcp_values(lp, rp) for lp, rp in zip(local_ports, remote_ports, strict=True)]
+    return _insert_batch(e, TCP, parents, values)
+
+
+def _insert_batch(e: Engine, layer: int, parents: list[Node], values: list[Values]) -> list[int]:
+    """Insert a checked batch, all or nothing; a taken key is the error of its item."""
     try:
-        return e.host.insert_all(TCP, parents, values, e.interrupts)
+        return e.host.insert_all(layer, parents, values, e.interrupts)
     except KeyConflict as conflict:
         at = conflict.index
         assert at is not None
