@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import offload_tree as ot
 import pytest
@@ -309,15 +311,6 @@ def test_remove_drops_pending_fault(ex):
     assert ex.tree.initiate_offload(tc).status(tc) is S.SUCCESS
 
 
-def test_upload_request_applies_to_the_connection_as_it_is_when_processed(off):
-    off.target.request_upload(off.tc1, R.SMALL_IO)
-    off.tree.terminate(off.tc1)
-    off.tree.initiate_offload(off.tc1)  # offloaded again before the event is processed
-    (e,) = off.tree.process_events()
-    assert e.action == "terminated"
-    assert not off.tree.is_offloaded(off.tc1)
-
-
 def test_process_events_result_status_lookup_accepts_numpy_handles(off):
     off.target.request_upload(off.tc1, R.SMALL_IO)
     (e,) = off.tree.process_events()
@@ -446,3 +439,25 @@ def test_sends_go_on_after_an_optional_upload_request(off):
     off.target.request_upload(off.tc1, R.SMALL_IO)
     assert off.target.send(off.tc1, 100) == 100
     assert off.tree.stats()["bytes"]["upload_in_progress"] == 0
+
+
+def test_a_request_queued_before_a_terminate_does_not_act_on_the_next_offload(off: Any) -> None:
+    """Regression (issue 11): an upload request, or a reachability query, that was queued
+    before its object was terminated and offloaded again terminated (or answered for) the new
+    offload. Events remember which offload they were about and are ignored after it ended."""
+    tree, target = off.tree, off.target
+    target.request_upload(off.tc1, ot.UploadReason.HARDWARE_FAILURE)
+    target.indicate_neighbor_reachability_query(off.nb1)
+    tree.terminate(off.nb1)
+    assert tree.initiate_offload([off.tc1, off.tc2]).ok
+    done = tree.process_events()
+    assert [(e.kind, e.action) for e in done] == [
+        (ot.EventKind.UPLOAD_REQUESTED, "ignored"),
+        (ot.EventKind.NEIGHBOR_REACHABILITY_QUERY, "ignored"),
+    ]
+    assert tree.is_offloaded(off.tc1) and tree.is_offloaded(off.nb1)
+    # A request about the current offload still acts.
+    target.request_upload(off.tc1, ot.UploadReason.HARDWARE_FAILURE)
+    (done,) = tree.process_events()
+    assert done.action == "terminated" and not tree.is_offloaded(off.tc1)
+    check_invariants(tree, target)

@@ -35,6 +35,7 @@ impl Engine {
             kind: EventKind::UploadRequested,
             handle: Some(h.raw()),
             reason: Some(reason as u8),
+            offload: Some(self.offload_of(h)),
         });
     }
 
@@ -48,6 +49,7 @@ impl Engine {
             kind: EventKind::UploadAll,
             handle: None,
             reason: None,
+            offload: None,
         });
         Ok(())
     }
@@ -62,6 +64,7 @@ impl Engine {
             kind: EventKind::OffloadResume,
             handle: None,
             reason: None,
+            offload: None,
         });
         Ok(())
     }
@@ -75,8 +78,29 @@ impl Engine {
             kind: EventKind::NeighborReachabilityQuery,
             handle: Some(h.raw()),
             reason: None,
+            offload: Some(self.offload_of(h)),
         });
         Ok(())
+    }
+
+    /// Which offload of `h` (offloaded) is current: its context slot and that slot's
+    /// generation in the target's arena, which moves on when the context is freed.
+    fn offload_of(&self, h: Handle) -> u64 {
+        let context = self.host.context(h);
+        let generation = self.target.context_generation(layer_of(h), context);
+        u64::from(generation) << 32 | u64::from(context)
+    }
+
+    /// Whether the object an event names is still offloaded by the offload it was about.
+    /// An event queued before a terminate must not act on the next offload.
+    fn event_is_current(&self, event: &Event) -> bool {
+        let Some(raw) = event.handle else {
+            return true;
+        };
+        let h = Handle::from_raw(raw);
+        self.host.contains(raw)
+            && self.host.is_offloaded(h)
+            && event.offload == Some(self.offload_of(h))
     }
 
     /// Drains the event queue in order, applying the host's response to each. `decline` is
@@ -101,8 +125,7 @@ impl Engine {
                     if reason == UploadReason::InvalidState as u8 {
                         self.invalid_pending.remove(&raw);
                     }
-                    let live =
-                        self.host.contains(raw) && self.host.is_offloaded(Handle::from_raw(raw));
+                    let live = self.event_is_current(&event);
                     if live && declined[usize::from(reason)] {
                         (Action::Declined, None)
                     } else if live {
@@ -120,7 +143,7 @@ impl Engine {
                 EventKind::NeighborReachabilityQuery => {
                     let raw = event.handle.expect("reachability events name a neighbor");
                     let h = Handle::from_raw(raw);
-                    if self.host.contains(raw) && self.host.is_offloaded(h) {
+                    if self.event_is_current(&event) {
                         debug_assert_eq!(layer_of(h), Layer::Neighbor);
                         let context = self.host.context(h);
                         debug_assert_ne!(context, NO_CONTEXT);

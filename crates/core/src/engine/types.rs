@@ -137,6 +137,10 @@ pub struct Event {
     pub handle: Option<u64>,
     /// The `UploadReason` code of an upload request.
     pub reason: Option<u8>,
+    /// Which offload of `handle` the event is about: its target context when the event was
+    /// queued (slot and the target arena's generation). After a terminate and a new offload
+    /// the object has another context, and the event is stale.
+    pub offload: Option<u64>,
 }
 
 /// What the host did about an event.

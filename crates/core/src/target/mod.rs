@@ -116,6 +116,16 @@ impl Target {
             .get_slot(context)
             .expect("live neighbor context")
     }
+    /// The generation of a live context slot of `layer`.
+    pub(crate) fn context_generation(&self, layer: Layer, context: u32) -> u16 {
+        let generation = match layer {
+            Layer::Neighbor => self.neighbors.generation_of(context),
+            Layer::Path => self.paths.generation_of(context),
+            Layer::Tcp => self.tcps.generation_of(context),
+        };
+        generation.expect("an offloaded object's context is live")
+    }
+
     pub(crate) fn neighbor_mut(&mut self, context: u32) -> &mut TargetNeighbor {
         self.neighbors
             .get_slot_mut(context)

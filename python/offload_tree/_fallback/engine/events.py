@@ -60,7 +60,8 @@ def request_upload(e: Engine, node: Node, reason: UploadReason) -> None:
     reason the target stops processing the connection's I/O until the upload."""
     if reason.mandatory:
         e.target.contexts[node.handle].upload_requested = True
-    indicate(e, Event(EventKind.UPLOAD_REQUESTED.value, node.handle, reason.value))
+    context = e.target.contexts[node.handle]
+    indicate(e, Event(EventKind.UPLOAD_REQUESTED.value, node.handle, reason.value, context))
 
 
 def _upload_reason(value: object) -> UploadReason:
@@ -91,7 +92,8 @@ def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
     """The target asks the host about the reachability of offloaded neighbor ``handle``
     (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md)."""
     node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "query its reachability")
-    indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle))
+    context = e.target.contexts[node.handle]
+    indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle, None, context))
 
 
 def process_events(e: Engine, decline: list[object]) -> list[Processed]:
@@ -111,14 +113,25 @@ def process_events(e: Engine, decline: list[object]) -> list[Processed]:
     return done
 
 
+def _current(e: Engine, event: Event) -> Node | None:
+    """The object an event names, if it is still offloaded by the offload the event was
+    about (``event_is_current`` in the core): an event queued before a terminate must not
+    act on the next offload."""
+    assert event.handle is not None
+    node = e.host.find(event.handle)
+    if node is None or not node.offloaded:
+        return None
+    return node if e.target.contexts.get(node.handle) is event.offload else None
+
+
 def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
     kind = event.kind
     if kind == EventKind.UPLOAD_REQUESTED:
         assert event.handle is not None
         if event.reason == _INVALID_STATE:
             e.invalid_pending.discard(event.handle)
-        node = e.host.find(event.handle)
-        if node is None or not node.offloaded:
+        node = _current(e, event)
+        if node is None:
             return Processed(event, IGNORED, None)
         if event.reason in declined:
             return Processed(event, DECLINED, None)
@@ -130,8 +143,8 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
     assert kind == EventKind.NEIGHBOR_REACHABILITY_QUERY and event.handle is not None
-    node = e.host.find(event.handle)
-    if node is None or not node.offloaded:
+    node = _current(e, event)
+    if node is None:
         return Processed(event, IGNORED, None)
     # The host answers with its HostReachabilityDelta (0 when its neighbor cache entry is
     # stale: the caller sets it with update); the target takes it as its HostReachabilityTime.

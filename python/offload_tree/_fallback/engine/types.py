@@ -114,6 +114,10 @@ class Event:
     kind: int
     handle: int | None = None
     reason: int | None = None
+    #: which offload of ``handle`` the event is about: its target context when queued (the
+    #: core keeps the context's slot and generation). After a terminate and a new offload
+    #: the object has another context, and the event is stale.
+    offload: object | None = None
 
 
 #: What the host did about an event (``Action`` in the core), by name.
