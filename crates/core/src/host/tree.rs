@@ -397,19 +397,31 @@ impl HostTree {
             Layer::Neighbor => self.neighbors.slot_count(),
             _ => self.paths.slot_count(),
         };
-        let mut added = budget.vec::<u32>(slots)?;
-        added.resize(slots, 0);
+        let reserve = |tree: &mut Self, p: Handle, count: usize| {
+            let list = match layer {
+                Layer::Neighbor => &mut tree.neighbor_mut(p).paths,
+                _ => &mut tree.path_mut(p).tcps,
+            };
+            budget.reserve(list, count)
+        };
+        if parents.len().saturating_mul(8) < slots {
+            // A few parents in a big tree: count them sorted, not in a table the tree's size.
+            let mut sorted = budget.vec(parents.len())?;
+            sorted.extend_from_slice(parents);
+            sorted.sort_unstable();
+            for run in sorted.chunk_by(|a, b| a == b) {
+                reserve(self, run[0], run.len())?;
+            }
+            return Ok(());
+        }
+        let mut added = budget.filled(0u32, slots)?;
         for &p in parents {
             added[p.slot() as usize] += 1;
         }
         for &p in parents {
             let count = std::mem::take(&mut added[p.slot() as usize]) as usize;
             if count > 0 {
-                let list = match layer {
-                    Layer::Neighbor => &mut self.neighbor_mut(p).paths,
-                    _ => &mut self.path_mut(p).tcps,
-                };
-                budget.reserve(list, count)?;
+                reserve(self, p, count)?;
             }
         }
         Ok(())
