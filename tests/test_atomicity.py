@@ -395,3 +395,51 @@ def test_a_single_add_is_whole_or_absent_wherever_ctrl_c_lands(
         check_invariants(tree, target)
         break
     assert outcomes["unchanged"] > 10, outcomes
+
+
+@pytest.mark.parametrize("backend", ["python"], indirect=True)
+@pytest.mark.parametrize("op", ["receive", "send"])
+def test_traffic_is_whole_or_absent_wherever_ctrl_c_lands(
+    make_pair: Callable[..., tuple[Any, Any]], backend: str, op: str
+) -> None:
+    """receive and send run without deferring Ctrl-C (per-packet calls: the deferral would
+    cost five times the call): the fallback commits them with stores only, so wherever the
+    interrupt lands the bytes and the counters agree, and the call happened or did not."""
+    outcomes: dict[str, int] = {"unchanged": 0, "complete": 0}
+    k = 1
+    while True:
+        tree, target, world = _world(make_pair)
+        tc = world["tcps"][0]
+        before = snapshot(tree, target)
+        stop = _sigint_at_event(k)
+        try:
+            if op == "receive":
+                target.receive(tc, b"0123456789")
+            else:
+                target.send(tc, 1000)
+        except KeyboardInterrupt:
+            stop()
+            after = snapshot(tree, target)
+            stats = target.stats()
+            if op == "receive":
+                moved = stats["bytes_received"] - before["target_stats"]["bytes_received"]
+                assert moved in (0, 10)
+                assert stats["bytes_buffered"] == moved
+                done = tree.query([tc]).delegated(tc)["rcv_nxt"] != before["query"][tc]["rcv_nxt"]
+            else:
+                moved = stats["bytes_sent"] - before["target_stats"]["bytes_sent"]
+                assert moved in (0, 1000)
+                done = tree.query([tc]).delegated(tc)["snd_nxt"] != before["query"][tc]["snd_nxt"]
+            assert done == (moved > 0), "the counters and the state tell the same story"
+            if not moved:
+                assert_unchanged(before, after)
+            outcomes["complete" if moved else "unchanged"] += 1
+            k += 1
+            continue
+        assert stop() < k
+        break
+    assert outcomes["unchanged"] > 5, outcomes
+    # The terminate hands back exactly what was received.
+    tree, target, world = _world(make_pair)
+    target.receive(world["tcps"][0], b"abc")
+    assert tree.terminate(world["tcps"][0]).total_received == 3

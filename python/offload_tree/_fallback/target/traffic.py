@@ -39,16 +39,19 @@ def receive(target: Target, handle: int, data: bytes) -> None:
     context = target.contexts[handle]
     neighbor = context.parent.parent if context.parent is not None else None
     assert neighbor is not None
-    neighbor.delegated[NIC_REACHABILITY] = 0
     n = len(data)
-    if context.received is None:
-        context.received = bytearray()
-    context.received += data
-    d = context.delegated
-    d[RCV_NXT] = (d[RCV_NXT] + n) & U32
-    d[RCV_WND] -= min(n, d[RCV_WND])
-    target.counters.bytes_received += n
-    target.counters.bytes_buffered += n
+    d, counters = context.delegated, target.counters
+    rcv_nxt, rcv_wnd = (d[RCV_NXT] + n) & U32, d[RCV_WND] - min(n, d[RCV_WND])
+    received = bytearray() if context.received is None else context.received
+    # The commit: stores only, no call, so no signal handler can run between two of them
+    # (Python checks for signals at calls and loop jumps): a Ctrl-C lands before or after.
+    neighbor.delegated[NIC_REACHABILITY] = 0
+    received += data
+    context.received = received
+    d[RCV_NXT] = rcv_nxt
+    d[RCV_WND] = rcv_wnd
+    counters.bytes_received += n
+    counters.bytes_buffered += n
 
 
 def send(target: Target, handle: int, nbytes: int) -> int:
@@ -62,10 +65,14 @@ def send(target: Target, handle: int, nbytes: int) -> int:
     if context.upload_requested:
         target.counters.bytes_upload_in_progress += nbytes
         return 0
-    d = context.delegated
-    d[SND_NXT] = (d[SND_NXT] + nbytes) & U32
-    if 1 <= (d[SND_NXT] - d[SND_MAX]) & U32 <= 2**31 - 1:  # snd_nxt is ahead, mod 2**32
-        d[SND_MAX] = d[SND_NXT]
-    d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
-    target.counters.bytes_sent += nbytes
+    d, counters = context.delegated, target.counters
+    snd_nxt = (d[SND_NXT] + nbytes) & U32
+    ahead = 1 <= (snd_nxt - d[SND_MAX]) & U32 <= 2**31 - 1  # snd_nxt passes snd_max, mod 2**32
+    snd_max = snd_nxt if ahead else d[SND_MAX]
+    backlog = (snd_nxt - d[SND_UNA]) & U32
+    # The commit: stores only (see receive).
+    d[SND_NXT] = snd_nxt
+    d[SND_MAX] = snd_max
+    d[SEND_BACKLOG_SIZE] = backlog
+    counters.bytes_sent += nbytes
     return nbytes
