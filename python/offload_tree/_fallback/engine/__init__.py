@@ -172,6 +172,8 @@ class Engine:
         """Resolve every handle, so a bad handle anywhere is reported before anything else.
         Polls for an interrupt at each handle (``Engine::resolve_all``)."""
         check_batch(len(handles))
+        if self.interrupts.after is None and len(handles) < POLL_EVERY:
+            return self.host.resolve_all(handles)  # no poll due: no copies
         if self.interrupts.after is None:  # a real poll only every POLL_EVERY handles
             nodes: list[Node] = []
             for start in range(0, len(handles), POLL_EVERY):

@@ -198,7 +198,7 @@ class HostTree:
         except BaseException:
             self.keys.unindex(node)
             siblings.pop(node.handle, None)
-            arena.restore(mark, slot)
+            arena.restore(mark, [slot])
             raise
         self._seq += 1
         return node
@@ -214,7 +214,7 @@ class HostTree:
         interrupt at a poll, a ``MemoryError``) is rolled back exactly before it propagates.
         Returns the handles."""
         arena = self.arenas[layer]
-        fresh_from, seq = len(arena.items), self._seq
+        mark, seq = arena.mark(), self._seq
         added: list[Node] = []
         insert = self.insert
         poll, mask = interrupts.poll, interrupts.mask()
@@ -228,10 +228,9 @@ class HostTree:
             if isinstance(exc, KeyConflict):
                 exc.index = len(added)
                 exc.first = next((i for i, n in enumerate(added) if n is exc.holder), None)
-            while added:
-                node = added.pop()
+            for node in reversed(added):
                 self._unlink(node)
-                arena.unallocate(node.slot, node.slot >= fresh_from)
+            arena.restore(mark, [node.slot for node in added])
             self._seq = seq
             raise
 

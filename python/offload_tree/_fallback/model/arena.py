@@ -54,33 +54,22 @@ class Arena(Generic[T]):
         self.live += 1
 
     def mark(self) -> tuple[int, int, int]:
-        """The arena's shape, for :meth:`restore` to undo one :meth:`allocate` and
-        :meth:`put` stopped at any step."""
+        """The arena's shape, for :meth:`restore` to undo the allocations that follow."""
         return len(self.items), len(self.free), self.live
 
-    def restore(self, mark: tuple[int, int, int], slot: int) -> None:
-        """Undo whatever of ``allocate()``/``put(slot, ...)`` ran since ``mark``."""
+    def restore(self, mark: tuple[int, int, int], slots: list[int]) -> None:
+        """Undo whatever ran since ``mark`` of :meth:`allocate` and :meth:`put` for
+        ``slots`` (in allocation order; the last may have stopped at any step), as if none
+        of it had happened: new slots go, reused ones are free again in the same order."""
         items, free, live = mark
-        if slot >= items:  # a new slot: drop whatever was appended
-            del self.items[items:]
-            del self.generations[items:]
-        else:
+        del self.items[items:]
+        del self.generations[items:]
+        reused = [slot for slot in slots if slot < items]
+        for slot in reused:
             self.items[slot] = None
-            if len(self.free) < free:
-                self.free.append(slot)
+        popped = free - len(self.free)  # the reused slots allocate() took off the stack
+        self.free.extend(reversed(reused[:popped]))
         self.live = live
-
-    def unallocate(self, slot: int, fresh: bool) -> None:
-        """Undo the latest :meth:`allocate` of ``slot`` (``fresh``: it made a new slot), as
-        if it never happened: rolling back a batch, latest first, restores the arena exactly."""
-        if self.items[slot] is not None:
-            self.items[slot] = None
-            self.live -= 1
-        if fresh:
-            self.items.pop()
-            self.generations.pop()
-        else:
-            self.free.append(slot)
 
     def get(self, slot: int, generation: int) -> T | None:
         """The item in ``slot`` if the slot is occupied at ``generation``, else None."""
