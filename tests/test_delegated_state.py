@@ -72,3 +72,30 @@ def test_an_unchanged_connection_comes_back_with_exactly_its_offload_values(make
     back = tree.terminate(tc)
     assert back.delegated(tc) == before
     assert tree.state(tc).delegated() == before
+
+
+def test_connections_at_their_defaults_share_nothing_a_change_can_reach(make_tree):
+    # The native engine keeps one shared copy of the default variables for every connection
+    # that never changed (docs/DESIGN.md §11): the first change to one connection, by update,
+    # by a keyword at creation or by terminate taking back traffic, must reach that one alone.
+    import numpy as np
+
+    tree = make_tree()
+    nb = tree.add_neighbor(mac=1)
+    pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    a, b, c, d = (int(h) for h in tree.add_tcps(np.full(4, pa), np.arange(4) + 100, 443))
+    e = tree.add_tcp(pa, local_port=200, remote_port=443, nagle=False)
+    tree.update(a, ka_probe_count=3)
+    tree.initiate_offload([a, b, c, d, e])
+    tree.target.receive(b, b"12345")
+    queried = tree.query([a, b, c, d, e])
+    done = tree.terminate([a, b, c, d, e])
+    for result in (queried, done):
+        assert [result.delegated(h)["rcv_nxt"] for h in (a, b, c, d, e)] == [0, 5, 0, 0, 0]
+    states = [tree.state(h) for h in (a, b, c, d, e)]
+    assert [s.local_port for s in states] == [100, 101, 102, 103, 200]
+    assert [s.ka_probe_count for s in states] == [3, 10, 10, 10, 10]
+    assert [s.nagle for s in states] == [True, True, True, True, False]
+    assert [s.rcv_nxt for s in states] == [0, 5, 0, 0, 0]
+    tree.update(c, rcv_indication_size=9)
+    assert (tree.state(c).rcv_indication_size, tree.state(d).rcv_indication_size) == (9, 0)

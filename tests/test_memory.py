@@ -51,7 +51,7 @@ def leak_check(*args: str, env: dict[str, str] | None = None) -> tuple[int, dict
 @pytest.mark.parametrize("backend", ["native"], indirect=True)
 def test_resident_memory_does_not_grow_per_cycle(backend: str) -> None:
     code, report = leak_check(
-        "--backend", backend, "--cycles", "10", "--n", "200000", "--threshold-mb", "32"
+        "--backend", backend, "--cycles", "10", "--n", "500000", "--threshold-mb", "32"
     )
     cycles = report["cycles"]
     after = [c["after"] for c in cycles]
@@ -65,7 +65,7 @@ def test_resident_memory_does_not_grow_per_cycle(backend: str) -> None:
 @pytest.mark.parametrize("backend", ["native"], indirect=True)
 def test_resident_memory_returns_to_baseline_when_freed_pages_are_purged(backend: str) -> None:
     """With mimalloc told to return freed pages at once, RSS falls back after every drop."""
-    args = ["--backend", backend, "--cycles", "5", "--n", "200000"]
+    args = ["--backend", backend, "--cycles", "5", "--n", "500000"]
     code, report = leak_check(*args, env={"MIMALLOC_PURGE_DELAY": "0"})
     baseline = report["baseline"]
     after = [(c["after"] - baseline) / MIB for c in report["cycles"]]
@@ -88,7 +88,7 @@ def test_python_allocations_do_not_grow_per_cycle(backend: str) -> None:
 
 def test_the_leak_check_catches_a_deliberate_leak(backend: str) -> None:
     if backend == "native":
-        args = ["--measure", "rss", "--n", "100000", "--threshold-mb", "32"]
+        args = ["--measure", "rss", "--n", "500000", "--threshold-mb", "32"]
     else:
         args = ["--measure", "traced", "--n", "5000", "--threshold-mb", "0.25"]
     code, report = leak_check("--backend", backend, "--keep", "--cycles", "4", *args)

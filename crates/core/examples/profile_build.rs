@@ -48,6 +48,10 @@ fn main() {
         let t = Instant::now();
         let (list, _) = e.initiate_offload(&tcs).unwrap();
         let offload = t.elapsed();
+        let t = Instant::now();
+        let (queried, _) = e.query(&tcs).unwrap();
+        let query = t.elapsed();
+        drop(queried);
         let mtu = vec![1400i64; pas.len()];
         let columns = [("path_mtu".to_string(), Column::Ints(&mtu))];
         let t = Instant::now();
@@ -61,7 +65,7 @@ fn main() {
         let outcome = e.terminate(&victims, true).unwrap();
         let terminate = t.elapsed();
         println!(
-            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) block_list (with resolve) {block_list:?} offload {offload:?} ({}) update {update:?} update_nothing {update_nothing:?} terminate {terminate:?} ({})",
+            "round {round}: inputs {inputs:?} add_tcps {build:?} walk {walk:?} ({}) block_list (with resolve) {block_list:?} offload {offload:?} ({}) query {query:?} update {update:?} update_nothing {update_nothing:?} terminate {terminate:?} ({})",
             w.len(),
             list.len(),
             outcome.len()

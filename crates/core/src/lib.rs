@@ -57,9 +57,9 @@ mod target;
 pub mod testing;
 
 pub use engine::{
-    check_batch, Action, Column, Completion, Counter, Counters, Delegated, Engine, Event,
-    InterruptCheck, NeighborArgs, OperationCounts, Outcome, Processed, StateValue, MAX_BATCH,
-    POLL_EVERY,
+    check_batch, Action, Column, Completion, Counter, Counters, Delegated, DelegatedRows, Engine,
+    Event, InterruptCheck, NeighborArgs, OperationCounts, Outcome, Processed, StateValue,
+    MAX_BATCH, POLL_EVERY,
 };
 pub use host::{BlockList, HostPolicy, NO_LINK};
 pub use model::{

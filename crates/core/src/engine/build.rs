@@ -7,7 +7,7 @@ use crate::error;
 use crate::host::{layer_of, TcpKey};
 use crate::model::{
     check_port, check_u32, check_vlan, Error, Handle, Layer, NeighborState, PathState, Result,
-    TcpConstant, TcpField, TcpState, Value, DEFAULT_PATH_MTU,
+    TcpField, TcpState, Value, DEFAULT_PATH_MTU,
 };
 
 impl Engine {
@@ -172,6 +172,7 @@ impl Engine {
         }
         let (local, remote) = (state.constant.local_port, state.constant.remote_port);
         self.reserve_for(Layer::Tcp, 1, &[p])?;
+        self.host.tcp_states.reserve_copies(1, &self.budget)?;
         match self.host.insert_tcp(p, state) {
             Ok(h) => Ok(h.raw()),
             Err(holder) => Err(Self::tcp_conflict(holder, None, p, local, remote)),
@@ -203,8 +204,12 @@ impl Engine {
             // below runs to name it exactly (the first offending item, as it would).
             for i in 0..n {
                 self.poll_unwinding(i, &out, slots_before)?;
-                let state = default_tcp(local_ports[i], remote_ports[i]);
-                out.push(self.host.insert_tcp_unclaimed(parents[i], state).raw());
+                let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
+                out.push(
+                    self.host
+                        .insert_tcp_unclaimed(parents[i], local, remote)
+                        .raw(),
+                );
             }
             let mut keys = self.budget.vec(n)?;
             keys.extend((0..n).map(|i| {
@@ -230,7 +235,7 @@ impl Engine {
             let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
             match self
                 .host
-                .insert_tcp(parents[i], default_tcp(local_ports[i], remote_ports[i]))
+                .insert_tcp(parents[i], TcpState::with_ports(local, remote))
             {
                 Ok(h) => out.push(h.raw()),
                 Err(holder) => {
@@ -351,18 +356,6 @@ impl Engine {
                 .find(|&&c| !wanted.contains(c) && (!offloaded_only || self.host.is_offloaded(c)))
                 .map(|&c| (h, c))
         }))
-    }
-}
-
-/// A connection with checked ports and every other variable at its default (`add_tcps`).
-fn default_tcp(local_port: i64, remote_port: i64) -> TcpState {
-    TcpState {
-        constant: TcpConstant {
-            local_port: local_port as u16,
-            remote_port: remote_port as u16,
-            ..TcpConstant::default()
-        },
-        ..TcpState::default()
     }
 }
 

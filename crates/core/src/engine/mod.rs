@@ -45,14 +45,14 @@ mod update;
 use std::collections::{HashSet, VecDeque};
 
 use crate::error;
-use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet};
+use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet, NO_CONTEXT};
 use crate::model::{Budget, Error, Handle, Layer, Result};
 use crate::target::{Target, TargetConfig};
 
 pub use interrupt::{InterruptCheck, POLL_EVERY};
 pub use types::{
-    Action, Column, Completion, Counter, Counters, Delegated, Event, NeighborArgs, OperationCounts,
-    Outcome, Processed, StateValue,
+    Action, Column, Completion, Counter, Counters, Delegated, DelegatedRows, Event, NeighborArgs,
+    OperationCounts, Outcome, Processed, StateValue,
 };
 
 use interrupt::Interrupts;
@@ -180,11 +180,11 @@ impl Engine {
         let mut unexpected = None;
         for (i, &raw) in raws.iter().enumerate() {
             self.interrupts.poll(i)?;
-            let h = self.host.resolve(raw)?;
+            let (h, context) = self.host.resolve_context(raw)?;
             if seen.as_mut().is_some_and(|seen| !seen.insert(h)) {
                 continue;
             }
-            if unexpected.is_none() && self.host.is_offloaded(h) != offloaded {
+            if unexpected.is_none() && (context != NO_CONTEXT) != offloaded {
                 unexpected = Some(h);
             }
             handles.push(h);

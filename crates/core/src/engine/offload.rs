@@ -40,10 +40,16 @@ impl Engine {
             return Ok((list, Outcome::default()));
         }
         // Decide every block in block order, as the target walks the list: faults, capacity
-        // and the random draws follow that order.
+        // and the random draws follow that order. A target that admits everything fails no
+        // block, so the pass would change nothing.
         let mut admitted = [0usize; 3];
         let mut parents = ParentTracker::default();
-        for i in 0..list.len() {
+        let decisions = if self.target.admits_everything() {
+            0
+        } else {
+            list.len()
+        };
+        for i in 0..decisions {
             if let Some(parent) = parents.visit(i, list.depths[i]) {
                 let parent_status = list.statuses[parent];
                 if Status::from_u8(parent_status).is_some_and(Status::is_failure) {
@@ -122,7 +128,7 @@ impl Engine {
             Layer::Neighbor => 0,
             Layer::Path => u64::from(self.host.path(h).state.path_mtu),
             Layer::Tcp if self.target.config.max_rcv_window.is_some() => {
-                u64::from(self.host.tcp_state(h).cached.initial_rcv_wnd)
+                u64::from(self.host.tcp_cached(h).initial_rcv_wnd)
             }
             Layer::Tcp => 0,
         }
@@ -154,11 +160,15 @@ impl Engine {
                 })
             }
             Layer::Tcp => {
-                let path = self.host.context(self.host.tcp(h).path);
-                debug_assert_ne!(path, NO_CONTEXT);
+                // A million of these make a large offload: one read of the link record.
+                let path = self.host.tcp(h).path;
+                let path_context = self.host.path(path).context;
+                debug_assert_ne!(path_context, NO_CONTEXT);
                 // No state is copied: the target reads the host's frozen snapshot until traffic
                 // changes it (copy-on-write, target/traffic.rs).
-                self.target.add_tcp(TargetTcp::new(h, path))
+                let context = self.target.add_tcp(TargetTcp::new(h, path_context));
+                self.host.offload_tcp(h, path, context);
+                return;
             }
         };
         self.host.set_context(h, context);

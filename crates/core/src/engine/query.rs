@@ -20,7 +20,7 @@ impl Engine {
             if self.target.take_fault(Operation::Query, h).is_some() {
                 // The state is corrupt: the upload that follows fails as well.
                 self.target.corrupt(h);
-                outcome.push(h.raw(), Status::Failure, self.host_delegated(h));
+                outcome.push(h.raw(), Status::Failure, &self.host_delegated(h));
                 failed.push(h);
                 continue;
             }
@@ -31,11 +31,16 @@ impl Engine {
                 },
                 Layer::Path => Delegated::Path,
                 Layer::Tcp => {
-                    let snapshot = &self.host.tcp_state(h).delegated;
-                    Delegated::Tcp(*self.target.delegated(context, snapshot))
+                    // The live state is the host's frozen copy until traffic changes it, and
+                    // that copy is mostly the shared defaults: then nothing is copied.
+                    let live = self.target.live_delegated(context);
+                    let snapshot = self.host.tcp_delegated(h);
+                    let defaults = live.is_none() && !self.host.tcp_states.has_copy(h.slot());
+                    outcome.push_tcp(h.raw(), Status::Success, live.unwrap_or(snapshot), defaults);
+                    continue;
                 }
             };
-            outcome.push(h.raw(), Status::Success, delegated);
+            outcome.push(h.raw(), Status::Success, &delegated);
         }
         let counter = &mut self.counts.query;
         counter.requested += handles.len() as u64;
@@ -57,7 +62,7 @@ impl Engine {
                 nic_reachability_delta: self.host.neighbor(h).state.nic_reachability_delta,
             },
             Layer::Path => Delegated::Path,
-            Layer::Tcp => Delegated::Tcp(self.host.tcp_state(h).delegated),
+            Layer::Tcp => Delegated::Tcp(*self.host.tcp_delegated(h)),
         }
     }
 }

@@ -36,11 +36,38 @@ impl Engine {
     pub(super) fn upload(&mut self, order: &[Handle]) -> Outcome {
         let mut outcome = Outcome::with_capacity(order.len());
         let mut dropped = Vec::new();
+        // A connection takes a copy of its own only when the target's state differs from the
+        // host's snapshot (traffic changed it) or is corrupt; make room for as many as that
+        // can be, the bound being cheap to read. This is past the call's point of no return:
+        // a failure here is an InternalError, never an abort halfway.
+        let copies = self.target.diverged.len() + self.target.corrupt.len();
+        self.host
+            .tcp_states
+            .reserve_copies(copies.min(order.len()), &crate::model::Budget::default())
+            .expect("an unlimited budget fails only when the allocator does");
+        self.touch_connections(order);
         for &h in order {
             dropped.extend(self.upload_one(h, &mut outcome));
         }
         self.release(&mut outcome, &dropped);
         outcome
+    }
+
+    /// Reads, for every connection of `order`, the three records its upload works on: its
+    /// link record, its state reference and its target context. A cascade's connections lie
+    /// far apart in memory (one path's connections are a path count of slots apart), so each
+    /// record is a cache miss; in this tight loop of independent loads the processor has many
+    /// misses in flight at once, where the upload's long body would wait for them one by one.
+    fn touch_connections(&self, order: &[Handle]) {
+        let mut sum = 0u32;
+        for &h in order {
+            if layer_of(h) == Layer::Tcp {
+                let context = self.host.context(h);
+                sum ^= u32::from(self.host.tcp_states.has_copy(h.slot()));
+                sum ^= self.target.tcp(context).diverged;
+            }
+        }
+        std::hint::black_box(sum);
     }
 
     /// Terminates, under the host's policy, every offloaded path and then every offloaded
@@ -86,37 +113,6 @@ impl Engine {
         let layer = layer_of(h);
         let context = self.host.context(h);
         let corrupt = self.target.take_corruption(h);
-        let delegated = match self.target.upload(layer, context) {
-            Upload::Neighbor {
-                nic_reachability_delta,
-            } => {
-                self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
-                Delegated::Neighbor {
-                    nic_reachability_delta,
-                }
-            }
-            Upload::Path => Delegated::Path,
-            Upload::Tcp {
-                delegated,
-                received,
-            } => {
-                let snapshot = &mut self.host.tcp_state_mut(h).delegated;
-                if let Some(live) = delegated {
-                    *snapshot = live;
-                }
-                if corrupt {
-                    snapshot.state = ConnectionState::Closed as u8;
-                }
-                let delegated = *snapshot;
-                if !received.is_empty() {
-                    let n = received.len() as u64;
-                    outcome.total_received += n;
-                    self.counts.bytes_returned += n;
-                    outcome.received.insert(outcome.handles.len(), received);
-                }
-                Delegated::Tcp(delegated)
-            }
-        };
         let counter = &mut self.counts.terminate;
         counter.requested += 1;
         let status = if corrupt {
@@ -126,7 +122,46 @@ impl Engine {
             counter.succeeded += 1;
             Status::Success
         };
-        outcome.push(h.raw(), status, delegated);
+        match self.target.upload(layer, context) {
+            Upload::Neighbor {
+                nic_reachability_delta,
+            } => {
+                self.host.neighbor_mut(h).state.nic_reachability_delta = nic_reachability_delta;
+                let delegated = Delegated::Neighbor {
+                    nic_reachability_delta,
+                };
+                outcome.push(h.raw(), status, &delegated);
+            }
+            Upload::Path => outcome.push(h.raw(), status, &Delegated::Path),
+            Upload::Tcp {
+                delegated,
+                received,
+            } => {
+                if !received.is_empty() {
+                    let n = received.len() as u64;
+                    outcome.total_received += n;
+                    self.counts.bytes_returned += n;
+                    outcome.received.insert(outcome.handles.len(), received);
+                }
+                if delegated.is_none() && !corrupt {
+                    // The live state was the host's frozen copy all along: nothing to take
+                    // back, and (most often) nothing to copy but a reference to the defaults.
+                    let defaults = !self.host.tcp_states.has_copy(h.slot());
+                    let snapshot = self.host.tcp_delegated(h);
+                    outcome.push_tcp(h.raw(), status, snapshot, defaults);
+                } else {
+                    let snapshot = &mut self.host.tcp_state_mut(h).delegated;
+                    if let Some(live) = delegated {
+                        *snapshot = live;
+                    }
+                    if corrupt {
+                        snapshot.state = ConnectionState::Closed as u8;
+                    }
+                    let snapshot = *snapshot;
+                    outcome.push_tcp(h.raw(), status, &snapshot, false);
+                }
+            }
+        }
         self.host.set_context(h, NO_CONTEXT)
     }
 }

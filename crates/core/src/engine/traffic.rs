@@ -15,7 +15,7 @@ impl Engine {
     pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
         let h = crate::model::Handle::from_raw(raw);
-        let snapshot = &self.host.tcp_state(h).delegated;
+        let snapshot = self.host.tcp_delegated(h);
         self.target.receive(context, data, snapshot);
         Ok(())
     }
@@ -25,7 +25,7 @@ impl Engine {
         let context = self.offloaded_tcp(raw, "send on it")?;
         let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
         let h = crate::model::Handle::from_raw(raw);
-        let snapshot = &self.host.tcp_state(h).delegated;
+        let snapshot = self.host.tcp_delegated(h);
         Ok(self.target.send(context, n, snapshot))
     }
 }

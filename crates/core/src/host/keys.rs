@@ -139,31 +139,55 @@ impl Keys {
             .map_err(|_| out_of_memory())
     }
 
-    /// An order of `keys` in which claiming them writes the connection table front to back:
-    /// by the top 16 bits of the bucket each hashes to. Claimed in input order, a batch of a
-    /// million keys costs a cache miss or two per key (the table is far larger than the
-    /// caches); in this order neighbouring claims share cache lines. One counting-sort pass,
-    /// after the table was reserved for them (its bucket count is then final).
-    pub(crate) fn tcp_claim_order(&self, keys: &[TcpKey], budget: &Budget) -> Result<Vec<u32>> {
+    /// Claims the 4-tuples `keys` for connections `slots` (`keys[i]` is the key of
+    /// `slots[i]`), in the order that writes the connection table front to back: by the top
+    /// 16 bits of the bucket each hashes to. Claimed in input order, a batch of a million
+    /// keys costs a cache miss or two per key (the table is far larger than the caches); in
+    /// this order neighbouring claims share cache lines. One counting-sort pass scatters
+    /// (hash, slot) records into that order, so the claims then read them front to back too.
+    /// The table was reserved for them (its bucket count is then final).
+    ///
+    /// `Ok(false)` when a key is taken (by the tree or an earlier key of the batch): some
+    /// are claimed then, and the caller unwinds the batch.
+    pub(crate) fn claim_tcps(
+        &mut self,
+        slots: impl Fn(usize) -> u32,
+        keys: &[TcpKey],
+        key_at: impl Fn(u32) -> TcpKey,
+        budget: &Budget,
+    ) -> Result<bool> {
         // capacity() is 7/8 of the buckets, a power of two (hashbrown's load factor).
         let buckets = (self.tcps.capacity() / 7 * 8).max(1).next_power_of_two();
         let bits = buckets.trailing_zeros();
         let shift = bits.saturating_sub(16);
-        let group = |key: &TcpKey| (hash_tcp(self.seed, *key) as usize & (buckets - 1)) >> shift;
+        let group = |hash: u64| (hash as usize & (buckets - 1)) >> shift;
+        let seed = self.seed;
         let mut starts = budget.filled(0u32, (1 << bits.min(16)) + 1)?;
-        for key in keys {
-            starts[group(key) + 1] += 1;
+        for &key in keys {
+            starts[group(hash_tcp(seed, key)) + 1] += 1;
         }
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut order = budget.filled(0u32, keys.len())?;
-        for (i, key) in keys.iter().enumerate() {
-            let at = &mut starts[group(key)];
-            order[*at as usize] = i as u32;
+        let mut records = budget.filled((0u64, 0u32), keys.len())?;
+        for (i, &key) in keys.iter().enumerate() {
+            let hash = hash_tcp(seed, key);
+            let at = &mut starts[group(hash)];
+            records[*at as usize] = (hash, slots(i));
             *at += 1;
         }
-        Ok(order)
+        for (hash, slot) in records {
+            // The new key is read back only when a stored one shares its 7-bit tag.
+            let entry = self.tcps.entry(
+                hash,
+                |&s| key_at(s) == key_at(slot),
+                |&s| hash_tcp(seed, key_at(s)),
+            );
+            if claim(entry, slot).is_err() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Indexes path `slot` under `key` unless the key is taken: then `Err` holds the slot

@@ -1,10 +1,12 @@
 //! The host side of the state tree: the objects and their links ([`tree`]), the walks over
-//! them ([`walk`]), the lookups by key ([`keys`]), the block lists that convey parts of the tree to the target
+//! them ([`walk`]), the lookups by key ([`keys`]), the
+//! connections' variables, copy-on-write from the defaults ([`states`]), the block lists that convey parts of the tree to the target
 //! ([`blocks`]), and what the host decides on its own ([`policy`]).
 
 mod blocks;
 mod keys;
 mod policy;
+mod states;
 mod tree;
 mod walk;
 

@@ -6,10 +6,11 @@
 //! contiguous handle runs instead of chasing per-object pointers.
 
 use super::keys::{Keys, PathKey, TcpKey};
+use super::states::TcpStates;
 use crate::error;
 use crate::model::{
-    next_tree_id, Arena, Budget, Handle, Layer, NeighborState, PathState, Result, SlotColumn,
-    TcpState,
+    next_tree_id, Arena, Budget, Handle, Layer, NeighborState, PathState, Result, TcpCached,
+    TcpDelegated, TcpState,
 };
 
 /// "Not offloaded": the value of `context` when the object has no target context.
@@ -41,12 +42,31 @@ pub struct Path {
     pub refs: u32,
 }
 
-/// A connection's links (hot); its variables live in `HostTree::tcp_states` (cold).
+/// A connection's links and its ports, the part of its key the path does not give (hot);
+/// its other variables live in `HostTree::tcp_states` (cold, and mostly shared defaults).
+/// The ports fill what would be padding: the record stays 16 bytes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tcp {
     pub path: Handle,
     /// The target context slot while offloaded, else `NO_CONTEXT`.
     pub context: u32,
+    pub local_port: u16,
+    pub remote_port: u16,
+}
+
+impl Tcp {
+    fn new(path: Handle, local_port: u16, remote_port: u16) -> Tcp {
+        Tcp {
+            path,
+            context: NO_CONTEXT,
+            local_port,
+            remote_port,
+        }
+    }
+
+    pub fn ports(&self) -> (u16, u16) {
+        (self.local_port, self.remote_port)
+    }
 }
 
 /// The host side of the state tree.
@@ -56,8 +76,8 @@ pub struct HostTree {
     pub neighbors: Arena<Neighbor>,
     pub paths: Arena<Path>,
     pub tcps: Arena<Tcp>,
-    /// Every connection's variables, by slot of `tcps`.
-    pub tcp_states: SlotColumn<TcpState>,
+    /// Every connection's variables, by slot of `tcps`, copy-on-write from the defaults.
+    pub tcp_states: TcpStates,
     /// Live neighbors in creation order: the roots of every walk.
     pub roots: Vec<Handle>,
     /// Offloaded objects per layer.
@@ -88,7 +108,7 @@ impl HostTree {
             neighbors: Arena::new(),
             paths: Arena::new(),
             tcps: Arena::new(),
-            tcp_states: SlotColumn::new(),
+            tcp_states: TcpStates::default(),
             roots: Vec::new(),
             offloaded: [0; 3],
             keys: Keys::default(),
@@ -102,7 +122,7 @@ impl HostTree {
     }
 
     pub(crate) fn tcp_key(&self, tcp: Handle) -> TcpKey {
-        tcp_key_at(&self.tcps, &self.tcp_states, tcp.slot())
+        tcp_key_at(&self.tcps, tcp.slot())
     }
 
     /// The live path with this key.
@@ -113,8 +133,8 @@ impl HostTree {
 
     /// The live connection with this key.
     pub(crate) fn find_tcp(&self, key: TcpKey) -> Option<Handle> {
-        let (tcps, states) = (&self.tcps, &self.tcp_states);
-        let slot = self.keys.find_tcp(key, |s| tcp_key_at(tcps, states, s))?;
+        let tcps = &self.tcps;
+        let slot = self.keys.find_tcp(key, |s| tcp_key_at(tcps, s))?;
         Some(self.handle_at(Layer::Tcp, slot))
     }
 
@@ -125,16 +145,15 @@ impl HostTree {
         additional: usize,
         budget: &Budget,
     ) -> Result<()> {
-        let (paths, tcps, states) = (&self.paths, &self.tcps, &self.tcp_states);
+        let (paths, tcps) = (&self.paths, &self.tcps);
         match layer {
             Layer::Neighbor => Ok(()),
             Layer::Path => self
                 .keys
                 .reserve_paths(additional, |s| path_key_at(paths, s), budget),
-            Layer::Tcp => {
-                self.keys
-                    .reserve_tcps(additional, |s| tcp_key_at(tcps, states, s), budget)
-            }
+            Layer::Tcp => self
+                .keys
+                .reserve_tcps(additional, |s| tcp_key_at(tcps, s), budget),
         }
     }
 
@@ -181,6 +200,25 @@ impl HostTree {
                 error!(StaleHandle, handle = handle)
             })
         }
+    }
+
+    /// `resolve` and `context` in one lookup: the per-object step of every batch that
+    /// checks offload state.
+    pub fn resolve_context(&self, raw: u64) -> Result<(Handle, u32)> {
+        let h = Handle::from_raw(raw);
+        if h.tree() == self.id {
+            let (slot, generation) = (h.slot(), h.generation());
+            let context = match h.layer() {
+                Some(Layer::Neighbor) => self.neighbors.get(slot, generation).map(|n| n.context),
+                Some(Layer::Path) => self.paths.get(slot, generation).map(|p| p.context),
+                Some(Layer::Tcp) => self.tcps.get(slot, generation).map(|t| t.context),
+                None => None,
+            };
+            if let Some(context) = context {
+                return Ok((h, context));
+            }
+        }
+        Err(self.resolve(raw).expect_err("the lookup failed"))
     }
 
     pub fn contains(&self, raw: u64) -> bool {
@@ -245,11 +283,22 @@ impl HostTree {
             .get_mut(h.slot(), h.generation())
             .expect("resolved tcp")
     }
-    pub fn tcp_state(&self, h: Handle) -> &TcpState {
-        self.tcp_states.get(h.slot())
+    /// Every variable of connection `h` (a copy: most connections share the defaults).
+    pub fn tcp_state(&self, h: Handle) -> TcpState {
+        self.tcp_states.get(h.slot(), self.tcp(h).ports())
     }
+    /// The delegated variables of connection `h`: while it is offloaded, the frozen snapshot
+    /// the target reads until traffic changes it.
+    pub fn tcp_delegated(&self, h: Handle) -> &TcpDelegated {
+        self.tcp_states.delegated(h.slot())
+    }
+    pub fn tcp_cached(&self, h: Handle) -> &TcpCached {
+        self.tcp_states.cached(h.slot())
+    }
+    /// The variables of connection `h` to change: its own copy, made on first write.
     pub fn tcp_state_mut(&mut self, h: Handle) -> &mut TcpState {
-        self.tcp_states.get_mut(h.slot())
+        let ports = self.tcp(h).ports();
+        self.tcp_states.make_mut(h.slot(), ports)
     }
 
     /// The object `h` depends on (None for a neighbor).
@@ -326,6 +375,16 @@ impl HostTree {
             *refs -= 1;
             (*refs == 0).then_some(parent)
         }
+    }
+
+    /// `set_context(h, context)` for connection `h` over `path`, not offloaded yet: the one
+    /// write per layer a large offload makes, without re-reading the link record.
+    pub fn offload_tcp(&mut self, h: Handle, path: Handle, context: u32) {
+        let tcp = self.tcp_mut(h);
+        debug_assert_eq!((tcp.context, tcp.path), (NO_CONTEXT, path));
+        tcp.context = context;
+        self.offloaded[Layer::Tcp.index()] += 1;
+        self.path_mut(path).refs += 1;
     }
 
     /// Fails when adding `additional` objects to `layer` would overflow its 32-bit slot space.
@@ -436,64 +495,45 @@ impl HostTree {
         state: TcpState,
     ) -> std::result::Result<Handle, Handle> {
         let (slot, generation) = self.tcps.next_key();
-        let (tcps, states) = (&self.tcps, &self.tcp_states);
-        let key = TcpKey::new(
-            path.slot(),
-            state.constant.local_port,
-            state.constant.remote_port,
-        );
-        if let Err(holder) = self
-            .keys
-            .claim_tcp(slot, key, |s| tcp_key_at(tcps, states, s))
-        {
+        let tcps = &self.tcps;
+        let (local, remote) = (state.constant.local_port, state.constant.remote_port);
+        let key = TcpKey::new(path.slot(), local, remote);
+        if let Err(holder) = self.keys.claim_tcp(slot, key, |s| tcp_key_at(tcps, s)) {
             return Err(self.handle_at(Layer::Tcp, holder));
         }
-        let stored = self.tcps.insert(Tcp {
-            path,
-            context: NO_CONTEXT,
-        });
+        let stored = self.tcps.insert(Tcp::new(path, local, remote));
         debug_assert_eq!(stored, (slot, generation));
-        self.tcp_states.put(slot, state);
+        self.tcp_states.put(slot, &state);
         let h = Handle::new(self.id, Layer::Tcp, generation, slot);
         self.path_mut(path).tcps.push(h);
         Ok(h)
     }
 
     /// Stores a connection without claiming its 4-tuple, for a batch that claims them all at
-    /// once afterwards (`claim_tcps`), and unwinds if that fails.
-    pub(crate) fn insert_tcp_unclaimed(&mut self, path: Handle, state: TcpState) -> Handle {
-        let (slot, generation) = self.tcps.insert(Tcp {
-            path,
-            context: NO_CONTEXT,
-        });
-        self.tcp_states.put(slot, state);
+    /// once afterwards (`claim_tcps`), and unwinds if that fails. Every variable but the
+    /// ports has its default (`add_tcps`).
+    pub(crate) fn insert_tcp_unclaimed(&mut self, path: Handle, local: u16, remote: u16) -> Handle {
+        let (slot, generation) = self.tcps.insert(Tcp::new(path, local, remote));
+        self.tcp_states.put_defaults(slot);
         let h = Handle::new(self.id, Layer::Tcp, generation, slot);
         self.path_mut(path).tcps.push(h);
         h
     }
 
-    /// Claims the 4-tuples of connections stored by `insert_tcp_unclaimed`, in the order
-    /// that writes the table front to back (`Keys::tcp_claim_order`). False when one is
-    /// taken (by the tree or another of them): some are claimed then, and the caller unwinds
-    /// the batch (`unwind` drops a claimed key and skips an unclaimed one).
-    /// `keys[i]` is the 4-tuple of `added[i]` (the caller has them at hand: reading them
-    /// back would stream every connection's state through the cache).
+    /// Claims the 4-tuples of connections stored by `insert_tcp_unclaimed`, all at once
+    /// (`Keys::claim_tcps`). False when one is taken (by the tree or another of them): some
+    /// are claimed then, and the caller unwinds the batch (`unwind` drops a claimed key and
+    /// skips an unclaimed one). `keys[i]` is the 4-tuple of `added[i]`.
     pub(crate) fn claim_tcps(
         &mut self,
         added: &[u64],
         keys: &[TcpKey],
         budget: &Budget,
     ) -> Result<bool> {
-        let order = self.keys.tcp_claim_order(keys, budget)?;
-        let (tcps, states) = (&self.tcps, &self.tcp_states);
-        for i in order {
-            let slot = Handle::from_raw(added[i as usize]).slot();
-            let key_at = |s| tcp_key_at(tcps, states, s);
-            if self.keys.claim_tcp(slot, keys[i as usize], key_at).is_err() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        let tcps = &self.tcps;
+        let slot = |i: usize| Handle::from_raw(added[i]).slot();
+        self.keys
+            .claim_tcps(slot, keys, |s| tcp_key_at(tcps, s), budget)
     }
 
     /// Takes back objects just added by `insert_neighbor`/`insert_path`/`insert_tcp` (`added`,
@@ -611,14 +651,10 @@ fn path_key_at(paths: &Arena<Path>, slot: u32) -> PathKey {
     (path.state.source, path.state.destination)
 }
 
-/// A live connection's key, read from the arena and the state column by slot.
-fn tcp_key_at(tcps: &Arena<Tcp>, states: &SlotColumn<TcpState>, slot: u32) -> TcpKey {
-    let path = tcps
-        .get_slot(slot)
-        .expect("indexed connections are live")
-        .path;
-    let constant = &states.get(slot).constant;
-    TcpKey::new(path.slot(), constant.local_port, constant.remote_port)
+/// A live connection's key, read from its link record by slot.
+fn tcp_key_at(tcps: &Arena<Tcp>, slot: u32) -> TcpKey {
+    let tcp = tcps.get_slot(slot).expect("indexed connections are live");
+    TcpKey::new(tcp.path.slot(), tcp.local_port, tcp.remote_port)
 }
 
 /// `LayerError` unless `h` (resolved) is of `layer`; `role` names the argument.

@@ -201,17 +201,13 @@ impl<T> Arena<T> {
 /// they stream through a few bytes per object instead of the whole state. The column is
 /// written when the arena hands out a slot and read only for slots the arena says are live.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct SlotColumn<S> {
+pub(crate) struct SlotColumn<S> {
     values: Vec<S>,
 }
 
 impl<S> SlotColumn<S> {
-    pub fn new() -> Self {
-        Self { values: Vec::new() }
-    }
-
     /// Stores the value of `slot`, which is either reused or the next new slot.
-    pub fn put(&mut self, slot: u32, value: S) {
+    pub(crate) fn put(&mut self, slot: u32, value: S) {
         let index = slot as usize;
         if index == self.values.len() {
             self.values.push(value);
@@ -220,13 +216,13 @@ impl<S> SlotColumn<S> {
         }
     }
 
-    pub fn get(&self, slot: u32) -> &S {
+    pub(crate) fn get(&self, slot: u32) -> &S {
         &self.values[slot as usize]
     }
 
     /// Empties the value of a slot its arena freed or unwound: a new slot's value goes
     /// (`fresh`), a reused one's becomes the default, the value every free slot holds.
-    pub fn unwind(&mut self, slot: u32, fresh: bool)
+    pub(crate) fn unwind(&mut self, slot: u32, fresh: bool)
     where
         S: Default,
     {
@@ -237,11 +233,11 @@ impl<S> SlotColumn<S> {
         }
     }
 
-    pub fn get_mut(&mut self, slot: u32) -> &mut S {
+    pub(crate) fn get_mut(&mut self, slot: u32) -> &mut S {
         &mut self.values[slot as usize]
     }
 
-    pub fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
+    pub(crate) fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
         budget.reserve(&mut self.values, additional)
     }
 }
@@ -292,7 +288,7 @@ mod tests {
     #[test]
     fn column_follows_arena_slots() {
         let mut arena = Arena::new();
-        let mut column = SlotColumn::new();
+        let mut column = SlotColumn::default();
         let (a, ga) = arena.insert(());
         column.put(a, "a");
         let (b, _) = arena.insert(());

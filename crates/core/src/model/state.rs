@@ -2,6 +2,7 @@
 //! [`super::fields`].
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use super::address::Mac;
 use super::error::Result;
@@ -85,6 +86,21 @@ impl TcpField {
 }
 
 impl TcpState {
+    /// Every variable at its default (docs/DESIGN.md §5), ports 0: the one copy that every
+    /// connection which never changed shares (`host::TcpStates`).
+    pub fn defaults() -> &'static TcpState {
+        static DEFAULTS: LazyLock<TcpState> = LazyLock::new(TcpState::default);
+        &DEFAULTS
+    }
+
+    /// The defaults with these ports: a connection as `add_tcps` makes it.
+    pub fn with_ports(local_port: u16, remote_port: u16) -> TcpState {
+        let mut state = *TcpState::defaults();
+        state.constant.local_port = local_port;
+        state.constant.remote_port = remote_port;
+        state
+    }
+
     pub fn set(&mut self, field: TcpField, value: u64) {
         match field.kind {
             FieldKind::Constant => self.constant.set(field.index, value),

@@ -58,6 +58,18 @@ impl Target {
         None
     }
 
+    /// Whether `admit` says yes to anything, without consuming a thing: no injected fault,
+    /// no capacity, no limit, no random faults. The common case of a large offload, which
+    /// then needs no decision per block.
+    pub(crate) fn admits_everything(&self) -> bool {
+        let c = &self.config;
+        self.faults.is_empty()
+            && Layer::ALL.iter().all(|&layer| c.capacity(layer).is_none())
+            && c.max_path_mtu.is_none()
+            && c.max_rcv_window.is_none()
+            && c.fail_rate == 0.0
+    }
+
     /// What `admit` may consume for `host`, so that a caller that must fail atomically
     /// (relink) can put it back.
     pub(crate) fn admission_state(&self, host: Handle) -> AdmissionState {

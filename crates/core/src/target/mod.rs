@@ -194,7 +194,12 @@ impl Target {
                     NOT_DIVERGED => None,
                     slot => self.diverged.remove_slot(slot),
                 };
-                let received = self.received.remove(&context).unwrap_or_default();
+                // Most connections hold no received bytes: skip hashing then.
+                let received = if self.received.is_empty() {
+                    Vec::new()
+                } else {
+                    self.received.remove(&context).unwrap_or_default()
+                };
                 self.counters.bytes_buffered -= received.len() as u64;
                 Upload::Tcp {
                     delegated,

@@ -15,14 +15,21 @@ use crate::model::TcpDelegated;
 
 impl Target {
     /// The live delegated state of connection `context`; `snapshot` is the host's copy.
+    #[cfg(test)]
     pub(crate) fn delegated<'a>(
         &'a self,
         context: u32,
         snapshot: &'a TcpDelegated,
     ) -> &'a TcpDelegated {
+        self.live_delegated(context).unwrap_or(snapshot)
+    }
+
+    /// The target's own copy of the delegated state, once traffic changed it; None while
+    /// the live state is the host's snapshot.
+    pub(crate) fn live_delegated(&self, context: u32) -> Option<&TcpDelegated> {
         match self.tcp(context).diverged {
-            NOT_DIVERGED => snapshot,
-            slot => self.diverged.get_slot(slot).expect("live diverged state"),
+            NOT_DIVERGED => None,
+            slot => Some(self.diverged.get_slot(slot).expect("live diverged state")),
         }
     }
 
