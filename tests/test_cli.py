@@ -228,10 +228,33 @@ def test_table_has_ratio_columns_against_native() -> None:
     assert "native ms" in header and "native vs rustworkx" in header
     assert "native vs networkx" in header
     build = next(ln for ln in table.splitlines() if ln.split()[1:2] == ["build"])
-    assert build.split() == ["10^6", "build", "0.200", "3.00", "50.0", "15x", "250x"]
-    # Every line has the same width up to trailing spaces: the columns align.
-    widths = {len(ln) for ln in table.splitlines()[2:] if ln}
+    # Every figure with its spread; equal repeats give a collapsed ratio range.
+    assert build.split() == [
+        "10^6", "build", "0.200", "[0.200-0.200]", "3.00", "[3.00-3.00]", "50.0",
+        "[50.0-50.0]", "15x", "250x",
+    ]  # fmt: skip
+    # Every row line has the same width up to trailing spaces: the columns align.
+    widths = {len(ln) for ln in table.splitlines()[2:] if ln and not ln.startswith("(")}
     assert len(widths) == 1
+
+
+def test_table_shows_spread_of_times_and_of_paired_ratios() -> None:
+    res = BenchResult(config=BenchConfig(sizes=[1000], impls=["native", "numpy"]))
+    for op in OPERATIONS:
+        res.measurements.append(Measurement("native", 1000, op, [1_000_000, 2_000_000, 4_000_000]))
+        res.measurements.append(Measurement("numpy", 1000, op, [3_000_000, 4_000_000, 4_000_000]))
+    walk = next(ln for ln in report.render_table(res).splitlines() if " walk " in ln)
+    # native 2 ms [1-4]; numpy 4 ms [3-4]; per-repeat ratios 3, 2, 1 -> 2.0x [1.0x-3.0x].
+    assert walk.split() == [
+        "10^3",
+        "walk",
+        "2.00",
+        "[1.00-4.00]",
+        "4.00",
+        "[3.00-4.00]",
+        "2.0x",
+        "[1.0x-3.0x]",
+    ]
 
 
 def test_targets_report_met_and_missed() -> None:
@@ -303,6 +326,9 @@ def test_adapters_do_the_same_work_as_the_python_backend(name: str) -> None:
     if name == "native":
         got_walk = _global_id(got["walk"], w.n_neighbors, w.n_paths)
         got_term = _global_id(got["terminate_1pct"].terminated, w.n_neighbors, w.n_paths)
+    elif name == "numpy":
+        got_walk = _global_id(got["walk"], w.n_neighbors, w.n_paths)
+        got_term = _global_id(got["terminate_1pct"].handles, w.n_neighbors, w.n_paths)
     else:
         got_walk, got_term = list(got["walk"]), list(got["terminate_1pct"])
     if name == "rustworkx":

@@ -141,11 +141,11 @@ class Adapter(ABC):
 #: optional dependency only disables its own adapter.
 ADAPTERS: dict[str, str] = {
     "native": "offload_tree.bench.ot_adapter:NativeAdapter",
+    "numpy": "offload_tree.bench.numpy_baseline:NumpyAdapter",
     "python": "offload_tree.bench.ot_adapter:PythonAdapter",
     "rustworkx": "offload_tree.bench.baselines:RustworkxAdapter",
     "networkx": "offload_tree.bench.baselines:NetworkxAdapter",
     "dicts": "offload_tree.bench.baselines:DictAdapter",
-    "numpy": "offload_tree.bench.numpy_baseline:NumpyAdapter",
 }
 
 #: The optional baselines that come with the ``[bench]`` extra.
