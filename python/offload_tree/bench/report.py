@@ -168,6 +168,28 @@ DASH = "\u2013"
 README_RATIO = "numpy"
 
 
+#: The comments around the generated table in README.md.
+README_START = "<!-- bench-table:start -->"
+README_END = "<!-- bench-table:end -->"
+
+
+def load_result(path: Path) -> BenchResult:
+    """A results.json file read back as a :class:`BenchResult`."""
+    return BenchResult.from_json(json.loads(Path(path).read_text()))
+
+
+def readme_with_table(readme: str, results: Path) -> str:
+    """``readme`` with the text between the table markers replaced by the table rendered
+    from ``results``; ValueError when the markers are missing or out of order."""
+    start = readme.find(README_START)
+    end = readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README needs the markers {README_START} ... {README_END}")
+    table = render_readme_table(load_result(results))
+    head = readme[: start + len(README_START)]
+    return f"{head}\n{table}\n{readme[end:]}"
+
+
 def readme_size(result: BenchResult) -> int | None:
     """The N the README table shows: the largest at which native and another ran."""
     sizes = [
@@ -201,7 +223,8 @@ def render_readme_table(result: BenchResult, source: str = "benches/results/resu
     where = f"{cpu}, {cpus} CPUs" if cpus else str(cpu)
     lead = (
         f"Latest run (`{source}`, {started}, {where}), N = {format_n(n)}: median time in ms "
-        f"(min{DASH}max over {rep_text} repeats, implementations alternating within each repeat)"
+        f"(min{DASH}max over {rep_text} repeats"
+        + (", implementations alternating within each repeat)" if result.load else ")")
     )
     if ratio:
         lead += ", and how many times faster native is than numpy (per-repeat ratios)"
