@@ -255,7 +255,11 @@ def test_bench_exits_nonzero_and_writes_the_error_when_results_differ(
     doc = json.loads((tmp_path / "results.json").read_text())
     assert doc["errors"][0]["impl"] == "numpy"
     assert "walk.handles" in doc["errors"][0]["error"]
-    assert "results differ" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "results differ" in captured.err
+    assert "results of numpy vs native (every operation, untimed): DIFFERENT at N = 10^3" in (
+        captured.out
+    )
 
 
 def test_runner_records_equal_comparisons_and_load(tmp_path: Path) -> None:

@@ -254,6 +254,23 @@ def render_readme_table(result: BenchResult, source: str = "benches/results/resu
     return "\n".join(lines)
 
 
+def render_comparisons(comparisons: list[dict[str, Any]]) -> list[str]:
+    """One line per compared implementation: at which N its results equalled native's, and
+    at which they did not."""
+    lines: list[str] = []
+    for impl in dict.fromkeys(c["impl"] for c in comparisons):
+        equal = [format_n(c["n"]) for c in comparisons if c["impl"] == impl and c["equal"]]
+        differ = [format_n(c["n"]) for c in comparisons if c["impl"] == impl and not c["equal"]]
+        text = f"results of {impl} vs native (every operation, untimed): "
+        parts = []
+        if equal:
+            parts.append(f"equal at N = {', '.join(equal)}")
+        if differ:
+            parts.append(f"DIFFERENT at N = {', '.join(differ)}")
+        lines.append(text + "; ".join(parts))
+    return lines
+
+
 def evaluate_targets(result: BenchResult) -> list[dict[str, Any]]:
     """The issue's performance targets, each with the measured value and met / missed.
 
