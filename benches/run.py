@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Run the full benchmark matrix and write benches/results/.
 
-N = 10^4, 10^5, 10^6 for every implementation (native, pure-Python fallback, rustworkx, networkx,
-plain dicts) and 10^7 for the native backend, each figure the median of several repeats;
-peak-memory probes; the performance targets. Writes benches/results/results.json,
-benches/results/plot.png and benches/results/MACHINE.md. Extra arguments are passed on to
+N = 10^4, 10^5, 10^6 for every implementation (native, NumPy baseline, pure-Python fallback,
+rustworkx, networkx, plain dicts) and 10^7 for the native backend and the NumPy baseline, each
+figure the median and min-max of several repeats (implementations alternating within each);
+the result comparison against native; peak-memory probes; the performance targets. Writes
+benches/results/results.json, benches/results/plot.png and benches/results/MACHINE.md; then
+``python benches/readme_table.py`` puts the new figures into the README. Extra arguments go to
 ``offload-tree bench --full`` (for instance ``--impls native,rustworkx`` or ``--repeats 5``).
 
 Usage: ``python benches/run.py`` after ``pip install '.[bench]'`` (or ``maturin develop

@@ -184,6 +184,53 @@ def test_bench_help_lists_the_flags() -> None:
         assert flag in proc.stdout
 
 
+def _readme_table(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "readme_table.py"), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)},
+    )  # fmt: skip
+
+
+def test_readme_table_matches_the_committed_results_json() -> None:
+    proc = _readme_table("--check")
+    assert proc.returncode == 0, proc.stderr
+    readme = (ROOT / "README.md").read_text()
+    doc = json.loads((ROOT / "benches" / "results" / "results.json").read_text())
+    # The table really comes from that file: its native build median is in the README.
+    n = report.readme_size(BenchResult.from_json(doc))
+    row = next(r for r in doc["results"] if (r["impl"], r["n"], r["op"]) == ("native", n, "build"))
+    assert f"| build | {report.format_ms(row['median_ms'])} (" in readme
+
+
+def test_readme_table_check_fails_on_a_stale_table_and_rewrite_fixes_it(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(report.README_START)
+    stale = readme[:start] + readme[start:].replace("| walk | ", "| walk | 9", 1)
+    path = tmp_path / "README.md"
+    path.write_text(stale)
+    proc = _readme_table("--check", "--readme", str(path))
+    assert proc.returncode == 1
+    assert "does not match" in proc.stderr
+    assert _readme_table("--readme", str(path)).returncode == 0
+    assert path.read_text() == readme
+    path.write_text("no markers here\n")
+    assert _readme_table("--check", "--readme", str(path)).returncode == 2
+
+
+def test_readme_table_renders_numpy_column_and_paired_ratios() -> None:
+    res = BenchResult(config=BenchConfig(sizes=[10**6], impls=["native", "numpy"]))
+    for op in OPERATIONS:
+        res.measurements.append(Measurement("native", 10**6, op, [1_000_000, 2_000_000, 4_000_000]))
+        res.measurements.append(Measurement("numpy", 10**6, op, [3_000_000, 4_000_000, 4_000_000]))
+    table = report.render_readme_table(res)
+    lines = table.splitlines()
+    assert "| operation | native | numpy | native vs numpy |" in lines
+    assert (
+        "| walk | 2.00 (1.00\u20134.00) | 4.00 (3.00\u20134.00) | 2.0x (1.0x\u20133.0x) |" in lines
+    )
+
+
 def test_benches_run_py_forwards_to_bench_full() -> None:
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benches" / "run.py"), "--help"],
@@ -228,10 +275,33 @@ def test_table_has_ratio_columns_against_native() -> None:
     assert "native ms" in header and "native vs rustworkx" in header
     assert "native vs networkx" in header
     build = next(ln for ln in table.splitlines() if ln.split()[1:2] == ["build"])
-    assert build.split() == ["10^6", "build", "0.200", "3.00", "50.0", "15x", "250x"]
-    # Every line has the same width up to trailing spaces: the columns align.
-    widths = {len(ln) for ln in table.splitlines()[2:] if ln}
+    # Every figure with its spread; equal repeats give a collapsed ratio range.
+    assert build.split() == [
+        "10^6", "build", "0.200", "[0.200-0.200]", "3.00", "[3.00-3.00]", "50.0",
+        "[50.0-50.0]", "15x", "250x",
+    ]  # fmt: skip
+    # Every row line has the same width up to trailing spaces: the columns align.
+    widths = {len(ln) for ln in table.splitlines()[2:] if ln and not ln.startswith("(")}
     assert len(widths) == 1
+
+
+def test_table_shows_spread_of_times_and_of_paired_ratios() -> None:
+    res = BenchResult(config=BenchConfig(sizes=[1000], impls=["native", "numpy"]))
+    for op in OPERATIONS:
+        res.measurements.append(Measurement("native", 1000, op, [1_000_000, 2_000_000, 4_000_000]))
+        res.measurements.append(Measurement("numpy", 1000, op, [3_000_000, 4_000_000, 4_000_000]))
+    walk = next(ln for ln in report.render_table(res).splitlines() if " walk " in ln)
+    # native 2 ms [1-4]; numpy 4 ms [3-4]; per-repeat ratios 3, 2, 1 -> 2.0x [1.0x-3.0x].
+    assert walk.split() == [
+        "10^3",
+        "walk",
+        "2.00",
+        "[1.00-4.00]",
+        "4.00",
+        "[3.00-4.00]",
+        "2.0x",
+        "[1.0x-3.0x]",
+    ]
 
 
 def test_targets_report_met_and_missed() -> None:
@@ -303,6 +373,9 @@ def test_adapters_do_the_same_work_as_the_python_backend(name: str) -> None:
     if name == "native":
         got_walk = _global_id(got["walk"], w.n_neighbors, w.n_paths)
         got_term = _global_id(got["terminate_1pct"].terminated, w.n_neighbors, w.n_paths)
+    elif name == "numpy":
+        got_walk = _global_id(got["walk"], w.n_neighbors, w.n_paths)
+        got_term = _global_id(got["terminate_1pct"].handles, w.n_neighbors, w.n_paths)
     else:
         got_walk, got_term = list(got["walk"]), list(got["terminate_1pct"])
     if name == "rustworkx":

@@ -359,6 +359,8 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     result.machine["load_average_start"] = load_start
 
     print(report.render_table(result))
+    for line in report.render_comparisons(result.comparisons):
+        print(line)
     if result.memory:
         print()
         print(report.render_memory(result.memory))

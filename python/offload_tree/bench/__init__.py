@@ -1,9 +1,11 @@
 """Benchmarks of offload-tree against the baselines a user would otherwise pick.
 
 The workload W(N) (:mod:`.workload`), one adapter per implementation with the same six
-operations (:mod:`.ot_adapter` for offload-tree's two backends, :mod:`.baselines` for
-rustworkx, networkx and plain dicts), the timing loop (:mod:`.runner`), peak-memory probes
-(:mod:`.memory`), and the table / JSON / plot output (:mod:`.report`). The command line is
+operations (:mod:`.ot_adapter` for offload-tree's two backends, :mod:`.numpy_baseline` for the
+vectorised NumPy implementation, :mod:`.baselines` for rustworkx, networkx and plain dicts),
+the timing loop (:mod:`.runner`), the result comparison against the native backend
+(:mod:`.compare`), peak-memory probes (:mod:`.memory`), and the table / JSON / plot / README
+table output (:mod:`.report`). The command line is
 ``offload-tree bench`` (:mod:`offload_tree._cli`); the full matrix is ``benches/run.py``.
 """
 

@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from offload_tree.bench.workload import Workload
 
 
@@ -35,6 +37,9 @@ class Adapter(ABC):
     max_n: ClassVar[int] = 10**6
     requires: ClassVar[tuple[str, ...]] = ()
     install_hint: ClassVar[str] = "the [bench] extra: pip install '.[bench]'"
+    comparable: ClassVar[bool] = False
+    """True when :meth:`canonical` turns results into columns comparable with offload-tree's
+    (the runner then checks them against the native backend's, untimed)."""
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -96,6 +101,18 @@ class Adapter(ABC):
         method: Callable[[], Any] = getattr(self, op)
         return method
 
+    def canonical(self, op: str, result: Any) -> dict[str, np.ndarray] | None:
+        """``result`` of ``op`` as the columns of :mod:`offload_tree.bench.compare`; untimed.
+
+        None (the default) when this implementation's results are not comparable.
+        """
+        return None
+
+    def follow_tree_id(self, tree_id: int) -> None:
+        """Use ``tree_id`` for the handles of the next tree, where the implementation chooses
+        its own ids (the NumPy baseline); a no-op for the others. Untimed."""
+        del tree_id  # offload-tree and the graph baselines take their ids as they come
+
     def check(self, op: str, result: Any) -> None:
         """Verify ``result`` of ``op`` has the size a correct run gives; untimed.
 
@@ -124,6 +141,7 @@ class Adapter(ABC):
 #: optional dependency only disables its own adapter.
 ADAPTERS: dict[str, str] = {
     "native": "offload_tree.bench.ot_adapter:NativeAdapter",
+    "numpy": "offload_tree.bench.numpy_baseline:NumpyAdapter",
     "python": "offload_tree.bench.ot_adapter:PythonAdapter",
     "rustworkx": "offload_tree.bench.baselines:RustworkxAdapter",
     "networkx": "offload_tree.bench.baselines:NetworkxAdapter",

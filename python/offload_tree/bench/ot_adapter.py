@@ -26,6 +26,7 @@ class OffloadTreeAdapter(Adapter):
 
     backend: ClassVar[str]
     engine_module: ClassVar[str]
+    comparable: ClassVar[bool] = True
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -69,15 +70,16 @@ class OffloadTreeAdapter(Adapter):
         ot = self._ot
         return ot.OffloadStateTree(ot.SimulatedTarget(), backend=self.backend)
 
-    def build(self) -> np.ndarray:
-        """Three batch calls; the handle arrays of one layer index the next one's parents."""
+    def build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Three batch calls; the handle arrays of one layer index the next one's parents.
+        Returns the three handle arrays (neighbors, paths, connections)."""
         w = self.w
         tree = self._new_tree()
         neighbors = tree.add_neighbors(w.macs)
         paths = tree.add_paths(neighbors[w.path_neighbor], w.path_sources, w.path_destinations)
         tcps: np.ndarray = tree.add_tcps(paths[w.tcp_path], w.local_ports, w.remote_ports)
         self.tree, self.neighbors, self.paths, self.tcps = tree, neighbors, paths, tcps
-        return tcps
+        return neighbors, paths, tcps
 
     def walk(self) -> np.ndarray:
         """``tree.walk()``: a uint64 array of every handle in block-list pre-order."""
@@ -100,6 +102,12 @@ class OffloadTreeAdapter(Adapter):
         """``terminate(every 100th neighbor, cascade=True)``; returns the TerminateResult."""
         assert self.neighbors is not None
         return self.tree.terminate(self.neighbors[self.w.terminate_neighbors], cascade=True)
+
+    def canonical(self, op: str, result: Any) -> dict[str, np.ndarray]:
+        """The result's columns (:func:`offload_tree.bench.compare.canonical_offload_tree`)."""
+        from offload_tree.bench.compare import canonical_offload_tree
+
+        return canonical_offload_tree(op, result)
 
     def check(self, op: str, result: Any) -> None:
         """Lengths as in the base class, plus: no block failed, every update succeeded."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
-from offload_tree.bench.runner import BenchResult, format_n
+from offload_tree.bench.runner import BenchResult, Measurement, format_n
 from offload_tree.bench.workload import OPERATIONS
 
 #: Time budgets of the issue for the native backend at N = 10**6, in ms.
@@ -60,10 +61,50 @@ def speedup(result: BenchResult, other: str, n: int, op: str) -> float | None:
     return oth.median_ns / ref.median_ns
 
 
+def speedup_spread(
+    result: BenchResult, other: str, n: int, op: str
+) -> tuple[float, float, float] | None:
+    """Median, min and max of the per-repeat ratios ``time(other) / time(native)``.
+
+    Implementations alternate within a repeat, so repeat i of both ran under the same load and
+    their ratio is a pair; with unequal repeat counts (results merged from two runs) the
+    ratio of the medians stands alone, min = max = median.
+    """
+    ref = result.get(REFERENCE, n, op)
+    oth = result.get(other, n, op)
+    if ref is None or oth is None:
+        return None
+    if len(ref.times_ns) != len(oth.times_ns) or min(ref.times_ns) <= 0:
+        ratio = speedup(result, other, n, op)
+        return None if ratio is None else (ratio, ratio, ratio)
+    ratios = [o / r for o, r in zip(oth.times_ns, ref.times_ns, strict=True)]
+    return float(statistics.median(ratios)), min(ratios), max(ratios)
+
+
+def format_spread(m: Measurement | None, dash: str = "-") -> str:
+    """``median [min-max]`` in ms, each with :func:`format_ms`; "-" for missing."""
+    if m is None:
+        return "-"
+    lo, hi = format_ms(m.min_ms), format_ms(m.max_ms)
+    return f"{format_ms(m.median_ms)} [{lo}{dash}{hi}]"
+
+
+def format_ratio_spread(spread: tuple[float, float, float] | None, dash: str = "-") -> str:
+    """``median [min-max]`` of ratios, each with :func:`format_ratio`; "-" for missing."""
+    if spread is None:
+        return "-"
+    med, lo, hi = spread
+    if lo == hi == med:
+        return format_ratio(med)
+    return f"{format_ratio(med)} [{format_ratio(lo)}{dash}{format_ratio(hi)}]"
+
+
 def render_table(result: BenchResult) -> str:
     """The aligned table: one row per (N, operation), times in ms, then "native vs X" ratios.
 
-    Ratio columns appear only when the native backend was measured (it is the reference).
+    Every figure is ``median [min-max]`` over the repeats; a ratio's spread is that of the
+    per-repeat ratios. Ratio columns appear only when the native backend was measured (it is
+    the reference).
     """
     impls = result.impls_run()
     others = [i for i in impls if i != REFERENCE] if REFERENCE in impls else []
@@ -74,10 +115,9 @@ def render_table(result: BenchResult) -> str:
         for op in OPERATIONS:
             row = [format_n(n), op]
             for impl in impls:
-                m = result.get(impl, n, op)
-                row.append(format_ms(m.median_ms if m else None))
+                row.append(format_spread(result.get(impl, n, op)))
             for impl in others:
-                row.append(format_ratio(speedup(result, impl, n, op)))
+                row.append(format_ratio_spread(speedup_spread(result, impl, n, op)))
             rows.append(row)
     widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
 
@@ -96,10 +136,139 @@ def render_table(result: BenchResult) -> str:
             lines.append("")
         prev_n = row[0]
         lines.append(fmt(row))
+    lines.append("")
+    lines.append("(ms: median [min-max] over the repeats; native vs X: X's time / native's, "
+                 "per repeat)")  # fmt: skip
     if not others and impls:
-        lines.append("")
         lines.append("(no ratio columns: the native backend was not measured)")
     return "\n".join(lines)
+
+
+#: Column titles of the README table, by implementation.
+README_LABELS: dict[str, str] = {
+    "native": "native",
+    "numpy": "numpy",
+    "python": "python fallback",
+    "rustworkx": "rustworkx",
+    "networkx": "networkx",
+    "dicts": "dicts",
+}
+#: Row titles of the README table, by operation.
+README_OPERATIONS: dict[str, str] = {
+    "build": "build",
+    "walk": "walk",
+    "offload_all": "offload all",
+    "query_all": "query all",
+    "update_mtu": "update MTU",
+    "terminate_1pct": "terminate 1 %",
+}
+#: The range sign of the README table (an en dash, as typeset ranges are written).
+DASH = "\u2013"
+#: The baseline whose ratio to native the README table shows.
+README_RATIO = "numpy"
+
+
+#: The comments around the generated table in README.md.
+README_START = "<!-- bench-table:start -->"
+README_END = "<!-- bench-table:end -->"
+
+
+def load_result(path: Path) -> BenchResult:
+    """A results.json file read back as a :class:`BenchResult`."""
+    return BenchResult.from_json(json.loads(Path(path).read_text()))
+
+
+def readme_with_table(readme: str, results: Path) -> str:
+    """``readme`` with the text between the table markers replaced by the table rendered
+    from ``results``; ValueError when the markers are missing or out of order."""
+    start = readme.find(README_START)
+    end = readme.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"the README needs the markers {README_START} ... {README_END}")
+    table = render_readme_table(load_result(results))
+    head = readme[: start + len(README_START)]
+    return f"{head}\n{table}\n{readme[end:]}"
+
+
+def readme_size(result: BenchResult) -> int | None:
+    """The N the README table shows: the largest at which native and another ran."""
+    sizes = [
+        n
+        for n in result.sizes_run()
+        if result.get(REFERENCE, n, OPERATIONS[0])
+        and any(result.get(i, n, OPERATIONS[0]) for i in result.impls_run() if i != REFERENCE)
+    ]
+    return max(sizes) if sizes else None
+
+
+def render_readme_table(result: BenchResult, source: str = "benches/results/results.json") -> str:
+    """The README's benchmark table (markdown) at :func:`readme_size`, from a result.
+
+    One row per operation; one column per implementation measured at that N, each cell
+    ``median (min-max)`` in ms (an en dash in the range); then "native vs numpy": how many
+    times faster native is, the median and spread of the per-repeat ratios. A lead line
+    names the run it comes from.
+    """
+    n = readme_size(result)
+    if n is None:
+        return f"(no run in `{source}` measured the native backend beside another)"
+    impls = [i for i in result.impls_run() if result.get(i, n, OPERATIONS[0])]
+    ratio = README_RATIO if README_RATIO in impls and REFERENCE in impls else None
+    machine = result.machine or {}
+    cpu = machine.get("cpu") or machine.get("cpu_model") or "unknown CPU"
+    cpus = machine.get("logical_cpus") or machine.get("cpu_count")
+    reps = {len(m.times_ns) for m in result.measurements if m.n == n}
+    rep_text = "/".join(str(r) for r in sorted(reps))
+    started = result.started[:10] if result.started else "unknown date"
+    where = f"{cpu}, {cpus} CPUs" if cpus else str(cpu)
+    lead = (
+        f"Latest run (`{source}`, {started}, {where}), N = {format_n(n)}: median time in ms "
+        f"(min{DASH}max over {rep_text} repeats"
+        + (", implementations alternating within each repeat)" if result.load else ")")
+    )
+    if ratio:
+        lead += ", and how many times faster native is than numpy (per-repeat ratios)"
+    lines = [lead + ".", ""]
+    header = ["operation"] + [README_LABELS.get(i, i) for i in impls]
+    if ratio:
+        header.append("native vs numpy")
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for op in OPERATIONS:
+        cells = [README_OPERATIONS.get(op, op)]
+        for impl in impls:
+            m = result.get(impl, n, op)
+            cells.append(
+                "-"
+                if m is None
+                else f"{format_ms(m.median_ms)} ({format_ms(m.min_ms)}{DASH}{format_ms(m.max_ms)})"
+            )
+        if ratio:
+            spread = speedup_spread(result, ratio, n, op)
+            if spread is None:
+                cells.append("-")
+            else:
+                med, lo, hi = spread
+                cells.append(f"{format_ratio(med)} ({format_ratio(lo)}{DASH}{format_ratio(hi)})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render_comparisons(comparisons: list[dict[str, Any]]) -> list[str]:
+    """One line per compared implementation: at which N its results equalled native's, and
+    at which they did not."""
+    lines: list[str] = []
+    for impl in dict.fromkeys(c["impl"] for c in comparisons):
+        equal = [format_n(c["n"]) for c in comparisons if c["impl"] == impl and c["equal"]]
+        differ = [format_n(c["n"]) for c in comparisons if c["impl"] == impl and not c["equal"]]
+        text = f"results of {impl} vs native (every operation, untimed): "
+        parts = []
+        if equal:
+            parts.append(f"equal at N = {', '.join(equal)}")
+        if differ:
+            parts.append(f"DIFFERENT at N = {', '.join(differ)}")
+        lines.append(text + "; ".join(parts))
+    return lines
 
 
 def evaluate_targets(result: BenchResult) -> list[dict[str, Any]]:
@@ -203,6 +372,7 @@ def write_plot(result: BenchResult, path: Path) -> Path:
         "rustworkx": ("tab:blue", "^"),
         "networkx": ("tab:green", "v"),
         "dicts": ("tab:purple", "D"),
+        "numpy": ("tab:brown", "P"),
     }
     labels = result.to_json()["labels"]
     for idx, op in enumerate(OPERATIONS):
