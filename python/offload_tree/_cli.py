@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Time the workload W(N) -- N TCP connections, N/100 paths, N/1000 neighbors -- "
             "build, walk, offload all, query all, update every path MTU, cascade-terminate 1% "
             "of the neighbors, on offload-tree's native and pure-Python backends and on the "
-            "baselines rustworkx, networkx and plain Python dicts. Each figure is the median "
-            "of several runs in this process."
+            "baselines a vectorised NumPy implementation, rustworkx, networkx and plain Python "
+            "dicts, whose results are checked against native's. Each figure is the median "
+            "of several runs in this process, with its min-max."
         ),
     )
     bench.add_argument(
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.add_argument(
         "--impls", type=parse_impls, metavar="NAME[,NAME...]",
-        help="implementations: native, python, rustworkx, networkx, dicts, or all (default)",
+        help="implementations: native, numpy, python, rustworkx, networkx, dicts, or all (default)",
     )  # fmt: skip
     bench.add_argument(
         "--repeats", type=positive_int, metavar="R",

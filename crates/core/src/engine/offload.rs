@@ -71,9 +71,10 @@ impl Engine {
         // Then allocate the admitted ones in order of first mention: parents still come first,
         // and the host's connections are visited in request order (mostly slot order) rather
         // than tree order, in which one path's connections lie far apart in memory.
-        for (&h, &at) in placement.handles.iter().zip(&placement.positions) {
-            let at = at as usize;
-            if !list.referenced[at] && list.statuses[at] == NO_STATUS {
+        let objects = placement.handles.iter().zip(&placement.positions);
+        for ((&h, &at), &referenced) in objects.zip(&placement.referenced) {
+            // Every block is admitted when no decision was made.
+            if !referenced && (decisions == 0 || list.statuses[at as usize] == NO_STATUS) {
                 self.allocate(h);
             }
         }

@@ -32,6 +32,9 @@ pub struct BlockList {
 pub struct Placement {
     pub handles: Vec<Handle>,
     pub positions: Vec<u32>,
+    /// Whether each object was offloaded already (its block only references it), in the
+    /// same order: read here front to back rather than at scattered block positions.
+    pub referenced: Vec<bool>,
 }
 
 /// Finds each block's parent during a pass in block order, without storing a parent array:
@@ -192,6 +195,7 @@ impl BlockList {
             referenced: node_referenced,
             ..
         } = forest;
+        let referenced = node_referenced;
 
         let n = node_handles.len();
         // Subtree sizes: children come after their parent, so one backward pass sums them.
@@ -235,7 +239,7 @@ impl BlockList {
             span[i] = at + 1;
             node_parents[i] = at;
             list.handles[at as usize] = node_handles[i].raw();
-            list.referenced[at as usize] = node_referenced[i];
+            list.referenced[at as usize] = referenced[i];
         }
         drop(span);
         let positions = node_parents;
@@ -262,6 +266,7 @@ impl BlockList {
         let placement = Placement {
             handles: node_handles,
             positions,
+            referenced,
         };
         Ok((list, placement))
     }
