@@ -99,3 +99,25 @@ def test_connections_at_their_defaults_share_nothing_a_change_can_reach(make_tre
     assert [s.rcv_nxt for s in states] == [0, 5, 0, 0, 0]
     tree.update(c, rcv_indication_size=9)
     assert (tree.state(c).rcv_indication_size, tree.state(d).rcv_indication_size) == (9, 0)
+
+
+def test_a_query_checks_the_same_way_with_and_without_a_fault_aimed_somewhere(make_tree):
+    # With no fault aimed anywhere a query cannot change the tree, and the native engine reads
+    # as it resolves; the checks must still come out as when it resolves everything first: an
+    # invalid handle anywhere wins over one that is not offloaded, duplicates count once.
+    import offload_tree as ot
+    import pytest
+
+    for aim_a_fault in (False, True):
+        tree = make_tree()
+        a, b, c = _connections(tree, 3)
+        tree.initiate_offload([a, b])
+        if aim_a_fault:
+            tree.target.inject_fault(b, ot.Status.FAILURE, operation="query")
+        with pytest.raises(ot.InvalidHandleError):
+            tree.query([c, a, a + (1 << 60)])
+        with pytest.raises(ot.StateError, match="not offloaded"):
+            tree.query([a, c, a])
+        result = tree.query([a, a, a])
+        assert list(result.handles) == [a]
+        assert tree.stats()["operations"]["query"]["requested"] == 1

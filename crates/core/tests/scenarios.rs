@@ -178,7 +178,7 @@ fn nothing_is_lost_on_terminate() {
     assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
     assert_eq!(outcome.received[&0], b"hello world");
     assert_eq!(outcome.total_received, 11);
-    match &outcome.delegated.get(0).unwrap() {
+    match &outcome.delegated_at(0).unwrap() {
         Delegated::Tcp(d) => {
             assert_eq!(d.rcv_nxt, 11);
             assert_eq!(d.snd_nxt, 1000);

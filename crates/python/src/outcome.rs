@@ -42,8 +42,7 @@ impl PyOutcome {
     fn delegated_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
         let delegated = self
             .inner
-            .delegated
-            .get(i)
+            .delegated_at(i)
             .ok_or_else(|| PyIndexError::new_err(i))?;
         let dict = PyDict::new(py);
         for (name, value) in delegated.fields() {

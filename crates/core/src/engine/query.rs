@@ -4,8 +4,8 @@
 //! (returning-the-completion-status-of-a-query-offload-operation.md).
 
 use super::types::{Delegated, Outcome};
-use super::Engine;
-use crate::host::layer_of;
+use super::{check_batch, not_offloaded as not_offloaded_error, Engine};
+use crate::host::{layer_of, SeenSet, NO_CONTEXT};
 use crate::model::{Handle, Layer, Operation, Result, Status};
 
 impl Engine {
@@ -13,6 +13,9 @@ impl Engine {
     /// status per object; and what the host terminated because a query failed (the failed
     /// objects and their offloaded dependents, dependents first, then the releases).
     pub fn query(&mut self, raws: &[u64]) -> Result<(Outcome, Outcome)> {
+        if self.target.faults.is_empty() {
+            return self.query_unfaulted(raws);
+        }
         let handles = self.resolve_offloaded(raws, "query it")?;
         let mut outcome = Outcome::with_capacity(handles.len());
         let mut failed = Vec::new();
@@ -52,6 +55,53 @@ impl Engine {
             terminated = self.upload(&order);
         }
         Ok((outcome, terminated))
+    }
+
+    /// `query` when no fault is aimed at anything, so that the query changes nothing: one
+    /// pass that resolves each handle and reads its state at once (a failure anywhere drops
+    /// what was read). It checks, and polls for interrupts, exactly as `resolve_offloaded`
+    /// does: an invalid handle anywhere wins over one that is not offloaded.
+    fn query_unfaulted(&mut self, raws: &[u64]) -> Result<(Outcome, Outcome)> {
+        check_batch(raws.len())?;
+        let mut seen = SeenSet::new(&self.host, &self.budget)?;
+        let mut outcome = Outcome::default();
+        outcome.reserve(raws.len(), &self.budget)?;
+        let mut not_offloaded = None;
+        for (i, &raw) in raws.iter().enumerate() {
+            self.interrupts.poll(i)?;
+            let (h, context) = self.host.resolve_context(raw)?;
+            if !seen.insert(h) || not_offloaded.is_some() {
+                continue;
+            }
+            if context == NO_CONTEXT {
+                not_offloaded = Some(h);
+                continue;
+            }
+            match layer_of(h) {
+                Layer::Neighbor => {
+                    let nic_reachability_delta =
+                        self.target.neighbor(context).nic_reachability_delta;
+                    let delegated = Delegated::Neighbor {
+                        nic_reachability_delta,
+                    };
+                    outcome.push(raw, Status::Success, &delegated);
+                }
+                Layer::Path => outcome.push(raw, Status::Success, &Delegated::Path),
+                Layer::Tcp => {
+                    let live = self.target.live_delegated(context);
+                    let snapshot = self.host.tcp_delegated(h);
+                    let defaults = live.is_none() && !self.host.tcp_states.has_copy(h.slot());
+                    outcome.push_tcp(raw, Status::Success, live.unwrap_or(snapshot), defaults);
+                }
+            }
+        }
+        if let Some(h) = not_offloaded {
+            return Err(not_offloaded_error(h, "query it"));
+        }
+        let counter = &mut self.counts.query;
+        counter.requested += outcome.len() as u64;
+        counter.succeeded += outcome.len() as u64;
+        Ok((outcome, Outcome::default()))
     }
 
     /// The host's copy of the delegated state of `h`: its values as of the last offload,

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{EventKind, Status, TcpDelegated, TcpState, Value};
+use crate::model::{
+    Budget, EventKind, Handle, Layer, Result, Status, TcpDelegated, TcpState, Value,
+};
 
 /// The arguments of `add_neighbor`.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,36 +76,22 @@ impl Delegated {
     }
 }
 
-/// One row of [`DelegatedRows`]: 8 bytes, whatever the layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Row {
-    Neighbor(u32),
-    Path,
-    /// An index in `DelegatedRows::copies`, or `DEFAULTS`.
-    Tcp(u32),
-}
-
-/// `Row::Tcp` of a connection whose delegated variables are the defaults.
+/// A connection row of [`DelegatedRows`] whose delegated variables are the defaults.
 const DEFAULTS: u32 = u32::MAX;
 
-/// The delegated state of each object of an [`Outcome`], as a column. A connection whose
-/// delegated variables are still the defaults (most of a large query or terminate) shares
-/// one copy of them instead of carrying 88 bytes: the values are the same snapshot, at a
-/// ninth of the bytes to write.
+/// The delegated state of each object of an [`Outcome`], as a column of 4-byte rows read
+/// with the object's layer: a neighbor's NicReachabilityDelta, nothing for a path, and for a
+/// connection an index into `copies`, or `DEFAULTS`. A connection whose delegated variables
+/// are still the defaults (most of a large query or terminate) shares one copy of them
+/// instead of carrying 88 bytes: the values are the same snapshot, at a twentieth of the
+/// bytes to write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DelegatedRows {
-    rows: Vec<Row>,
+    rows: Vec<u32>,
     copies: Vec<TcpDelegated>,
 }
 
 impl DelegatedRows {
-    pub fn with_capacity(n: usize) -> Self {
-        DelegatedRows {
-            rows: Vec::with_capacity(n),
-            copies: Vec::new(),
-        }
-    }
-
     pub fn len(&self) -> usize {
         self.rows.len()
     }
@@ -112,16 +100,20 @@ impl DelegatedRows {
         self.rows.is_empty()
     }
 
+    /// Makes room for `additional` rows, fallibly.
+    pub(crate) fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
+        budget.reserve(&mut self.rows, additional)
+    }
+
     /// Appends one object's delegated state.
     pub(crate) fn push(&mut self, delegated: &Delegated) {
-        let row = match delegated {
+        match delegated {
             Delegated::Neighbor {
                 nic_reachability_delta,
-            } => Row::Neighbor(*nic_reachability_delta),
-            Delegated::Path => Row::Path,
-            Delegated::Tcp(d) => return self.push_tcp(d, false),
-        };
-        self.rows.push(row);
+            } => self.rows.push(*nic_reachability_delta),
+            Delegated::Path => self.rows.push(0),
+            Delegated::Tcp(d) => self.push_tcp(d, false),
+        }
     }
 
     /// Appends a connection's delegated variables; `defaults` says they are the defaults
@@ -129,29 +121,25 @@ impl DelegatedRows {
     pub(crate) fn push_tcp(&mut self, delegated: &TcpDelegated, defaults: bool) {
         debug_assert!(!defaults || delegated == &TcpState::defaults().delegated);
         let row = if defaults {
-            Row::Tcp(DEFAULTS)
+            DEFAULTS
         } else {
             self.copies.push(*delegated);
-            Row::Tcp((self.copies.len() - 1) as u32)
+            (self.copies.len() - 1) as u32
         };
         self.rows.push(row);
     }
 
-    /// The delegated state of row `i`.
-    pub fn get(&self, i: usize) -> Option<Delegated> {
-        Some(match *self.rows.get(i)? {
-            Row::Neighbor(nic_reachability_delta) => Delegated::Neighbor {
-                nic_reachability_delta,
+    /// The delegated state of row `i`, an object of `layer`.
+    pub fn get(&self, i: usize, layer: Layer) -> Option<Delegated> {
+        let row = *self.rows.get(i)?;
+        Some(match layer {
+            Layer::Neighbor => Delegated::Neighbor {
+                nic_reachability_delta: row,
             },
-            Row::Path => Delegated::Path,
-            Row::Tcp(DEFAULTS) => Delegated::Tcp(TcpState::defaults().delegated),
-            Row::Tcp(copy) => Delegated::Tcp(self.copies[copy as usize]),
+            Layer::Path => Delegated::Path,
+            Layer::Tcp if row == DEFAULTS => Delegated::Tcp(TcpState::defaults().delegated),
+            Layer::Tcp => Delegated::Tcp(self.copies[row as usize]),
         })
-    }
-
-    /// Every row's delegated state, in order.
-    pub fn iter(&self) -> impl Iterator<Item = Delegated> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
     }
 }
 
@@ -173,7 +161,10 @@ impl Outcome {
         Outcome {
             handles: Vec::with_capacity(n),
             statuses: Vec::with_capacity(n),
-            delegated: DelegatedRows::with_capacity(n),
+            delegated: DelegatedRows {
+                rows: Vec::with_capacity(n),
+                copies: Vec::new(),
+            },
             received: HashMap::new(),
             total_received: 0,
         }
@@ -185,6 +176,19 @@ impl Outcome {
 
     pub fn is_empty(&self) -> bool {
         self.handles.is_empty()
+    }
+
+    /// Makes room for `additional` objects, fallibly.
+    pub(crate) fn reserve(&mut self, additional: usize, budget: &Budget) -> Result<()> {
+        budget.reserve(&mut self.handles, additional)?;
+        budget.reserve(&mut self.statuses, additional)?;
+        self.delegated.reserve(additional, budget)
+    }
+
+    /// The delegated state of the `i`-th object.
+    pub fn delegated_at(&self, i: usize) -> Option<Delegated> {
+        let layer = Handle::from_raw(*self.handles.get(i)?).layer()?;
+        self.delegated.get(i, layer)
     }
 
     /// Appends one object with its status and delegated state.
