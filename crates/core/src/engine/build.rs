@@ -2,7 +2,7 @@
 //! `remove` (docs/DESIGN.md §4, §8). A batch validates every item before it adds any.
 
 use super::types::NeighborArgs;
-use super::{check_length, Engine};
+use super::{check_length, Engine, POLL_EVERY};
 use crate::error;
 use crate::host::{layer_of, TcpKey};
 use crate::model::{
@@ -202,14 +202,20 @@ impl Engine {
         if n >= BULK_CLAIMS && !self.interrupts.armed() {
             // Store all, then claim all in table order: a conflict unwinds and the loop
             // below runs to name it exactly (the first offending item, as it would).
-            for i in 0..n {
-                self.poll_unwinding(i, &out, slots_before)?;
-                let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
-                out.push(
-                    self.host
-                        .insert_tcp_unclaimed(parents[i], local, remote)
-                        .raw(),
-                );
+            // Linked to their paths a chunk at a time (`link_tcps`), with scratch the size
+            // of a chunk; an interrupt unwinds what a chunk left unlinked as well.
+            let chunk = POLL_EVERY.min(n);
+            let mut order = self.budget.vec(chunk)?;
+            for start in (0..n).step_by(chunk) {
+                let end = (start + chunk).min(n);
+                for i in start..end {
+                    self.poll_unwinding(i, &out, slots_before)?;
+                    let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
+                    let h = self.host.insert_tcp_unclaimed(parents[i], local, remote);
+                    out.push(h.raw());
+                }
+                self.host
+                    .link_tcps(&parents[start..end], &out[start..end], &mut order);
             }
             let mut keys = self.budget.vec(n)?;
             keys.extend((0..n).map(|i| {

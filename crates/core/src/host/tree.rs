@@ -510,14 +510,42 @@ impl HostTree {
     }
 
     /// Stores a connection without claiming its 4-tuple, for a batch that claims them all at
-    /// once afterwards (`claim_tcps`), and unwinds if that fails. Every variable but the
-    /// ports has its default (`add_tcps`).
+    /// once afterwards (`claim_tcps`), and unwinds if that fails; nor is it among its path's
+    /// dependents until `link_tcps`. Every variable but the ports has its default
+    /// (`add_tcps`).
     pub(crate) fn insert_tcp_unclaimed(&mut self, path: Handle, local: u16, remote: u16) -> Handle {
         let (slot, generation) = self.tcps.insert(Tcp::new(path, local, remote));
         self.tcp_states.put_defaults(slot);
-        let h = Handle::new(self.id, Layer::Tcp, generation, slot);
-        self.path_mut(path).tcps.push(h);
-        h
+        Handle::new(self.id, Layer::Tcp, generation, slot)
+    }
+
+    /// Appends connections `tcps[i]` (stored by `insert_tcp_unclaimed`) to the dependents of
+    /// their paths `paths[i]`, keeping each path's order. Pushed in input order, a batch
+    /// writes to every path's list in turn, and each push misses the cache (a few thousand
+    /// lists outgrow it); here they are pushed a bucket of neighbouring path slots at a time,
+    /// whose lists stay in the cache. `order` is scratch, reused across calls.
+    pub(crate) fn link_tcps(&mut self, paths: &[Handle], tcps: &[u64], order: &mut Vec<u32>) {
+        const BUCKETS: usize = 256;
+        let slots = self.paths.slot_count().max(1);
+        let bucket = |p: Handle| p.slot() as usize * BUCKETS / slots;
+        let mut starts = [0u32; BUCKETS + 1];
+        for &p in paths {
+            starts[bucket(p) + 1] += 1;
+        }
+        for b in 1..starts.len() {
+            starts[b] += starts[b - 1];
+        }
+        order.clear();
+        order.resize(paths.len(), 0);
+        for (i, &p) in paths.iter().enumerate() {
+            let at = &mut starts[bucket(p)];
+            order[*at as usize] = i as u32;
+            *at += 1;
+        }
+        for &i in order.iter() {
+            let i = i as usize;
+            self.path_mut(paths[i]).tcps.push(Handle::from_raw(tcps[i]));
+        }
     }
 
     /// Claims the 4-tuples of connections stored by `insert_tcp_unclaimed`, all at once
@@ -547,8 +575,13 @@ impl HostTree {
             self.unindex(h);
             match layer_of(h) {
                 Layer::Tcp => {
+                    // A batch unwound before `link_tcps` reached it is in no list yet: then
+                    // its path's last dependent is an earlier connection.
                     let path = self.tcp(h).path;
-                    self.path_mut(path).tcps.pop();
+                    let dependents = &mut self.path_mut(path).tcps;
+                    if dependents.last() == Some(&h) {
+                        dependents.pop();
+                    }
                     self.tcps.unwind(h.slot(), fresh);
                     self.tcp_states.unwind(h.slot(), fresh);
                 }
@@ -760,6 +793,27 @@ pub(crate) mod tests {
         tree.unwind(&[reused.raw(), fresh.raw()], before.tcps.slot_count());
         assert_eq!(tree, before);
         assert_eq!(tree.tcp_states, before.tcp_states);
+    }
+
+    #[test]
+    fn a_batch_links_in_each_paths_order_and_unwinds_linked_or_not() {
+        let (mut tree, [_n1, p1, p2, t1, t2, t3]) = example();
+        let before = tree.clone();
+        let parents = [p2, p1, p2, p1, p2];
+        let added: Vec<u64> = parents
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| tree.insert_tcp_unclaimed(p, 100 + i as u16, 80).raw())
+            .collect();
+        let mut order = Vec::new();
+        tree.link_tcps(&parents[..3], &added[..3], &mut order);
+        let raw = |h: &Handle| h.raw();
+        let tail = |tree: &HostTree, p| tree.children(p).iter().map(raw).collect::<Vec<_>>();
+        assert_eq!(tail(&tree, p1), [t1.raw(), t2.raw(), added[1]]);
+        assert_eq!(tail(&tree, p2), [t3.raw(), added[0], added[2]]);
+        // Items 3 and 4 are stored but not linked: an interrupt here unwinds all five.
+        tree.unwind(&added, before.tcps.slot_count());
+        assert_eq!(tree, before);
     }
 
     #[test]
