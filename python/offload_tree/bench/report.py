@@ -211,17 +211,36 @@ def readme_size(result: BenchResult) -> int | None:
     return max(sizes) if sizes else None
 
 
+def readme_sizes(result: BenchResult) -> list[int]:
+    """The sizes the README shows, ascending: :func:`readme_size`, and before it the largest
+    size at which more implementations ran (the full matrix stops the slow ones at 10^6)."""
+    largest = readme_size(result)
+    if largest is None:
+        return []
+
+    def count(n: int) -> int:
+        return sum(1 for i in result.impls_run() if result.get(i, n, OPERATIONS[0]))
+
+    wider = [n for n in result.sizes_run() if n < largest and count(n) > count(largest)]
+    return ([max(wider)] if wider else []) + [largest]
+
+
 def render_readme_table(result: BenchResult, source: str = "benches/results/results.json") -> str:
-    """The README's benchmark table (markdown) at :func:`readme_size`, from a result.
+    """The README's benchmark tables (markdown) at :func:`readme_sizes`, from a result.
 
     One row per operation; one column per implementation measured at that N, each cell
     ``median (min-max)`` in ms (an en dash in the range); then "native vs numpy": how many
     times faster native is, the median and spread of the per-repeat ratios. A lead line
-    names the run it comes from.
+    names the run each comes from.
     """
-    n = readme_size(result)
-    if n is None:
+    sizes = readme_sizes(result)
+    if not sizes:
         return f"(no run in `{source}` measured the native backend beside another)"
+    return "\n\n".join(_readme_table_at(result, n, source) for n in sizes)
+
+
+def _readme_table_at(result: BenchResult, n: int, source: str) -> str:
+    """One table of :func:`render_readme_table`, at size ``n``."""
     impls = [i for i in result.impls_run() if result.get(i, n, OPERATIONS[0])]
     ratio = README_RATIO if README_RATIO in impls and REFERENCE in impls else None
     machine = result.machine or {}
