@@ -274,3 +274,63 @@ def test_length_one_field_array_does_not_broadcast(base):
     _raises_unchanged(
         tree, target, ot.ValidationError, lambda: tree.add_tcps([pa, pa], np.array([1]), 2)
     )
+
+
+# -- threads: a large batch gives the same tree on any thread count -----------------------
+
+
+def _large_build(tree, n=20_000):
+    """W(n)-like: n connections over n // 100 paths over n // 1000 neighbors, with the second
+    connection of path 0 removed first so the batch reuses a freed slot."""
+    k, p = n // 1000, n // 100
+    nbs = tree.add_neighbors(np.arange(k) + 1)
+    pas = tree.add_paths(nbs[np.arange(p) % k], 0x0A000001, 0xC6120000 + np.arange(p))
+    spare = tree.add_tcps(pas[:2], [1, 2], 443)
+    tree.remove(spare[1])
+    i = np.arange(n)
+    return pas, tree.add_tcps(pas[i % p], 1024 + i // p, 443)
+
+
+def test_a_large_add_tcps_gives_the_same_tree_on_two_threads(make_tree):
+    mask = np.uint64((1 << 48) - 1)  # handles without the tree id
+    results = []
+    for threads in (1, 2):
+        tree = make_tree()
+        tree.threads = threads
+        assert tree.threads == threads
+        _, tcs = _large_build(tree)
+        walk = tree.walk()
+        offload = tree.initiate_offload(tcs[::7])
+        results.append(
+            (tcs & mask, walk & mask, offload.blocks.handles & mask, offload.blocks.statuses,
+             tree.find_tcps(0x0A000001, 0xC6120000 + np.arange(9), 1024 + 3, 443) & mask,
+             [tree.state(int(h)).local_port for h in tcs[-3:]])
+        )  # fmt: skip
+        check_invariants(tree)
+    for one, two in zip(*results, strict=True):
+        assert np.array_equal(np.asarray(one), np.asarray(two))
+
+
+def test_a_repeated_4_tuple_in_a_large_batch_on_two_threads_changes_nothing(make_tree):
+    tree = make_tree()
+    tree.threads = 2
+    pas, _ = _large_build(tree, 10_000)
+    before = snapshot(tree)
+    i = np.arange(8_000)
+    local = 30_000 + i
+    local[6_000] = local[17]  # item 6000 repeats item 17
+    with pytest.raises(ot.DuplicateKeyError, match=r"item 17 of this batch.*\(item 6000\)"):
+        tree.add_tcps(np.full(8_000, pas[3]), local, 443)
+    assert_unchanged(before, snapshot(tree))
+    again = tree.add_tcps(np.full(8_000, pas[3]), 30_000 + i, 443)
+    assert len(again) == 8_000
+
+
+def test_threads_must_be_a_positive_int(make_tree):
+    tree = make_tree()
+    for bad in (0, -1, 2.0):
+        with pytest.raises(ot.ValidationError, match="threads"):
+            tree.threads = bad
+    assert tree.threads == 1
+    with pytest.raises(ot.ValidationError, match="at least 1"):
+        ot.OffloadStateTree(ot.SimulatedTarget(), backend=tree.backend, threads=0)

@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-memory", action="store_true", help="skip the peak-RSS subprocess probes"
     )
     bench.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    bench.add_argument(
+        "--threads", type=int, default=1, metavar="T",
+        help="threads offload-tree's trees may use (default 1; results do not depend on it)",
+    )  # fmt: skip
 
     demo = sub.add_parser(
         "demo",
@@ -336,7 +340,11 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             memory_jobs += [(i, n) for i in impls if i != "native" for n in sizes
                             if n in (10**5, 10**6)]  # fmt: skip
 
-    config = BenchConfig(sizes=sizes, impls=impls, repeats=repeats, memory_jobs=memory_jobs)
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
+    config = BenchConfig(
+        sizes=sizes, impls=impls, repeats=repeats, memory_jobs=memory_jobs, threads=args.threads
+    )
     out_dir: Path = args.out if args.out is not None else _default_out(args.full)
     bar = ProgressBar(total_units(config), enabled=not args.no_progress)
     load_start = load_average()

@@ -140,6 +140,16 @@ class Engine(Protocol):
     def find_tcps(
         self, sources: Any, destinations: Any, local_ports: IntArray, remote_ports: IntArray
     ) -> HandleArray: ...
+    @property
+    def threads(self) -> int:
+        """How many threads a large batch may use."""
+        ...
+
+    def set_threads(self, threads: int) -> None:
+        """Let a large batch use up to ``threads`` threads (at least 1): the same results on
+        any number. The fallback runs on one whatever the setting."""
+        ...
+
     def request_interrupt(self, requested: bool) -> None:
         """Ask the calling thread's running call to stop at its next poll (``True``), or take
         the request back; takes no lock (a signal handler calls it during the call)."""

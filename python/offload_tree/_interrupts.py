@@ -16,6 +16,7 @@ Reads are not deferred: they change nothing, so stopping them anywhere is harmle
 from __future__ import annotations
 
 import functools
+import importlib
 import signal
 import threading
 from collections.abc import Callable
@@ -26,10 +27,17 @@ __all__ = ["Deferred", "atomic", "interruptible"]
 
 _MAIN_THREAD = threading.main_thread().ident
 
-try:  # the C function: signal.getsignal wraps its answer in an enum, at ten times the cost
-    from _signal import getsignal as _getsignal
-except ImportError:  # pragma: no cover - an interpreter without CPython's _signal
-    _getsignal = signal.getsignal
+
+def _c_getsignal() -> Callable[[int], Any]:
+    """CPython's C ``getsignal``: ``signal.getsignal`` wraps its answer in an enum, at ten
+    times the cost of the call itself."""
+    try:
+        return cast(Callable[[int], Any], importlib.import_module("_signal").getsignal)
+    except (ImportError, AttributeError):  # pragma: no cover - not CPython
+        return signal.getsignal
+
+
+_getsignal = _c_getsignal()
 
 F = TypeVar("F", bound=Callable[..., Any])
 

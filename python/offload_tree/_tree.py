@@ -36,6 +36,7 @@ from ._engine import Engine, HandleArray
 from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, StateError, ValidationError
 from ._interrupts import atomic
+from ._messages import error
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -52,6 +53,10 @@ __all__ = ["OffloadStateTree"]
 
 _IP_OBJECTS = (ipaddress.IPv4Address, ipaddress.IPv6Address)
 _SCALAR_ADDRESS = (str, bytes, int, np.integer, *_IP_OBJECTS)
+
+
+#: A thread count above this means "as many as help": the engines take a 64-bit count.
+_INT64_MAX = 2**63 - 1
 
 
 def _int_arg(name: str, value: object) -> int:
@@ -172,8 +177,12 @@ class OffloadStateTree:
         *,
         backend: str | None = None,
         release_unreferenced: bool = True,
+        threads: int = 1,
     ) -> None:
-        """Build an empty tree on ``target`` (which may not be attached to another tree)."""
+        """Build an empty tree on ``target`` (which may not be attached to another tree).
+
+        ``threads``: how many threads a large batch may use (see :attr:`threads`).
+        """
         backend = _backend.BACKEND if backend is None else backend
         engine_class = _backend.engine_class(backend)
         if target is None:
@@ -181,7 +190,11 @@ class OffloadStateTree:
         elif not isinstance(target, SimulatedTarget):
             raise ValidationError(f"target must be a SimulatedTarget, got {type(target).__name__}")
         release = as_bool("release_unreferenced", release_unreferenced)
+        thread_count = min(_int_arg("threads", threads), _INT64_MAX)
+        if thread_count < 1:  # before the target is attached: a failed tree holds nothing
+            raise error("thread_count", value=thread_count)
         self._engine: Engine = target._attach(engine_class, release)
+        self._engine.set_threads(thread_count)
         self._target = target
         self._backend = backend
         self._release_unreferenced = release
@@ -210,6 +223,20 @@ class OffloadStateTree:
     def target(self) -> SimulatedTarget:
         """The simulated offload target this tree offloads to."""
         return self._target
+
+    @property
+    def threads(self) -> int:
+        """How many threads a large batch may use (at least 1; 1 by default).
+
+        Results do not depend on it: the threads split work that writes disjoint state, so
+        every call returns and leaves exactly what it would on one thread. The native engine
+        builds a large ``add_tcps`` batch on two when allowed; the fallback runs on one.
+        """
+        return int(self._engine.threads)
+
+    @threads.setter
+    def threads(self, threads: int) -> None:
+        self._engine.set_threads(min(_int_arg("threads", threads), _INT64_MAX))
 
     @property
     def release_unreferenced(self) -> bool:

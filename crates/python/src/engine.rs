@@ -211,6 +211,15 @@ impl PyEngine {
         self.run(py, false, |e| Ok(e.tree_id()))
     }
 
+    #[getter]
+    fn threads(&self, py: Python<'_>) -> PyResult<usize> {
+        self.run(py, false, |e| Ok(e.threads()))
+    }
+
+    fn set_threads(&self, py: Python<'_>, threads: i64) -> PyResult<()> {
+        self.run(py, false, |e| e.set_threads(threads))
+    }
+
     // ---- building ----
 
     #[pyo3(signature = (mac, vlan_id, source_mac, host_reachability_delta, nic_reachability_delta))]

@@ -56,6 +56,8 @@ class Adapter(ABC):
 
     def __init__(self) -> None:
         self.workload: Workload | None = None
+        #: Threads an implementation may use (offload-tree's ``threads``; others ignore it).
+        self.threads = 1
 
     def prepare(self, workload: Workload) -> None:
         """Take the workload; untimed. Subclasses convert inputs here and call super()."""

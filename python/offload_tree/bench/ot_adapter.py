@@ -68,7 +68,7 @@ class OffloadTreeAdapter(Adapter):
     def _new_tree(self) -> Any:
         """A tree on a default (unlimited) target, on this adapter's backend."""
         ot = self._ot
-        return ot.OffloadStateTree(ot.SimulatedTarget(), backend=self.backend)
+        return ot.OffloadStateTree(ot.SimulatedTarget(), backend=self.backend, threads=self.threads)
 
     def build(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Three batch calls; the handle arrays of one layer index the next one's parents.

@@ -150,6 +150,8 @@ class BenchConfig:
     """Check each result's size (untimed) and compare results with the native backend's."""
     memory_jobs: list[tuple[str, int]] = field(default_factory=list)
     """(implementation, N) pairs whose peak RSS is measured in a subprocess."""
+    threads: int = 1
+    """Threads offload-tree's trees may use (``OffloadStateTree(threads=...)``)."""
 
     def repeats_for(self, n: int) -> int:
         """R for size ``n``."""
@@ -209,6 +211,7 @@ class BenchResult:
                 "repeats": self.config.repeats,
                 "repeats_by_n": {str(n): self.config.repeats_for(n) for n in self.config.sizes},
                 "caps": self.config.caps,
+                "threads": self.config.threads,
                 "timer": "time.perf_counter_ns; median and min..max of the repeats; gc disabled "
                 "while timing; implementations alternate within each repeat",
             },
@@ -388,6 +391,7 @@ def _run_size(
             continue
         try:
             adapter = classes[impl]()
+            adapter.threads = config.threads
             adapter.prepare(workload)
         except Exception as exc:
             _record_error(result, bar, impl, n, exc)

@@ -4,7 +4,7 @@
 use super::types::NeighborArgs;
 use super::{check_length, Engine, POLL_EVERY};
 use crate::error;
-use crate::host::{layer_of, TcpKey};
+use crate::host::layer_of;
 use crate::model::{
     check_port, check_u32, check_vlan, Error, Handle, Layer, NeighborState, PathState, Result,
     TcpField, TcpState, Value, DEFAULT_PATH_MTU,
@@ -200,32 +200,19 @@ impl Engine {
         self.reserve_for(Layer::Tcp, n, &parents)?;
         let slots_before = self.host.tcps.slot_count();
         if n >= BULK_CLAIMS && !self.interrupts.armed() {
-            // Store all, then claim all in table order: a conflict unwinds and the loop
-            // below runs to name it exactly (the first offending item, as it would).
-            // Linked to their paths a chunk at a time (`link_tcps`), with scratch the size
-            // of a chunk; an interrupt unwinds what a chunk left unlinked as well.
-            let chunk = POLL_EVERY.min(n);
-            let mut order = self.budget.vec(chunk)?;
-            for start in (0..n).step_by(chunk) {
-                let end = (start + chunk).min(n);
-                for i in start..end {
-                    self.poll_unwinding(i, &out, slots_before)?;
-                    let (local, remote) = (local_ports[i] as u16, remote_ports[i] as u16);
-                    let h = self.host.insert_tcp_unclaimed(parents[i], local, remote);
-                    out.push(h.raw());
-                }
-                self.host
-                    .link_tcps(&parents[start..end], &out[start..end], &mut order);
-            }
-            let mut keys = self.budget.vec(n)?;
-            keys.extend((0..n).map(|i| {
-                TcpKey::new(
-                    parents[i].slot(),
-                    local_ports[i] as u16,
-                    remote_ports[i] as u16,
-                )
-            }));
-            match self.host.claim_tcps(&out, &keys, &self.budget) {
+            // Store all, link all, claim all in table order (`insert_tcps_bulk`, on
+            // `self.threads`): a conflict unwinds and the loop below runs to name it exactly
+            // (the first offending item, as it would).
+            let interrupts = &self.interrupts;
+            let stored = self.host.insert_tcps_bulk(
+                &parents,
+                (local_ports, remote_ports),
+                &mut out,
+                |i| interrupts.poll(i),
+                (self.threads, POLL_EVERY),
+                &self.budget,
+            );
+            match stored {
                 Ok(true) => return Ok(out),
                 Ok(false) => {}
                 Err(error) => {

@@ -86,6 +86,8 @@ pub struct Engine {
     budget: Budget,
     /// Whether a long call should stop (`interrupt`).
     interrupts: Interrupts,
+    /// How many threads a large batch may use (`set_threads`).
+    threads: usize,
 }
 
 impl Engine {
@@ -119,6 +121,7 @@ impl Engine {
             counts: RunningCounts::default(),
             budget: Budget::default(),
             interrupts: Interrupts::default(),
+            threads: 1,
         })
     }
 
@@ -190,6 +193,22 @@ impl Engine {
             handles.push(h);
         }
         Ok((handles, unexpected))
+    }
+
+    /// Lets a large batch use up to `threads` threads (at least 1; the default). A batch
+    /// gives the same result on any number: the threads split work that writes disjoint
+    /// state. Today `add_tcps` uses two.
+    pub fn set_threads(&mut self, threads: i64) -> Result<()> {
+        self.threads = usize::try_from(threads)
+            .ok()
+            .filter(|&t| t >= 1)
+            .ok_or_else(|| error!(ThreadCount, value = threads))?;
+        Ok(())
+    }
+
+    /// The number of threads a large batch may use.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Resolves `raws` without duplicates; every object must be offloaded (`StateError`

@@ -139,44 +139,56 @@ impl Keys {
             .map_err(|_| out_of_memory())
     }
 
-    /// Claims the 4-tuples `keys` for connections `slots` (`keys[i]` is the key of
-    /// `slots[i]`), in the order that writes the connection table front to back: by the top
-    /// 16 bits of the bucket each hashes to. Claimed in input order, a batch of a million
-    /// keys costs a cache miss or two per key (the table is far larger than the caches); in
-    /// this order neighbouring claims share cache lines. One counting-sort pass scatters
-    /// (hash, slot) records into that order, so the claims then read them front to back too.
-    /// The table was reserved for them (its bucket count is then final).
-    ///
-    /// `Ok(false)` when a key is taken (by the tree or an earlier key of the batch): some
-    /// are claimed then, and the caller unwinds the batch.
-    pub(crate) fn claim_tcps(
-        &mut self,
-        slots: impl Fn(usize) -> u32,
-        keys: &[TcpKey],
-        key_at: impl Fn(u32) -> TcpKey,
-        budget: &Budget,
-    ) -> Result<bool> {
+    /// The claims of a batch of 4-tuples, as (hash, slot) records in the order that writes
+    /// the connection table front to back: by the top 16 bits of the bucket each hashes to
+    /// (`key(i)` is the key of `slot(i)`, for `i` in `0..records.len()`). Claimed in input
+    /// order, a batch of a million keys costs a cache miss or two per key (the table is far
+    /// larger than the caches); in this order neighbouring claims share cache lines, and the
+    /// claims read the records front to back too. One counting-sort pass into `records`;
+    /// `starts` is scratch of [`Self::CLAIM_GROUPS`] + 1 entries. The table was reserved for
+    /// the batch (its bucket count is then final). Reads nothing but the arguments and the
+    /// table's size, so it may run while the batch is being stored.
+    pub(crate) fn tcp_claims(
+        &self,
+        slot: impl Fn(usize) -> u32,
+        key: impl Fn(usize) -> TcpKey,
+        records: &mut [(u64, u32)],
+        starts: &mut [u32],
+    ) {
         // capacity() is 7/8 of the buckets, a power of two (hashbrown's load factor).
         let buckets = (self.tcps.capacity() / 7 * 8).max(1).next_power_of_two();
         let bits = buckets.trailing_zeros();
         let shift = bits.saturating_sub(16);
         let group = |hash: u64| (hash as usize & (buckets - 1)) >> shift;
         let seed = self.seed;
-        let mut starts = budget.filled(0u32, (1 << bits.min(16)) + 1)?;
-        for &key in keys {
-            starts[group(hash_tcp(seed, key)) + 1] += 1;
+        starts.fill(0);
+        // The hash is computed twice rather than kept: a multiply is cheaper than a buffer.
+        for i in 0..records.len() {
+            starts[group(hash_tcp(seed, key(i))) + 1] += 1;
         }
         for i in 1..starts.len() {
             starts[i] += starts[i - 1];
         }
-        let mut records = budget.filled((0u64, 0u32), keys.len())?;
-        for (i, &key) in keys.iter().enumerate() {
-            let hash = hash_tcp(seed, key);
+        for i in 0..records.len() {
+            let hash = hash_tcp(seed, key(i));
             let at = &mut starts[group(hash)];
-            records[*at as usize] = (hash, slots(i));
+            records[*at as usize] = (hash, slot(i));
             *at += 1;
         }
-        for (hash, slot) in records {
+    }
+
+    /// Scratch entries `tcp_claims` needs for its counting sort.
+    pub(crate) const CLAIM_GROUPS: usize = 1 << 16;
+
+    /// Claims the records of `tcp_claims`. False when a key is taken (by the tree or an
+    /// earlier key of the batch): some are claimed then, and the caller unwinds the batch.
+    pub(crate) fn claim_tcps(
+        &mut self,
+        records: &[(u64, u32)],
+        key_at: impl Fn(u32) -> TcpKey,
+    ) -> bool {
+        let seed = self.seed;
+        for &(hash, slot) in records {
             // The new key is read back only when a stored one shares its 7-bit tag.
             let entry = self.tcps.entry(
                 hash,
@@ -184,10 +196,10 @@ impl Keys {
                 |&s| hash_tcp(seed, key_at(s)),
             );
             if claim(entry, slot).is_err() {
-                return Ok(false);
+                return false;
             }
         }
-        Ok(true)
+        true
     }
 
     /// Indexes path `slot` under `key` unless the key is taken: then `Err` holds the slot

@@ -509,59 +509,66 @@ impl HostTree {
         Ok(h)
     }
 
-    /// Stores a connection without claiming its 4-tuple, for a batch that claims them all at
-    /// once afterwards (`claim_tcps`), and unwinds if that fails; nor is it among its path's
-    /// dependents until `link_tcps`. Every variable but the ports has its default
-    /// (`add_tcps`).
-    pub(crate) fn insert_tcp_unclaimed(&mut self, path: Handle, local: u16, remote: u16) -> Handle {
-        let (slot, generation) = self.tcps.insert(Tcp::new(path, local, remote));
-        self.tcp_states.put_defaults(slot);
-        Handle::new(self.id, Layer::Tcp, generation, slot)
-    }
-
-    /// Appends connections `tcps[i]` (stored by `insert_tcp_unclaimed`) to the dependents of
-    /// their paths `paths[i]`, keeping each path's order. Pushed in input order, a batch
-    /// writes to every path's list in turn, and each push misses the cache (a few thousand
-    /// lists outgrow it); here they are pushed a bucket of neighbouring path slots at a time,
-    /// whose lists stay in the cache. `order` is scratch, reused across calls.
-    pub(crate) fn link_tcps(&mut self, paths: &[Handle], tcps: &[u64], order: &mut Vec<u32>) {
-        const BUCKETS: usize = 256;
-        let slots = self.paths.slot_count().max(1);
-        let bucket = |p: Handle| p.slot() as usize * BUCKETS / slots;
-        let mut starts = [0u32; BUCKETS + 1];
-        for &p in paths {
-            starts[bucket(p) + 1] += 1;
-        }
-        for b in 1..starts.len() {
-            starts[b] += starts[b - 1];
-        }
-        order.clear();
-        order.resize(paths.len(), 0);
-        for (i, &p) in paths.iter().enumerate() {
-            let at = &mut starts[bucket(p)];
-            order[*at as usize] = i as u32;
-            *at += 1;
-        }
-        for &i in order.iter() {
-            let i = i as usize;
-            self.path_mut(paths[i]).tcps.push(Handle::from_raw(tcps[i]));
-        }
-    }
-
-    /// Claims the 4-tuples of connections stored by `insert_tcp_unclaimed`, all at once
-    /// (`Keys::claim_tcps`). False when one is taken (by the tree or another of them): some
-    /// are claimed then, and the caller unwinds the batch (`unwind` drops a claimed key and
-    /// skips an unclaimed one). `keys[i]` is the 4-tuple of `added[i]`.
-    pub(crate) fn claim_tcps(
+    /// Stores connections with default variables under `parents` (resolved paths, ports
+    /// checked), links them to their paths and claims their 4-tuples: `add_tcps` for a large
+    /// batch, whose handles go to `out`. `poll(i)` is asked before item `i` is stored; its
+    /// error ends the call. `Ok(false)`: a 4-tuple is taken (by the tree or by another item).
+    /// Either way the caller unwinds `out`, stored, linked or claimed as far as it got.
+    ///
+    /// The work is two pairs of independent halves: storing the connections (the arenas) and
+    /// ordering their claims (`Keys::tcp_claims`, which needs only the input and the slots
+    /// the arena will hand out); then linking them to their paths a chunk of `chunk` at a
+    /// time (`link_tcps`) and claiming their keys (the index, reading the arena). With
+    /// `threads` >= 2 the second half of each pair runs on another thread: the same writes
+    /// as on one thread, so the same tree.
+    pub(crate) fn insert_tcps_bulk(
         &mut self,
-        added: &[u64],
-        keys: &[TcpKey],
+        parents: &[Handle],
+        (local, remote): (&[i64], &[i64]),
+        out: &mut Vec<u64>,
+        mut poll: impl FnMut(usize) -> Result<()>,
+        (threads, chunk): (usize, usize),
         budget: &Budget,
     ) -> Result<bool> {
-        let tcps = &self.tcps;
-        let slot = |i: usize| Handle::from_raw(added[i]).slot();
-        self.keys
-            .claim_tcps(slot, keys, |s| tcp_key_at(tcps, s), budget)
+        let n = parents.len();
+        let (reused, first_new) = self.tcps.upcoming_slots(n, budget)?;
+        let mut records = budget.filled((0u64, 0u32), n)?;
+        let mut starts = budget.filled(0u32, Keys::CLAIM_GROUPS + 1)?;
+        let chunk = chunk.clamp(1, n.max(1));
+        let mut order = budget.vec(chunk)?;
+        let slot = |i: usize| match reused.get(i) {
+            Some(&slot) => slot,
+            None => first_new + (i - reused.len()) as u32,
+        };
+        let key = |i: usize| TcpKey::new(parents[i].slot(), local[i] as u16, remote[i] as u16);
+        let HostTree {
+            id,
+            tcps,
+            tcp_states,
+            paths,
+            keys,
+            ..
+        } = self;
+        let store = || -> Result<()> {
+            for i in 0..n {
+                poll(i)?;
+                let tcp = Tcp::new(parents[i], local[i] as u16, remote[i] as u16);
+                let (slot, generation) = tcps.insert(tcp);
+                tcp_states.put_defaults(slot);
+                out.push(Handle::new(*id, Layer::Tcp, generation, slot).raw());
+            }
+            Ok(())
+        };
+        let prepare = || keys.tcp_claims(slot, key, &mut records, &mut starts);
+        both(threads, store, prepare).0?;
+        let link = || {
+            for start in (0..n).step_by(chunk) {
+                let end = (start + chunk).min(n);
+                link_tcps(paths, &parents[start..end], &out[start..end], &mut order);
+            }
+        };
+        let claim = || keys.claim_tcps(&records, |s| tcp_key_at(tcps, s));
+        Ok(both(threads, link, claim).1)
     }
 
     /// Takes back objects just added by `insert_neighbor`/`insert_path`/`insert_tcp` (`added`,
@@ -684,6 +691,57 @@ fn path_key_at(paths: &Arena<Path>, slot: u32) -> PathKey {
     (path.state.source, path.state.destination)
 }
 
+/// Appends connections `tcps[i]` to the dependents of their paths `parents[i]`, keeping each
+/// path's order. Pushed in input order, a batch writes to every path's list in turn, and each
+/// push misses the cache (a few thousand lists outgrow it); here they are pushed a bucket of
+/// neighbouring path slots at a time, whose lists stay in the cache. `order` is scratch.
+fn link_tcps(paths: &mut Arena<Path>, parents: &[Handle], tcps: &[u64], order: &mut Vec<u32>) {
+    const BUCKETS: usize = 256;
+    let slots = paths.slot_count().max(1);
+    let bucket = |p: Handle| p.slot() as usize * BUCKETS / slots;
+    let mut starts = [0u32; BUCKETS + 1];
+    for &p in parents {
+        starts[bucket(p) + 1] += 1;
+    }
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
+    }
+    order.clear();
+    order.resize(parents.len(), 0);
+    for (i, &p) in parents.iter().enumerate() {
+        let at = &mut starts[bucket(p)];
+        order[*at as usize] = i as u32;
+        *at += 1;
+    }
+    for &i in order.iter() {
+        let (p, tcp) = (parents[i as usize], Handle::from_raw(tcps[i as usize]));
+        let path = paths
+            .get_mut(p.slot(), p.generation())
+            .expect("resolved path");
+        path.tcps.push(tcp);
+    }
+}
+
+/// Runs `a` and `b` and returns both results: `b` on another thread when `threads` >= 2
+/// (a panic there resumes here, where the engine turns it into an `InternalError`).
+fn both<A, B>(threads: usize, a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B)
+where
+    B: Send,
+{
+    if threads < 2 {
+        let first = a();
+        return (first, b());
+    }
+    std::thread::scope(|scope| {
+        let other = scope.spawn(b);
+        let first = a();
+        let second = other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    })
+}
+
 /// A live connection's key, read from its link record by slot.
 fn tcp_key_at(tcps: &Arena<Tcp>, slot: u32) -> TcpKey {
     let tcp = tcps.get_slot(slot).expect("indexed connections are live");
@@ -795,25 +853,93 @@ pub(crate) mod tests {
         assert_eq!(tree.tcp_states, before.tcp_states);
     }
 
+    /// `insert_tcps_bulk` of connections over `parents`, local ports from 100, remote 80,
+    /// stopped by `poll` at item `stop` if any.
+    fn bulk(
+        tree: &mut HostTree,
+        parents: &[Handle],
+        threads: usize,
+        stop: Option<usize>,
+    ) -> (Result<bool>, Vec<u64>) {
+        let local: Vec<i64> = (0..parents.len() as i64).map(|i| 100 + i).collect();
+        let remote = vec![80i64; parents.len()];
+        let mut out = Vec::new();
+        let poll = |i| match stop {
+            Some(at) if i == at => Err(crate::error!(Interrupted)),
+            _ => Ok(()),
+        };
+        let budget = Budget::default();
+        let result = tree.insert_tcps_bulk(
+            parents,
+            (&local, &remote),
+            &mut out,
+            poll,
+            (threads, 2),
+            &budget,
+        );
+        (result, out)
+    }
+
     #[test]
-    fn a_batch_links_in_each_paths_order_and_unwinds_linked_or_not() {
-        let (mut tree, [_n1, p1, p2, t1, t2, t3]) = example();
-        let before = tree.clone();
-        let parents = [p2, p1, p2, p1, p2];
-        let added: Vec<u64> = parents
-            .iter()
-            .enumerate()
-            .map(|(i, &p)| tree.insert_tcp_unclaimed(p, 100 + i as u16, 80).raw())
-            .collect();
-        let mut order = Vec::new();
-        tree.link_tcps(&parents[..3], &added[..3], &mut order);
-        let raw = |h: &Handle| h.raw();
-        let tail = |tree: &HostTree, p| tree.children(p).iter().map(raw).collect::<Vec<_>>();
-        assert_eq!(tail(&tree, p1), [t1.raw(), t2.raw(), added[1]]);
-        assert_eq!(tail(&tree, p2), [t3.raw(), added[0], added[2]]);
-        // Items 3 and 4 are stored but not linked: an interrupt here unwinds all five.
-        tree.unwind(&added, before.tcps.slot_count());
-        assert_eq!(tree, before);
+    fn a_bulk_insert_links_in_each_paths_order_on_any_thread_count() {
+        let mut trees = Vec::new();
+        for threads in [1, 2] {
+            let (mut tree, [_n1, p1, p2, t1, t2, t3]) = example();
+            tree.remove_all(&[t2]); // a free slot for the batch to reuse first
+            let parents = [p2, p1, p2, p1, p2];
+            let (result, added) = bulk(&mut tree, &parents, threads, None);
+            assert!(result.unwrap());
+            assert_eq!(
+                Handle::from_raw(added[0]).slot(),
+                t2.slot(),
+                "the freed slot first"
+            );
+            let list = |p| tree.children(p).iter().map(|h| h.raw()).collect::<Vec<_>>();
+            assert_eq!(list(p1), [t1.raw(), added[1], added[3]]);
+            assert_eq!(list(p2), [t3.raw(), added[0], added[2], added[4]]);
+            let key = tree.tcp_key(Handle::from_raw(added[4]));
+            assert_eq!(tree.find_tcp(key), Some(Handle::from_raw(added[4])));
+            trees.push(tree);
+        }
+        // The same records and lists on one thread as on two (tree ids aside).
+        let shape = |tree: &HostTree| {
+            let tcps: Vec<_> = (tree.tcps.iter())
+                .map(|(s, g, t)| (s, g, t.path.slot(), t.ports()))
+                .collect();
+            let lists: Vec<Vec<u32>> = (tree.paths.iter())
+                .map(|(_, _, p)| p.tcps.iter().map(|t| t.slot()).collect())
+                .collect();
+            (tcps, lists, tree.keys.len())
+        };
+        assert_eq!(shape(&trees[0]), shape(&trees[1]));
+    }
+
+    #[test]
+    fn a_stopped_or_conflicting_bulk_insert_unwinds_exactly() {
+        for threads in [1, 2] {
+            let (mut tree, [_n1, p1, p2, ..]) = example();
+            let before = tree.clone();
+            // Stopped before item 3: items 0..3 stored, none linked or claimed yet.
+            let (result, added) = bulk(&mut tree, &[p2, p1, p2, p1, p2], threads, Some(3));
+            assert!(result.is_err());
+            assert_eq!(added.len(), 3);
+            tree.unwind(&added, before.tcps.slot_count());
+            assert_eq!(tree, before);
+            // Item 0's 4-tuple (p2, 100, 80) is taken by a connection the tree holds.
+            let taken = tree_with_port(&mut tree, p2, 100);
+            let before = tree.clone();
+            let (result, added) = bulk(&mut tree, &[p2, p1, p1], threads, None);
+            assert!(!result.unwrap(), "(p2, 100, 80) is taken by {taken:?}");
+            tree.unwind(&added, before.tcps.slot_count());
+            assert_eq!(tree, before);
+        }
+    }
+
+    /// Adds connection (path, local, 80) and returns it.
+    fn tree_with_port(tree: &mut HostTree, path: Handle, local: u16) -> Handle {
+        let mut state = TcpState::with_ports(local, 80);
+        state.constant.remote_port = 80;
+        tree.insert_tcp(path, state).unwrap()
     }
 
     #[test]

@@ -56,6 +56,14 @@ impl<T> Arena<T> {
         budget.reserve(&mut self.entries, additional - from_free)
     }
 
+    /// The slots the next `n` inserts will use: `reused[i]` for the `i`-th while the free list
+    /// lasts, then `first_new`, `first_new + 1`, and so on.
+    pub fn upcoming_slots(&self, n: usize, budget: &Budget) -> Result<(Vec<u32>, u32)> {
+        let mut reused = budget.vec(n.min(self.free.len()))?;
+        reused.extend(self.free.iter().rev().take(n));
+        Ok((reused, self.entries.len() as u32))
+    }
+
     /// The `(slot, generation)` the next `insert` will use.
     pub fn next_key(&self) -> (u32, u16) {
         match self.free.last() {

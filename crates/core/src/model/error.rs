@@ -149,6 +149,7 @@ error_catalogue! {
     /// Tree id 0 is reserved so that no valid handle is 0.
     TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
+    ThreadCount = Validation, "thread_count", "threads must be at least 1, got {value}";
     /// One path per (source, destination): the host's key of a path.
     DuplicatePath = DuplicateKey, "duplicate_path",
         "path {existing} already goes from this source to this destination (a host keeps one path per address pair)";

@@ -137,6 +137,7 @@ class Engine:
             raise error("tree_id_zero")
         self._lock = _Guard()
         self.interrupts = Interrupts()
+        self._threads = 1
         self.host = HostTree(tree_id)
         self.target = Target(config)
         #: target-initiated events waiting for process_events
@@ -323,6 +324,17 @@ class Engine:
         src, dst = _sorted_values(sources), _sorted_values(destinations)
         ports = local_ports.tolist(), remote_ports.tolist()
         return self._call(lambda: _handles_out(lookup.find_tcps(self, src, dst, *ports)))
+
+    @property
+    def threads(self) -> int:
+        """How many threads a large batch may use: recorded, since the fallback uses one."""
+        return self._threads
+
+    def set_threads(self, threads: int) -> None:
+        """Record the thread count (at least 1), checked as the core checks it."""
+        if threads < 1:
+            raise error("thread_count", value=threads)
+        self._threads = threads
 
     def request_interrupt(self, requested: bool) -> None:
         """Ask this thread's running call to stop at its next poll (no lock: it is called
