@@ -304,7 +304,9 @@ def test_a_large_add_tcps_gives_the_same_tree_on_two_threads(make_tree):
         results.append(
             (tcs & mask, walk & mask, offload.blocks.handles & mask, offload.blocks.statuses,
              tree.find_tcps(0x0A000001, 0xC6120000 + np.arange(9), 1024 + 3, 443) & mask,
-             [tree.state(int(h)).local_port for h in tcs[-3:]])
+             [tree.state(int(h)).local_port for h in tcs[-3:]],
+             np.array([tree.is_offloaded(int(h)) for h in tcs[::500]]),
+             np.array(sorted(str(tree.stats()).split())))
         )  # fmt: skip
         check_invariants(tree)
     for one, two in zip(*results, strict=True):

@@ -230,7 +230,8 @@ class OffloadStateTree:
 
         Results do not depend on it: the threads split work that writes disjoint state, so
         every call returns and leaves exactly what it would on one thread. The native engine
-        builds a large ``add_tcps`` batch on two when allowed; the fallback runs on one.
+        runs a large ``add_tcps`` and the offload of many new objects on two when allowed; the
+        fallback runs on one.
         """
         return int(self._engine.threads)
 

@@ -197,7 +197,8 @@ impl Engine {
 
     /// Lets a large batch use up to `threads` threads (at least 1; the default). A batch
     /// gives the same result on any number: the threads split work that writes disjoint
-    /// state. Today `add_tcps` uses two.
+    /// state. Today `add_tcps` and `initiate_offload` (on a target that admits everything)
+    /// use two.
     pub fn set_threads(&mut self, threads: i64) -> Result<()> {
         self.threads = usize::try_from(threads)
             .ok()

@@ -5,9 +5,9 @@
 use super::types::Outcome;
 use super::Engine;
 use crate::error;
-use crate::host::{layer_of, BlockList, ParentTracker, NO_CONTEXT};
+use crate::host::{layer_of, BlockList, HostTree, ParentTracker, Placement, NO_CONTEXT};
 use crate::model::{Handle, Layer, Result, Status, NO_STATUS};
-use crate::target::{TargetNeighbor, TargetPath, TargetTcp};
+use crate::target::{Target, TargetNeighbor, TargetPath, TargetTcp};
 
 impl Engine {
     /// Offloads `raws` with whatever they depend on and returns the processed block list,
@@ -18,38 +18,73 @@ impl Engine {
         if let Some(h) = offloaded {
             return Err(error!(AlreadyOffloaded, layer = layer_of(h), handle = h));
         }
-        let (mut list, placement) = BlockList::build_placed(&self.host, &requested, &self.budget)?;
+        let gathered = BlockList::gather(&self.host, &requested, &self.budget)?;
         // Room for every new block up front: one allocation instead of a doubling series that
-        // copies the target's store over and over, and the last point the call may fail.
+        // copies the target's store over and over, and the last point the call may fail
+        // (with the block list's own arrays, which `place_with` allocates first).
         let mut new_per_layer = [0usize; 3];
-        for (layer, referenced) in list.layers.iter().zip(&list.referenced) {
+        for (h, referenced) in gathered.handles.iter().zip(&gathered.referenced) {
             if !referenced {
-                new_per_layer[usize::from(*layer)] += 1;
+                new_per_layer[layer_of(*h).index()] += 1;
             }
         }
-        if !self.target.paused {
+        let paused = self.target.paused;
+        if !paused {
             self.target.reserve(new_per_layer, &self.budget)?;
         }
+        // A target that admits everything fails no block, so no decision is made and every
+        // new object gets its context in order of first mention (parents first, connections
+        // in request order: mostly slot order), while the block list is placed: on two
+        // threads when the tree allows. Else the block list comes first, then the decisions.
+        let admit_all = !paused && self.target.admits_everything();
+        let threads = if admit_all { self.threads } else { 1 };
+        let (host, target) = (&mut self.host, &mut self.target);
+        let (mut list, placement, ()) =
+            gathered.place_with(&self.budget, threads, |handles, referenced| {
+                if admit_all {
+                    for (&h, &referenced) in handles.iter().zip(referenced) {
+                        if !referenced {
+                            allocate(host, target, h);
+                        }
+                    }
+                }
+            })?;
         let new_blocks = list.referenced.iter().filter(|r| !**r).count() as u64;
         self.counts.initiate_offload.requested += new_blocks;
-        if self.target.paused {
+        if paused {
             list.statuses.fill(Status::Paused as u8);
             self.counts
                 .initiate_offload
                 .fail(Status::Paused, new_blocks);
             return Ok((list, Outcome::default()));
         }
-        // Decide every block in block order, as the target walks the list: faults, capacity
-        // and the random draws follow that order. A target that admits everything fails no
-        // block, so the pass would change nothing.
+        if !admit_all {
+            self.decide_and_allocate(&mut list, &placement);
+        }
+        list.settle();
+        let counter = &mut self.counts.initiate_offload;
+        for i in 0..list.len() {
+            if list.referenced[i] {
+                continue;
+            }
+            match Status::from_u8(list.statuses[i]) {
+                Some(s) if s.is_failure() => counter.fail(s, 1),
+                _ => counter.succeeded += 1,
+            }
+        }
+        let released = self.release_new_blocks(&list);
+        Ok((list, released))
+    }
+
+    /// Lets the target decide every block of `list` in block order, as it walks the list:
+    /// faults, capacity and the random draws follow that order. Then allocates the admitted
+    /// ones in order of first mention (`placement`): parents still come first, and the
+    /// host's connections are visited in request order (mostly slot order) rather than tree
+    /// order, in which one path's connections lie far apart in memory.
+    fn decide_and_allocate(&mut self, list: &mut BlockList, placement: &Placement) {
         let mut admitted = [0usize; 3];
         let mut parents = ParentTracker::default();
-        let decisions = if self.target.admits_everything() {
-            0
-        } else {
-            list.len()
-        };
-        for i in 0..decisions {
+        for i in 0..list.len() {
             if let Some(parent) = parents.visit(i, list.depths[i]) {
                 let parent_status = list.statuses[parent];
                 if Status::from_u8(parent_status).is_some_and(Status::is_failure) {
@@ -68,29 +103,12 @@ impl Engine {
                 None => admitted[layer.index()] += 1,
             }
         }
-        // Then allocate the admitted ones in order of first mention: parents still come first,
-        // and the host's connections are visited in request order (mostly slot order) rather
-        // than tree order, in which one path's connections lie far apart in memory.
         let objects = placement.handles.iter().zip(&placement.positions);
         for ((&h, &at), &referenced) in objects.zip(&placement.referenced) {
-            // Every block is admitted when no decision was made.
-            if !referenced && (decisions == 0 || list.statuses[at as usize] == NO_STATUS) {
-                self.allocate(h);
+            if !referenced && list.statuses[at as usize] == NO_STATUS {
+                allocate(&mut self.host, &mut self.target, h);
             }
         }
-        list.settle();
-        let counter = &mut self.counts.initiate_offload;
-        for i in 0..list.len() {
-            if list.referenced[i] {
-                continue;
-            }
-            match Status::from_u8(list.statuses[i]) {
-                Some(s) if s.is_failure() => counter.fail(s, 1),
-                _ => counter.succeeded += 1,
-            }
-        }
-        let released = self.release_new_blocks(&list);
-        Ok((list, released))
     }
 
     /// Releases the new paths and neighbors of a processed `list` that no offloaded object
@@ -118,7 +136,7 @@ impl Engine {
         if let Some(status) = self.target.admit(layer_of(h), h, value, 0) {
             return Some(status);
         }
-        self.allocate(h);
+        allocate(&mut self.host, &mut self.target, h);
         None
     }
 
@@ -134,44 +152,44 @@ impl Engine {
             Layer::Tcp => 0,
         }
     }
+}
 
-    /// Gives admitted object `h` a target context linked to its parent's (already offloaded).
-    fn allocate(&mut self, h: Handle) {
-        let context = match layer_of(h) {
-            Layer::Neighbor => {
-                let s = &self.host.neighbor(h).state;
-                self.target.add_neighbor(TargetNeighbor {
-                    host: h,
-                    mac: s.mac,
-                    host_reachability_delta: s.host_reachability_delta,
-                    nic_reachability_delta: s.nic_reachability_delta,
-                    invalid: false,
-                })
-            }
-            Layer::Path => {
-                let path = self.host.path(h);
-                let neighbor = self.host.context(path.neighbor);
-                debug_assert_ne!(neighbor, NO_CONTEXT);
-                let path_mtu = path.state.path_mtu;
-                self.target.add_path(TargetPath {
-                    host: h,
-                    neighbor,
-                    path_mtu,
-                    invalid: false,
-                })
-            }
-            Layer::Tcp => {
-                // A million of these make a large offload: one read of the link record.
-                let path = self.host.tcp(h).path;
-                let path_context = self.host.path(path).context;
-                debug_assert_ne!(path_context, NO_CONTEXT);
-                // No state is copied: the target reads the host's frozen snapshot until traffic
-                // changes it (copy-on-write, target/traffic.rs).
-                let context = self.target.add_tcp(TargetTcp::new(h, path_context));
-                self.host.offload_tcp(h, path, context);
-                return;
-            }
-        };
-        self.host.set_context(h, context);
-    }
+/// Gives admitted object `h` a target context linked to its parent's (already offloaded).
+fn allocate(host: &mut HostTree, target: &mut Target, h: Handle) {
+    let context = match layer_of(h) {
+        Layer::Neighbor => {
+            let s = &host.neighbor(h).state;
+            target.add_neighbor(TargetNeighbor {
+                host: h,
+                mac: s.mac,
+                host_reachability_delta: s.host_reachability_delta,
+                nic_reachability_delta: s.nic_reachability_delta,
+                invalid: false,
+            })
+        }
+        Layer::Path => {
+            let path = host.path(h);
+            let neighbor = host.context(path.neighbor);
+            debug_assert_ne!(neighbor, NO_CONTEXT);
+            let path_mtu = path.state.path_mtu;
+            target.add_path(TargetPath {
+                host: h,
+                neighbor,
+                path_mtu,
+                invalid: false,
+            })
+        }
+        Layer::Tcp => {
+            // A million of these make a large offload: one read of the link record.
+            let path = host.tcp(h).path;
+            let path_context = host.path(path).context;
+            debug_assert_ne!(path_context, NO_CONTEXT);
+            // No state is copied: the target reads the host's frozen snapshot until traffic
+            // changes it (copy-on-write, target/traffic.rs).
+            let context = target.add_tcp(TargetTcp::new(h, path_context));
+            host.offload_tcp(h, path, context);
+            return;
+        }
+    };
+    host.set_context(h, context);
 }

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use super::parallel::both;
 use super::tree::{layer_of, HostTree, NO_CONTEXT};
 use super::walk::SeenSet;
 use crate::model::{Budget, Handle, Layer, Result, Status, NO_STATUS};
@@ -35,6 +36,131 @@ pub struct Placement {
     /// Whether each object was offloaded already (its block only references it), in the
     /// same order: read here front to back rather than at scattered block positions.
     pub referenced: Vec<bool>,
+}
+
+/// The objects of a block list in order of first mention (`BlockList::gather`), not yet
+/// placed in block order.
+pub struct Gathered {
+    pub handles: Vec<Handle>,
+    /// Index of each object's parent in `handles`, or `NONE` for a root.
+    parents: Vec<u32>,
+    /// Whether each object was offloaded already (its block only references it).
+    pub referenced: Vec<bool>,
+    /// The lowest layer the chains reach: depth 0.
+    lowest: Layer,
+}
+
+impl Gathered {
+    /// The second half of `build_placed`: the block list and the placement. `meanwhile` is
+    /// given the objects and their reference flags, and runs on another thread when
+    /// `threads` >= 2, after everything this can fail on was allocated: nothing it reads is
+    /// written here, so it may change the tree (an offload allocating the contexts).
+    pub fn place_with<R: Send>(
+        self,
+        budget: &Budget,
+        threads: usize,
+        meanwhile: impl FnOnce(&[Handle], &[bool]) -> R + Send,
+    ) -> Result<(BlockList, Placement, R)> {
+        let Gathered {
+            handles: node_handles,
+            parents: mut node_parents,
+            referenced,
+            lowest,
+        } = self;
+        let n = node_handles.len();
+        let mut span = budget.filled(1u32, n)?;
+        let mut list = BlockList {
+            layers: budget.filled(0, n)?,
+            handles: budget.filled(0, n)?,
+            depths: budget.filled(0, n)?,
+            referenced: budget.filled(false, n)?,
+            next: budget.filled(NO_LINK, n)?,
+            dependent: budget.filled(NO_LINK, n)?,
+            statuses: budget.filled(NO_STATUS, n)?,
+        };
+        let place = || {
+            place(
+                (&node_handles, &referenced),
+                &mut node_parents,
+                &mut span,
+                &mut list,
+                lowest,
+            )
+        };
+        let ((), other) = both(threads, place, || meanwhile(&node_handles, &referenced));
+        let placement = Placement {
+            handles: node_handles,
+            positions: node_parents,
+            referenced,
+        };
+        Ok((list, placement, other))
+    }
+}
+
+/// Fills `list` from the objects in order of first mention (`handles`, `referenced`,
+/// `parents`), turning `parents` into each object's block position. `span` is scratch of one
+/// entry per object, filled with 1; every array has one entry per object.
+fn place(
+    (handles, referenced): (&[Handle], &[bool]),
+    parents: &mut [u32],
+    span: &mut [u32],
+    list: &mut BlockList,
+    lowest: Layer,
+) {
+    let n = handles.len();
+    // Subtree sizes: children come after their parent, so one backward pass sums them.
+    // Pass 1 turns each node's size into its cursor once the node is placed.
+    for i in (0..n).rev() {
+        let parent = parents[i];
+        if parent != NONE {
+            span[parent as usize] += span[i];
+        }
+    }
+    // Pass 1, in node order: pre-order positions without a traversal. A node goes where
+    // its parent's cursor is (just after the parent, past its earlier siblings' subtrees)
+    // and moves that cursor past its own subtree, so siblings keep their order of first
+    // mention. This is the one permutation from request order to block order: only the
+    // handle and the reference flag are scattered. A node's parent index is read only
+    // here, so its position replaces it.
+    let mut root_cursor = 0u32;
+    for i in 0..n {
+        let parent = parents[i];
+        let size = span[i];
+        let at = if parent == NONE {
+            let at = root_cursor;
+            root_cursor += size;
+            at
+        } else {
+            let cursor = &mut span[parent as usize];
+            let at = *cursor;
+            *cursor += size;
+            at
+        };
+        span[i] = at + 1;
+        parents[i] = at;
+        list.handles[at as usize] = handles[i].raw();
+        list.referenced[at as usize] = referenced[i];
+    }
+    // Pass 2, in block order: the links follow from the depths. A block's first dependent
+    // is the block right after it, one level deeper. Its next block is the following one
+    // at its depth, unless a shallower block (a new parent) comes first.
+    let mut last_at_depth = [NONE; 3];
+    for a in 0..n {
+        let layer = layer_of(Handle::from_raw(list.handles[a])) as u8;
+        let depth = layer - lowest as u8;
+        list.layers[a] = layer;
+        list.depths[a] = depth;
+        let d = usize::from(depth);
+        if d > 0 && list.depths[a - 1] as usize == d - 1 {
+            list.dependent[a - 1] = a as i64;
+        }
+        if last_at_depth[d] != NONE {
+            list.next[last_at_depth[d] as usize] = a as i64;
+        }
+        last_at_depth[d] = a as u32;
+        // Deeper sibling runs end here.
+        last_at_depth[d + 1..].fill(NONE);
+    }
 }
 
 /// Finds each block's parent during a pass in block order, without storing a parent array:
@@ -141,6 +267,14 @@ impl BlockList {
         requested: &[Handle],
         budget: &Budget,
     ) -> Result<(BlockList, Placement)> {
+        let (list, placement, ()) =
+            Self::gather(tree, requested, budget)?.place_with(budget, 1, |_, _| ())?;
+        Ok((list, placement))
+    }
+
+    /// The first half of `build_placed`: the objects of the block list in order of first
+    /// mention, each with its parent's index; what the tree is read for.
+    pub fn gather(tree: &HostTree, requested: &[Handle], budget: &Budget) -> Result<Gathered> {
         // Duplicates are dropped (first mention wins); without any, no copy is made.
         let mut seen = SeenSet::new(tree, budget)?;
         let unique: Cow<'_, [Handle]> = match requested.iter().position(|&h| !seen.insert(h)) {
@@ -189,86 +323,12 @@ impl BlockList {
                 }
             }
         }
-        let Forest {
-            handles: node_handles,
-            parents: mut node_parents,
-            referenced: node_referenced,
-            ..
-        } = forest;
-        let referenced = node_referenced;
-
-        let n = node_handles.len();
-        // Subtree sizes: children come after their parent, so one backward pass sums them.
-        // Pass 1 turns each node's size into its cursor once the node is placed.
-        let mut span = budget.filled(1u32, n)?;
-        for i in (0..n).rev() {
-            let parent = node_parents[i];
-            if parent != NONE {
-                span[parent as usize] += span[i];
-            }
-        }
-        let mut list = BlockList {
-            layers: budget.filled(0, n)?,
-            handles: budget.filled(0, n)?,
-            depths: budget.filled(0, n)?,
-            referenced: budget.filled(false, n)?,
-            next: budget.filled(NO_LINK, n)?,
-            dependent: budget.filled(NO_LINK, n)?,
-            statuses: budget.filled(NO_STATUS, n)?,
-        };
-        // Pass 1, in node order: pre-order positions without a traversal. A node goes where
-        // its parent's cursor is (just after the parent, past its earlier siblings' subtrees)
-        // and moves that cursor past its own subtree, so siblings keep their order of first
-        // mention. This is the one permutation from request order to block order: only the
-        // handle and the reference flag are scattered. A node's parent index is read only
-        // here, so its position replaces it.
-        let mut root_cursor = 0u32;
-        for i in 0..n {
-            let parent = node_parents[i];
-            let size = span[i];
-            let at = if parent == NONE {
-                let at = root_cursor;
-                root_cursor += size;
-                at
-            } else {
-                let cursor = &mut span[parent as usize];
-                let at = *cursor;
-                *cursor += size;
-                at
-            };
-            span[i] = at + 1;
-            node_parents[i] = at;
-            list.handles[at as usize] = node_handles[i].raw();
-            list.referenced[at as usize] = referenced[i];
-        }
-        drop(span);
-        let positions = node_parents;
-        // Pass 2, in block order: the links follow from the depths. A block's first dependent
-        // is the block right after it, one level deeper. Its next block is the following one
-        // at its depth, unless a shallower block (a new parent) comes first.
-        let mut last_at_depth = [NONE; 3];
-        for a in 0..n {
-            let layer = layer_of(Handle::from_raw(list.handles[a])) as u8;
-            let depth = layer - lowest as u8;
-            list.layers[a] = layer;
-            list.depths[a] = depth;
-            let d = usize::from(depth);
-            if d > 0 && list.depths[a - 1] as usize == d - 1 {
-                list.dependent[a - 1] = a as i64;
-            }
-            if last_at_depth[d] != NONE {
-                list.next[last_at_depth[d] as usize] = a as i64;
-            }
-            last_at_depth[d] = a as u32;
-            // Deeper sibling runs end here.
-            last_at_depth[d + 1..].fill(NONE);
-        }
-        let placement = Placement {
-            handles: node_handles,
-            positions,
-            referenced,
-        };
-        Ok((list, placement))
+        Ok(Gathered {
+            handles: forest.handles,
+            parents: forest.parents,
+            referenced: forest.referenced,
+            lowest,
+        })
     }
 
     pub fn status(&self, index: usize) -> Option<Status> {

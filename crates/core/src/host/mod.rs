@@ -5,6 +5,7 @@
 
 mod blocks;
 mod keys;
+mod parallel;
 mod policy;
 mod states;
 mod tree;
@@ -13,7 +14,7 @@ mod walk;
 pub use blocks::{BlockList, NO_LINK};
 pub use policy::HostPolicy;
 
-pub(crate) use blocks::ParentTracker;
+pub(crate) use blocks::{ParentTracker, Placement};
 pub(crate) use keys::{PathKey, TcpKey};
 pub(crate) use tree::{expect_layer, layer_of, HostTree, NO_CONTEXT};
 pub(crate) use walk::SeenSet;

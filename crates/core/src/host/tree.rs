@@ -6,6 +6,7 @@
 //! contiguous handle runs instead of chasing per-object pointers.
 
 use super::keys::{Keys, PathKey, TcpKey};
+use super::parallel::both;
 use super::states::TcpStates;
 use crate::error;
 use crate::model::{
@@ -720,26 +721,6 @@ fn link_tcps(paths: &mut Arena<Path>, parents: &[Handle], tcps: &[u64], order: &
             .expect("resolved path");
         path.tcps.push(tcp);
     }
-}
-
-/// Runs `a` and `b` and returns both results: `b` on another thread when `threads` >= 2
-/// (a panic there resumes here, where the engine turns it into an `InternalError`).
-fn both<A, B>(threads: usize, a: impl FnOnce() -> A, b: impl FnOnce() -> B + Send) -> (A, B)
-where
-    B: Send,
-{
-    if threads < 2 {
-        let first = a();
-        return (first, b());
-    }
-    std::thread::scope(|scope| {
-        let other = scope.spawn(b);
-        let first = a();
-        let second = other
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (first, second)
-    })
 }
 
 /// A live connection's key, read from its link record by slot.
