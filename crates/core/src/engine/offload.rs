@@ -9,6 +9,10 @@ use crate::host::{layer_of, BlockList, HostTree, ParentTracker, Placement, NO_CO
 use crate::model::{Handle, Layer, Result, Status, NO_STATUS};
 use crate::target::{Target, TargetNeighbor, TargetPath, TargetTcp};
 
+/// From this many blocks on, an offload may place its block list on one thread while it
+/// allocates contexts on another.
+const PARALLEL_OFFLOAD: usize = 1 << 14;
+
 impl Engine {
     /// Offloads `raws` with whatever they depend on and returns the processed block list,
     /// with the new paths and neighbors the host released again because no offloaded object
@@ -37,7 +41,9 @@ impl Engine {
         // in request order: mostly slot order), while the block list is placed: on two
         // threads when the tree allows. Else the block list comes first, then the decisions.
         let admit_all = !paused && self.target.admits_everything();
-        let threads = if admit_all { self.threads } else { 1 };
+        // A second thread costs tens of microseconds to start: worth it for a large list only.
+        let large = gathered.handles.len() >= PARALLEL_OFFLOAD;
+        let threads = if admit_all && large { self.threads } else { 1 };
         let (host, target) = (&mut self.host, &mut self.target);
         let (mut list, placement, ()) =
             gathered.place_with(&self.budget, threads, |handles, referenced| {
