@@ -69,9 +69,15 @@ def test_resident_memory_returns_to_baseline_when_freed_pages_are_purged(backend
     code, report = leak_check(*args, env={"MIMALLOC_PURGE_DELAY": "0"})
     baseline = report["baseline"]
     after = [(c["after"] - baseline) / MIB for c in report["cycles"]]
+    peaks = [(c["peak"] - baseline) / MIB for c in report["cycles"]]
     assert code == 0
-    assert all(c["peak"] - baseline > 64 * MIB for c in report["cycles"])
-    assert all(a <= 32 for a in after), f"MiB above the baseline after each drop: {after}"
+    assert all(p > 64 for p in peaks)
+    # Most of each tree goes back; what stays (NumPy's temporaries in the C heap, the
+    # allocator's bookkeeping) grows with N but stays well under half of the tree. Without
+    # the purge the pages stay and this ratio is about 1.
+    assert all(a <= p / 2 for a, p in zip(after, peaks, strict=True)), (
+        f"MiB above the baseline after each drop {after}, at the peak {peaks}"
+    )
 
 
 def test_python_allocations_do_not_grow_per_cycle(backend: str) -> None:
