@@ -27,23 +27,7 @@ impl Engine {
                 failed.push(h);
                 continue;
             }
-            let context = self.host.context(h);
-            let delegated = match layer_of(h) {
-                Layer::Neighbor => Delegated::Neighbor {
-                    nic_reachability_delta: self.target.neighbor(context).nic_reachability_delta,
-                },
-                Layer::Path => Delegated::Path,
-                Layer::Tcp => {
-                    // The live state is the host's frozen copy until traffic changes it, and
-                    // that copy is mostly the shared defaults: then nothing is copied.
-                    let live = self.target.live_delegated(context);
-                    let snapshot = self.host.tcp_delegated(h);
-                    let defaults = live.is_none() && !self.host.tcp_states.has_copy(h.slot());
-                    outcome.push_tcp(h.raw(), Status::Success, live.unwrap_or(snapshot), defaults);
-                    continue;
-                }
-            };
-            outcome.push(h.raw(), Status::Success, &delegated);
+            self.push_live(&mut outcome, h, self.host.context(h));
         }
         let counter = &mut self.counts.query;
         counter.requested += handles.len() as u64;
@@ -77,23 +61,7 @@ impl Engine {
                 not_offloaded = Some(h);
                 continue;
             }
-            match layer_of(h) {
-                Layer::Neighbor => {
-                    let nic_reachability_delta =
-                        self.target.neighbor(context).nic_reachability_delta;
-                    let delegated = Delegated::Neighbor {
-                        nic_reachability_delta,
-                    };
-                    outcome.push(raw, Status::Success, &delegated);
-                }
-                Layer::Path => outcome.push(raw, Status::Success, &Delegated::Path),
-                Layer::Tcp => {
-                    let live = self.target.live_delegated(context);
-                    let snapshot = self.host.tcp_delegated(h);
-                    let defaults = live.is_none() && !self.host.tcp_states.has_copy(h.slot());
-                    outcome.push_tcp(raw, Status::Success, live.unwrap_or(snapshot), defaults);
-                }
-            }
+            self.push_live(&mut outcome, h, context);
         }
         if let Some(h) = not_offloaded {
             return Err(not_offloaded_error(h, "query it"));
@@ -102,6 +70,28 @@ impl Engine {
         counter.requested += outcome.len() as u64;
         counter.succeeded += outcome.len() as u64;
         Ok((outcome, Outcome::default()))
+    }
+
+    /// Appends offloaded `h` (target context `context`) with SUCCESS and its live delegated
+    /// state. A connection's live state is the host's frozen copy until traffic changes it,
+    /// and that copy is mostly the shared defaults: then nothing is copied.
+    fn push_live(&self, outcome: &mut Outcome, h: Handle, context: u32) {
+        match layer_of(h) {
+            Layer::Neighbor => {
+                let nic_reachability_delta = self.target.neighbor(context).nic_reachability_delta;
+                let delegated = Delegated::Neighbor {
+                    nic_reachability_delta,
+                };
+                outcome.push(h.raw(), Status::Success, &delegated);
+            }
+            Layer::Path => outcome.push(h.raw(), Status::Success, &Delegated::Path),
+            Layer::Tcp => {
+                let live = self.target.live_delegated(context);
+                let snapshot = self.host.tcp_delegated(h);
+                let defaults = live.is_none() && !self.host.tcp_states.has_copy(h.slot());
+                outcome.push_tcp(h.raw(), Status::Success, live.unwrap_or(snapshot), defaults);
+            }
+        }
     }
 
     /// The host's copy of the delegated state of `h`: its values as of the last offload,
