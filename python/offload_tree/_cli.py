@@ -3,9 +3,10 @@
 Commands:
 
 * ``offload-tree bench`` — time W(N) (N connections, N/100 paths, N/1000 neighbors) on the
-  native backend, the pure-Python fallback and the baselines (rustworkx, networkx, plain dicts),
-  show a progress bar, print a table, write results.json and plot.png. ``--full`` runs the whole
-  matrix N = 10^4..10^6 (+10^7 native) with peak-memory probes and MACHINE.md.
+  native backend, the pure-Python fallback and the baselines (NumPy, rustworkx, networkx,
+  python-igraph, plain dicts), show a progress bar, print a table, write results.json and
+  plot.png. ``--full`` runs the whole matrix N = 10^4..10^6 (+10^7 native) with peak-memory
+  probes and MACHINE.md.
 * ``offload-tree demo`` — the source page's example tree, Neighbor1 -> Path1 (TCP1, TCP2),
   Path2 (TCP3), printed as an indented block list, then offloaded with each block's status.
 
@@ -114,9 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Time the workload W(N) -- N TCP connections, N/100 paths, N/1000 neighbors -- "
             "build, walk, offload all, query all, update every path MTU, cascade-terminate 1% "
             "of the neighbors, on offload-tree's native and pure-Python backends and on the "
-            "baselines a vectorised NumPy implementation, rustworkx, networkx and plain Python "
-            "dicts, whose results are checked against native's. Each figure is the median "
-            "of several runs in this process, with its min-max."
+            "baselines a vectorised NumPy implementation, rustworkx, networkx, python-igraph and "
+            "plain Python dicts, whose results are checked against native's. Each figure is the "
+            "median of several runs in this process, with its min-max."
         ),
     )
     bench.add_argument(
@@ -126,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     bench.add_argument(
         "--impls", type=parse_impls, metavar="NAME[,NAME...]",
-        help="implementations: native, numpy, python, rustworkx, networkx, dicts, or all (default)",
+        help="implementations: native, numpy, python, rustworkx, networkx, igraph, dicts, or all "
+        "(default)",
     )  # fmt: skip
     bench.add_argument(
         "--repeats", type=positive_int, metavar="R",

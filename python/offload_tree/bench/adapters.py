@@ -147,11 +147,12 @@ ADAPTERS: dict[str, str] = {
     "python": "offload_tree.bench.ot_adapter:PythonAdapter",
     "rustworkx": "offload_tree.bench.baselines:RustworkxAdapter",
     "networkx": "offload_tree.bench.baselines:NetworkxAdapter",
+    "igraph": "offload_tree.bench.baselines:IgraphAdapter",
     "dicts": "offload_tree.bench.baselines:DictAdapter",
 }
 
 #: The optional baselines that come with the ``[bench]`` extra.
-EXTRA_BASELINES: tuple[str, ...] = ("rustworkx", "networkx")
+EXTRA_BASELINES: tuple[str, ...] = ("rustworkx", "networkx", "igraph")
 
 
 def adapter_class(name: str) -> type[Adapter]:

@@ -161,6 +161,7 @@ README_LABELS: dict[str, str] = {
     "python": "python fallback",
     "rustworkx": "rustworkx",
     "networkx": "networkx",
+    "igraph": "python-igraph",
     "dicts": "dicts",
 }
 #: Row titles of the README table, by operation.

@@ -49,6 +49,7 @@ DEFAULT_CAPS: dict[str, int] = {
     "python": 10**6,
     "rustworkx": 10**6,
     "networkx": 10**6,
+    "igraph": 10**6,
     "dicts": 10**6,
     "numpy": 10**7,
 }
@@ -297,7 +298,7 @@ def available_impls(
         messages.append(
             f"baselines {', '.join(missing_extras)} are not installed, so they are not "
             "compared; add them with the [bench] extra: pip install '.[bench]' in the source tree "
-            "(or pip install networkx rustworkx matplotlib psutil)"
+            "(or pip install networkx rustworkx igraph matplotlib psutil)"
         )
     return runnable, skipped, messages
 
