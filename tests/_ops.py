@@ -318,6 +318,11 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         if form == "paths":
             return tree.find_paths([src, dst, src], [dst, dst, dst])
         return tree.find_tcps(src, dst, [lport, rport, lport], rport)
+    if name == "threads":
+        # A setting, not a result: the engines must take and refuse the same values, and
+        # every later operation must give the same answers whatever it is.
+        tree.threads = args[0]
+        return tree.threads
     if name == "receive":
         return target.receive(r(args[0]), args[1])
     if name == "send":
@@ -610,6 +615,7 @@ OP_WEIGHTS = {
     "indicate_neighbor_reachability_query": 1,
     "inject_fault": 3,
     "find": 2,
+    "threads": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -716,6 +722,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return weighted((1, offload), (1, other))
     if name == "process_events":
         return st.tuples(st.just(name), DECLINES)
+    if name == "threads":
+        return st.tuples(st.just(name), st.sampled_from([1, 2, 2, 3, 0, -1, 2.5, True]))
     if name == "find":
         return st.tuples(
             st.just(name),

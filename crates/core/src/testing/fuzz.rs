@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 17;
+pub const OPERATIONS: usize = 18;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -370,6 +370,12 @@ fn step(
                     .map(|h| h.into_iter().collect()),
                 _ => e.find_tcps(&[s, d.clone()], &[d.clone(), d], &[1024, 1025], &[443, 443]),
             }
+        }
+        17 => {
+            // The thread count: mostly 1 or 2, sometimes refused (0 or negative). The
+            // invariants after every step hold whatever it is.
+            let threads = i64::from(input.u8() % 4) - 1;
+            e.set_threads(threads).map(|_| Vec::new())
         }
         _ => {
             // A host policy: mostly nothing declined, sometimes optional reasons, rarely a
