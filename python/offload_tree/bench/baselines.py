@@ -35,6 +35,7 @@ baselines down for no reason a user would accept.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from offload_tree.bench.adapters import Adapter
@@ -374,6 +375,96 @@ class NetworkxAdapter(_BaselineAdapter):
         return uploaded
 
 
+# --- what the graph baselines share: the per-record work on top of a graph's structure -----
+# ``record(node)`` is a node's attribute dict (rustworkx's payload, igraph's list entry),
+# ``parents(node)`` its predecessors; ``target`` maps node -> context list.
+
+
+def _offload_chains(
+    tcps: Iterable[tuple[int, int]],
+    record: Callable[[int], dict[str, Any]],
+    parents: Callable[[int], Any],
+    target: dict[int, list[Any]],
+) -> list[int]:
+    """Offload each (connection id, node): climb to the first offloaded ancestor, then give
+    the chain its contexts lowest layer first; the offloaded nodes in that order."""
+    offloaded: list[int] = []
+    for tcp, node in tcps:
+        if record(node)["offloaded"]:
+            raise StateError(f"connection {tcp} is already offloaded")
+        # (node, parent) pairs from the connection down: each parent is looked up once.
+        chain: list[tuple[int, int | None]] = []
+        while True:
+            ups = parents(node)
+            parent = ups[0] if ups else None
+            chain.append((node, parent))
+            if parent is None or record(parent)["offloaded"]:
+                break
+            node = parent
+        for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
+            a = record(nid)
+            a["offloaded"] = True
+            layer = a["layer"]
+            if layer == TCP:
+                target[nid] = [parent, a["delegated"]]
+            elif layer == PATH:
+                target[nid] = [parent, a["path_mtu"]]
+            else:
+                target[nid] = [None, a["mac"], a["nic_reachability_delta"]]
+            offloaded.append(nid)
+    return offloaded
+
+
+def _query(
+    tcps: Iterable[tuple[int, int]],
+    record: Callable[[int], dict[str, Any]],
+    target: dict[int, list[Any]],
+) -> list[tuple[int, ...]]:
+    """The target's delegated tuple of each (connection id, node)."""
+    out: list[tuple[int, ...]] = []
+    append = out.append
+    for tcp, node in tcps:
+        if not record(node)["offloaded"]:
+            raise StateError(f"connection {tcp} is not offloaded")
+        append(target[node][1])
+    return out
+
+
+def _update_mtu(
+    nodes: Iterable[int],
+    record: Callable[[int], dict[str, Any]],
+    target: dict[int, list[Any]],
+    mtu: int,
+) -> None:
+    """The record, then the target copy when offloaded."""
+    for node in nodes:
+        a = record(node)
+        a["path_mtu"] = mtu
+        if a["offloaded"]:
+            target[node][1] = mtu
+
+
+def _upload(
+    order: Iterable[int],
+    record: Callable[[int], dict[str, Any]],
+    target: dict[int, list[Any]],
+    uploaded: list[int],
+) -> None:
+    """Upload every offloaded node of ``order`` (dependents first), appending it."""
+    for nid in order:
+        a = record(nid)
+        if not a["offloaded"]:
+            continue
+        ctx = target.pop(nid)
+        layer = a["layer"]
+        if layer == TCP:
+            a["delegated"] = ctx[1]
+        elif layer == NEIGHBOR:
+            a["nic_reachability_delta"] = ctx[2]
+        a["offloaded"] = False
+        uploaded.append(nid)
+
+
 class RustworkxAdapter(_BaselineAdapter):
     """A ``rustworkx.PyDiGraph`` whose node payloads are the attribute dicts.
 
@@ -445,64 +536,28 @@ class RustworkxAdapter(_BaselineAdapter):
 
     def offload_all(self) -> list[int]:
         """Climb through ``predecessor_indices`` to the first offloaded ancestor; offload."""
-        g, target, index = self.graph, self.target, self.index
-        preds = g.predecessor_indices
-        offloaded: list[int] = []
-        for tcp in self.tcp_ids:
-            node = index[tcp]
-            if g[node]["offloaded"]:
-                raise StateError(f"connection {tcp} is already offloaded")
-            # (node, parent) pairs from the connection down: each parent is looked up once.
-            chain: list[tuple[int, int | None]] = []
-            while True:
-                ups = preds(node)
-                parent = ups[0] if ups else None
-                chain.append((node, parent))
-                if parent is None or g[parent]["offloaded"]:
-                    break
-                node = parent
-            for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
-                a = g[nid]
-                a["offloaded"] = True
-                layer = a["layer"]
-                if layer == TCP:
-                    target[nid] = [parent, a["delegated"]]
-                elif layer == PATH:
-                    target[nid] = [parent, a["path_mtu"]]
-                else:
-                    target[nid] = [None, a["mac"], a["nic_reachability_delta"]]
-                offloaded.append(nid)
-        return offloaded
+        g, index = self.graph, self.index
+        tcps = ((tcp, index[tcp]) for tcp in self.tcp_ids)
+        return _offload_chains(tcps, g.__getitem__, g.predecessor_indices, self.target)
 
     def query_all(self) -> list[tuple[int, ...]]:
         """The target's delegated tuple of every connection."""
-        g, target, index = self.graph, self.target, self.index
-        out: list[tuple[int, ...]] = []
-        append = out.append
-        for tcp in self.tcp_ids:
-            node = index[tcp]
-            if not g[node]["offloaded"]:
-                raise StateError(f"connection {tcp} is not offloaded")
-            append(target[node][1])
-        return out
+        index = self.index
+        tcps = ((tcp, index[tcp]) for tcp in self.tcp_ids)
+        return _query(tcps, self.graph.__getitem__, self.target)
 
     def update_mtu(self) -> list[int]:
         """Node payload, then target copy when offloaded."""
         mtu = self._check_mtu()
-        g, target, index = self.graph, self.target, self.index
-        for path in self.path_ids:
-            node = index[path]
-            a = g[node]
-            a["path_mtu"] = mtu
-            if a["offloaded"]:
-                target[node][1] = mtu
+        index = self.index
+        _update_mtu((index[p] for p in self.path_ids), self.graph.__getitem__, self.target, mtu)
         return self.path_ids
 
     def terminate_1pct(self) -> list[int]:
         """Reverse of the ``rx.dfs_edges`` pre-order per chosen neighbor; upload each node."""
         import rustworkx as rx
 
-        g, target, index = self.graph, self.target, self.index
+        g, index = self.graph, self.index
         uploaded: list[int] = []
         for nb in self.terminate_ids:
             root = index[nb]
@@ -510,18 +565,7 @@ class RustworkxAdapter(_BaselineAdapter):
                 raise StateError(f"neighbor {nb} is not offloaded")
             order = [root]
             order.extend([v for _, v in rx.dfs_edges(g, root)])
-            for nid in reversed(order):
-                a = g[nid]
-                if not a["offloaded"]:
-                    continue
-                ctx = target.pop(nid)
-                layer = a["layer"]
-                if layer == TCP:
-                    a["delegated"] = ctx[1]
-                elif layer == NEIGHBOR:
-                    a["nic_reachability_delta"] = ctx[2]
-                a["offloaded"] = False
-                uploaded.append(nid)
+            _upload(reversed(order), g.__getitem__, self.target, uploaded)
         return uploaded
 
 
@@ -591,72 +635,27 @@ class IgraphAdapter(_BaselineAdapter):
 
     def offload_all(self) -> list[int]:
         """Climb ``Graph.predecessors`` to the first offloaded ancestor; offload the chain."""
-        g, target, records = self.graph, self.target, self.records
-        preds = g.predecessors
-        offloaded: list[int] = []
-        for tcp in self.tcp_ids:
-            if records[tcp]["offloaded"]:
-                raise StateError(f"connection {tcp} is already offloaded")
-            chain: list[tuple[int, int | None]] = []
-            node = tcp
-            while True:
-                ups = preds(node)
-                parent = ups[0] if ups else None
-                chain.append((node, parent))
-                if parent is None or records[parent]["offloaded"]:
-                    break
-                node = parent
-            for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
-                a = records[nid]
-                a["offloaded"] = True
-                layer = a["layer"]
-                if layer == TCP:
-                    target[nid] = [parent, a["delegated"]]
-                elif layer == PATH:
-                    target[nid] = [parent, a["path_mtu"]]
-                else:
-                    target[nid] = [None, a["mac"], a["nic_reachability_delta"]]
-                offloaded.append(nid)
-        return offloaded
+        tcps = ((tcp, tcp) for tcp in self.tcp_ids)
+        return _offload_chains(tcps, self.records.__getitem__, self.graph.predecessors, self.target)
 
     def query_all(self) -> list[tuple[int, ...]]:
         """The target's delegated tuple of every connection."""
-        target, records = self.target, self.records
-        out: list[tuple[int, ...]] = []
-        for tcp in self.tcp_ids:
-            if not records[tcp]["offloaded"]:
-                raise StateError(f"connection {tcp} is not offloaded")
-            out.append(target[tcp][1])
-        return out
+        tcps = ((tcp, tcp) for tcp in self.tcp_ids)
+        return _query(tcps, self.records.__getitem__, self.target)
 
     def update_mtu(self) -> list[int]:
         """The record, then the target copy when offloaded."""
         mtu = self._check_mtu()
-        target, records = self.target, self.records
-        for path in self.path_ids:
-            a = records[path]
-            a["path_mtu"] = mtu
-            if a["offloaded"]:
-                target[path][1] = mtu
+        _update_mtu(self.path_ids, self.records.__getitem__, self.target, mtu)
         return self.path_ids
 
     def terminate_1pct(self) -> list[int]:
         """``Graph.dfs`` pre-order of each chosen neighbor, reversed; upload each vertex."""
-        g, target, records = self.graph, self.target, self.records
+        g, records = self.graph, self.records
         uploaded: list[int] = []
         for nb in self.terminate_ids:
             if not records[nb]["offloaded"]:
                 raise StateError(f"neighbor {nb} is not offloaded")
-            for nid in reversed(g.dfs(nb, mode="out")[0]):
-                a = records[nid]
-                if not a["offloaded"]:
-                    continue
-                ctx = target.pop(nid)
-                layer = a["layer"]
-                if layer == TCP:
-                    a["delegated"] = ctx[1]
-                elif layer == NEIGHBOR:
-                    a["nic_reachability_delta"] = ctx[2]
-                a["offloaded"] = False
-                uploaded.append(nid)
+            order = reversed(g.dfs(nb, mode="out")[0])
+            _upload(order, records.__getitem__, self.target, uploaded)
         return uploaded
