@@ -164,6 +164,20 @@ impl Engine {
         Ok(handles)
     }
 
+    /// `resolve_all`, also saying which layers the handles name (indexed by `Layer::index`).
+    fn resolve_all_layers(&self, raws: &[u64]) -> Result<(Vec<Handle>, [bool; 3])> {
+        check_batch(raws.len())?;
+        let mut handles = self.budget.vec(raws.len())?;
+        let mut present = [false; 3];
+        for (i, &raw) in raws.iter().enumerate() {
+            self.interrupts.poll(i)?;
+            let h = self.host.resolve(raw)?;
+            present[layer_of(h).index()] = true;
+            handles.push(h);
+        }
+        Ok((handles, present))
+    }
+
     /// Resolves every handle (an invalid one anywhere is the error that wins), drops
     /// duplicates when `unique` (first mention kept), and returns the first object whose offload
     /// state is not `offloaded`: one pass over the objects instead of one per check.

@@ -25,6 +25,63 @@ enum Pushed {
     RcvWindow(u32),
 }
 
+/// One column of checked values: the caller's integers when every one is in range for every
+/// layer the handles name (the common case: one pass that compilers vectorise, nothing
+/// copied), else one checked value per handle.
+enum CheckedColumn<'a> {
+    Ints(&'a [i64]),
+    Each(Vec<Checked>),
+}
+
+impl CheckedColumn<'_> {
+    fn at(&self, i: usize) -> Checked {
+        match self {
+            CheckedColumn::Ints(ints) => Checked::Int(ints[i] as u64),
+            CheckedColumn::Each(values) => values[i],
+        }
+    }
+}
+
+/// Checks one update column against the handles it goes with.
+fn checked_column<'a>(
+    name: &str,
+    column: &Column<'a>,
+    handles: &[Handle],
+    layers: &[Layer],
+) -> Result<CheckedColumn<'a>> {
+    let ranges = Layer::ALL.map(|layer| int_range(layer, name));
+    if let Column::Ints(ints) = *column {
+        // One range that holds for every layer present, and every value inside it.
+        let mut common: Option<(i64, i64)> = None;
+        let mut uniform = true;
+        for layer in layers {
+            match (ranges[layer.index()], common) {
+                (Some(range), None) => common = Some(range),
+                (Some(range), Some(seen)) if range == seen => {}
+                _ => uniform = false,
+            }
+        }
+        if let (true, Some((min, max))) = (uniform, common) {
+            if ints.iter().all(|v| (min..=max).contains(v)) {
+                return Ok(CheckedColumn::Ints(ints));
+            }
+        }
+    }
+    // Values outside the range (and MACs) take the full check, which also words the error.
+    let mut values = Vec::with_capacity(handles.len());
+    for (i, &h) in handles.iter().enumerate() {
+        let layer = layer_of(h);
+        let value = match (column, ranges[layer.index()]) {
+            (Column::Ints(ints), Some((min, max))) if (min..=max).contains(&ints[i]) => {
+                Checked::Int(ints[i] as u64)
+            }
+            _ => check_update_value(layer, name, column, i)?,
+        };
+        values.push(value);
+    }
+    Ok(CheckedColumn::Each(values))
+}
+
 impl Engine {
     /// Changes cached variables of `raws`. Returns one detailed status per handle,
     /// duplicates included (SUCCESS, or why the target refused the values), and what the
@@ -35,37 +92,22 @@ impl Engine {
         fields: &[(String, Column<'_>)],
     ) -> Result<(Vec<u8>, Outcome)> {
         let names: Vec<&str> = fields.iter().map(|(name, _)| name.as_str()).collect();
-        let handles = self.check_update(raws, &names)?;
+        let (handles, layers) = self.check_update_layers(raws, &names)?;
         for (name, column) in fields {
             check_length(name, handles.len(), column.len(), "handles")?;
         }
         // Check every value before changing anything.
-        let mut checked: Vec<Vec<Checked>> = Vec::with_capacity(fields.len());
-        for (name, column) in fields {
-            // The range of each layer's field is looked up once; values outside it (and MACs)
-            // take the full check, which also words the error.
-            let ranges = Layer::ALL.map(|layer| int_range(layer, name));
-            let mut values = Vec::with_capacity(handles.len());
-            for (i, &h) in handles.iter().enumerate() {
-                let layer = layer_of(h);
-                let value = match (column, ranges[layer.index()]) {
-                    (Column::Ints(ints), Some((min, max))) if (min..=max).contains(&ints[i]) => {
-                        Checked::Int(ints[i] as u64)
-                    }
-                    _ => check_update_value(layer, name, column, i)?,
-                };
-                values.push(value);
-            }
-            checked.push(values);
-        }
+        let values = fields
+            .iter()
+            .map(|(name, column)| checked_column(name, column, &handles, &layers))
+            .collect::<Result<Vec<_>>>()?;
 
         let mut statuses = vec![Status::Success as u8; handles.len()];
         let mut refused = Vec::new();
         // Objects an injected fault failed: every mention of one in this update fails.
         let mut faulted: Vec<Handle> = Vec::new();
         for (i, &h) in handles.iter().enumerate() {
-            let values = checked.iter().map(|column| column[i]);
-            let (context, pushed) = self.apply_host(h, &names, values);
+            let (context, pushed) = self.apply_host(h, &names, values.iter().map(|v| v.at(i)));
             if context != NO_CONTEXT {
                 let fault = if self.target.take_fault(Operation::Update, h).is_some() {
                     faulted.push(h);
@@ -81,21 +123,21 @@ impl Engine {
                 }
             }
         }
+        let counter = &mut self.counts.update;
+        counter.requested += handles.len() as u64;
+        counter.succeeded += (handles.len() - refused.len()) as u64;
         let mut terminated = Outcome::default();
         if !refused.is_empty() {
+            for &s in &statuses {
+                match Status::from_u8(s) {
+                    Some(Status::Success) | None => {}
+                    Some(status) => counter.fail(status, 1),
+                }
+            }
             // The host terminates what the target could not take (docs/NDIS.md, "Update, query,
             // invalidate"), and hands back what the target held: nothing is lost.
             let order = self.host.offloaded_post_order_now(&refused);
             terminated = self.upload(&order);
-        }
-        let counter = &mut self.counts.update;
-        counter.requested += handles.len() as u64;
-        for &s in &statuses {
-            match Status::from_u8(s) {
-                Some(Status::Success) => counter.succeeded += 1,
-                Some(status) => counter.fail(status, 1),
-                None => {}
-            }
         }
         Ok((statuses, terminated))
     }
@@ -106,15 +148,22 @@ impl Engine {
     /// unknown name (ValidationError). The Python facade also calls it when its own
     /// conversion of the values fails, so that these errors still win.
     pub fn check_update(&self, raws: &[u64], names: &[&str]) -> Result<Vec<Handle>> {
-        let handles = self.resolve_all(raws)?;
+        Ok(self.check_update_layers(raws, names)?.0)
+    }
+
+    /// `check_update`, also returning the layers the handles name (found in the same pass
+    /// that resolves them).
+    fn check_update_layers(
+        &self,
+        raws: &[u64],
+        names: &[&str],
+    ) -> Result<(Vec<Handle>, Vec<Layer>)> {
+        let (handles, present) = self.resolve_all_layers(raws)?;
         // Most targets hold no invalid mark: then no handle needs a look at its context.
-        let marked = self.target.invalid > 0;
-        if let Some(&h) = handles.iter().find(|&&h| marked && self.is_invalidated(h)) {
-            return Err(error!(UpdateInvalidated, layer = layer_of(h), handle = h));
-        }
-        let mut present = [false; 3];
-        for &h in &handles {
-            present[layer_of(h).index()] = true;
+        if self.target.invalid > 0 {
+            if let Some(&h) = handles.iter().find(|&&h| self.is_invalidated(h)) {
+                return Err(error!(UpdateInvalidated, layer = layer_of(h), handle = h));
+            }
         }
         let layers: Vec<Layer> = Layer::ALL
             .into_iter()
@@ -139,7 +188,7 @@ impl Engine {
                 }
             }
         }
-        Ok(handles)
+        Ok((handles, layers))
     }
 
     /// Applies checked values to the host copy of `h` (one lookup for all of them); returns
