@@ -145,6 +145,7 @@ def snapshot(tree: Any, target: Any = None, *, query: bool = True) -> dict[str, 
     snap["offloaded"] = {h: tree.is_offloaded(h) for h in handles}
     if target is not None:
         snap["target_stats"] = target.stats()
+        snap["offload_stats"] = {family: target.offload_stats(family) for family in (4, 6)}
         snap["internal_tree"] = dict(target.internal_tree())
     offloaded = [h for h in handles if snap["offloaded"][h]]
     # A pending query fault would fire on the snapshot's own query: observe without it then.

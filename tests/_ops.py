@@ -323,6 +323,10 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         # every later operation must give the same answers whatever it is.
         tree.threads = args[0]
         return tree.threads
+    if name == "offload_stats":
+        return target.offload_stats(args[0])
+    if name == "reset_offload_stats":
+        return target.reset_offload_stats(args[0])
     if name == "receive":
         return target.receive(r(args[0]), args[1])
     if name == "send":
@@ -468,6 +472,7 @@ TCP_FIELDS = st.fixed_dictionaries(
         "sack": st.sampled_from([True, False, 1]),
         "flow_label": st.sampled_from([0, 2**20 - 1, 2**20]),
         "rcv_wind_scale": st.integers(0, 15),
+        "remote_mss": st.sampled_from([0, 1, 536, 1460, 9000]),
         "bogus": st.just(1),
     },
 ).filter(lambda d: len(d) <= 3)
@@ -508,6 +513,8 @@ def update_fields(layer: int) -> st.SearchStrategy[dict[str, Any]]:
 SEND_SIZES = weighted(
     (6, st.sampled_from([0, 1, 100, 65536, U32 - 1])), (1, st.sampled_from([U32, -1]))
 )
+# IP versions for the chimney statistics: mostly valid; a non-version and a non-int (refused).
+IP_VERSIONS = weighted((6, st.sampled_from([4, 6])), (1, st.sampled_from([5, 0, "6"])))
 REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
 # The host's policy in process_events: mostly none; optional reasons; a mandatory one or a
 # non-reason (refused).
@@ -616,6 +623,8 @@ OP_WEIGHTS = {
     "inject_fault": 3,
     "find": 2,
     "threads": 1,
+    "offload_stats": 1,
+    "reset_offload_stats": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -724,6 +733,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), DECLINES)
     if name == "threads":
         return st.tuples(st.just(name), st.sampled_from([1, 2, 2, 3, 0, -1, 2.5, True]))
+    if name in ("offload_stats", "reset_offload_stats"):
+        return st.tuples(st.just(name), IP_VERSIONS)
     if name == "find":
         return st.tuples(
             st.just(name),

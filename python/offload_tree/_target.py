@@ -46,6 +46,14 @@ def _int_arg(name: str, value: object) -> int:
     return int(value)
 
 
+def _family_arg(value: object) -> int:
+    """An IP version, 4 or 6: ``ValidationError`` otherwise (the engine checks it again)."""
+    version = _int_arg("family", value)
+    if version not in (4, 6):
+        raise error("ip_version", value=version)
+    return version
+
+
 def _no_copy() -> StateError:
     """A target drives one engine: a copy would be a second name for it, not a copy."""
     return StateError(
@@ -316,6 +324,33 @@ class SimulatedTarget:
     def stats(self) -> dict[str, Any]:
         """The target's counters (docs/DESIGN.md §9)."""
         return target_stats(self._attached_engine().counters(), self._capacities)
+
+    def offload_stats(self, family: int = 4) -> dict[str, dict[str, int]]:
+        """The chimney statistics of IP version ``family`` (4 or 6), as the target reports
+        them for OID_IP4/6_OFFLOAD_STATS (``"ip"``: NDIS IP_OFFLOAD_STATS) and
+        OID_TCP4/6_OFFLOAD_STATS (``"tcp"``: TCP_OFFLOAD_STATS), fields in snake case in the
+        structures' order (InReceives is ``in_receives``).
+
+        Only traffic on offloaded connections counts: ``receive`` and ``send``. A send of n
+        bytes is ceil(n / MSS) segments, the MSS being the smaller of the connection's
+        ``remote_mss`` (when not 0) and what its path MTU leaves after the IP and TCP
+        headers; a receive is ceil(n / MSS of the path) segments, at least one (a bare ACK).
+        Each segment is one IP datagram; octets include the IP (20 or 40 bytes) and TCP (20)
+        headers. ``currently_established`` counts the offloaded connections of the family
+        now in ESTABLISHED or CLOSE-WAIT. Counters wrap at their NDIS widths (64 bits for
+        the byte and segment counts, 32 for the rest). Error counters stay 0: no corrupt
+        segment, retransmission or reset is simulated yet.
+        """
+        family = _family_arg(family)
+        return self._attached_engine().offload_stats(family)
+
+    @atomic(long=False)
+    def reset_offload_stats(self, family: int) -> None:
+        """Reset the counters of IP version ``family`` (4 or 6) to zero, as setting
+        OID_IP4/6_OFFLOAD_STATS and OID_TCP4/6_OFFLOAD_STATS does; the other family's stay.
+        ``currently_established`` is a gauge, not a counter: it still counts."""
+        family = _family_arg(family)
+        self._attached_engine().reset_offload_stats(family)
 
     def __repr__(self) -> str:
         config = ", ".join(f"{name}={value!r}" for name, value in _config_items(self._config))

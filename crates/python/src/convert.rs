@@ -1,7 +1,7 @@
 //! Conversions between Python objects and the core's types. Shape only: no decisions.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
-use offload_tree_core::{check_batch, Budget, Counter, Counters, StateValue, Value};
+use offload_tree_core::{check_batch, Budget, Counter, Counters, OffloadStats, StateValue, Value};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
@@ -95,6 +95,25 @@ pub fn state_value_to_py<'py>(py: Python<'py>, value: &StateValue) -> PyResult<B
 
 /// The engine's counters as a flat dict (`python/offload_tree/_stats.py` arranges them):
 /// per-layer counts as 3-tuples, an operation's as `(requested, succeeded, failed by status)`.
+/// `{"ip": {name: value}, "tcp": {name: value}}`, in the NDIS structures' order.
+pub fn offload_stats_to_py<'py>(
+    py: Python<'py>,
+    stats: &OffloadStats,
+) -> PyResult<Bound<'py, PyDict>> {
+    let ip = PyDict::new(py);
+    for (name, value) in stats.ip.entries() {
+        ip.set_item(name, value)?;
+    }
+    let tcp = PyDict::new(py);
+    for (name, value) in stats.tcp.entries() {
+        tcp.set_item(name, value)?;
+    }
+    let dict = PyDict::new(py);
+    dict.set_item("ip", ip)?;
+    dict.set_item("tcp", tcp)?;
+    Ok(dict)
+}
+
 pub fn counters_to_py<'py>(py: Python<'py>, counters: &Counters) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, counter) in counters.entries() {

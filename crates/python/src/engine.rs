@@ -18,7 +18,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::convert::{array, counters_to_py, owned, state_value_to_py, to_value, to_values};
+use crate::convert::{array, counters_to_py, offload_stats_to_py, owned, state_value_to_py, to_value, to_values};
 use crate::errors::{internal_error, to_pyerr, StateError};
 use crate::outcome::PyOutcome;
 
@@ -612,6 +612,17 @@ impl PyEngine {
     fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let counters = self.run(py, false, |e| Ok(e.counters()))?;
         counters_to_py(py, &counters)
+    }
+
+    /// The chimney statistics of IP version `family` (OID_IPx/TCPx_OFFLOAD_STATS), as
+    /// `{"ip": {...}, "tcp": {...}}`.
+    fn offload_stats<'py>(&self, py: Python<'py>, family: i64) -> PyResult<Bound<'py, PyDict>> {
+        let stats = self.run(py, false, |e| e.offload_stats(family))?;
+        offload_stats_to_py(py, &stats)
+    }
+
+    fn reset_offload_stats(&self, py: Python<'_>, family: i64) -> PyResult<()> {
+        self.run(py, false, |e| e.reset_offload_stats(family))
     }
 
     // ---- the target half ----

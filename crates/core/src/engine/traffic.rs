@@ -1,8 +1,12 @@
 //! Traffic the target handles on an offloaded connection: `target_receive` and
-//! `target_send` (docs/DESIGN.md §8, "Traffic").
+//! `target_send`; and the chimney statistics it keeps of that traffic per IP family,
+//! `offload_stats` and `reset_offload_stats` (docs/DESIGN.md §8, "Traffic").
 
 use super::Engine;
-use crate::model::{check_u32, Layer, Result, Value};
+use crate::error;
+use crate::host::NO_CONTEXT;
+use crate::model::{check_u32, ConnectionState, Handle, Layer, Result, Value};
+use crate::target::{IpFamily, OffloadStats};
 
 impl Engine {
     /// The target context of offloaded connection `raw`.
@@ -11,21 +15,78 @@ impl Engine {
         Ok(self.host.context(h))
     }
 
+    /// The IP family of connection `h` and the MSS of its path: the largest payload a
+    /// datagram of the path MTU carries.
+    fn wire(&self, h: Handle) -> (IpFamily, u32) {
+        let path = self.host.path(self.host.tcp(h).path);
+        let family = IpFamily::of(&path.state.source);
+        (family, family.mss(path.state.path_mtu))
+    }
+
     /// The target receives `data` on connection `raw` and buffers it until terminate.
     pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
-        let h = crate::model::Handle::from_raw(raw);
+        let h = Handle::from_raw(raw);
+        let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
-        self.target.receive(context, data, snapshot);
+        self.target.receive(context, data, snapshot, wire);
         Ok(())
     }
 
     /// The target sends `nbytes` on connection `raw`; returns the bytes sent (0 if held back).
+    /// Segments are no larger than the peer's MSS (RemoteMss, when set) or the path's.
     pub fn target_send(&mut self, raw: u64, nbytes: &Value) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "send on it")?;
         let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
-        let h = crate::model::Handle::from_raw(raw);
+        let h = Handle::from_raw(raw);
+        let (family, path_mss) = self.wire(h);
+        let mss = match u32::from(self.host.tcp_state(h).constant.remote_mss) {
+            0 => path_mss,
+            remote => remote.min(path_mss),
+        };
         let snapshot = self.host.tcp_delegated(h);
-        Ok(self.target.send(context, n, snapshot))
+        Ok(self.target.send(context, n, snapshot, (family, mss)))
     }
+
+    /// What OID_IPx_OFFLOAD_STATS and OID_TCPx_OFFLOAD_STATS report for IP version
+    /// `version` (4 or 6), with CurrentlyEstablished counted now: the offloaded connections
+    /// of that family whose live state is ESTABLISHED or CLOSE-WAIT.
+    pub fn offload_stats(&self, version: i64) -> Result<OffloadStats> {
+        let family = ip_family(version)?;
+        let mut stats = self.target.offload_stats[family.index()];
+        let mut established = 0u32;
+        for (slot, generation, tcp) in self.host.tcps.iter() {
+            if tcp.context == NO_CONTEXT {
+                continue;
+            }
+            let path = self.host.path(tcp.path);
+            if IpFamily::of(&path.state.source) != family {
+                continue;
+            }
+            let h = self.host.handle_at(Layer::Tcp, slot);
+            debug_assert_eq!(h.generation(), generation);
+            let snapshot = self.host.tcp_delegated(h);
+            let live = self.target.live_delegated(tcp.context).unwrap_or(snapshot);
+            if [ConnectionState::Established, ConnectionState::CloseWait]
+                .map(|s| s as u8)
+                .contains(&live.state)
+            {
+                established = established.wrapping_add(1);
+            }
+        }
+        stats.tcp.currently_established = established;
+        Ok(stats)
+    }
+
+    /// Resets the counters of IP version `version`, as setting OID_IPx_OFFLOAD_STATS and
+    /// OID_TCPx_OFFLOAD_STATS does (the gauge CurrentlyEstablished is no counter: it stays).
+    pub fn reset_offload_stats(&mut self, version: i64) -> Result<()> {
+        let family = ip_family(version)?;
+        self.target.offload_stats[family.index()] = OffloadStats::default();
+        Ok(())
+    }
+}
+
+fn ip_family(version: i64) -> Result<IpFamily> {
+    IpFamily::from_version(version).ok_or_else(|| error!(IpVersion, value = version))
 }

@@ -150,6 +150,8 @@ error_catalogue! {
     TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
     ThreadCount = Validation, "thread_count", "threads must be at least 1, got {value}";
+    /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
+    IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
     /// One path per (source, destination): the host's key of a path.
     DuplicatePath = DuplicateKey, "duplicate_path",
         "path {existing} already goes from this source to this destination (a host keeps one path per address pair)";

@@ -3,12 +3,14 @@
 //! It keeps one arena of contexts per layer ([`contexts`]), linked into the target's internal
 //! state tree; decides whether it takes an object ([`admission`]: injected faults, capacities,
 //! limits, random faults drawn from [`rng`]); owns the delegated state of offloaded
-//! connections and buffers what they receive ([`traffic`]); and marks objects invalid.
+//! connections and buffers what they receive ([`traffic`]), counting it per IP family
+//! ([`statistics`]); and marks objects invalid.
 
 mod admission;
 mod config;
 mod contexts;
 mod rng;
+mod statistics;
 mod traffic;
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +18,8 @@ use std::collections::{HashMap, HashSet};
 use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
 pub use config::TargetConfig;
+pub(crate) use statistics::IpFamily;
+pub use statistics::{IpOffloadStats, OffloadStats, TcpOffloadStats};
 
 pub(crate) use contexts::{TargetNeighbor, TargetPath, TargetTcp, Upload, NOT_DIVERGED};
 pub(crate) use rng::SplitMix64;
@@ -57,6 +61,8 @@ pub(crate) struct Target {
     /// Contexts carrying an invalid mark.
     pub invalid: u64,
     pub counters: TargetCounters,
+    /// The chimney statistics, by `IpFamily::index` ([`statistics`]).
+    pub offload_stats: [OffloadStats; 2],
 }
 
 impl Target {
@@ -76,6 +82,7 @@ impl Target {
             paused: false,
             invalid: 0,
             counters: TargetCounters::default(),
+            offload_stats: [OffloadStats::default(); 2],
         })
     }
 

@@ -10,6 +10,7 @@
 //! change and the target only reads them, so it keeps no copy of them either.
 
 use super::contexts::NOT_DIVERGED;
+use super::statistics::IpFamily;
 use super::Target;
 use crate::model::TcpDelegated;
 
@@ -58,8 +59,15 @@ impl Target {
     /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
     /// host's copy of the delegated state. A received segment (even an empty one: an ACK) is
     /// forward progress: the connection's neighbor's NicReachabilityDelta restarts at zero
-    /// (making-a-neighborreachabilityquery-indication.md).
-    pub(crate) fn receive(&mut self, context: u32, data: &[u8], snapshot: &TcpDelegated) {
+    /// (making-a-neighborreachabilityquery-indication.md). The segments count in the
+    /// statistics of `family`, cut at the path's `mss`.
+    pub(crate) fn receive(
+        &mut self,
+        context: u32,
+        data: &[u8],
+        snapshot: &TcpDelegated,
+        (family, mss): (IpFamily, u32),
+    ) {
         let path = self.tcp(context).path;
         let neighbor = self.path(path).neighbor;
         self.neighbor_mut(neighbor).nic_reachability_delta = 0;
@@ -76,13 +84,21 @@ impl Target {
         d.rcv_wnd -= d.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
         self.counters.bytes_received += n as u64;
         self.counters.bytes_buffered += n as u64;
+        self.offload_stats[family.index()].count_received(family, n, mss);
     }
 
     /// Advances the send sequence by `nbytes` and returns it; or sends nothing and returns 0:
     /// on an invalid connection (the bytes are held back), or once the target has asked for the
     /// connection's upload for a mandatory reason (the send completes with
-    /// NDIS_STATUS_UPLOAD_IN_PROGRESS). `snapshot` is the host's copy of the delegated state.
-    pub(crate) fn send(&mut self, context: u32, nbytes: u32, snapshot: &TcpDelegated) -> u32 {
+    /// NDIS_STATUS_UPLOAD_IN_PROGRESS). `snapshot` is the host's copy of the delegated state;
+    /// what is sent counts in the statistics of `family`, in segments of at most `mss` bytes.
+    pub(crate) fn send(
+        &mut self,
+        context: u32,
+        nbytes: u32,
+        snapshot: &TcpDelegated,
+        (family, mss): (IpFamily, u32),
+    ) -> u32 {
         if self.tcp_held_back(context) {
             self.counters.bytes_held_back += u64::from(nbytes);
             return 0;
@@ -99,6 +115,7 @@ impl Target {
         }
         d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
         self.counters.bytes_sent += u64::from(nbytes);
+        self.offload_stats[family.index()].count_sent(family, nbytes, mss);
         nbytes
     }
 }
@@ -107,7 +124,10 @@ impl Target {
 mod tests {
     use super::super::tests::tcp_target;
     use super::super::Upload;
+    use super::IpFamily;
     use crate::model::{Layer, TcpDelegated};
+
+    const WIRE: (IpFamily, u32) = (IpFamily::V4, 1460);
 
     #[test]
     fn receive_buffers_and_wraps_sequence() {
@@ -119,8 +139,8 @@ mod tests {
         // Nothing is copied until the state changes.
         assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
         assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
-        target.receive(t, b"abc", &snapshot);
-        target.receive(t, b"de", &snapshot);
+        target.receive(t, b"abc", &snapshot, WIRE);
+        target.receive(t, b"de", &snapshot, WIRE);
         assert_eq!(target.received[&t], b"abcde");
         let live = *target.delegated(t, &snapshot);
         assert_eq!(live.rcv_nxt, 3);
@@ -149,11 +169,11 @@ mod tests {
     fn send_is_held_back_when_an_ancestor_is_invalid() {
         let (mut target, t) = tcp_target();
         let snapshot = TcpDelegated::default();
-        assert_eq!(target.send(t, 100, &snapshot), 100);
+        assert_eq!(target.send(t, 100, &snapshot, WIRE), 100);
         let path = target.tcp(t).path;
         let neighbor = target.path(path).neighbor;
         target.set_invalid(Layer::Neighbor, neighbor, true);
-        assert_eq!(target.send(t, 50, &snapshot), 0);
+        assert_eq!(target.send(t, 50, &snapshot, WIRE), 0);
         assert_eq!(target.counters.bytes_held_back, 50);
         assert_eq!(target.delegated(t, &snapshot).snd_nxt, 100);
         assert_eq!(target.delegated(t, &snapshot).snd_max, 100);
@@ -164,7 +184,7 @@ mod tests {
         let (mut target, t) = tcp_target();
         let snapshot = TcpDelegated::default();
         target.tcp_mut(t).upload_requested = true;
-        assert_eq!(target.send(t, 70, &snapshot), 0);
+        assert_eq!(target.send(t, 70, &snapshot, WIRE), 0);
         assert_eq!(target.counters.bytes_upload_in_progress, 70);
         assert_eq!(target.counters.bytes_sent, 0);
         assert_eq!(target.delegated(t, &snapshot).snd_nxt, 0);

@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 18;
+pub const OPERATIONS: usize = 19;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -376,6 +376,16 @@ fn step(
             // invariants after every step hold whatever it is.
             let threads = i64::from(input.u8() % 4) - 1;
             e.set_threads(threads).map(|_| Vec::new())
+        }
+        18 => {
+            // The chimney statistics of a family: read, or reset; sometimes of a version that
+            // is no IP version (refused).
+            let version = [4, 6, 4, 6, 5, 0, -6, i64::MAX][usize::from(input.u8() % 8)];
+            if input.u8() & 1 == 0 {
+                e.offload_stats(version).map(|_| Vec::new())
+            } else {
+                e.reset_offload_stats(version).map(|_| Vec::new())
+            }
         }
         _ => {
             // A host policy: mostly nothing declined, sometimes optional reasons, rarely a

@@ -466,6 +466,16 @@ class Engine:
         """Every counter of the host and the target, flat (docs/DESIGN.md §9)."""
         return stats.counters(self)
 
+    @_locked
+    def offload_stats(self, family: int) -> dict[str, dict[str, int]]:
+        """The chimney statistics of IP version ``family`` (OID_IPx/TCPx_OFFLOAD_STATS)."""
+        return traffic.offload_stats(self, family)
+
+    @_locked
+    def reset_offload_stats(self, family: int) -> None:
+        """Reset the chimney statistics of IP version ``family``."""
+        traffic.reset_offload_stats(self, family)
+
     # -- the target half --------------------------------------------------------------------
     @_locked
     def target_receive(self, tc: int, data: bytes) -> None:

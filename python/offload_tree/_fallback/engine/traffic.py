@@ -1,32 +1,93 @@
 """Traffic the target handles on an offloaded connection: ``target_receive`` and
-``target_send`` (``crates/core/src/engine/traffic.rs``).
+``target_send``; and the chimney statistics it keeps of that traffic per IP family,
+``offload_stats`` and ``reset_offload_stats`` (``crates/core/src/engine/traffic.rs``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..model.fields import check_range
-from ..model.handle import TCP
+from ..._enums import ConnectionState
+from ..._messages import error
+from ..host.tree import Node
+from ..model.fields import LAYOUTS, PATH_MTU, check_range
+from ..model.handle import PATH, TCP
 from ..model.value import to_int
 from ..target import traffic
+from ..target.statistics import IP_FIELDS, TCP_FIELDS, OffloadStats, family_index, mss
 
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["target_receive", "target_send"]
+__all__ = ["offload_stats", "reset_offload_stats", "target_receive", "target_send"]
 
 U32 = 0xFFFF_FFFF
+SOURCE = LAYOUTS[PATH].index("source")  # in const
+REMOTE_MSS = LAYOUTS[TCP].index("remote_mss")  # in const
+STATE = LAYOUTS[TCP].index("state")  # in delegated
+ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLOSE_WAIT))
+
+
+def _wire(node: Node) -> tuple[int, int]:
+    """The IP family index of connection ``node`` and the MSS of its path."""
+    path = node.parent
+    assert path is not None
+    family = family_index(path.const[SOURCE])
+    return family, mss(family, path.cached[PATH_MTU])
 
 
 def target_receive(e: Engine, handle: int, data: bytes) -> None:
     """The target receives ``data`` on connection ``handle`` and buffers it until terminate."""
-    e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    traffic.receive(e.target, handle, data)
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
+    traffic.receive(e.target, handle, data, _wire(node))
 
 
 def target_send(e: Engine, handle: int, nbytes: object) -> int:
-    """The target sends ``nbytes`` on connection ``handle``; the bytes sent (0 if held back)."""
-    e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
+    """The target sends ``nbytes`` on connection ``handle``; the bytes sent (0 if held back).
+    Segments are no larger than the peer's MSS (RemoteMss, when set) or the path's."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
     n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
-    return traffic.send(e.target, handle, n)
+    family, path_mss = _wire(node)
+    remote = node.const[REMOTE_MSS]
+    size = path_mss if remote == 0 else min(remote, path_mss)
+    return traffic.send(e.target, handle, n, (family, size))
+
+
+def _family(version: int) -> int:
+    """The statistics index of IP version ``version``: ``ValidationError`` unless 4 or 6."""
+    if version == 4:
+        return 0
+    if version == 6:
+        return 1
+    raise error("ip_version", value=version)
+
+
+def offload_stats(e: Engine, version: int) -> dict[str, dict[str, int]]:
+    """What OID_IPx_OFFLOAD_STATS and OID_TCPx_OFFLOAD_STATS report for IP version
+    ``version``, with CurrentlyEstablished counted now: the offloaded connections of that
+    family whose live state is ESTABLISHED or CLOSE-WAIT."""
+    family = _family(version)
+    stats = e.target.offload_stats[family]
+    established = 0
+    for node in e.host.arenas[TCP].items:
+        if node is None or not node.offloaded:
+            continue
+        path = node.parent
+        assert path is not None
+        if family_index(path.const[SOURCE]) != family:
+            continue
+        if e.target.contexts[node.handle].delegated[STATE] in ESTABLISHED:
+            established += 1
+    ip = {name: stats.ip[name] for name, _ in IP_FIELDS}
+    tcp = {name: stats.tcp[name] for name, _ in TCP_FIELDS}
+    tcp["currently_established"] = established & U32
+    return {"ip": ip, "tcp": tcp}
+
+
+def reset_offload_stats(e: Engine, version: int) -> None:
+    """Reset the counters of IP version ``version``, as setting OID_IPx_OFFLOAD_STATS and
+    OID_TCPx_OFFLOAD_STATS does (CurrentlyEstablished is a gauge, not a counter)."""
+    family = _family(version)
+    stats = list(e.target.offload_stats)
+    stats[family] = OffloadStats()
+    e.target.offload_stats = (stats[0], stats[1])

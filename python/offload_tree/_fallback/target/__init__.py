@@ -18,6 +18,7 @@ from ..model.arena import Arena
 from .config import TargetConfig
 from .contexts import Context
 from .rng import SplitMix64
+from .statistics import OffloadStats
 
 __all__ = ["Target", "TargetConfig", "TargetCounters"]
 
@@ -47,6 +48,7 @@ class Target:
         "counters",
         "faults",
         "invalid",
+        "offload_stats",
         "paused",
         "rng",
     )
@@ -68,6 +70,8 @@ class Target:
         self.corrupt: set[int] = set()
         self.paused = False  # upload-all was indicated and not yet followed by resume
         self.counters = TargetCounters()
+        # the chimney statistics of IPv4 and IPv6 (target/statistics.py)
+        self.offload_stats = (OffloadStats(), OffloadStats())
 
     def offloaded(self, layer: int) -> int:
         """The number of objects of ``layer`` the target holds."""
