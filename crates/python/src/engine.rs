@@ -18,7 +18,9 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
-use crate::convert::{array, counters_to_py, offload_stats_to_py, owned, state_value_to_py, to_value, to_values};
+use crate::convert::{
+    array, counters_to_py, offload_stats_to_py, owned, state_value_to_py, to_value, to_values,
+};
 use crate::errors::{internal_error, to_pyerr, StateError};
 use crate::outcome::PyOutcome;
 

@@ -192,7 +192,10 @@ mod tests {
         s.count_sent(IpFamily::V4, 0, 1460);
         assert_eq!(s.tcp.out_segments, 3, "an empty send sends nothing");
         s.count_received(IpFamily::V6, 0, 1440);
-        assert_eq!((s.tcp.in_segments, s.ip.in_receives, s.ip.in_delivers), (1, 1, 1));
+        assert_eq!(
+            (s.tcp.in_segments, s.ip.in_receives, s.ip.in_delivers),
+            (1, 1, 1)
+        );
         assert_eq!(s.ip.in_octets, 60, "a bare ACK is all headers");
         s.count_received(IpFamily::V6, 1441, 1440);
         assert_eq!(s.tcp.in_segments, 3);
