@@ -286,6 +286,10 @@ def check_invariants(tree: Any, target: Any = None) -> None:
             assert entry["offloaded"] <= entry["capacity"], f"{name} capacity exceeded"
     ev = stats["events"]
     assert ev["seen"] == ev["processed"] + ev["pending"]
+    # Nothing the host posted is lost (sending-data-from-an-offload-target.md): every byte
+    # was acknowledged, is held by the target, or came back with a terminate.
+    b = stats["bytes"]
+    assert b["posted"] == b["acknowledged"] + b["send_queued"] + b["send_returned"], b
 
     # reference counts (terminate-offload-initiated-by-the-host-stack.md): a neighbor or path
     # holds one reference per offloaded dependent; with release on, every offloaded one
@@ -311,6 +315,8 @@ def check_invariants(tree: Any, target: Any = None) -> None:
             "live target contexts must equal offloaded objects"
         )
         assert tstats["bytes_buffered"] == stats["bytes"]["buffered"]
+        assert tstats["bytes_send_queued"] == stats["bytes"]["send_queued"]
+        assert tstats["bytes_acknowledged"] == stats["bytes"]["acknowledged"]
         assert tstats["invalid"] == sum(1 for h in handles if tree.state(h).invalidated)
         # invariant 5: the target's internal tree mirrors the host's links exactly
         internal = target.internal_tree()

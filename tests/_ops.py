@@ -138,11 +138,12 @@ def normalise(value: Any) -> Any:
             "by_handle": [(value.status(h), value.reason(h)) for h in value.handles.tolist()],
             "ok": value.ok,
             "terminated": [
-                (_m(h), value.delegated(h), value.received_data(h))
+                (_m(h), value.delegated(h), value.received_data(h), value.send_data(h))
                 for h in value.terminated.tolist()
             ],
             "upload": normalise(value.upload),
             "total_received": value.total_received,
+            "total_send_data": value.total_send_data,
         }
     if isinstance(value, ot.BlockList):
         return {"blocks": _blocks(value), "len": len(value)}
@@ -150,12 +151,20 @@ def normalise(value: Any) -> Any:
         hs = value.terminated.tolist()
         return {
             "terminated": [
-                (_m(h), value.status(h), value.delegated(h), value.received_data(h)) for h in hs
+                (
+                    _m(h),
+                    value.status(h),
+                    value.delegated(h),
+                    value.received_data(h),
+                    value.send_data(h),
+                )
+                for h in hs
             ],
             "statuses": value.statuses.tolist(),
             "failed": [_m(h) for h in value.failed.tolist()],
             "ok": value.ok,
             "total_received": value.total_received,
+            "total_send_data": value.total_send_data,
             "len": len(value),
         }
     if isinstance(value, ot.QueryResult):
@@ -323,6 +332,10 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         # every later operation must give the same answers whatever it is.
         tree.threads = args[0]
         return tree.threads
+    if name == "send_data":
+        return tree.send(r(args[0]), args[1])
+    if name == "acknowledge":
+        return target.acknowledge(r(args[0]), args[1])
     if name == "offload_stats":
         return target.offload_stats(args[0])
     if name == "reset_offload_stats":
@@ -473,6 +486,7 @@ TCP_FIELDS = st.fixed_dictionaries(
         "flow_label": st.sampled_from([0, 2**20 - 1, 2**20]),
         "rcv_wind_scale": st.integers(0, 15),
         "remote_mss": st.sampled_from([0, 1, 536, 1460, 9000]),
+        "snd_wnd": st.sampled_from([0, 16, 40, 65535]),
         "bogus": st.just(1),
     },
 ).filter(lambda d: len(d) <= 3)
@@ -512,6 +526,11 @@ def update_fields(layer: int) -> st.SearchStrategy[dict[str, Any]]:
 
 SEND_SIZES = weighted(
     (6, st.sampled_from([0, 1, 100, 65536, U32 - 1])), (1, st.sampled_from([U32, -1]))
+)
+# Acknowledged byte counts: mostly small (some beyond what is in flight: refused), rarely
+# out of range.
+ACK_SIZES = weighted(
+    (8, st.integers(0, 48)), (1, st.sampled_from([1000, U32])), (1, st.sampled_from([-1, 2**32]))
 )
 # IP versions for the chimney statistics: mostly valid; a non-version and a non-int (refused).
 IP_VERSIONS = weighted((6, st.sampled_from([4, 6])), (1, st.sampled_from([5, 0, "6"])))
@@ -625,6 +644,8 @@ OP_WEIGHTS = {
     "threads": 1,
     "offload_stats": 1,
     "reset_offload_stats": 1,
+    "send_data": 4,
+    "acknowledge": 4,
 }
 N, P, T = 0, 1, 2
 
@@ -735,6 +756,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), st.sampled_from([1, 2, 2, 3, 0, -1, 2.5, True]))
     if name in ("offload_stats", "reset_offload_stats"):
         return st.tuples(st.just(name), IP_VERSIONS)
+    if name == "send_data":
+        return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=40))
+    if name == "acknowledge":
+        return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES)
     if name == "find":
         return st.tuples(
             st.just(name),
@@ -749,7 +774,9 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
 STEADY_CYCLE = (
     "add_tcp",
     "initiate_offload",
+    "send_data",
     "receive",
+    "acknowledge",
     "terminate",
     "add_path",
     "update",

@@ -238,10 +238,13 @@ def test_both_outcomes_expose_the_protocol(native: Any) -> None:
     assert _public_surface(native.Outcome) == protocol
     python = [n for n in _public_surface(PythonOutcome) if n not in {"push"}]
     assert (
-        sorted(set(python) - {"delegated", "handle_list", "layers", "received", "status_list"})
+        sorted(
+            set(python)
+            - {"delegated", "handle_list", "layers", "received", "send_data", "status_list"}
+        )
         == protocol
     )
-    for name in ("delegated_at", "received_at"):
+    for name in ("delegated_at", "received_at", "send_data_at"):
         expected = _signature(getattr(_engine.Outcome, name))
         assert _signature(getattr(native.Outcome, name)) == expected
         assert _signature(getattr(PythonOutcome, name)) == expected
@@ -258,18 +261,23 @@ def test_outcomes_of_both_engines_read_alike(native: Any) -> None:
         tc = tree.add_tcp(pa, 1, 2)
         tree.initiate_offload(tc)
         target.receive(tc, b"xyz")
+        tree.send(tc, b"posted")
         outcome = tree._engine.terminate(np.array([nb], dtype=np.uint64), True)
         assert outcome.handles.dtype == np.uint64
         got.append(
             (
                 len(outcome),
                 outcome.total_received,
+                outcome.total_send_data,
                 [outcome.delegated_at(i) for i in range(len(outcome))],
                 [outcome.received_at(i) for i in range(len(outcome))],
+                [outcome.send_data_at(i) for i in range(len(outcome))],
             )
         )
         with pytest.raises(IndexError):
             outcome.received_at(len(outcome))
+        with pytest.raises(IndexError):
+            outcome.send_data_at(len(outcome))
     assert got[0] == got[1]
 
 

@@ -155,15 +155,20 @@ class TreeMachine(RuleBasedStateMachine):
                 assert value["released"]["len"] == 0
         elif name == "terminate":
             seen: set[int] = set()
-            for h, _status, _delegated, _data in value["terminated"]:
+            for h, _status, _delegated, _data, _sent in value["terminated"]:
                 assert not masked_off[h]
                 assert h not in seen
                 seen.add(h)
-            assert value["statuses"] == [int(s) for _, s, _, _ in value["terminated"]]
-            assert value["total_received"] == sum(len(d) for _, _, _, d in value["terminated"])
+            assert value["statuses"] == [int(s) for _, s, _, _, _ in value["terminated"]]
+            assert value["total_received"] == sum(len(d) for _, _, _, d, _ in value["terminated"])
+            assert value["total_send_data"] == sum(
+                len(sent) for _, _, _, _, sent in value["terminated"]
+            )
+            bytes_before, bytes_after = before["stats_end"]["bytes"], after["stats"]["bytes"]
+            assert bytes_after["returned"] - bytes_before["returned"] == value["total_received"]
             assert (
-                after["stats"]["bytes"]["returned"] - before["stats_end"]["bytes"]["returned"]
-                == value["total_received"]
+                bytes_after["send_returned"] - bytes_before["send_returned"]
+                == value["total_send_data"]
             )
         elif name == "block_list":
             requested = w.resolve_many(op[1])

@@ -21,6 +21,8 @@ TARGET_KEYS = [
     "bytes_sent",
     "bytes_buffered",
     "bytes_upload_in_progress",
+    "bytes_acknowledged",
+    "bytes_send_queued",
     "events_indicated",
 ]
 
@@ -39,8 +41,18 @@ def test_tree_stats_shape_of_a_new_tree(make_tree):
     for op in OPS:
         assert st["operations"][op] == {"requested": 0, "succeeded": 0, "failed": {}}
         assert list(st["operations"][op]) == ["requested", "succeeded", "failed"]
-    assert st["bytes"] == {"buffered": 0, "returned": 0, "held_back": 0, "upload_in_progress": 0}
-    assert list(st["bytes"]) == ["buffered", "returned", "held_back", "upload_in_progress"]
+    byte_keys = [
+        "buffered",
+        "returned",
+        "held_back",
+        "upload_in_progress",
+        "posted",
+        "acknowledged",
+        "send_queued",
+        "send_returned",
+    ]
+    assert list(st["bytes"]) == byte_keys
+    assert set(st["bytes"].values()) == {0}
     assert st["events"] == {"seen": 0, "processed": 0, "pending": 0}
     assert list(st["events"]) == ["seen", "processed", "pending"]
     zero = {"held": 0, "unreferenced": 0, "released": 0}

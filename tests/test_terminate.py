@@ -148,6 +148,10 @@ def test_received_bytes_come_back_in_order(off):
         "returned": total + 5,
         "held_back": 0,
         "upload_in_progress": 0,
+        "posted": 0,
+        "acknowledged": 0,
+        "send_queued": 0,
+        "send_returned": 0,
     }
 
 

@@ -157,6 +157,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tree_id_zero": ("ValidationError", "a tree id is in 1..65535: 0 is never used"),
     "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
     "thread_count": ("ValidationError", "threads must be at least 1, got {value}"),
+    "ack_beyond_sent": (
+        "ValidationError",
+        "cannot acknowledge {nbytes} bytes on connection {handle}: {in_flight} are in flight",
+    ),
     "ip_version": ("ValidationError", "family must be 4 or 6 (the IP version), got {value}"),
     "duplicate_path": (
         "DuplicateKeyError",

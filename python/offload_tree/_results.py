@@ -39,7 +39,15 @@ class _StoredOutcome:
     """An engine outcome copied into plain Python data: what a result pickles to, so that
     results of both backends pickle alike (the native outcome lives in Rust)."""
 
-    __slots__ = ("delegated", "handles", "received", "statuses", "total_received")
+    __slots__ = (
+        "delegated",
+        "handles",
+        "received",
+        "send_data",
+        "statuses",
+        "total_received",
+        "total_send_data",
+    )
 
     def __init__(self, outcome: Outcome) -> None:
         """Copy everything ``outcome`` holds."""
@@ -49,6 +57,8 @@ class _StoredOutcome:
         self.delegated = [outcome.delegated_at(i) for i in range(n)]
         self.received = {i: data for i in range(n) if (data := outcome.received_at(i))}
         self.total_received = outcome.total_received
+        self.send_data = {i: data for i in range(n) if (data := outcome.send_data_at(i))}
+        self.total_send_data = outcome.total_send_data
 
     def __len__(self) -> int:
         return len(self.delegated)
@@ -63,8 +73,17 @@ class _StoredOutcome:
             raise IndexError(i)
         return self.received.get(i, b"")
 
+    def send_data_at(self, i: int) -> bytes:
+        """The posted, unacknowledged send bytes of the ``i``-th object (``b""`` if none)."""
+        if not 0 <= i < len(self.delegated):
+            raise IndexError(i)
+        return self.send_data.get(i, b"")
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_outcome, (self.handles, self.statuses, self.delegated, self.received))
+        return (
+            _restore_outcome,
+            (self.handles, self.statuses, self.delegated, self.received, self.send_data),
+        )
 
 
 def _restore_outcome(
@@ -72,11 +91,14 @@ def _restore_outcome(
     statuses: npt.NDArray[np.uint8],
     delegated: list[dict[str, int]],
     received: dict[int, bytes],
+    send_data: dict[int, bytes] | None = None,
 ) -> _StoredOutcome:
     stored = _StoredOutcome.__new__(_StoredOutcome)
     stored.handles, stored.statuses = handles, statuses
     stored.delegated, stored.received = delegated, received
     stored.total_received = sum(len(data) for data in received.values())
+    stored.send_data = send_data or {}
+    stored.total_send_data = sum(len(data) for data in stored.send_data.values())
     return stored
 
 
@@ -300,6 +322,17 @@ class TerminateResult(_OutcomeResult):
         """The number of buffered receive bytes returned, over all objects."""
         return self._outcome.total_received
 
+    def send_data(self, h: int) -> bytes:
+        """The send data the host posted on connection ``h`` that the peer had not
+        acknowledged: transmitted bytes first, then those never sent, in posting order
+        (b"" if none). The host sends them itself from here on."""
+        return self._outcome.send_data_at(self._position(h))
+
+    @property
+    def total_send_data(self) -> int:
+        """The number of posted send bytes returned, over all objects."""
+        return self._outcome.total_send_data
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as plain data (the same on both backends)."""
         return (TerminateResult, (_stored(self._outcome),))
@@ -415,6 +448,16 @@ class UpdateResult:
     def total_received(self) -> int:
         """The buffered receive bytes handed back, over all terminated objects."""
         return self._terminated.total_received
+
+    def send_data(self, h: int) -> bytes:
+        """The posted send data not acknowledged, handed back for terminated connection
+        ``h``."""
+        return self._terminated.send_data(h)
+
+    @property
+    def total_send_data(self) -> int:
+        """The posted send bytes handed back, over all terminated objects."""
+        return self._terminated.total_send_data
 
     def __len__(self) -> int:
         """Number of requested handles (duplicates included)."""

@@ -223,7 +223,9 @@ class SimulatedTarget:
     # -- traffic
     # receive and send need no deferred Ctrl-C: natively they cannot be split, and the
     # fallback commits them with stores only (target/traffic.py), where no signal handler
-    # runs. Deferring costs two signal.signal calls, more than the call itself.
+    # runs. Deferring costs two signal.signal calls, more than the call itself. acknowledge
+    # moves a send queue in several steps in the fallback: it defers Ctrl-C there (natively
+    # a short call is never deferred, so that costs nothing).
     def receive(self, tc: int, data: bytes | bytearray | memoryview) -> None:
         """Receive ``data`` on an offloaded connection: buffered until terminate returns it."""
         engine = self._attached_engine()
@@ -237,10 +239,26 @@ class SimulatedTarget:
         engine.target_receive(h, payload)
 
     def send(self, tc: int, nbytes: int) -> int:
-        """Send ``nbytes`` on an offloaded connection; returns the bytes sent (0 if held back)."""
+        """Send ``nbytes`` without a payload on an offloaded connection; returns the bytes
+        sent (0 if held back). The bytes take their place in the sequence space (SndNxt)
+        after any data the host posted with ``tree.send``, and acknowledgements cover them
+        in that order; they are not subject to the send window."""
         engine = self._attached_engine()
         h = as_handle(tc)
         return int(engine.target_send(h, _int_arg("nbytes", nbytes)))
+
+    @atomic(long=False)
+    def acknowledge(self, tc: int, nbytes: int) -> int:
+        """The peer acknowledges ``nbytes`` more bytes on an offloaded connection: SndUna
+        advances by ``nbytes`` (at most SndNxt - SndUna, the bytes in flight: else
+        ``ValidationError``). Posted data it covers is done with: a send request completes
+        once every byte of it is acknowledged (NdisTcpOffloadSendComplete). The window it
+        opens lets waiting posted data out. An ACK is a received segment: it counts in the
+        statistics and is forward progress for the connection's neighbor, as ``receive`` is.
+        Returns the number of send requests it completed."""
+        engine = self._attached_engine()
+        h = as_handle(tc)
+        return int(engine.target_acknowledge(h, _int_arg("nbytes", nbytes)))
 
     # -- events
     @atomic(long=False)

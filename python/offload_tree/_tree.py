@@ -517,6 +517,30 @@ class OffloadStateTree:
         return UpdateResult(array, codes, terminated)
 
     @atomic(long=False)
+    def send(self, tc: int, data: bytes | bytearray | memoryview) -> int:
+        """Post ``data`` on offloaded connection ``tc`` (MiniportTcpOffloadSend).
+
+        The target queues it behind earlier posts and transmits first in, first out, as
+        much as its send window allows (SndWnd less the bytes in flight, SndNxt - SndUna;
+        nothing while the connection is invalid or its upload was asked for a mandatory
+        reason). Returns the bytes transmitted now; the rest goes out as the peer's
+        acknowledgements (``target.acknowledge``) open the window. A send request completes
+        once every byte of it is acknowledged. Until then the target holds the bytes, and a
+        terminate hands every unacknowledged and unsent byte back, in order:
+        ``result.send_data(tc)``
+        (handling-outstanding-send-data-during-a-terminate-offload-operation.md). Empty
+        ``data`` posts nothing.
+        """
+        h = as_handle(tc)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValidationError(f"data must be bytes, got {type(data).__name__}")
+        try:
+            payload = bytes(data)
+        except ValueError as exc:  # a released memoryview
+            raise ValidationError(f"data cannot be read: {exc}") from None
+        return int(self._engine.send(h, payload))
+
+    @atomic(long=False)
     def relink(self, path: int, neighbor: int) -> TerminateResult:
         """Move ``path`` to ``neighbor`` (the next hop changed).
 

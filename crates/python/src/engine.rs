@@ -634,6 +634,21 @@ impl PyEngine {
         self.run(py, data.len() > 1 << 20, |e| e.target_receive(tc, data))
     }
 
+    fn send(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<u32> {
+        let data = data.as_bytes();
+        self.run(py, data.len() > 1 << 20, |e| e.send(tc, data))
+    }
+
+    fn target_acknowledge(
+        &self,
+        py: Python<'_>,
+        tc: u64,
+        nbytes: &Bound<'_, PyAny>,
+    ) -> PyResult<u64> {
+        let n = to_value(nbytes);
+        self.run(py, false, |e| e.target_acknowledge(tc, &n))
+    }
+
     fn target_send(&self, py: Python<'_>, tc: u64, nbytes: &Bound<'_, PyAny>) -> PyResult<u32> {
         let n = to_value(nbytes);
         self.run(py, false, |e| e.target_send(tc, &n))

@@ -34,6 +34,12 @@ impl PyOutcome {
         self.inner.total_received
     }
 
+    /// Posted send bytes returned in total.
+    #[getter]
+    fn total_send_data(&self) -> u64 {
+        self.inner.total_send_data
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }
@@ -57,6 +63,16 @@ impl PyOutcome {
             return Err(PyIndexError::new_err(i));
         }
         let data = self.inner.received.get(&i).map_or(&[][..], Vec::as_slice);
+        Ok(PyBytes::new(py, data))
+    }
+
+    /// The posted send bytes returned for the `i`-th object, unacknowledged ones first
+    /// (empty for query and non-TCP objects).
+    fn send_data_at<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyBytes>> {
+        if i >= self.inner.len() {
+            return Err(PyIndexError::new_err(i));
+        }
+        let data = self.inner.send_data.get(&i).map_or(&[][..], Vec::as_slice);
         Ok(PyBytes::new(py, data))
     }
 }

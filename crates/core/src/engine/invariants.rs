@@ -185,6 +185,32 @@ impl Engine {
         {
             return Err("received bytes held for a connection the target no longer has".into());
         }
+        // Posted send data: nothing lost, nothing made up. Every byte the host posted was
+        // acknowledged, is held by the target, or came back with a terminate.
+        let queued: usize = self.target.sends.values().map(|q| q.len()).sum();
+        let t = &self.target.counters;
+        if queued as u64 != t.bytes_send_queued {
+            return Err(format!(
+                "target holds {queued} posted bytes but counts {}",
+                t.bytes_send_queued
+            ));
+        }
+        let accounted =
+            t.bytes_acknowledged + t.bytes_send_queued + self.counts.bytes_send_returned;
+        if self.counts.bytes_posted != accounted {
+            return Err(format!(
+                "{} bytes posted but {accounted} acknowledged, queued or returned",
+                self.counts.bytes_posted
+            ));
+        }
+        if self
+            .target
+            .sends
+            .iter()
+            .any(|(&c, q)| q.is_empty() || self.target.tcps.get_slot(c).is_none())
+        {
+            return Err("a send queue is empty or its connection is gone".into());
+        }
         // Copy-on-write state: every diverged copy belongs to exactly one live connection.
         let mut owners = vec![0u32; self.target.diverged.slot_count()];
         for (_, _, tcp) in self.target.tcps.iter() {

@@ -15,7 +15,7 @@
 //! | `relink` | `relink` |
 //! | `query` | `query` |
 //! | `invalidate` | `invalidate` |
-//! | `traffic` | `target_receive`, `target_send` |
+//! | `traffic` | `send`, `target_acknowledge`, `target_receive`, `target_send`, `offload_stats`, `reset_offload_stats` |
 //! | `faults` | `target_inject_fault` |
 //! | `interrupt` | the polls that let an embedder stop a long call |
 //! | `events` | target-initiated events and `process_events` |

@@ -136,12 +136,19 @@ impl Engine {
             Upload::Tcp {
                 delegated,
                 received,
+                send_data,
             } => {
                 if !received.is_empty() {
                     let n = received.len() as u64;
                     outcome.total_received += n;
                     self.counts.bytes_returned += n;
                     outcome.received.insert(outcome.handles.len(), received);
+                }
+                if !send_data.is_empty() {
+                    let n = send_data.len() as u64;
+                    outcome.total_send_data += n;
+                    self.counts.bytes_send_returned += n;
+                    outcome.send_data.insert(outcome.handles.len(), send_data);
                 }
                 if delegated.is_none() && !corrupt {
                     // The live state was the host's frozen copy all along: nothing to take

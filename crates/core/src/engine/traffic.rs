@@ -33,19 +33,63 @@ impl Engine {
         Ok(())
     }
 
-    /// The target sends `nbytes` on connection `raw`; returns the bytes sent (0 if held back).
-    /// Segments are no larger than the peer's MSS (RemoteMss, when set) or the path's.
-    pub fn target_send(&mut self, raw: u64, nbytes: &Value) -> Result<u32> {
-        let context = self.offloaded_tcp(raw, "send on it")?;
-        let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
-        let h = Handle::from_raw(raw);
+    /// The family of connection `h` and the largest segment it sends: no larger than the
+    /// peer's MSS (RemoteMss, when set) or the path's.
+    fn wire_out(&self, h: Handle) -> (IpFamily, u32) {
         let (family, path_mss) = self.wire(h);
         let mss = match u32::from(self.host.tcp_state(h).constant.remote_mss) {
             0 => path_mss,
             remote => remote.min(path_mss),
         };
+        (family, mss)
+    }
+
+    /// The target sends `nbytes` on connection `raw` without a payload; returns the bytes
+    /// sent (0 if held back).
+    pub fn target_send(&mut self, raw: u64, nbytes: &Value) -> Result<u32> {
+        let context = self.offloaded_tcp(raw, "send on it")?;
+        let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
+        let h = Handle::from_raw(raw);
+        let wire = self.wire_out(h);
         let snapshot = self.host.tcp_delegated(h);
-        Ok(self.target.send(context, n, snapshot, (family, mss)))
+        Ok(self.target.send(context, n, snapshot, wire))
+    }
+
+    /// The host posts `data` on offloaded connection `raw` (MiniportTcpOffloadSend): the
+    /// target queues it and transmits what its send window allows. Returns the bytes
+    /// transmitted now; the rest follows as acknowledgements open the window. An empty
+    /// `data` posts nothing.
+    pub fn send(&mut self, raw: u64, data: &[u8]) -> Result<u32> {
+        let context = self.offloaded_tcp(raw, "send on it")?;
+        let h = Handle::from_raw(raw);
+        let wire = self.wire_out(h);
+        let snapshot = self.host.tcp_delegated(h);
+        let sent = self.target.post(context, data, snapshot, wire);
+        self.counts.bytes_posted += data.len() as u64;
+        Ok(sent)
+    }
+
+    /// The peer acknowledges `nbytes` more bytes on connection `raw` (SndUna advances);
+    /// at most the bytes in flight (SndNxt - SndUna). Returns the send requests completed.
+    pub fn target_acknowledge(&mut self, raw: u64, nbytes: &Value) -> Result<u64> {
+        let context = self.offloaded_tcp(raw, "acknowledge on it")?;
+        let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
+        let h = Handle::from_raw(raw);
+        let snapshot = self.host.tcp_delegated(h);
+        let in_flight = self.target.in_flight(context, snapshot);
+        if n > in_flight {
+            return Err(error!(
+                AckBeyondSent,
+                nbytes = n,
+                in_flight = in_flight,
+                handle = h
+            ));
+        }
+        let (wire_in, wire_out) = (self.wire(h), self.wire_out(h));
+        let snapshot = self.host.tcp_delegated(h);
+        Ok(self
+            .target
+            .acknowledge(context, n, snapshot, wire_in, wire_out))
     }
 
     /// What OID_IPx_OFFLOAD_STATS and OID_TCPx_OFFLOAD_STATS report for IP version

@@ -154,6 +154,10 @@ pub struct Outcome {
     /// Received bytes by position in `handles`, for the objects that returned any.
     pub received: HashMap<usize, Vec<u8>>,
     pub total_received: u64,
+    /// Posted send data not acknowledged, by position in `handles`, for the connections
+    /// that returned any (transmitted bytes first, then unsent ones, in posting order).
+    pub send_data: HashMap<usize, Vec<u8>>,
+    pub total_send_data: u64,
 }
 
 impl Outcome {
@@ -167,6 +171,8 @@ impl Outcome {
             },
             received: HashMap::new(),
             total_received: 0,
+            send_data: HashMap::new(),
+            total_send_data: 0,
         }
     }
 
@@ -340,6 +346,14 @@ pub struct Counters {
     pub bytes_upload_in_progress: u64,
     pub bytes_received: u64,
     pub bytes_sent: u64,
+    /// Bytes the host posted with `send` (ever).
+    pub bytes_posted: u64,
+    /// Posted bytes the peer acknowledged (ever).
+    pub bytes_acknowledged: u64,
+    /// Posted bytes the target holds now, unacknowledged.
+    pub bytes_send_queued: u64,
+    /// Posted bytes terminates handed back to the host (ever).
+    pub bytes_send_returned: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     pub events_pending: u64,
@@ -384,6 +398,10 @@ impl Counters {
             ),
             ("bytes_received", Int(self.bytes_received)),
             ("bytes_sent", Int(self.bytes_sent)),
+            ("bytes_posted", Int(self.bytes_posted)),
+            ("bytes_acknowledged", Int(self.bytes_acknowledged)),
+            ("bytes_send_queued", Int(self.bytes_send_queued)),
+            ("bytes_send_returned", Int(self.bytes_send_returned)),
             ("events_seen", Int(self.events_seen)),
             ("events_processed", Int(self.events_processed)),
             ("events_pending", Int(self.events_pending)),
@@ -411,6 +429,10 @@ pub(crate) struct RunningCounts {
     pub query: OperationCounts,
     pub invalidate: OperationCounts,
     pub bytes_returned: u64,
+    /// Bytes the host posted with `send` (ever).
+    pub bytes_posted: u64,
+    /// Posted bytes terminates handed back (ever).
+    pub bytes_send_returned: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     /// Objects the host terminated because their reference count reached zero, per layer.

@@ -150,6 +150,9 @@ error_catalogue! {
     TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
     ThreadCount = Validation, "thread_count", "threads must be at least 1, got {value}";
+    /// The peer cannot acknowledge bytes that were never sent (SndUna passes no SndNxt).
+    AckBeyondSent = Validation, "ack_beyond_sent",
+        "cannot acknowledge {nbytes} bytes on connection {handle}: {in_flight} are in flight";
     /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
     /// One path per (source, destination): the host's key of a path.

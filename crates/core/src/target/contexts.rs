@@ -67,5 +67,7 @@ pub(crate) enum Upload {
         /// The live delegated state, or None when it is still the host's snapshot.
         delegated: Option<TcpDelegated>,
         received: Vec<u8>,
+        /// Posted send data not acknowledged (transmitted first, then unsent), in order.
+        send_data: Vec<u8>,
     },
 }

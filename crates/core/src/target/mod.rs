@@ -3,13 +3,15 @@
 //! It keeps one arena of contexts per layer ([`contexts`]), linked into the target's internal
 //! state tree; decides whether it takes an object ([`admission`]: injected faults, capacities,
 //! limits, random faults drawn from [`rng`]); owns the delegated state of offloaded
-//! connections and buffers what they receive ([`traffic`]), counting it per IP family
-//! ([`statistics`]); and marks objects invalid.
+//! connections, buffers what they receive and holds what the host posts until the peer
+//! acknowledges it ([`traffic`], [`sends`]), counting it per IP family ([`statistics`]); and
+//! marks objects invalid.
 
 mod admission;
 mod config;
 mod contexts;
 mod rng;
+mod sends;
 mod statistics;
 mod traffic;
 
@@ -18,6 +20,7 @@ use std::collections::{HashMap, HashSet};
 use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
 pub use config::TargetConfig;
+pub(crate) use sends::SendQueue;
 pub(crate) use statistics::IpFamily;
 pub use statistics::{IpOffloadStats, OffloadStats, TcpOffloadStats};
 
@@ -35,6 +38,10 @@ pub(crate) struct TargetCounters {
     pub bytes_held_back: u64,
     /// Bytes of sends completed with UPLOAD_IN_PROGRESS (a mandatory upload request pending).
     pub bytes_upload_in_progress: u64,
+    /// Posted send bytes the peer acknowledged (ever).
+    pub bytes_acknowledged: u64,
+    /// Posted send bytes held now: transmitted and unacknowledged, or waiting to be sent.
+    pub bytes_send_queued: u64,
     pub events_indicated: u64,
 }
 
@@ -51,6 +58,9 @@ pub(crate) struct Target {
     /// terminate. A side table because most connections hold none, and an empty `Vec` in
     /// every context would cost 24 bytes a connection.
     pub received: HashMap<u32, Vec<u8>>,
+    /// Send data the host posted and the peer has not acknowledged, by connection context;
+    /// a side table for the same reason ([`sends`]).
+    pub sends: HashMap<u32, SendQueue>,
     /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
     pub faults: HashMap<(Operation, u64), Status>,
     /// Offloaded objects whose hardware state a failed query or invalidate found corrupt,
@@ -77,6 +87,7 @@ impl Target {
             diverged: Arena::new(),
             rng: SplitMix64::new(seed),
             received: HashMap::new(),
+            sends: HashMap::new(),
             faults: HashMap::new(),
             corrupt: HashSet::new(),
             paused: false,
@@ -208,9 +219,15 @@ impl Target {
                     self.received.remove(&context).unwrap_or_default()
                 };
                 self.counters.bytes_buffered -= received.len() as u64;
+                let send_data = match self.sends.remove(&context) {
+                    Some(queue) => queue.into_bytes(),
+                    None => Vec::new(),
+                };
+                self.counters.bytes_send_queued -= send_data.len() as u64;
                 Upload::Tcp {
                     delegated,
                     received,
+                    send_data,
                 }
             }
         }
@@ -250,7 +267,8 @@ pub(crate) mod tests {
             Upload::Tcp {
                 delegated,
                 received,
-            } => assert_eq!((delegated, received.len()), (None, 0)),
+                send_data,
+            } => assert_eq!((delegated, received.len(), send_data.len()), (None, 0, 0)),
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(target.counters.contexts_freed, 1);

@@ -10,6 +10,7 @@
 //! change and the target only reads them, so it keeps no copy of them either.
 
 use super::contexts::NOT_DIVERGED;
+use super::sends::SendQueue;
 use super::statistics::IpFamily;
 use super::Target;
 use crate::model::TcpDelegated;
@@ -107,16 +108,116 @@ impl Target {
             self.counters.bytes_upload_in_progress += u64::from(nbytes);
             return 0;
         }
+        if let Some(queue) = self.sends.get_mut(&context) {
+            queue.transmit_opaque(nbytes);
+        }
+        self.advance_snd_nxt(context, nbytes, snapshot, (family, mss));
+        nbytes
+    }
+
+    /// `n` bytes go out: SndNxt (and SndMax when passed) advance, and they count as sent.
+    fn advance_snd_nxt(
+        &mut self,
+        context: u32,
+        n: u32,
+        snapshot: &TcpDelegated,
+        (family, mss): (IpFamily, u32),
+    ) {
         let d = self.delegated_mut(context, snapshot);
-        d.snd_nxt = d.snd_nxt.wrapping_add(nbytes);
+        d.snd_nxt = d.snd_nxt.wrapping_add(n);
         let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
         if (1..(1u32 << 31)).contains(&ahead) {
             d.snd_max = d.snd_nxt;
         }
         d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
-        self.counters.bytes_sent += u64::from(nbytes);
-        self.offload_stats[family.index()].count_sent(family, nbytes, mss);
-        nbytes
+        self.counters.bytes_sent += u64::from(n);
+        self.offload_stats[family.index()].count_sent(family, n, mss);
+    }
+
+    /// The live delegated state of connection `context` (`snapshot` until traffic changed it).
+    fn live<'a>(&'a self, context: u32, snapshot: &'a TcpDelegated) -> &'a TcpDelegated {
+        self.live_delegated(context).unwrap_or(snapshot)
+    }
+
+    /// Bytes in flight on connection `context`: SndNxt - SndUna (mod 2^32).
+    pub(crate) fn in_flight(&self, context: u32, snapshot: &TcpDelegated) -> u32 {
+        let d = self.live(context, snapshot);
+        d.snd_nxt.wrapping_sub(d.snd_una)
+    }
+
+    /// Queues a send request of `data` and transmits what the send window allows; returns
+    /// the bytes transmitted now. Every byte stays queued until acknowledged or uploaded.
+    pub(crate) fn post(
+        &mut self,
+        context: u32,
+        data: &[u8],
+        snapshot: &TcpDelegated,
+        wire: (IpFamily, u32),
+    ) -> u32 {
+        if data.is_empty() {
+            return 0;
+        }
+        self.sends.entry(context).or_default().post(data);
+        self.counters.bytes_send_queued += data.len() as u64;
+        self.transmit(context, snapshot, wire)
+    }
+
+    /// Transmits queued bytes of connection `context` within its send window (SndWnd less
+    /// the bytes in flight), unless the target holds the connection's I/O back: it is
+    /// invalid, or its upload was asked for a mandatory reason. Returns the bytes sent.
+    fn transmit(&mut self, context: u32, snapshot: &TcpDelegated, wire: (IpFamily, u32)) -> u32 {
+        let waiting = self.sends.get(&context).map_or(0, SendQueue::unsent);
+        if waiting == 0 || self.tcp_held_back(context) || self.tcp(context).upload_requested {
+            return 0;
+        }
+        let d = self.live(context, snapshot);
+        let window = d.snd_wnd.saturating_sub(d.snd_nxt.wrapping_sub(d.snd_una));
+        let queue = self
+            .sends
+            .get_mut(&context)
+            .expect("a queue with unsent bytes");
+        let n = queue.transmit(window);
+        if n > 0 {
+            self.advance_snd_nxt(context, n, snapshot, wire);
+        }
+        n
+    }
+
+    /// The peer acknowledges `n` more bytes of connection `context` (at most the bytes in
+    /// flight, as the caller checked): SndUna advances, the posted bytes it covers leave the
+    /// queue, and the window it opens lets waiting bytes out. An ACK is a received segment,
+    /// so forward progress for the neighbor, and counts in the statistics (`wire_in`).
+    /// Returns the send requests it completed.
+    pub(crate) fn acknowledge(
+        &mut self,
+        context: u32,
+        n: u32,
+        snapshot: &TcpDelegated,
+        wire_in: (IpFamily, u32),
+        wire_out: (IpFamily, u32),
+    ) -> u64 {
+        let in_flight = self.in_flight(context, snapshot);
+        debug_assert!(n <= in_flight, "checked by the engine");
+        let path = self.tcp(context).path;
+        let neighbor = self.path(path).neighbor;
+        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        let (family, mss) = wire_in;
+        self.offload_stats[family.index()].count_received(family, 0, mss);
+        let d = self.delegated_mut(context, snapshot);
+        d.snd_una = d.snd_una.wrapping_add(n);
+        d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
+        let mut completed = 0;
+        if let Some(queue) = self.sends.get_mut(&context) {
+            let done = queue.acknowledge(n, in_flight);
+            self.counters.bytes_acknowledged += done.bytes;
+            self.counters.bytes_send_queued -= done.bytes;
+            completed = done.requests;
+            if queue.is_empty() {
+                self.sends.remove(&context);
+            }
+        }
+        self.transmit(context, snapshot, wire_out);
+        completed
     }
 }
 
@@ -155,9 +256,11 @@ mod tests {
             Upload::Tcp {
                 delegated,
                 received,
+                send_data,
             } => {
                 assert_eq!(received, b"abcde");
                 assert_eq!(delegated, Some(live));
+                assert!(send_data.is_empty());
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -188,5 +291,46 @@ mod tests {
         assert_eq!(target.counters.bytes_upload_in_progress, 70);
         assert_eq!(target.counters.bytes_sent, 0);
         assert_eq!(target.delegated(t, &snapshot).snd_nxt, 0);
+    }
+
+    #[test]
+    fn posted_data_goes_out_within_the_window_and_comes_back_unacknowledged() {
+        let (mut target, t) = tcp_target();
+        let snapshot = TcpDelegated {
+            snd_wnd: 4,
+            ..TcpDelegated::default()
+        };
+        assert_eq!(target.post(t, b"abcdef", &snapshot, WIRE), 4);
+        assert_eq!(target.counters.bytes_send_queued, 6);
+        assert_eq!(target.in_flight(t, &snapshot), 4);
+        // Acknowledging 3 completes nothing (the request has 6 bytes) and lets 2 more out.
+        assert_eq!(target.acknowledge(t, 3, &snapshot, WIRE, WIRE), 0);
+        let live = *target.delegated(t, &snapshot);
+        assert_eq!((live.snd_una, live.snd_nxt, live.snd_max), (3, 6, 6));
+        assert_eq!(target.counters.bytes_acknowledged, 3);
+        assert_eq!(
+            target.post(t, b"gh", &snapshot, WIRE),
+            1,
+            "window 4, 3 in flight"
+        );
+        match target.upload(Layer::Tcp, t) {
+            Upload::Tcp { send_data, .. } => assert_eq!(send_data, b"defgh"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(target.counters.bytes_send_queued, 0);
+        assert!(target.sends.is_empty());
+    }
+
+    #[test]
+    fn held_back_data_waits_and_is_still_returned() {
+        let (mut target, t) = tcp_target();
+        let snapshot = TcpDelegated::default();
+        target.tcp_mut(t).upload_requested = true;
+        assert_eq!(target.post(t, b"xyz", &snapshot, WIRE), 0);
+        assert_eq!(target.in_flight(t, &snapshot), 0);
+        match target.upload(Layer::Tcp, t) {
+            Upload::Tcp { send_data, .. } => assert_eq!(send_data, b"xyz"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 }

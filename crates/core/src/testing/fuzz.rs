@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 19;
+pub const OPERATIONS: usize = 21;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -376,6 +376,22 @@ fn step(
             // invariants after every step hold whatever it is.
             let threads = i64::from(input.u8() % 4) - 1;
             e.set_threads(threads).map(|_| Vec::new())
+        }
+        19 => {
+            // The host posts send data (sometimes none).
+            let t = pick(input, known, Some(2));
+            let data = input.bytes(96);
+            e.send(t, &data).map(|_| Vec::new())
+        }
+        20 => {
+            // The peer acknowledges: mostly a little, sometimes more than is in flight
+            // (refused).
+            let t = pick(input, known, Some(2));
+            let n = match input.u8() % 4 {
+                0 => input.int(),
+                _ => i128::from(input.u8() % 48),
+            };
+            e.target_acknowledge(t, &Value::Int(n)).map(|_| Vec::new())
         }
         18 => {
             // The chimney statistics of a family: read, or reset; sometimes of a version that

@@ -482,6 +482,16 @@ class Engine:
         """Data arrives at the target for connection ``tc``."""
         traffic.target_receive(self, tc, data)
 
+    @_locked
+    def send(self, tc: int, data: bytes) -> int:
+        """The host posts ``data`` on ``tc``; returns the bytes transmitted now."""
+        return traffic.send(self, tc, data)
+
+    def target_acknowledge(self, tc: int, nbytes: object) -> int:
+        """The peer acknowledges ``nbytes`` on ``tc``; returns the requests completed."""
+        n = sort_value(nbytes)
+        return self._call(lambda: traffic.target_acknowledge(self, tc, n))
+
     def target_send(self, tc: int, nbytes: object) -> int:
         """The target sends on ``tc``; returns the bytes sent."""
         n = sort_value(nbytes)

@@ -53,6 +53,13 @@ def check_invariants(e: Engine) -> None:
         assert capacity is None or offloaded[layer] <= capacity
     buffered = sum(len(c.received or b"") for c in target.contexts.values())
     assert buffered == target.counters.bytes_buffered, (buffered, target.counters)
+    # posted send data: every byte acknowledged, held by the target, or returned
+    queued = sum(len(c.sends) for c in target.contexts.values() if c.sends is not None)
+    assert queued == target.counters.bytes_send_queued, (queued, target.counters)
+    assert e.counts.bytes_posted == (
+        target.counters.bytes_acknowledged + queued + e.counts.bytes_send_returned
+    ), "posted bytes went missing"
+    assert all(c.sends is None or not c.sends.is_empty() for c in target.contexts.values())
     assert target.invalid == {h for h, c in target.contexts.items() if c.invalid}
     # corruption marks only offloaded objects: the upload that meets it clears it
     assert target.corrupt <= set(target.contexts), "a corrupt object is not offloaded"

@@ -88,13 +88,14 @@ def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
     completes with FAILURE and a connection comes back aborted (CLOSED), with the target's
     last values and every buffered byte (``crates/core/src/engine/terminate.rs``)."""
     corrupt = take_corruption(e.target, node.handle)
-    delegated, data = e.target.upload(node.handle)
+    delegated, data, sent = e.target.upload(node.handle)
     if corrupt and node.layer == TCP:
         delegated = (ConnectionState.CLOSED.value, *delegated[1:])
     node.delegated = delegated
     status = Status.FAILURE if corrupt else Status.SUCCESS
-    outcome.push(node.handle, node.layer, delegated, data, status)
+    outcome.push(node.handle, node.layer, delegated, data, status, sent)
     e.counts.bytes_returned += len(data)
+    e.counts.bytes_send_returned += len(sent)
     counter = e.counts.terminate
     counter.requested += 1
     if corrupt:

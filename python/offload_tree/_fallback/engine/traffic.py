@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._coerce import format_handle
 from ..._enums import ConnectionState
 from ..._messages import error
 from ..host.tree import Node
@@ -19,7 +20,14 @@ from ..target.statistics import IP_FIELDS, TCP_FIELDS, OffloadStats, family_inde
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["offload_stats", "reset_offload_stats", "target_receive", "target_send"]
+__all__ = [
+    "offload_stats",
+    "reset_offload_stats",
+    "send",
+    "target_acknowledge",
+    "target_receive",
+    "target_send",
+]
 
 U32 = 0xFFFF_FFFF
 SOURCE = LAYOUTS[PATH].index("source")  # in const
@@ -42,15 +50,40 @@ def target_receive(e: Engine, handle: int, data: bytes) -> None:
     traffic.receive(e.target, handle, data, _wire(node))
 
 
-def target_send(e: Engine, handle: int, nbytes: object) -> int:
-    """The target sends ``nbytes`` on connection ``handle``; the bytes sent (0 if held back).
-    Segments are no larger than the peer's MSS (RemoteMss, when set) or the path's."""
-    node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
-    n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
+def _wire_out(node: Node) -> tuple[int, int]:
+    """The family of connection ``node`` and the largest segment it sends: no larger than
+    the peer's MSS (RemoteMss, when set) or the path's."""
     family, path_mss = _wire(node)
     remote = node.const[REMOTE_MSS]
-    size = path_mss if remote == 0 else min(remote, path_mss)
-    return traffic.send(e.target, handle, n, (family, size))
+    return family, path_mss if remote == 0 else min(remote, path_mss)
+
+
+def target_send(e: Engine, handle: int, nbytes: object) -> int:
+    """The target sends ``nbytes`` without a payload on connection ``handle``; the bytes
+    sent (0 if held back)."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
+    n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
+    return traffic.send(e.target, handle, n, _wire_out(node))
+
+
+def send(e: Engine, handle: int, data: bytes) -> int:
+    """The host posts ``data`` on offloaded connection ``handle``; the bytes transmitted now
+    (``Engine::send``)."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
+    sent = traffic.post(e.target, handle, data, _wire_out(node))
+    e.counts.bytes_posted += len(data)
+    return sent
+
+
+def target_acknowledge(e: Engine, handle: int, nbytes: object) -> int:
+    """The peer acknowledges ``nbytes`` more bytes on connection ``handle``, at most the
+    bytes in flight; the send requests completed (``Engine::target_acknowledge``)."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "acknowledge on it")
+    n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
+    in_flight = traffic.in_flight(e.target, handle)
+    if n > in_flight:
+        raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
+    return traffic.acknowledge(e.target, handle, n, _wire(node), _wire_out(node))
 
 
 def _family(version: int) -> int:

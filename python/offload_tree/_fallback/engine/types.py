@@ -49,8 +49,10 @@ class Outcome:
         "handle_list",
         "layers",
         "received",
+        "send_data",
         "status_list",
         "total_received",
+        "total_send_data",
     )
 
     def __init__(self) -> None:
@@ -62,6 +64,9 @@ class Outcome:
         #: received bytes by position, for the objects that returned any
         self.received: dict[int, bytes] = {}
         self.total_received = 0
+        #: posted send bytes not acknowledged, by position, for the connections with any
+        self.send_data: dict[int, bytes] = {}
+        self.total_send_data = 0
         self._handles: HandleArray | None = None
 
     def push(
@@ -71,11 +76,16 @@ class Outcome:
         delegated: tuple[Any, ...],
         data: bytes = b"",
         status: int = Status.SUCCESS,
+        sent: bytes = b"",
     ) -> None:
-        """Add one object at the end."""
+        """Add one object at the end, with its received bytes ``data`` and its posted send
+        bytes not acknowledged, ``sent``."""
         if data:
             self.received[len(self.handle_list)] = data
             self.total_received += len(data)
+        if sent:
+            self.send_data[len(self.handle_list)] = sent
+            self.total_send_data += len(sent)
         self.handle_list.append(handle)
         self.status_list.append(int(status))
         self.layers.append(layer)
@@ -105,6 +115,11 @@ class Outcome:
         """The received bytes of the ``i``-th object (``b""`` if none)."""
         _ = self.handle_list[i]  # a bad index raises IndexError, as the native outcome does
         return self.received.get(i, b"")
+
+    def send_data_at(self, i: int) -> bytes:
+        """The posted, unacknowledged send bytes of the ``i``-th object (``b""`` if none)."""
+        _ = self.handle_list[i]
+        return self.send_data.get(i, b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +183,8 @@ class RunningCounts:
     query: OperationCounts = field(default_factory=OperationCounts)
     invalidate: OperationCounts = field(default_factory=OperationCounts)
     bytes_returned: int = 0
+    bytes_posted: int = 0  # bytes the host posted with send (ever)
+    bytes_send_returned: int = 0  # posted bytes terminates handed back (ever)
     events_seen: int = 0
     events_processed: int = 0
     #: objects the host terminated because their reference count reached zero, per layer

@@ -67,6 +67,7 @@ RCV_WND = _TCP.index("rcv_wnd")
 SND_UNA = _TCP.index("snd_una")
 SND_NXT = _TCP.index("snd_nxt")
 SND_MAX = _TCP.index("snd_max")
+SND_WND = _TCP.index("snd_wnd")
 SEND_BACKLOG_SIZE = _TCP.index("send_backlog_size")
 
 

@@ -34,6 +34,8 @@ class TargetCounters:
     bytes_buffered: int = 0
     bytes_held_back: int = 0
     bytes_upload_in_progress: int = 0
+    bytes_acknowledged: int = 0  # posted send bytes the peer acknowledged (ever)
+    bytes_send_queued: int = 0  # posted send bytes held now
     events_indicated: int = 0
 
 
@@ -117,8 +119,9 @@ class Target:
         """The live delegated values of an offloaded object (query: no change)."""
         return tuple(self.contexts[handle].delegated)
 
-    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes]:
-        """Release a context: its delegated values (field order) and buffered receive data."""
+    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes, bytes]:
+        """Release a context: its delegated values (field order), buffered receive data and
+        posted send data not acknowledged (transmitted bytes first)."""
         context = self.contexts.pop(handle)
         assert not context.children, "dependents are uploaded first"
         if context.parent is not None:
@@ -131,4 +134,8 @@ class Target:
         if context.received:
             data = bytes(context.received)
             self.counters.bytes_buffered -= len(data)
-        return tuple(context.delegated), data
+        sent = b""
+        if context.sends is not None:
+            sent = bytes(context.sends.data)
+            self.counters.bytes_send_queued -= len(sent)
+        return tuple(context.delegated), data, sent

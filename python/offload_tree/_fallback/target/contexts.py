@@ -9,6 +9,7 @@ from typing import Any
 
 from ..host.tree import Node
 from ..model.handle import TCP
+from .sends import SendQueue
 
 __all__ = ["Context"]
 
@@ -22,7 +23,7 @@ class Context:
     """
 
     __slots__ = ("cached", "children", "delegated", "handle", "invalid", "layer", "parent",
-                 "received", "slot", "upload_requested")  # fmt: skip
+                 "received", "sends", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -37,5 +38,6 @@ class Context:
         self.delegated: list[Any] = list(node.delegated)  # owned by the target from now on
         self.invalid = False
         self.received: bytearray | None = None  # a connection's receive buffer, once used
+        self.sends: SendQueue | None = None  # posted send data not acknowledged, if any
         # the target asked for the upload for a mandatory reason: it processes no more I/O
         self.upload_requested = False

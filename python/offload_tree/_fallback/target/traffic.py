@@ -13,12 +13,14 @@ from ..model.fields import (
     SND_MAX,
     SND_NXT,
     SND_UNA,
+    SND_WND,
 )
 from . import Target
 from .contexts import Context
+from .sends import SendQueue
 from .statistics import count_received, count_sent
 
-__all__ = ["held_back", "receive", "send"]
+__all__ = ["acknowledge", "held_back", "in_flight", "post", "receive", "send"]
 
 U32 = 0xFFFF_FFFF
 
@@ -72,6 +74,22 @@ def send(target: Target, handle: int, nbytes: int, wire: tuple[int, int]) -> int
     if context.upload_requested:
         target.counters.bytes_upload_in_progress += nbytes
         return 0
+    _advance_snd_nxt(target, context, nbytes, wire, opaque=True)
+    return nbytes
+
+
+def _advance_snd_nxt(
+    target: Target, context: Context, nbytes: int, wire: tuple[int, int], opaque: bool = False
+) -> None:
+    """``nbytes`` go out: SndNxt (and SndMax when passed) advance; they count as sent.
+    ``opaque``: they carry no posted data, and take their place after the queue's runs
+    (the core's ``SendQueue::transmit_opaque``, inlined so that the commit stays stores
+    only)."""
+    queue = context.sends
+    record = opaque and nbytes > 0 and queue is not None and len(queue.runs) > 0
+    last = queue.runs[-1] if record and queue is not None else None
+    merge = last is not None and last[1] is False
+    merged = int(last[0]) + nbytes if merge and last is not None else 0
     d, counters = context.delegated, target.counters
     snd_nxt = (d[SND_NXT] + nbytes) & U32
     ahead = 1 <= (snd_nxt - d[SND_MAX]) & U32 <= 2**31 - 1  # snd_nxt passes snd_max, mod 2**32
@@ -80,10 +98,78 @@ def send(target: Target, handle: int, nbytes: int, wire: tuple[int, int]) -> int
     family, size = wire
     stats = target.offload_stats[family]
     ip, tcp = count_sent(stats, family, nbytes, size)
-    # The commit: stores only (see receive).
+    # The commit: stores only (see receive; an in-place add on a deque calls no Python code).
+    if record and queue is not None:
+        if merge and last is not None:
+            last[0] = merged
+        else:
+            queue.runs += ([nbytes, False],)
+        queue.in_runs += nbytes
     d[SND_NXT] = snd_nxt
     d[SND_MAX] = snd_max
     d[SEND_BACKLOG_SIZE] = backlog
     counters.bytes_sent += nbytes
     stats.ip, stats.tcp = ip, tcp
-    return nbytes
+
+
+def in_flight(target: Target, handle: int) -> int:
+    """Bytes in flight on connection ``handle``: SndNxt - SndUna (mod 2**32)."""
+    d = target.contexts[handle].delegated
+    return int((d[SND_NXT] - d[SND_UNA]) & U32)
+
+
+def post(target: Target, handle: int, data: bytes, wire: tuple[int, int]) -> int:
+    """Queue a send request of ``data`` and transmit what the send window allows; the bytes
+    transmitted now. Every byte stays queued until acknowledged or uploaded."""
+    if not data:
+        return 0
+    context = target.contexts[handle]
+    if context.sends is None:
+        context.sends = SendQueue()
+    context.sends.post(data)
+    target.counters.bytes_send_queued += len(data)
+    return _transmit(target, context, wire)
+
+
+def _transmit(target: Target, context: Context, wire: tuple[int, int]) -> int:
+    """Transmit queued bytes within the send window (SndWnd less the bytes in flight),
+    unless the connection's I/O is held back (invalid, or a mandatory upload request)."""
+    queue = context.sends
+    if queue is None or queue.unsent == 0 or held_back(context) or context.upload_requested:
+        return 0
+    d = context.delegated
+    window = max(d[SND_WND] - ((d[SND_NXT] - d[SND_UNA]) & U32), 0)
+    n = queue.transmit(window)
+    if n > 0:
+        _advance_snd_nxt(target, context, n, wire)
+    return n
+
+
+def acknowledge(
+    target: Target, handle: int, n: int, wire_in: tuple[int, int], wire_out: tuple[int, int]
+) -> int:
+    """The peer acknowledges ``n`` more bytes (at most those in flight, as the engine
+    checked): SndUna advances, the posted bytes it covers leave the queue, and the opened
+    window lets waiting bytes out. An ACK is a received segment: forward progress for the
+    neighbor, counted in the statistics. Returns the send requests completed."""
+    context = target.contexts[handle]
+    before = in_flight(target, handle)
+    neighbor = context.parent.parent if context.parent is not None else None
+    assert neighbor is not None
+    neighbor.delegated[NIC_REACHABILITY] = 0
+    family, size = wire_in
+    stats = target.offload_stats[family]
+    stats.ip, stats.tcp = count_received(stats, family, 0, size)
+    d = context.delegated
+    d[SND_UNA] = (d[SND_UNA] + n) & U32
+    d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
+    completed = 0
+    queue = context.sends
+    if queue is not None:
+        acked, completed = queue.acknowledge(n, before)
+        target.counters.bytes_acknowledged += acked
+        target.counters.bytes_send_queued -= acked
+        if queue.is_empty():
+            context.sends = None
+    _transmit(target, context, wire_out)
+    return completed

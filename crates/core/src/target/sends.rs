@@ -1,0 +1,225 @@
+//! The send data the host posted on one offloaded connection, as the target holds it
+//! (sending-data-from-an-offload-target.md; MiniportTcpOffloadSend, NdisTcpOffloadSendComplete).
+//!
+//! The target transmits posted bytes first in, first out, as its send window allows, and
+//! completes a send request once the peer has acknowledged every byte of it. Until then the
+//! bytes stay here, so that a terminate hands every unacknowledged and unsent byte back to
+//! the host in its original order
+//! (handling-outstanding-send-data-during-a-terminate-offload-operation.md).
+//!
+//! Acknowledgements cover the sequence space in order. Besides posted data it may hold bytes
+//! this queue never saw: those in flight when the connection was offloaded (its delegated
+//! SndNxt - SndUna) and those `Target::send` transmits without a payload. Bytes in flight
+//! before the first posted run are "untracked" and are acknowledged first; later payload-less
+//! bytes are kept as runs, so an acknowledgement splits exactly where the sequence does.
+
+use std::collections::VecDeque;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SendQueue {
+    /// Posted bytes not yet acknowledged, in order: the transmitted ones, then `unsent`.
+    data: VecDeque<u8>,
+    /// How many bytes at the back of `data` wait for the send window.
+    unsent: usize,
+    /// Transmitted, unacknowledged runs after the untracked front, in sequence order:
+    /// (length, whether it carries posted data).
+    runs: VecDeque<(u64, bool)>,
+    /// The sum of the lengths in `runs`.
+    in_runs: u64,
+    /// Bytes still unacknowledged of every posted request not yet completed, oldest first.
+    requests: VecDeque<u64>,
+}
+
+/// What an acknowledgement did to a queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Acknowledged {
+    /// Posted bytes it acknowledged.
+    pub bytes: u64,
+    /// Send requests it completed (every byte acknowledged).
+    pub requests: u64,
+}
+
+impl SendQueue {
+    /// Bytes posted and not yet acknowledged (transmitted or not).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Nothing left to transmit or to acknowledge: the queue can go.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.runs.is_empty()
+    }
+
+    /// Bytes that wait for the send window.
+    pub(crate) fn unsent(&self) -> usize {
+        self.unsent
+    }
+
+    /// Queues one send request.
+    pub(crate) fn post(&mut self, bytes: &[u8]) {
+        self.data.extend(bytes);
+        self.unsent += bytes.len();
+        self.requests.push_back(bytes.len() as u64);
+    }
+
+    fn push_run(&mut self, len: u64, carries_data: bool) {
+        self.in_runs += len;
+        match self.runs.back_mut() {
+            Some((last, kind)) if *kind == carries_data => *last += len,
+            _ => self.runs.push_back((len, carries_data)),
+        }
+    }
+
+    /// Takes up to `window` unsent bytes for transmission; returns how many.
+    pub(crate) fn transmit(&mut self, window: u32) -> u32 {
+        let n = self.unsent.min(window as usize);
+        if n > 0 {
+            self.unsent -= n;
+            self.push_run(n as u64, true);
+        }
+        n as u32
+    }
+
+    /// `n` bytes without a payload went out after what is queued.
+    pub(crate) fn transmit_opaque(&mut self, n: u32) {
+        // Before the first posted run they join the untracked front, which is acknowledged
+        // first anyway.
+        if n > 0 && !self.runs.is_empty() {
+            self.push_run(u64::from(n), false);
+        }
+    }
+
+    /// The peer acknowledged `n` more bytes; `in_flight` (SndNxt - SndUna before it) is at
+    /// least `n`, as the caller checked.
+    pub(crate) fn acknowledge(&mut self, n: u32, in_flight: u32) -> Acknowledged {
+        let untracked = u64::from(in_flight).saturating_sub(self.in_runs);
+        let mut left = u64::from(n).saturating_sub(untracked);
+        let mut done = Acknowledged::default();
+        while left > 0 {
+            let Some(front) = self.runs.front_mut() else {
+                break;
+            };
+            let take = left.min(front.0);
+            let carries_data = front.1;
+            front.0 -= take;
+            if front.0 == 0 {
+                self.runs.pop_front();
+            }
+            self.in_runs -= take;
+            left -= take;
+            if carries_data {
+                self.data.drain(..take as usize);
+                done.bytes += take;
+                self.complete(take, &mut done);
+            }
+        }
+        done
+    }
+
+    /// Applies `acked` posted bytes to the oldest requests.
+    fn complete(&mut self, mut acked: u64, done: &mut Acknowledged) {
+        while acked > 0 {
+            let Some(front) = self.requests.front_mut() else {
+                break;
+            };
+            if *front <= acked {
+                acked -= *front;
+                self.requests.pop_front();
+                done.requests += 1;
+            } else {
+                *front -= acked;
+                acked = 0;
+            }
+        }
+    }
+
+    /// Every unacknowledged byte, transmitted ones first: what a terminate hands back.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.data.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_complete_when_every_byte_is_acknowledged() {
+        let mut q = SendQueue::default();
+        q.post(b"abc");
+        q.post(b"defg");
+        assert_eq!(q.transmit(5), 5);
+        assert_eq!((q.len(), q.unsent()), (7, 2));
+        let done = q.acknowledge(2, 5);
+        assert_eq!(
+            done,
+            Acknowledged {
+                bytes: 2,
+                requests: 0
+            }
+        );
+        let done = q.acknowledge(2, 3);
+        assert_eq!(
+            done,
+            Acknowledged {
+                bytes: 2,
+                requests: 1
+            }
+        );
+        assert_eq!(q.transmit(100), 2);
+        let done = q.acknowledge(3, 3);
+        assert_eq!(
+            done,
+            Acknowledged {
+                bytes: 3,
+                requests: 1
+            }
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn untracked_and_opaque_bytes_take_their_place_in_the_sequence() {
+        let mut q = SendQueue::default();
+        q.post(b"xy");
+        // 10 bytes were in flight before the queue: acknowledged first.
+        assert_eq!(q.transmit(100), 2);
+        q.transmit_opaque(4);
+        q.post(b"z");
+        assert_eq!(q.transmit(100), 1);
+        // In flight: 10 untracked, 2 data, 4 opaque, 1 data = 17.
+        assert_eq!(q.acknowledge(11, 17).bytes, 1);
+        assert_eq!(
+            q.acknowledge(4, 6),
+            Acknowledged {
+                bytes: 1,
+                requests: 1
+            }
+        );
+        assert_eq!(
+            q.acknowledge(1, 2),
+            Acknowledged::default(),
+            "an opaque byte"
+        );
+        assert_eq!(q.clone().into_bytes(), b"z");
+        assert_eq!(
+            q.acknowledge(1, 1),
+            Acknowledged {
+                bytes: 1,
+                requests: 1
+            }
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn terminate_returns_unacknowledged_then_unsent_bytes_in_order() {
+        let mut q = SendQueue::default();
+        q.post(b"hello ");
+        q.post(b"world");
+        q.transmit(8);
+        q.acknowledge(3, 8);
+        assert_eq!(q.into_bytes(), b"lo world");
+    }
+}
