@@ -290,6 +290,10 @@ def check_invariants(tree: Any, target: Any = None) -> None:
     # was acknowledged, is held by the target, or came back with a terminate.
     b = stats["bytes"]
     assert b["posted"] == b["acknowledged"] + b["send_queued"] + b["send_returned"], b
+    # Every byte the peer sent is delivered once, sits in a receive request, is buffered at
+    # the target, or came back with a terminate; and delivered bytes are read, unread or
+    # discarded with their connection.
+    assert b["delivered"] == b["read"] + b["unread"] + b["discarded"], b
 
     # reference counts (terminate-offload-initiated-by-the-host-stack.md): a neighbor or path
     # holds one reference per offloaded dependent; with release on, every offloaded one
@@ -317,6 +321,12 @@ def check_invariants(tree: Any, target: Any = None) -> None:
         assert tstats["bytes_buffered"] == stats["bytes"]["buffered"]
         assert tstats["bytes_send_queued"] == stats["bytes"]["send_queued"]
         assert tstats["bytes_acknowledged"] == stats["bytes"]["acknowledged"]
+        assert tstats["bytes_received"] == (
+            stats["bytes"]["delivered"]
+            + tstats["bytes_placed"]
+            + stats["bytes"]["buffered"]
+            + stats["bytes"]["returned"]
+        ), "received bytes went missing"
         assert tstats["invalid"] == sum(1 for h in handles if tree.state(h).invalidated)
         # invariant 5: the target's internal tree mirrors the host's links exactly
         internal = target.internal_tree()

@@ -336,6 +336,10 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.send(r(args[0]), args[1])
     if name == "acknowledge":
         return target.acknowledge(r(args[0]), args[1])
+    if name == "post_receive":
+        return tree.post_receive(r(args[0]), args[1])
+    if name == "read":
+        return tree.read(r(args[0]))
     if name == "offload_stats":
         return target.offload_stats(args[0])
     if name == "reset_offload_stats":
@@ -532,6 +536,8 @@ SEND_SIZES = weighted(
 ACK_SIZES = weighted(
     (8, st.integers(0, 48)), (1, st.sampled_from([1000, U32])), (1, st.sampled_from([-1, 2**32]))
 )
+# Receive request sizes: mostly small, sometimes none or too many (refused).
+RECEIVE_SIZES = weighted((8, st.integers(1, 30)), (1, st.sampled_from([0, -1, 2**32, 2.0])))
 # IP versions for the chimney statistics: mostly valid; a non-version and a non-int (refused).
 IP_VERSIONS = weighted((6, st.sampled_from([4, 6])), (1, st.sampled_from([5, 0, "6"])))
 REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
@@ -646,6 +652,8 @@ OP_WEIGHTS = {
     "reset_offload_stats": 1,
     "send_data": 4,
     "acknowledge": 4,
+    "post_receive": 3,
+    "read": 2,
 }
 N, P, T = 0, 1, 2
 
@@ -760,6 +768,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=40))
     if name == "acknowledge":
         return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES)
+    if name == "post_receive":
+        return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES)
+    if name == "read":
+        return st.tuples(st.just(name), handle_token(info, T, None))
     if name == "find":
         return st.tuples(
             st.just(name),
@@ -775,8 +787,10 @@ STEADY_CYCLE = (
     "add_tcp",
     "initiate_offload",
     "send_data",
+    "post_receive",
     "receive",
     "acknowledge",
+    "read",
     "terminate",
     "add_path",
     "update",

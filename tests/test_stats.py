@@ -23,6 +23,7 @@ TARGET_KEYS = [
     "bytes_upload_in_progress",
     "bytes_acknowledged",
     "bytes_send_queued",
+    "bytes_placed",
     "events_indicated",
 ]
 
@@ -50,6 +51,10 @@ def test_tree_stats_shape_of_a_new_tree(make_tree):
         "acknowledged",
         "send_queued",
         "send_returned",
+        "delivered",
+        "read",
+        "unread",
+        "discarded",
     ]
     assert list(st["bytes"]) == byte_keys
     assert set(st["bytes"].values()) == {0}

@@ -159,7 +159,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "thread_count": ("ValidationError", "threads must be at least 1, got {value}"),
     "ack_beyond_sent": (
         "ValidationError",
-        "cannot acknowledge {nbytes} bytes on connection {handle}: {in_flight} are in flight",
+        "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})",
     ),
     "ip_version": ("ValidationError", "family must be 4 or 6 (the IP version), got {value}"),
     "duplicate_path": (

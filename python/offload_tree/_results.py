@@ -340,7 +340,7 @@ class TerminateResult(_OutcomeResult):
     def __repr__(self) -> str:
         return (
             f"<TerminateResult {len(self)} objects, {len(self.failed)} failed, "
-            f"{self.total_received} bytes returned>"
+            f"{self.total_received} received and {self.total_send_data} posted bytes returned>"
         )
 
 
@@ -353,7 +353,8 @@ class UpdateResult:
     ``statuses`` say that; ``reason(h)`` and ``reasons`` keep the cause (PATH_MTU,
     TCP_RCV_WINDOW, ...). ``terminated`` lists the refused objects with their offloaded
     dependents and the shared state this left unreferenced, dependents first; nothing the
-    target held is lost: ``delegated(h)`` and ``received_data(h)`` hand it back.
+    target held is lost: ``delegated(h)``, ``received_data(h)`` and ``send_data(h)`` hand it
+    back.
     """
 
     __slots__ = ("_handles", "_index", "_reasons", "_terminated")

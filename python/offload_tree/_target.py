@@ -245,6 +245,11 @@ class SimulatedTarget:
         in that order; they are not subject to the send window."""
         engine = self._attached_engine()
         h = as_handle(tc)
+        if isinstance(nbytes, bytes | bytearray | memoryview):
+            raise ValidationError(
+                "nbytes must be an int, got bytes: the target sends a count of payload-less "
+                "bytes; to post data, use tree.send(tc, data)"
+            )
         return int(engine.target_send(h, _int_arg("nbytes", nbytes)))
 
     @atomic(long=False)
@@ -286,8 +291,8 @@ class SimulatedTarget:
         HostReachabilityDelta have both grown stale). ``tree.process_events()`` answers it:
         the host returns its HostReachabilityDelta (set it to 0 with ``update`` to model a
         stale neighbor cache entry), which the target takes; the NicReachabilityDelta is left
-        alone: only forward progress (``receive`` on one of the neighbor's connections)
-        resets it (making-a-neighborreachabilityquery-indication.md).
+        alone: only forward progress (``receive`` or ``acknowledge`` on one of the neighbor's
+        connections) resets it (making-a-neighborreachabilityquery-indication.md).
         """
         engine = self._attached_engine()
         engine.target_indicate_neighbor_reachability_query(as_handle(nb))

@@ -501,7 +501,8 @@ class OffloadStateTree:
         Values may be scalars or arrays (one value per handle). Each object's update
         completes with SUCCESS or FAILURE, as NDIS reports it; ``reason(h)`` keeps why the
         target refused (PATH_MTU, TCP_RCV_WINDOW, ...). The host terminates what the target
-        refused: ``terminated`` lists it, with its delegated state and received data.
+        refused: ``terminated`` lists it, with its delegated state, received data and
+        unacknowledged send data.
         """
         array = as_handles(handles)
         try:
@@ -539,6 +540,29 @@ class OffloadStateTree:
         except ValueError as exc:  # a released memoryview
             raise ValidationError(f"data cannot be read: {exc}") from None
         return int(self._engine.send(h, payload))
+
+    @atomic(long=False)
+    def post_receive(self, tc: int, size: int) -> int:
+        """Post a receive request of ``size`` bytes (1..2**32-1) on offloaded connection
+        ``tc`` (posting-and-completing-receive-requests.md).
+
+        The target uses posted requests before it indicates anything, oldest first, and
+        puts data it already buffered into them before any new data (delivery-algorithm.md).
+        A request completes when full (nonpush mode); its bytes are then the host's, to
+        ``read``. Moving buffered data into a request reopens the receive window (up to the
+        connection's ``initial_rcv_wnd``). Returns the bytes of the requests this call
+        completed. A terminate completes the requests left with the bytes placed in them.
+        """
+        h = as_handle(tc)
+        return int(self._engine.post_receive(h, _int_arg("size", size)))
+
+    @atomic(long=False)
+    def read(self, tc: int) -> bytes:
+        """The received bytes delivered to connection ``tc`` (completed receive requests)
+        that have not been read, in order; reading takes them. Any live connection, offloaded
+        or not: a terminate leaves them. Removing the connection discards what is unread
+        (``stats()["bytes"]["discarded"]``)."""
+        return bytes(self._engine.read(as_handle(tc)))
 
     @atomic(long=False)
     def relink(self, path: int, neighbor: int) -> TerminateResult:

@@ -639,6 +639,16 @@ impl PyEngine {
         self.run(py, data.len() > 1 << 20, |e| e.send(tc, data))
     }
 
+    fn post_receive(&self, py: Python<'_>, tc: u64, size: &Bound<'_, PyAny>) -> PyResult<u32> {
+        let size = to_value(size);
+        self.run(py, false, |e| e.post_receive(tc, &size))
+    }
+
+    fn read<'py>(&self, py: Python<'py>, tc: u64) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = self.run(py, false, |e| e.read(tc))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
     fn target_acknowledge(
         &self,
         py: Python<'_>,

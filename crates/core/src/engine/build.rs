@@ -326,6 +326,10 @@ impl Engine {
         self.host.remove_all(&handles);
         for &h in &handles {
             self.target.forget_fault(h);
+            // What the application never read goes with its connection.
+            if let Some(unread) = self.delivered.remove(&h.raw()) {
+                self.counts.bytes_discarded += unread.len() as u64;
+            }
         }
         Ok(order)
     }

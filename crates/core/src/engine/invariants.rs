@@ -211,6 +211,46 @@ impl Engine {
         {
             return Err("a send queue is empty or its connection is gone".into());
         }
+        // Received data: every byte the peer sent was delivered to the host, sits in a
+        // receive request, is buffered, or came back with a terminate; and what was
+        // delivered was read, waits to be read, or went with its removed connection.
+        let placed: usize = self.target.posted.values().map(|r| r.placed()).sum();
+        if placed as u64 != t.bytes_placed {
+            return Err(format!(
+                "{placed} bytes sit in receive requests but {} are counted",
+                t.bytes_placed
+            ));
+        }
+        let c = &self.counts;
+        let received = c.bytes_delivered + t.bytes_buffered + t.bytes_placed + c.bytes_returned;
+        if t.bytes_received != received {
+            return Err(format!(
+                "{} bytes received but {received} delivered, placed, buffered or returned",
+                t.bytes_received
+            ));
+        }
+        let unread: u64 = self.delivered.values().map(|d| d.len() as u64).sum();
+        if c.bytes_delivered != c.bytes_read + unread + c.bytes_discarded {
+            return Err(format!(
+                "{} bytes delivered but {} read, {unread} unread, {} discarded",
+                c.bytes_delivered, c.bytes_read, c.bytes_discarded
+            ));
+        }
+        for (&context, requests) in &self.target.posted {
+            if requests.is_empty() || self.target.tcps.get_slot(context).is_none() {
+                return Err("a receive request list is empty or its connection is gone".into());
+            }
+            if self.target.received.contains_key(&context) {
+                return Err("a connection has posted receive requests and buffered data".into());
+            }
+        }
+        if self
+            .delivered
+            .iter()
+            .any(|(&raw, d)| d.is_empty() || !host.contains(raw))
+        {
+            return Err("unread bytes kept for no live connection".into());
+        }
         // Copy-on-write state: every diverged copy belongs to exactly one live connection.
         let mut owners = vec![0u32; self.target.diverged.slot_count()];
         for (_, _, tcp) in self.target.tcps.iter() {

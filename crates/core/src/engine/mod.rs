@@ -15,7 +15,7 @@
 //! | `relink` | `relink` |
 //! | `query` | `query` |
 //! | `invalidate` | `invalidate` |
-//! | `traffic` | `send`, `target_acknowledge`, `target_receive`, `target_send`, `offload_stats`, `reset_offload_stats` |
+//! | `traffic` | `send`, `post_receive`, `read`, `target_acknowledge`, `target_receive`, `target_send`, `offload_stats`, `reset_offload_stats` |
 //! | `faults` | `target_inject_fault` |
 //! | `interrupt` | the polls that let an embedder stop a long call |
 //! | `events` | target-initiated events and `process_events` |
@@ -42,7 +42,7 @@ mod traffic;
 mod types;
 mod update;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::error;
 use crate::host::{expect_layer, layer_of, HostPolicy, HostTree, SeenSet, NO_CONTEXT};
@@ -88,6 +88,9 @@ pub struct Engine {
     interrupts: Interrupts,
     /// How many threads a large batch may use (`set_threads`).
     threads: usize,
+    /// Received bytes the target delivered to the host (completed receive requests) that
+    /// the application has not read yet, by connection handle (`read`).
+    delivered: HashMap<u64, Vec<u8>>,
 }
 
 impl Engine {
@@ -122,6 +125,7 @@ impl Engine {
             budget: Budget::default(),
             interrupts: Interrupts::default(),
             threads: 1,
+            delivered: HashMap::new(),
         })
     }
 

@@ -137,7 +137,11 @@ impl Engine {
                 delegated,
                 received,
                 send_data,
+                placed,
             } => {
+                // Bytes in receive requests that were not full: the requests complete
+                // with them (UPLOAD_IN_PROGRESS), so the host has them now.
+                self.deliver(h, placed);
                 if !received.is_empty() {
                     let n = received.len() as u64;
                     outcome.total_received += n;

@@ -5,7 +5,7 @@
 use super::Engine;
 use crate::error;
 use crate::host::NO_CONTEXT;
-use crate::model::{check_u32, ConnectionState, Handle, Layer, Result, Value};
+use crate::model::{check_range, check_u32, ConnectionState, Handle, Layer, Result, Value};
 use crate::target::{IpFamily, OffloadStats};
 
 impl Engine {
@@ -23,14 +23,59 @@ impl Engine {
         (family, family.mss(path.state.path_mtu))
     }
 
-    /// The target receives `data` on connection `raw` and buffers it until terminate.
+    /// The target receives `data` on connection `raw`: it fills the host's posted receive
+    /// requests first, and buffers the rest until a request is posted or a terminate.
     pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
         let h = Handle::from_raw(raw);
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
-        self.target.receive(context, data, snapshot, wire);
+        let completed = self.target.receive(context, data, snapshot, wire);
+        self.deliver(h, completed);
         Ok(())
+    }
+
+    /// Received bytes reach the host's connection `h` (a receive request completed).
+    pub(super) fn deliver(&mut self, h: Handle, bytes: Vec<u8>) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.counts.bytes_delivered += bytes.len() as u64;
+        match self.delivered.entry(h.raw()) {
+            std::collections::hash_map::Entry::Occupied(mut unread) => {
+                unread.get_mut().extend_from_slice(&bytes)
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(bytes);
+            }
+        }
+    }
+
+    /// The host posts a receive request of `size` bytes (1..2^32-1) on offloaded connection
+    /// `raw` (posting-and-completing-receive-requests.md). Buffered data fills it first.
+    /// Returns the bytes of the requests this completed (now readable with `read`).
+    pub fn post_receive(&mut self, raw: u64, size: &Value) -> Result<u32> {
+        let context = self.offloaded_tcp(raw, "post a receive request on it")?;
+        let size = check_range("size", size.to_int("size")?, 1, u64::from(u32::MAX))? as u32;
+        let h = Handle::from_raw(raw);
+        let max_window = self.host.tcp_state(h).cached.initial_rcv_wnd;
+        let snapshot = self.host.tcp_delegated(h);
+        let completed = self
+            .target
+            .post_receive(context, size, snapshot, max_window);
+        let n = completed.len() as u32;
+        self.deliver(h, completed);
+        Ok(n)
+    }
+
+    /// The bytes delivered to connection `raw` that the application has not read, in
+    /// order; reading takes them. Any live connection, offloaded or not.
+    pub fn read(&mut self, raw: u64) -> Result<Vec<u8>> {
+        let h = self.host.resolve(raw)?;
+        crate::host::expect_layer(h, Layer::Tcp, "connection")?;
+        let bytes = self.delivered.remove(&raw).unwrap_or_default();
+        self.counts.bytes_read += bytes.len() as u64;
+        Ok(bytes)
     }
 
     /// The family of connection `h` and the largest segment it sends: no larger than the

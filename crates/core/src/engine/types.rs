@@ -354,6 +354,16 @@ pub struct Counters {
     pub bytes_send_queued: u64,
     /// Posted bytes terminates handed back to the host (ever).
     pub bytes_send_returned: u64,
+    /// Received bytes the target delivered to the host in receive requests (ever).
+    pub bytes_delivered: u64,
+    /// Delivered bytes the application read (ever).
+    pub bytes_read: u64,
+    /// Delivered bytes not read yet (now).
+    pub bytes_unread: u64,
+    /// Delivered bytes dropped unread with their removed connection (ever).
+    pub bytes_discarded: u64,
+    /// Received bytes placed in receive requests that are not full yet (now).
+    pub bytes_placed: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     pub events_pending: u64,
@@ -402,6 +412,11 @@ impl Counters {
             ("bytes_acknowledged", Int(self.bytes_acknowledged)),
             ("bytes_send_queued", Int(self.bytes_send_queued)),
             ("bytes_send_returned", Int(self.bytes_send_returned)),
+            ("bytes_delivered", Int(self.bytes_delivered)),
+            ("bytes_read", Int(self.bytes_read)),
+            ("bytes_unread", Int(self.bytes_unread)),
+            ("bytes_discarded", Int(self.bytes_discarded)),
+            ("bytes_placed", Int(self.bytes_placed)),
             ("events_seen", Int(self.events_seen)),
             ("events_processed", Int(self.events_processed)),
             ("events_pending", Int(self.events_pending)),
@@ -433,6 +448,12 @@ pub(crate) struct RunningCounts {
     pub bytes_posted: u64,
     /// Posted bytes terminates handed back (ever).
     pub bytes_send_returned: u64,
+    /// Received bytes delivered to the host in receive requests (ever).
+    pub bytes_delivered: u64,
+    /// Delivered bytes the application read (ever).
+    pub bytes_read: u64,
+    /// Delivered bytes dropped unread with their removed connection (ever).
+    pub bytes_discarded: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     /// Objects the host terminated because their reference count reached zero, per layer.

@@ -152,7 +152,7 @@ error_catalogue! {
     ThreadCount = Validation, "thread_count", "threads must be at least 1, got {value}";
     /// The peer cannot acknowledge bytes that were never sent (SndUna passes no SndNxt).
     AckBeyondSent = Validation, "ack_beyond_sent",
-        "cannot acknowledge {nbytes} bytes on connection {handle}: {in_flight} are in flight";
+        "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})";
     /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
     /// One path per (source, destination): the host's key of a path.

@@ -32,7 +32,8 @@ pub(crate) use address::{format_mac, ip_octets, mac_from_int, Mac};
 pub(crate) use arena::{Arena, SlotColumn};
 pub(crate) use budget::out_of_memory;
 pub(crate) use fields::{
-    check_port, check_u32, check_vlan, lookup, TcpCached, TcpConstant, DEFAULT_PATH_MTU,
+    check_port, check_range, check_u32, check_vlan, lookup, TcpCached, TcpConstant,
+    DEFAULT_PATH_MTU,
 };
 pub(crate) use handle::next_tree_id;
 pub(crate) use state::{NeighborState, PathState, TcpField, TcpState};

@@ -69,5 +69,7 @@ pub(crate) enum Upload {
         received: Vec<u8>,
         /// Posted send data not acknowledged (transmitted first, then unsent), in order.
         send_data: Vec<u8>,
+        /// Bytes placed in receive requests that were not full: the host's now.
+        placed: Vec<u8>,
     },
 }

@@ -3,13 +3,15 @@
 //! It keeps one arena of contexts per layer ([`contexts`]), linked into the target's internal
 //! state tree; decides whether it takes an object ([`admission`]: injected faults, capacities,
 //! limits, random faults drawn from [`rng`]); owns the delegated state of offloaded
-//! connections, buffers what they receive and holds what the host posts until the peer
-//! acknowledges it ([`traffic`], [`sends`]), counting it per IP family ([`statistics`]); and
+//! connections, buffers what they receive or places it in the host's receive requests, and
+//! holds what the host posts until the peer acknowledges it ([`traffic`], [`receives`],
+//! [`sends`]), counting it per IP family ([`statistics`]); and
 //! marks objects invalid.
 
 mod admission;
 mod config;
 mod contexts;
+mod receives;
 mod rng;
 mod sends;
 mod statistics;
@@ -20,6 +22,7 @@ use std::collections::{HashMap, HashSet};
 use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
 pub use config::TargetConfig;
+pub(crate) use receives::ReceiveRequests;
 pub(crate) use sends::SendQueue;
 pub(crate) use statistics::IpFamily;
 pub use statistics::{IpOffloadStats, OffloadStats, TcpOffloadStats};
@@ -42,6 +45,8 @@ pub(crate) struct TargetCounters {
     pub bytes_acknowledged: u64,
     /// Posted send bytes held now: transmitted and unacknowledged, or waiting to be sent.
     pub bytes_send_queued: u64,
+    /// Received bytes placed in posted receive requests that are not full yet (now).
+    pub bytes_placed: u64,
     pub events_indicated: u64,
 }
 
@@ -61,6 +66,9 @@ pub(crate) struct Target {
     /// Send data the host posted and the peer has not acknowledged, by connection context;
     /// a side table for the same reason ([`sends`]).
     pub sends: HashMap<u32, SendQueue>,
+    /// Receive requests the host posted and the target has not completed, by connection
+    /// context ([`receives`]).
+    pub posted: HashMap<u32, ReceiveRequests>,
     /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
     pub faults: HashMap<(Operation, u64), Status>,
     /// Offloaded objects whose hardware state a failed query or invalidate found corrupt,
@@ -88,6 +96,7 @@ impl Target {
             rng: SplitMix64::new(seed),
             received: HashMap::new(),
             sends: HashMap::new(),
+            posted: HashMap::new(),
             faults: HashMap::new(),
             corrupt: HashSet::new(),
             paused: false,
@@ -224,10 +233,16 @@ impl Target {
                     None => Vec::new(),
                 };
                 self.counters.bytes_send_queued -= send_data.len() as u64;
+                let placed = match self.posted.remove(&context) {
+                    Some(requests) => requests.into_placed(),
+                    None => Vec::new(),
+                };
+                self.counters.bytes_placed -= placed.len() as u64;
                 Upload::Tcp {
                     delegated,
                     received,
                     send_data,
+                    placed,
                 }
             }
         }
@@ -268,7 +283,11 @@ pub(crate) mod tests {
                 delegated,
                 received,
                 send_data,
-            } => assert_eq!((delegated, received.len(), send_data.len()), (None, 0, 0)),
+                placed,
+            } => assert_eq!(
+                (delegated, received.len(), send_data.len(), placed.len()),
+                (None, 0, 0, 0)
+            ),
             other => panic!("unexpected {other:?}"),
         }
         assert_eq!(target.counters.contexts_freed, 1);

@@ -68,24 +68,79 @@ impl Target {
         data: &[u8],
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
-    ) {
+    ) -> Vec<u8> {
         let path = self.tcp(context).path;
         let neighbor = self.path(path).neighbor;
         self.neighbor_mut(neighbor).nic_reachability_delta = 0;
         let n = data.len();
-        if n > 0 {
+        // Posted requests take the data first (delivery-algorithm.md); the rest is
+        // indicated, which the host does not take (no application reads it), so the target
+        // buffers it.
+        let mut completed = Vec::new();
+        let (mut placed, mut before, mut after) = (0, 0, 0);
+        if let Some(requests) = self.posted.get_mut(&context) {
+            before = requests.placed();
+            placed = requests.fill(data, &mut completed);
+            after = requests.placed();
+            if requests.is_empty() {
+                self.posted.remove(&context);
+            }
+        }
+        let rest = &data[placed..];
+        if !rest.is_empty() {
             self.received
                 .entry(context)
                 .or_default()
-                .extend_from_slice(data);
+                .extend_from_slice(rest);
         }
         let d = self.delegated_mut(context, snapshot);
         // Sequence space is 32 bits: truncation is the wrap the protocol defines.
         d.rcv_nxt = d.rcv_nxt.wrapping_add(n as u32);
-        d.rcv_wnd -= d.rcv_wnd.min(n.min(u32::MAX as usize) as u32);
+        // Only what the target keeps narrows the window: posted buffers are the host's.
+        d.rcv_wnd -= d.rcv_wnd.min(rest.len().min(u32::MAX as usize) as u32);
         self.counters.bytes_received += n as u64;
-        self.counters.bytes_buffered += n as u64;
+        self.counters.bytes_buffered += rest.len() as u64;
+        self.counters.bytes_placed += after as u64;
+        self.counters.bytes_placed -= before as u64;
         self.offload_stats[family.index()].count_received(family, n, mss);
+        completed
+    }
+
+    /// Posts a receive request of `size` bytes on connection `context`. Buffered data goes
+    /// into it first: the bytes it moves reopen the receive window (up to `max_window`, the
+    /// connection's InitialRcvWnd). Returns the bytes of the requests this completed.
+    pub(crate) fn post_receive(
+        &mut self,
+        context: u32,
+        size: u32,
+        snapshot: &TcpDelegated,
+        max_window: u32,
+    ) -> Vec<u8> {
+        let requests = self.posted.entry(context).or_default();
+        requests.post(size);
+        let mut completed = Vec::new();
+        let Some(buffered) = self.received.remove(&context) else {
+            return completed;
+        };
+        let before = requests.placed();
+        let taken = requests.fill(&buffered, &mut completed);
+        let placed_now = requests.placed();
+        if requests.is_empty() {
+            self.posted.remove(&context);
+        }
+        if taken < buffered.len() {
+            self.received.insert(context, buffered[taken..].to_vec());
+        }
+        self.counters.bytes_buffered -= taken as u64;
+        self.counters.bytes_placed += placed_now as u64;
+        self.counters.bytes_placed -= before as u64;
+        let d = self.delegated_mut(context, snapshot);
+        let opened = u32::try_from(taken).unwrap_or(u32::MAX);
+        d.rcv_wnd = d
+            .rcv_wnd
+            .saturating_add(opened)
+            .min(max_window.max(d.rcv_wnd));
+        completed
     }
 
     /// Advances the send sequence by `nbytes` and returns it; or sends nothing and returns 0:
@@ -240,8 +295,8 @@ mod tests {
         // Nothing is copied until the state changes.
         assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
         assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
-        target.receive(t, b"abc", &snapshot, WIRE);
-        target.receive(t, b"de", &snapshot, WIRE);
+        assert!(target.receive(t, b"abc", &snapshot, WIRE).is_empty());
+        assert!(target.receive(t, b"de", &snapshot, WIRE).is_empty());
         assert_eq!(target.received[&t], b"abcde");
         let live = *target.delegated(t, &snapshot);
         assert_eq!(live.rcv_nxt, 3);
@@ -257,7 +312,9 @@ mod tests {
                 delegated,
                 received,
                 send_data,
+                placed,
             } => {
+                assert!(placed.is_empty());
                 assert_eq!(received, b"abcde");
                 assert_eq!(delegated, Some(live));
                 assert!(send_data.is_empty());

@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 21;
+pub const OPERATIONS: usize = 23;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -392,6 +392,16 @@ fn step(
                 _ => i128::from(input.u8() % 48),
             };
             e.target_acknowledge(t, &Value::Int(n)).map(|_| Vec::new())
+        }
+        21 => {
+            // The host posts a receive request (sometimes of no bytes: refused).
+            let t = pick(input, known, Some(2));
+            let size = i128::from(input.u8() % 40);
+            e.post_receive(t, &Value::Int(size)).map(|_| Vec::new())
+        }
+        22 => {
+            let t = pick(input, known, Some(2));
+            e.read(t).map(|_| Vec::new())
         }
         18 => {
             // The chimney statistics of a family: read, or reset; sometimes of a version that

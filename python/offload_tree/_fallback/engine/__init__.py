@@ -146,6 +146,9 @@ class Engine:
         self.invalid_pending: set[int] = set()
         self.policy = HostPolicy(release_unreferenced=bool(release_unreferenced))
         self.counts = RunningCounts()
+        # received bytes delivered to the host (completed receive requests) and not read
+        # yet, by connection handle
+        self.delivered: dict[int, bytes] = {}
 
     def _call(self, work: Callable[[], R]) -> R:
         """Run ``work`` under the engine's lock (see :class:`_Guard`)."""
@@ -486,6 +489,16 @@ class Engine:
     def send(self, tc: int, data: bytes) -> int:
         """The host posts ``data`` on ``tc``; returns the bytes transmitted now."""
         return traffic.send(self, tc, data)
+
+    def post_receive(self, tc: int, size: object) -> int:
+        """The host posts a receive request of ``size`` bytes on ``tc``."""
+        n = sort_value(size)
+        return self._call(lambda: traffic.post_receive(self, tc, n))
+
+    @_locked
+    def read(self, tc: int) -> bytes:
+        """The delivered bytes of ``tc`` not read yet; reading takes them."""
+        return traffic.read(self, tc)
 
     def target_acknowledge(self, tc: int, nbytes: object) -> int:
         """The peer acknowledges ``nbytes`` on ``tc``; returns the requests completed."""

@@ -213,6 +213,9 @@ def remove(e: Engine, handles: list[int], cascade: bool) -> list[int]:
     e.host.remove_all(order)
     for node in order:
         forget_fault(e.target, node.handle)
+        # what the application never read goes with its connection
+        unread = e.delivered.pop(node.handle, b"")
+        e.counts.bytes_discarded += len(unread)
     return [node.handle for node in order]
 
 

@@ -60,6 +60,20 @@ def check_invariants(e: Engine) -> None:
         target.counters.bytes_acknowledged + queued + e.counts.bytes_send_returned
     ), "posted bytes went missing"
     assert all(c.sends is None or not c.sends.is_empty() for c in target.contexts.values())
+    # received data: delivered, placed in a request, buffered, or returned; and delivered
+    # bytes read, unread, or discarded with their connection
+    placed = sum(len(data) for c in target.contexts.values() for _, data in c.posted)
+    assert placed == target.counters.bytes_placed, (placed, target.counters)
+    counts = e.counts
+    assert target.counters.bytes_received == (
+        counts.bytes_delivered + buffered + placed + counts.bytes_returned
+    ), "received bytes went missing"
+    unread = sum(len(data) for data in e.delivered.values())
+    assert counts.bytes_delivered == counts.bytes_read + unread + counts.bytes_discarded
+    assert all(data for data in e.delivered.values()), "an empty unread entry"
+    assert all(not (c.posted and c.received) for c in target.contexts.values()), (
+        "posted receive requests beside buffered data"
+    )
     assert target.invalid == {h for h, c in target.contexts.items() if c.invalid}
     # corruption marks only offloaded objects: the upload that meets it clears it
     assert target.corrupt <= set(target.contexts), "a corrupt object is not offloaded"

@@ -15,6 +15,7 @@ from ..host.walk import offloaded_post_order
 from ..model.handle import NEIGHBOR, PATH, TCP
 from ..target.admission import take_corruption
 from .build import first_dependent_outside
+from .traffic import deliver
 from .types import Outcome
 
 if TYPE_CHECKING:
@@ -88,7 +89,9 @@ def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
     completes with FAILURE and a connection comes back aborted (CLOSED), with the target's
     last values and every buffered byte (``crates/core/src/engine/terminate.rs``)."""
     corrupt = take_corruption(e.target, node.handle)
-    delegated, data, sent = e.target.upload(node.handle)
+    delegated, data, sent, placed = e.target.upload(node.handle)
+    # bytes in receive requests that were not full: they complete with them (the host's now)
+    deliver(e, node.handle, placed)
     if corrupt and node.layer == TCP:
         delegated = (ConnectionState.CLOSED.value, *delegated[1:])
     node.delegated = delegated

@@ -11,7 +11,7 @@ from ..._coerce import format_handle
 from ..._enums import ConnectionState
 from ..._messages import error
 from ..host.tree import Node
-from ..model.fields import LAYOUTS, PATH_MTU, check_range
+from ..model.fields import INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check_range
 from ..model.handle import PATH, TCP
 from ..model.value import to_int
 from ..target import traffic
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from . import Engine
 
 __all__ = [
+    "deliver",
     "offload_stats",
+    "post_receive",
+    "read",
     "reset_offload_stats",
     "send",
     "target_acknowledge",
@@ -45,9 +48,36 @@ def _wire(node: Node) -> tuple[int, int]:
 
 
 def target_receive(e: Engine, handle: int, data: bytes) -> None:
-    """The target receives ``data`` on connection ``handle`` and buffers it until terminate."""
+    """The target receives ``data`` on connection ``handle``: the host's posted receive
+    requests first, the rest buffered until a request is posted or a terminate."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    traffic.receive(e.target, handle, data, _wire(node))
+    traffic.receive(e.target, handle, data, _wire(node), e.delivered, e.counts)
+
+
+def deliver(e: Engine, handle: int, data: bytes) -> None:
+    """Received bytes reach the host's connection ``handle`` (a receive request completed)."""
+    if data:
+        e.delivered[handle] = e.delivered.get(handle, b"") + data
+        e.counts.bytes_delivered += len(data)
+
+
+def post_receive(e: Engine, handle: int, size: object) -> int:
+    """The host posts a receive request of ``size`` bytes on ``handle``; the bytes of the
+    requests this completed (``Engine::post_receive``)."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "post a receive request on it")
+    n = check_range("size", to_int(size, "size"), 1, U32)
+    max_window = node.cached[INITIAL_RCV_WND]
+    completed = traffic.post_receive(e.target, handle, n, max_window)
+    deliver(e, handle, completed)
+    return len(completed)
+
+
+def read(e: Engine, handle: int) -> bytes:
+    """The bytes delivered to connection ``handle`` not read yet; reading takes them."""
+    e.host.resolve_layer(handle, TCP, "connection")
+    data = e.delivered.pop(handle, b"")
+    e.counts.bytes_read += len(data)
+    return data
 
 
 def _wire_out(node: Node) -> tuple[int, int]:

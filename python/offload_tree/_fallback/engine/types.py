@@ -185,6 +185,9 @@ class RunningCounts:
     bytes_returned: int = 0
     bytes_posted: int = 0  # bytes the host posted with send (ever)
     bytes_send_returned: int = 0  # posted bytes terminates handed back (ever)
+    bytes_delivered: int = 0  # received bytes delivered in receive requests (ever)
+    bytes_read: int = 0  # delivered bytes the application read (ever)
+    bytes_discarded: int = 0  # delivered bytes dropped unread with their connection (ever)
     events_seen: int = 0
     events_processed: int = 0
     #: objects the host terminated because their reference count reached zero, per layer

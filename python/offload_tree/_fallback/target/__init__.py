@@ -36,6 +36,7 @@ class TargetCounters:
     bytes_upload_in_progress: int = 0
     bytes_acknowledged: int = 0  # posted send bytes the peer acknowledged (ever)
     bytes_send_queued: int = 0  # posted send bytes held now
+    bytes_placed: int = 0  # received bytes in receive requests not full yet (now)
     events_indicated: int = 0
 
 
@@ -119,9 +120,10 @@ class Target:
         """The live delegated values of an offloaded object (query: no change)."""
         return tuple(self.contexts[handle].delegated)
 
-    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes, bytes]:
-        """Release a context: its delegated values (field order), buffered receive data and
-        posted send data not acknowledged (transmitted bytes first)."""
+    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes, bytes, bytes]:
+        """Release a context: its delegated values (field order), buffered receive data,
+        posted send data not acknowledged (transmitted bytes first), and the bytes placed in
+        receive requests that were not full (the host's now)."""
         context = self.contexts.pop(handle)
         assert not context.children, "dependents are uploaded first"
         if context.parent is not None:
@@ -138,4 +140,6 @@ class Target:
         if context.sends is not None:
             sent = bytes(context.sends.data)
             self.counters.bytes_send_queued -= len(sent)
-        return tuple(context.delegated), data, sent
+        in_requests = b"".join(placed for _, placed in context.posted)
+        self.counters.bytes_placed -= len(in_requests)
+        return tuple(context.delegated), data, sent, in_requests

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..host.tree import Node
 from ..model.handle import TCP
+from .receives import Requests
 from .sends import SendQueue
 
 __all__ = ["Context"]
@@ -23,7 +24,7 @@ class Context:
     """
 
     __slots__ = ("cached", "children", "delegated", "handle", "invalid", "layer", "parent",
-                 "received", "sends", "slot", "upload_requested")  # fmt: skip
+                 "posted", "received", "sends", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -39,5 +40,6 @@ class Context:
         self.invalid = False
         self.received: bytearray | None = None  # a connection's receive buffer, once used
         self.sends: SendQueue | None = None  # posted send data not acknowledged, if any
+        self.posted: Requests = ()  # the host's receive requests not completed yet
         # the target asked for the upload for a mandatory reason: it processes no more I/O
         self.upload_requested = False

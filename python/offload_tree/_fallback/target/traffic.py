@@ -5,6 +5,8 @@ receive and send sequences of the connection's delegated state (docs/DESIGN.md Â
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..model.fields import (
     NIC_REACHABILITY,
     RCV_NXT,
@@ -17,10 +19,14 @@ from ..model.fields import (
 )
 from . import Target
 from .contexts import Context
+from .receives import fill, placed
 from .sends import SendQueue
 from .statistics import count_received, count_sent
 
-__all__ = ["acknowledge", "held_back", "in_flight", "post", "receive", "send"]
+if TYPE_CHECKING:
+    from ..engine.types import RunningCounts
+
+__all__ = ["acknowledge", "held_back", "in_flight", "post", "post_receive", "receive", "send"]
 
 U32 = 0xFFFF_FFFF
 
@@ -35,31 +41,73 @@ def held_back(context: Context) -> bool:
     return False
 
 
-def receive(target: Target, handle: int, data: bytes, wire: tuple[int, int]) -> None:
-    """Buffer received bytes and advance the receive sequence (mod 2**32). A received
-    segment (even an empty one: an ACK) is forward progress: the connection's neighbor's
+def receive(
+    target: Target,
+    handle: int,
+    data: bytes,
+    wire: tuple[int, int],
+    unread: dict[int, bytes],
+    counts: RunningCounts,
+) -> None:
+    """Place received bytes in the host's posted receive requests, then buffer the rest, and
+    advance the receive sequence (mod 2**32). Filled requests complete: their bytes join the
+    host's ``unread`` bytes of the connection and ``counts.bytes_delivered`` (host state,
+    passed in so that one stores-only commit covers both halves). A received segment (even
+    an empty one: an ACK) is forward progress: the connection's neighbor's
     NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
     ``wire`` is the connection's (family index, path MSS), for the statistics."""
     context = target.contexts[handle]
     neighbor = context.parent.parent if context.parent is not None else None
     assert neighbor is not None
     n = len(data)
+    posted, taken, completed = fill(context.posted, data) if context.posted else ((), 0, b"")
+    placed_change = placed(posted) - placed(context.posted)
+    rest = data[taken:]
+    n_rest, n_completed = len(rest), len(completed)
     d, counters = context.delegated, target.counters
-    rcv_nxt, rcv_wnd = (d[RCV_NXT] + n) & U32, d[RCV_WND] - min(n, d[RCV_WND])
+    # Only what the target keeps narrows the window: posted buffers are the host's.
+    rcv_nxt, rcv_wnd = (d[RCV_NXT] + n) & U32, d[RCV_WND] - min(n_rest, d[RCV_WND])
     received = bytearray() if context.received is None else context.received
+    delivered = unread.get(handle, b"") + completed
     family, size = wire
     stats = target.offload_stats[family]
     ip, tcp = count_received(stats, family, n, size)
-    # The commit: stores only, no call, so no signal handler can run between two of them
-    # (Python checks for signals at calls and loop jumps): a Ctrl-C lands before or after.
+    # The commit: stores only, no call (not even len()), so no signal handler can run
+    # between two of them (Python checks for signals at calls and loop jumps): a Ctrl-C
+    # lands before or after.
     neighbor.delegated[NIC_REACHABILITY] = 0
-    received += data
-    context.received = received
+    context.posted = posted
+    if n_rest:
+        received += rest
+        context.received = received
+    if n_completed:
+        unread[handle] = delivered
+        counts.bytes_delivered += n_completed
     d[RCV_NXT] = rcv_nxt
     d[RCV_WND] = rcv_wnd
     counters.bytes_received += n
-    counters.bytes_buffered += n
+    counters.bytes_buffered += n_rest
+    counters.bytes_placed += placed_change
     stats.ip, stats.tcp = ip, tcp
+
+
+def post_receive(target: Target, handle: int, size: int, max_window: int) -> bytes:
+    """Post a receive request of ``size`` bytes; buffered data goes into it first, and the
+    bytes it moves reopen the receive window (up to ``max_window``). Returns the bytes of the
+    requests this completed (the caller delivers them; the facade defers Ctrl-C)."""
+    context = target.contexts[handle]
+    requests = (*context.posted, (size, b""))
+    buffered = bytes(context.received or b"")
+    posted, taken, completed = fill(requests, buffered)
+    d = context.delegated
+    target.counters.bytes_placed += placed(posted) - placed(requests)
+    context.posted = posted
+    if taken:
+        rest = buffered[taken:]
+        context.received = bytearray(rest) if rest else None
+        target.counters.bytes_buffered -= taken
+        d[RCV_WND] = min(d[RCV_WND] + taken, max(max_window, d[RCV_WND]))
+    return completed
 
 
 def send(target: Target, handle: int, nbytes: int, wire: tuple[int, int]) -> int:
