@@ -3,7 +3,9 @@
     python benches/soak.py --seconds 60 --threads 6 --backend native
 
 The run is cut into phases of ``--phase`` seconds. In each phase ``--threads`` threads drive
-one tree: they add objects, offload, receive, send, terminate, query (all kinds of variables),
+one tree: they add objects, offload, receive, send (payload-less, and posted data the peer then
+acknowledges), post receive requests and read what they deliver, terminate, query (all kinds
+of variables),
 update (with refusals: the target has a path-MTU limit), invalidate, relink, request uploads
 and upload-all, process events, and aim faults at every operation (``inject_fault``). Some
 steps run with an interrupt due at an early poll or with a small allocation budget: a call
@@ -13,10 +15,13 @@ byte a connection receives is a unique 16-byte token. Between phases the threads
 script checks, through the public API only:
 
 - the invariants (``tests/_helpers.check_invariants``);
-- the bytes: every token came back at most once, in some operation's result, and the tokens
-  not back yet are exactly what the target still buffers (``bytes_buffered``).
+- the bytes: every token came back at most once, in some operation's result or a ``read``, and
+  the tokens not back yet are exactly what the target still buffers or holds in receive
+  requests, what waits to be read, and what went unread with a removed connection;
+- posted send data: every byte acknowledged, queued or returned (in the invariants).
 
-At the end everything is terminated and every token must have come back exactly once. An
+At the end everything is terminated and read, and every token must have come back exactly
+once, but those removed unread. An
 exception that is not an ``OffloadTreeError`` is a failure too (races between threads make
 ``StateError`` and friends expected). Exit 0 when all holds, 1 otherwise; the last line is a
 summary (``--json`` prints it as JSON).
@@ -73,8 +78,11 @@ class Ledger:
         self.bad_chunks = 0
 
     def take(self, result: Any) -> None:
+        self.take_chunks(returned_chunks(result))
+
+    def take_chunks(self, chunks: Any) -> None:
         with self.lock:
-            for chunk in returned_chunks(result):
+            for chunk in chunks:
                 if len(chunk) % TOKEN:
                     self.bad_chunks += 1
                 for i in range(0, len(chunk) - len(chunk) % TOKEN, TOKEN):
@@ -127,8 +135,9 @@ class Worker:
             [
                 "grow", "offload", "receive", "send", "terminate", "query", "update",
                 "invalidate", "relink", "request", "events", "fault", "remove",
+                "post", "ack", "post_receive", "read",
             ],
-            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2],
+            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3],
         )[0]  # fmt: skip
         self.ops[op] += 1
         result: Any = None
@@ -191,6 +200,26 @@ class Worker:
                 self.faults += 1
         elif op == "remove":
             t.remove(self.pick(T, 3))
+        elif op == "post":
+            for tc in self.pick_offloaded(T, 2):
+                t.send(tc, rng.randbytes(rng.randrange(0, 3000)))
+        elif op == "ack":
+            for tc in self.pick_offloaded(T, 1):
+                # A query the target fails uploads the connection: its bytes count too.
+                answer = t.query([tc])
+                self.ledger.take(answer)
+                d = answer.delegated(tc)
+                in_flight = (d["snd_nxt"] - d["snd_una"]) % 2**32
+                # Another thread may acknowledge first: then this is refused.
+                target.acknowledge(tc, rng.randrange(0, min(in_flight, 4000) + 1))
+        elif op == "post_receive":
+            # Whole tokens per request, so that every read returns whole tokens.
+            for tc in self.pick_offloaded(T, 2):
+                t.post_receive(tc, TOKEN * rng.randrange(1, 4))
+        elif op == "read":
+            for tc in self.pick(T, 3):
+                data = t.read(tc)  # one at a time: a later call may fail on a race
+                self.ledger.take_chunks([data])
         self.ledger.take(result)
 
     def run(self, stop: threading.Event) -> None:
@@ -221,11 +250,14 @@ def check_bytes(tree: Any, ledger: Ledger, final: bool) -> list[str]:
             problems.append(f"{len(stray)} returned tokens were never received")
         if ledger.bad_chunks:
             problems.append(f"{ledger.bad_chunks} returned chunks are not whole tokens")
-    buffered = tree.target.stats()["bytes_buffered"]
-    if buffered != outstanding * TOKEN:
-        problems.append(f"target buffers {buffered} bytes, {outstanding * TOKEN} not returned yet")
-    if final and outstanding:
-        problems.append(f"{outstanding} tokens never came back")
+    tstats, b = tree.target.stats(), tree.stats()["bytes"]
+    held = tstats["bytes_buffered"] + tstats["bytes_placed"] + b["unread"] + b["discarded"]
+    if held != outstanding * TOKEN:
+        problems.append(
+            f"target holds and host keeps {held} bytes, {outstanding * TOKEN} not returned yet"
+        )
+    if final and outstanding * TOKEN != b["discarded"]:
+        problems.append(f"{outstanding} tokens never came back ({b['discarded']} bytes removed)")
     return problems
 
 
@@ -261,6 +293,7 @@ def soak(seconds: float, phase: float, threads: int, backend: str, seed: int, ca
     offloaded = [h for h in tree.handles(N).tolist() if tree.is_offloaded(h)]
     ledger.take(tree.terminate(offloaded, cascade=True))
     ledger.take(tree.process_events())
+    ledger.take_chunks(tree.read(tc) for tc in tree.handles(T).tolist())
     problems += check_bytes(tree, ledger, final=True)
     ops = sum((w.ops for w in workers), collections.Counter())
     return {
