@@ -4,7 +4,8 @@
 
 The run is cut into phases of ``--phase`` seconds. In each phase ``--threads`` threads drive
 one tree: they add objects, offload, receive, send (payload-less, and posted data the peer then
-acknowledges), post receive requests and read what they deliver, terminate, query (all kinds
+acknowledges), post receive requests and read what they deliver, close connections from the
+peer (FIN and RST), terminate, query (all kinds
 of variables),
 update (with refusals: the target has a path-MTU limit), invalidate, relink, request uploads
 and upload-all, process events, and aim faults at every operation (``inject_fault``). Some
@@ -135,9 +136,9 @@ class Worker:
             [
                 "grow", "offload", "receive", "send", "terminate", "query", "update",
                 "invalidate", "relink", "request", "events", "fault", "remove",
-                "post", "ack", "post_receive", "read",
+                "post", "ack", "post_receive", "read", "peer_close",
             ],
-            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3],
+            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3, 1],
         )[0]  # fmt: skip
         self.ops[op] += 1
         result: Any = None
@@ -216,6 +217,9 @@ class Worker:
             # Whole tokens per request, so that every read returns whole tokens.
             for tc in self.pick_offloaded(T, 2):
                 t.post_receive(tc, TOKEN * rng.randrange(1, 4))
+        elif op == "peer_close":
+            for tc in self.pick_offloaded(T, 1):
+                target.peer_close(tc, abortive=rng.random() < 0.3)
         elif op == "read":
             for tc in self.pick(T, 3):
                 data = t.read(tc)  # one at a time: a later call may fail on a race

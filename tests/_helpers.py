@@ -289,7 +289,9 @@ def check_invariants(tree: Any, target: Any = None) -> None:
     # Nothing the host posted is lost (sending-data-from-an-offload-target.md): every byte
     # was acknowledged, is held by the target, or came back with a terminate.
     b = stats["bytes"]
-    assert b["posted"] == b["acknowledged"] + b["send_queued"] + b["send_returned"], b
+    assert (
+        b["posted"] == b["acknowledged"] + b["send_queued"] + b["send_returned"] + b["send_aborted"]
+    ), b
     # Every byte the peer sent is delivered once, sits in a receive request, is buffered at
     # the target, or came back with a terminate; and delivered bytes are read, unread or
     # discarded with their connection.

@@ -338,6 +338,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return target.acknowledge(r(args[0]), args[1])
     if name == "post_receive":
         return tree.post_receive(r(args[0]), args[1])
+    if name == "peer_close":
+        return target.peer_close(r(args[0]), args[1])
     if name == "read":
         return tree.read(r(args[0]))
     if name == "offload_stats":
@@ -654,6 +656,7 @@ OP_WEIGHTS = {
     "acknowledge": 4,
     "post_receive": 3,
     "read": 2,
+    "peer_close": 2,
 }
 N, P, T = 0, 1, 2
 
@@ -770,6 +773,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES)
     if name == "post_receive":
         return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES)
+    if name == "peer_close":
+        return st.tuples(
+            st.just(name), handle_token(info, T, True), st.sampled_from([False, True, False, 1])
+        )
     if name == "read":
         return st.tuples(st.just(name), handle_token(info, T, None))
     if name == "find":

@@ -51,6 +51,7 @@ def test_tree_stats_shape_of_a_new_tree(make_tree):
         "acknowledged",
         "send_queued",
         "send_returned",
+        "send_aborted",
         "delivered",
         "read",
         "unread",

@@ -152,6 +152,7 @@ def test_received_bytes_come_back_in_order(off):
         "acknowledged": 0,
         "send_queued": 0,
         "send_returned": 0,
+        "send_aborted": 0,
         "delivered": 0,
         "read": 0,
         "unread": 0,

@@ -165,6 +165,8 @@ class EventKind(IntEnum):
     NEIGHBOR_REACHABILITY_QUERY = 3
     #: The name of NEIGHBOR_REACHABILITY_QUERY before 0.2; deprecated.
     NEIGHBOR_UNREACHABLE = 3
+    DISCONNECT = 4
+    ABORT = 5
 
 
 _document(
@@ -177,6 +179,9 @@ _document(
         "NEIGHBOR_REACHABILITY_QUERY": "NeighborReachabilityQuery: the target asks the host "
         "whether a neighbor is still reachable; the host answers with its "
         "HostReachabilityDelta.",
+        "DISCONNECT": "TcpIndicateDisconnect: the peer sent a FIN and the host has taken every "
+        "byte received before it.",
+        "ABORT": "TcpIndicateAbort: the peer sent an acceptable RST.",
     },
 )
 

@@ -604,9 +604,10 @@ class ProcessedEvent:
     """One target-initiated event and what the host did about it.
 
     ``action`` is one of "terminated", "terminated_all", "resumed",
-    "reachability_answered", "ignored" or "declined" (an optional upload request the host's
-    policy declined); ``result`` is the ``TerminateResult`` of a terminating action, else
-    None.
+    "reachability_answered", "ignored", "declined" (an optional upload request the host's
+    policy declined) or "peer_closed" (the peer's FIN while the host's half is open: the
+    connection stays offloaded); ``result`` is the ``TerminateResult`` of a terminating
+    action, else None.
     """
 
     kind: EventKind

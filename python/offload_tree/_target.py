@@ -274,6 +274,32 @@ class SimulatedTarget:
         engine.target_request_upload(h, _int_arg("reason", reason))
 
     @atomic(long=False)
+    def peer_close(self, tc: int, abortive: bool = False) -> None:
+        """The peer closes an offloaded connection
+        (responding-to-the-reception-of-a-fin-or-rst-segment.md).
+
+        Graceful (a FIN): it takes one sequence number and closes the connection's receive
+        half: ESTABLISHED becomes CLOSE_WAIT, FIN_WAIT_1 CLOSING, FIN_WAIT_2 TIME_WAIT (any
+        other state: ``StateError``). The target indicates TcpIndicateDisconnect (a
+        ``DISCONNECT`` event) once the host has taken every byte received before the FIN
+        (``tree.post_receive``); until then it waits. ``tree.process_events()`` then
+        terminates the offload of a connection whose both halves are closed (TIME_WAIT), and
+        otherwise leaves it offloaded (action ``"peer_closed"``): the host may still send.
+
+        Abortive (an acceptable RST; any state but CLOSED): the connection is CLOSED. Its
+        outstanding sends complete with NDIS_STATUS_REQUEST_ABORTED, so the host does not
+        process their data: it is dropped (``stats()["bytes"]["send_aborted"]``). Its receive
+        requests complete with what was placed in them (``tree.read``). The target indicates
+        TcpIndicateAbort (an ``ABORT`` event), and ``process_events`` terminates the offload,
+        handing back what the target buffered.
+        """
+        engine = self._attached_engine()
+        h = as_handle(tc)
+        if not isinstance(abortive, bool):
+            raise ValidationError(f"abortive must be True or False, got {abortive!r}")
+        engine.target_peer_close(h, abortive)
+
+    @atomic(long=False)
     def request_upload_all(self) -> None:
         """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads and ask for everything back."""
         self._attached_engine().target_request_upload_all()

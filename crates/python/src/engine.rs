@@ -674,6 +674,10 @@ impl PyEngine {
         self.run(py, false, |e| e.target_request_upload(tc, &reason))
     }
 
+    fn target_peer_close(&self, py: Python<'_>, tc: u64, abortive: bool) -> PyResult<()> {
+        self.run(py, false, |e| e.target_peer_close(tc, abortive))
+    }
+
     fn target_request_upload_all(&self, py: Python<'_>) -> PyResult<()> {
         self.run(py, false, |e| e.target_request_upload_all())
     }

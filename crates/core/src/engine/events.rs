@@ -1,12 +1,13 @@
 //! Target-initiated events (docs/SPEC.md §4): upload requests, upload-all and resume
-//! (NDIS_STATUS_UPLOAD_ALL / NDIS_STATUS_OFFLOAD_RESUME), and NeighborReachabilityQuery.
+//! (NDIS_STATUS_UPLOAD_ALL / NDIS_STATUS_OFFLOAD_RESUME), NeighborReachabilityQuery, and the
+//! peer's FIN and RST (TcpIndicateDisconnect / TcpIndicateAbort).
 //! They queue on the host; `process_events` applies the default host response.
 
 use super::types::{Action, Event, Processed};
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
-use crate::model::{EventKind, Handle, Layer, Result, UploadReason, Value};
+use crate::model::{ConnectionState, EventKind, Handle, Layer, Result, UploadReason, Value};
 
 impl Engine {
     pub(super) fn indicate(&mut self, event: Event) {
@@ -83,6 +84,61 @@ impl Engine {
         Ok(())
     }
 
+    /// The peer closes offloaded connection `raw`: with a FIN (graceful: its send half) or,
+    /// `abortive`, an RST (responding-to-the-reception-of-a-fin-or-rst-segment.md). The
+    /// target moves the connection's state, and indicates TcpIndicateDisconnect (once the
+    /// host has taken every byte received before the FIN) or TcpIndicateAbort.
+    pub fn target_peer_close(&mut self, raw: u64, abortive: bool) -> Result<()> {
+        let h = self.resolve_offloaded_one(raw, Layer::Tcp, "connection", "close it")?;
+        let context = self.host.context(h);
+        let state = self.live_state(h);
+        let refuse = |segment: &str| {
+            let name = ConnectionState::from_u8(state).map_or("an unknown state", |s| s.name());
+            error!(PeerCloseState, handle = h, state = name, segment = segment)
+        };
+        let wire = self.wire(h);
+        let snapshot = self.host.tcp_delegated(h);
+        if abortive {
+            if state == ConnectionState::Closed as u8 {
+                return Err(refuse("RST"));
+            }
+            let placed = self.target.peer_rst(context, snapshot, wire);
+            self.deliver(h, placed);
+            self.indicate_close(h, EventKind::Abort);
+        } else {
+            let next = match ConnectionState::from_u8(state) {
+                Some(ConnectionState::Established) => ConnectionState::CloseWait,
+                Some(ConnectionState::FinWait1) => ConnectionState::Closing,
+                Some(ConnectionState::FinWait2) => ConnectionState::TimeWait,
+                _ => return Err(refuse("FIN")),
+            };
+            if self.target.peer_fin(context, next as u8, snapshot, wire) {
+                self.indicate_close(h, EventKind::Disconnect);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues TcpIndicateDisconnect or TcpIndicateAbort for offloaded connection `h`.
+    pub(super) fn indicate_close(&mut self, h: Handle, kind: EventKind) {
+        self.indicate(Event {
+            kind,
+            handle: Some(h.raw()),
+            reason: None,
+            offload: Some(self.offload_of(h)),
+        });
+    }
+
+    /// The live RFC 793 state of offloaded connection `h` (the target's).
+    fn live_state(&self, h: Handle) -> u8 {
+        let snapshot = self.host.tcp_delegated(h);
+        let context = self.host.context(h);
+        self.target
+            .live_delegated(context)
+            .unwrap_or(snapshot)
+            .state
+    }
+
     /// Which offload of `h` (offloaded) is current: its context slot and that slot's
     /// generation in the target's arena, which moves on when the context is freed.
     fn offload_of(&self, h: Handle) -> u64 {
@@ -140,6 +196,32 @@ impl Engine {
                     (Action::TerminatedAll, Some(self.upload(&order)))
                 }
                 EventKind::OffloadResume => (Action::Resumed, None),
+                // The peer closed its half. With the host's half closed too (TIME-WAIT) the
+                // connection is done: the host terminates its offload. Otherwise it stays, and
+                // the host may still send.
+                EventKind::Disconnect => {
+                    let raw = event.handle.expect("disconnects name a connection");
+                    let h = Handle::from_raw(raw);
+                    if !self.event_is_current(&event) {
+                        (Action::Ignored, None)
+                    } else if self.live_state(h) == ConnectionState::TimeWait as u8 {
+                        (Action::Terminated, Some(self.upload(&[h])))
+                    } else {
+                        (Action::PeerClosed, None)
+                    }
+                }
+                // A reset connection is dead: the host terminates its offload.
+                EventKind::Abort => {
+                    let raw = event.handle.expect("aborts name a connection");
+                    if self.event_is_current(&event) {
+                        (
+                            Action::Terminated,
+                            Some(self.upload(&[Handle::from_raw(raw)])),
+                        )
+                    } else {
+                        (Action::Ignored, None)
+                    }
+                }
                 EventKind::NeighborReachabilityQuery => {
                     let raw = event.handle.expect("reachability events name a neighbor");
                     let h = Handle::from_raw(raw);

@@ -195,11 +195,13 @@ impl Engine {
                 t.bytes_send_queued
             ));
         }
-        let accounted =
-            t.bytes_acknowledged + t.bytes_send_queued + self.counts.bytes_send_returned;
+        let accounted = t.bytes_acknowledged
+            + t.bytes_send_queued
+            + self.counts.bytes_send_returned
+            + t.bytes_send_aborted;
         if self.counts.bytes_posted != accounted {
             return Err(format!(
-                "{} bytes posted but {accounted} acknowledged, queued or returned",
+                "{} bytes posted but {accounted} acknowledged, queued, returned or aborted",
                 self.counts.bytes_posted
             ));
         }

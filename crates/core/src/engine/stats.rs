@@ -51,6 +51,7 @@ impl Engine {
             bytes_acknowledged: t.bytes_acknowledged,
             bytes_send_queued: t.bytes_send_queued,
             bytes_send_returned: c.bytes_send_returned,
+            bytes_send_aborted: t.bytes_send_aborted,
             bytes_delivered: c.bytes_delivered,
             bytes_read: c.bytes_read,
             bytes_unread: self.delivered.values().map(|d| d.len() as u64).sum(),

@@ -5,7 +5,9 @@
 use super::Engine;
 use crate::error;
 use crate::host::NO_CONTEXT;
-use crate::model::{check_range, check_u32, ConnectionState, Handle, Layer, Result, Value};
+use crate::model::{
+    check_range, check_u32, ConnectionState, EventKind, Handle, Layer, Result, Value,
+};
 use crate::target::{IpFamily, OffloadStats};
 
 impl Engine {
@@ -17,7 +19,7 @@ impl Engine {
 
     /// The IP family of connection `h` and the MSS of its path: the largest payload a
     /// datagram of the path MTU carries.
-    fn wire(&self, h: Handle) -> (IpFamily, u32) {
+    pub(super) fn wire(&self, h: Handle) -> (IpFamily, u32) {
         let path = self.host.path(self.host.tcp(h).path);
         let family = IpFamily::of(&path.state.source);
         (family, family.mss(path.state.path_mtu))
@@ -65,6 +67,10 @@ impl Engine {
             .post_receive(context, size, snapshot, max_window);
         let n = completed.len() as u32;
         self.deliver(h, completed);
+        // A FIN that waited for the buffered data goes once the host has taken it all.
+        if self.target.take_ready_fin(context) {
+            self.indicate_close(h, EventKind::Disconnect);
+        }
         Ok(n)
     }
 

@@ -264,16 +264,20 @@ pub enum Action {
     /// An upload request for an optional reason that the host's policy declined: the
     /// connection stays offloaded.
     Declined,
+    /// The peer closed its half (TcpIndicateDisconnect) while the host's half is open: the
+    /// connection stays offloaded, and the host can still send.
+    PeerClosed,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 7] = [
         Action::Terminated,
         Action::TerminatedAll,
         Action::Resumed,
         Action::ReachabilityAnswered,
         Action::Ignored,
         Action::Declined,
+        Action::PeerClosed,
     ];
 
     /// The name `ProcessedEvent.action` carries.
@@ -285,6 +289,7 @@ impl Action {
             Action::ReachabilityAnswered => "reachability_answered",
             Action::Ignored => "ignored",
             Action::Declined => "declined",
+            Action::PeerClosed => "peer_closed",
         }
     }
 }
@@ -354,6 +359,8 @@ pub struct Counters {
     pub bytes_send_queued: u64,
     /// Posted bytes terminates handed back to the host (ever).
     pub bytes_send_returned: u64,
+    /// Posted bytes a reset dropped (REQUEST_ABORTED: the host does not process them; ever).
+    pub bytes_send_aborted: u64,
     /// Received bytes the target delivered to the host in receive requests (ever).
     pub bytes_delivered: u64,
     /// Delivered bytes the application read (ever).
@@ -412,6 +419,7 @@ impl Counters {
             ("bytes_acknowledged", Int(self.bytes_acknowledged)),
             ("bytes_send_queued", Int(self.bytes_send_queued)),
             ("bytes_send_returned", Int(self.bytes_send_returned)),
+            ("bytes_send_aborted", Int(self.bytes_send_aborted)),
             ("bytes_delivered", Int(self.bytes_delivered)),
             ("bytes_read", Int(self.bytes_read)),
             ("bytes_unread", Int(self.bytes_unread)),

@@ -32,6 +32,11 @@ impl ConnectionState {
         ConnectionState::TimeWait,
     ];
 
+    /// The state of a delegated `State` value, if it names one.
+    pub fn from_u8(value: u8) -> Option<ConnectionState> {
+        ConnectionState::ALL.get(usize::from(value)).copied()
+    }
+
     /// The name of the Python enum member.
     pub fn name(self) -> &'static str {
         match self {

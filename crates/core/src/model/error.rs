@@ -99,6 +99,10 @@ error_catalogue! {
     AlreadyPaused = State, "already_paused",
         "the target already requested upload-all and has not resumed";
     NotPaused = State, "not_paused", "the target cannot resume: it did not request upload-all";
+    /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any
+    /// state but CLOSED.
+    PeerCloseState = State, "peer_close_state",
+        "connection {handle} is {state}: it does not accept a {segment} from the peer";
     RemoveDependent = Dependency, "remove_dependent",
         "{layer} {dependent} depends on {handle}; remove it too or use cascade=True";
     TerminateDependent = Dependency, "terminate_dependent",

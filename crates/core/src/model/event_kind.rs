@@ -13,14 +13,21 @@ pub enum EventKind {
     /// NeighborReachabilityQuery: the target asks the host whether a neighbor is still
     /// reachable (making-a-neighborreachabilityquery-indication.md).
     NeighborReachabilityQuery = 3,
+    /// TcpIndicateDisconnect: the peer sent a FIN, and the host's application has taken
+    /// every byte received before it (responding-to-the-reception-of-a-fin-or-rst-segment.md).
+    Disconnect = 4,
+    /// TcpIndicateAbort: the peer sent an acceptable RST.
+    Abort = 5,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 6] = [
         EventKind::UploadRequested,
         EventKind::UploadAll,
         EventKind::OffloadResume,
         EventKind::NeighborReachabilityQuery,
+        EventKind::Disconnect,
+        EventKind::Abort,
     ];
 
     /// The name of the Python enum member.
@@ -30,6 +37,8 @@ impl EventKind {
             EventKind::UploadAll => "UPLOAD_ALL",
             EventKind::OffloadResume => "OFFLOAD_RESUME",
             EventKind::NeighborReachabilityQuery => "NEIGHBOR_REACHABILITY_QUERY",
+            EventKind::Disconnect => "DISCONNECT",
+            EventKind::Abort => "ABORT",
         }
     }
 }

@@ -41,6 +41,9 @@ pub(crate) struct TargetTcp {
     /// The target asked for the upload for a mandatory reason: it processes no more I/O on
     /// the connection (docs/NDIS.md, "Target-initiated events").
     pub upload_requested: bool,
+    /// The peer's FIN arrived while received data was still buffered: TcpIndicateDisconnect
+    /// waits until the host's application has taken that data.
+    pub fin_pending: bool,
 }
 
 impl TargetTcp {
@@ -52,6 +55,7 @@ impl TargetTcp {
             diverged: NOT_DIVERGED,
             invalid: false,
             upload_requested: false,
+            fin_pending: false,
         }
     }
 }

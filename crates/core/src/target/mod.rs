@@ -45,6 +45,9 @@ pub(crate) struct TargetCounters {
     pub bytes_acknowledged: u64,
     /// Posted send bytes held now: transmitted and unacknowledged, or waiting to be sent.
     pub bytes_send_queued: u64,
+    /// Posted send bytes a reset dropped: sends completed with NDIS_STATUS_REQUEST_ABORTED,
+    /// whose data the host does not process (ever).
+    pub bytes_send_aborted: u64,
     /// Received bytes placed in posted receive requests that are not full yet (now).
     pub bytes_placed: u64,
     pub events_indicated: u64,

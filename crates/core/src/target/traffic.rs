@@ -13,7 +13,7 @@ use super::contexts::NOT_DIVERGED;
 use super::sends::SendQueue;
 use super::statistics::IpFamily;
 use super::Target;
-use crate::model::TcpDelegated;
+use crate::model::{ConnectionState, TcpDelegated};
 
 impl Target {
     /// The live delegated state of connection `context`; `snapshot` is the host's copy.
@@ -141,6 +141,79 @@ impl Target {
             .saturating_add(opened)
             .min(max_window.max(d.rcv_wnd));
         completed
+    }
+
+    /// The peer's FIN on connection `context` (responding-to-the-reception-of-a-fin-or-rst-
+    /// segment.md): it takes one sequence number, closes the receive half (ESTABLISHED to
+    /// CLOSE-WAIT, FIN-WAIT-1 to CLOSING, FIN-WAIT-2 to TIME-WAIT), and counts as a received
+    /// segment. Returns whether TcpIndicateDisconnect may go now: only once the host has
+    /// taken every byte received before the FIN; else it waits (`fin_pending`). The caller
+    /// checked the state (`fin_next_state`).
+    pub(crate) fn peer_fin(
+        &mut self,
+        context: u32,
+        next: u8,
+        snapshot: &TcpDelegated,
+        (family, mss): (IpFamily, u32),
+    ) -> bool {
+        let path = self.tcp(context).path;
+        let neighbor = self.path(path).neighbor;
+        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        self.offload_stats[family.index()].count_received(family, 0, mss);
+        let d = self.delegated_mut(context, snapshot);
+        d.rcv_nxt = d.rcv_nxt.wrapping_add(1);
+        d.state = next;
+        let now = !self.received.contains_key(&context);
+        self.tcp_mut(context).fin_pending = !now;
+        now
+    }
+
+    /// Whether a FIN that waited for buffered data may be indicated now (and no longer
+    /// waits): the buffer is empty.
+    pub(crate) fn take_ready_fin(&mut self, context: u32) -> bool {
+        if self.tcp(context).fin_pending && !self.received.contains_key(&context) {
+            self.tcp_mut(context).fin_pending = false;
+            return true;
+        }
+        false
+    }
+
+    /// The peer's acceptable RST on connection `context`: the connection is CLOSED, its
+    /// outstanding sends complete with NDIS_STATUS_REQUEST_ABORTED (the host does not
+    /// process their data, so it is dropped and counted), its receive requests complete with
+    /// what was placed in them (returned for the host), and it counts as a received segment
+    /// (and in ResetEstablished from ESTABLISHED or CLOSE-WAIT). Returns the bytes of the
+    /// completed receive requests.
+    pub(crate) fn peer_rst(
+        &mut self,
+        context: u32,
+        snapshot: &TcpDelegated,
+        (family, mss): (IpFamily, u32),
+    ) -> Vec<u8> {
+        let path = self.tcp(context).path;
+        let neighbor = self.path(path).neighbor;
+        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        let stats = &mut self.offload_stats[family.index()];
+        stats.count_received(family, 0, mss);
+        let d = self.delegated_mut(context, snapshot);
+        let was = d.state;
+        d.state = ConnectionState::Closed as u8;
+        if was == ConnectionState::Established as u8 || was == ConnectionState::CloseWait as u8 {
+            let tcp = &mut self.offload_stats[family.index()].tcp;
+            tcp.reset_established = tcp.reset_established.wrapping_add(1);
+        }
+        if let Some(queue) = self.sends.remove(&context) {
+            let dropped = queue.into_bytes().len() as u64;
+            self.counters.bytes_send_queued -= dropped;
+            self.counters.bytes_send_aborted += dropped;
+        }
+        self.tcp_mut(context).fin_pending = false;
+        let placed = match self.posted.remove(&context) {
+            Some(requests) => requests.into_placed(),
+            None => Vec::new(),
+        };
+        self.counters.bytes_placed -= placed.len() as u64;
+        placed
     }
 
     /// Advances the send sequence by `nbytes` and returns it; or sends nothing and returns 0:

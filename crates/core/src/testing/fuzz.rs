@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 23;
+pub const OPERATIONS: usize = 24;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -402,6 +402,12 @@ fn step(
         22 => {
             let t = pick(input, known, Some(2));
             e.read(t).map(|_| Vec::new())
+        }
+        23 => {
+            // The peer closes: a FIN, or an RST (some refused by the connection's state).
+            let t = pick(input, known, Some(2));
+            e.target_peer_close(t, input.u8() & 1 == 1)
+                .map(|_| Vec::new())
         }
         18 => {
             // The chimney statistics of a family: read, or reset; sometimes of a version that

@@ -516,6 +516,11 @@ class Engine:
         self._call(lambda: events.target_request_upload(self, tc, code))
 
     @_locked
+    def target_peer_close(self, tc: int, abortive: bool) -> None:
+        """The peer closes ``tc``: a FIN, or an RST when ``abortive``."""
+        events.target_peer_close(self, tc, abortive)
+
+    @_locked
     def target_request_upload_all(self) -> None:
         """The target indicates upload-all."""
         events.target_request_upload_all(self)

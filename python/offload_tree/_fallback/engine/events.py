@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._enums import EventKind, UploadReason
+from ..._coerce import format_handle
+from ..._enums import ConnectionState, EventKind, UploadReason
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
-from ..model.fields import HOST_REACHABILITY
+from ..model.fields import HOST_REACHABILITY, STATE
 from ..model.handle import NEIGHBOR, TCP
 from ..model.value import to_int
+from ..target import traffic
 from .terminate import upload
 from .types import (
     DECLINED,
     IGNORED,
+    PEER_CLOSED,
     REACHABILITY_ANSWERED,
     RESUMED,
     TERMINATED,
@@ -31,9 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "indicate",
+    "indicate_close",
     "process_events",
     "request_upload",
     "target_indicate_neighbor_reachability_query",
+    "target_peer_close",
     "target_request_upload",
     "target_request_upload_all",
     "target_resume",
@@ -96,6 +101,45 @@ def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
     indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle, None, context))
 
 
+#: The state a FIN moves a connection to, by the state it arrives in (RFC 793).
+_AFTER_FIN = {
+    ConnectionState.ESTABLISHED: ConnectionState.CLOSE_WAIT,
+    ConnectionState.FIN_WAIT_1: ConnectionState.CLOSING,
+    ConnectionState.FIN_WAIT_2: ConnectionState.TIME_WAIT,
+}
+
+
+def indicate_close(e: Engine, node: Node, kind: EventKind) -> None:
+    """Queue TcpIndicateDisconnect or TcpIndicateAbort for offloaded connection ``node``."""
+    indicate(e, Event(kind.value, node.handle, None, e.target.contexts[node.handle]))
+
+
+def target_peer_close(e: Engine, handle: int, abortive: bool) -> None:
+    """The peer closes offloaded connection ``handle`` with a FIN or, ``abortive``, an RST
+    (``Engine::target_peer_close``)."""
+    from .traffic import deliver, wire  # traffic imports this module's users: import late
+
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "close it")
+    context = e.target.contexts[handle]
+    state = context.delegated[STATE]
+
+    def refuse(segment: str) -> Exception:
+        name = ConnectionState(state).name if 0 <= state <= 10 else "an unknown state"
+        return error("peer_close_state", handle=format_handle(handle), state=name, segment=segment)
+
+    if abortive:
+        if state == ConnectionState.CLOSED:
+            raise refuse("RST")
+        deliver(e, handle, traffic.peer_rst(e.target, handle, wire(node)))
+        indicate_close(e, node, EventKind.ABORT)
+        return
+    after = _AFTER_FIN.get(ConnectionState(state)) if 0 <= state <= 10 else None
+    if after is None:
+        raise refuse("FIN")
+    if traffic.peer_fin(e.target, handle, int(after), wire(node)):
+        indicate_close(e, node, EventKind.DISCONNECT)
+
+
 def process_events(e: Engine, decline: list[object]) -> list[Processed]:
     """Drain the event queue in order, applying the host's response to each. ``decline`` is
     the host's policy: the optional upload reasons whose requests it declines."""
@@ -142,6 +186,17 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
         return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
+    if kind in (EventKind.DISCONNECT, EventKind.ABORT):
+        # A reset connection is dead, and so is one whose both halves are closed
+        # (TIME-WAIT): the host terminates its offload. After a FIN alone it stays, and the
+        # host may still send.
+        node = _current(e, event)
+        if node is None:
+            return Processed(event, IGNORED, None)
+        state = e.target.contexts[node.handle].delegated[STATE]
+        if kind == EventKind.ABORT or state == ConnectionState.TIME_WAIT:
+            return Processed(event, TERMINATED, upload(e, [node]))
+        return Processed(event, PEER_CLOSED, None)
     assert kind == EventKind.NEIGHBOR_REACHABILITY_QUERY and event.handle is not None
     node = _current(e, event)
     if node is None:

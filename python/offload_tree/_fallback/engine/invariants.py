@@ -57,7 +57,10 @@ def check_invariants(e: Engine) -> None:
     queued = sum(len(c.sends) for c in target.contexts.values() if c.sends is not None)
     assert queued == target.counters.bytes_send_queued, (queued, target.counters)
     assert e.counts.bytes_posted == (
-        target.counters.bytes_acknowledged + queued + e.counts.bytes_send_returned
+        target.counters.bytes_acknowledged
+        + queued
+        + e.counts.bytes_send_returned
+        + target.counters.bytes_send_aborted
     ), "posted bytes went missing"
     assert all(c.sends is None or not c.sends.is_empty() for c in target.contexts.values())
     # received data: delivered, placed in a request, buffered, or returned; and delivered

@@ -48,6 +48,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "bytes_acknowledged": t.bytes_acknowledged,
         "bytes_send_queued": t.bytes_send_queued,
         "bytes_send_returned": counts.bytes_send_returned,
+        "bytes_send_aborted": t.bytes_send_aborted,
         "bytes_delivered": counts.bytes_delivered,
         "bytes_read": counts.bytes_read,
         "bytes_unread": sum(len(data) for data in e.delivered.values()),

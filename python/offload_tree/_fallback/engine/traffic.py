@@ -30,6 +30,7 @@ __all__ = [
     "target_acknowledge",
     "target_receive",
     "target_send",
+    "wire",
 ]
 
 U32 = 0xFFFF_FFFF
@@ -39,7 +40,7 @@ STATE = LAYOUTS[TCP].index("state")  # in delegated
 ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLOSE_WAIT))
 
 
-def _wire(node: Node) -> tuple[int, int]:
+def wire(node: Node) -> tuple[int, int]:
     """The IP family index of connection ``node`` and the MSS of its path."""
     path = node.parent
     assert path is not None
@@ -51,7 +52,7 @@ def target_receive(e: Engine, handle: int, data: bytes) -> None:
     """The target receives ``data`` on connection ``handle``: the host's posted receive
     requests first, the rest buffered until a request is posted or a terminate."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    traffic.receive(e.target, handle, data, _wire(node), e.delivered, e.counts)
+    traffic.receive(e.target, handle, data, wire(node), e.delivered, e.counts)
 
 
 def deliver(e: Engine, handle: int, data: bytes) -> None:
@@ -69,6 +70,12 @@ def post_receive(e: Engine, handle: int, size: object) -> int:
     max_window = node.cached[INITIAL_RCV_WND]
     completed = traffic.post_receive(e.target, handle, n, max_window)
     deliver(e, handle, completed)
+    # A FIN that waited for the buffered data goes once the host has taken it all.
+    if traffic.take_ready_fin(e.target, handle):
+        from ..._enums import EventKind
+        from .events import indicate_close  # events imports terminate, which imports us
+
+        indicate_close(e, node, EventKind.DISCONNECT)
     return len(completed)
 
 
@@ -83,7 +90,7 @@ def read(e: Engine, handle: int) -> bytes:
 def _wire_out(node: Node) -> tuple[int, int]:
     """The family of connection ``node`` and the largest segment it sends: no larger than
     the peer's MSS (RemoteMss, when set) or the path's."""
-    family, path_mss = _wire(node)
+    family, path_mss = wire(node)
     remote = node.const[REMOTE_MSS]
     return family, path_mss if remote == 0 else min(remote, path_mss)
 
@@ -113,7 +120,7 @@ def target_acknowledge(e: Engine, handle: int, nbytes: object) -> int:
     in_flight = traffic.in_flight(e.target, handle)
     if n > in_flight:
         raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
-    return traffic.acknowledge(e.target, handle, n, _wire(node), _wire_out(node))
+    return traffic.acknowledge(e.target, handle, n, wire(node), _wire_out(node))
 
 
 def _family(version: int) -> int:

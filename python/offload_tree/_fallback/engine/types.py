@@ -143,8 +143,9 @@ ACTIONS = (
     "reachability_answered",
     "ignored",
     "declined",
+    "peer_closed",
 )
-TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_ANSWERED, IGNORED, DECLINED = ACTIONS
+TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_ANSWERED, IGNORED, DECLINED, PEER_CLOSED = ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ SND_UNA = _TCP.index("snd_una")
 SND_NXT = _TCP.index("snd_nxt")
 SND_MAX = _TCP.index("snd_max")
 SND_WND = _TCP.index("snd_wnd")
+STATE = _TCP.index("state")
 SEND_BACKLOG_SIZE = _TCP.index("send_backlog_size")
 
 

@@ -37,6 +37,7 @@ class TargetCounters:
     bytes_acknowledged: int = 0  # posted send bytes the peer acknowledged (ever)
     bytes_send_queued: int = 0  # posted send bytes held now
     bytes_placed: int = 0  # received bytes in receive requests not full yet (now)
+    bytes_send_aborted: int = 0  # posted send bytes a reset dropped (ever)
     events_indicated: int = 0
 
 

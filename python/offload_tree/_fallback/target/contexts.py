@@ -23,8 +23,8 @@ class Context:
     core shares the host's frozen delegated state until traffic changes it.
     """
 
-    __slots__ = ("cached", "children", "delegated", "handle", "invalid", "layer", "parent",
-                 "posted", "received", "sends", "slot", "upload_requested")  # fmt: skip
+    __slots__ = ("cached", "children", "delegated", "fin_pending", "handle", "invalid", "layer",
+                 "parent", "posted", "received", "sends", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -43,3 +43,5 @@ class Context:
         self.posted: Requests = ()  # the host's receive requests not completed yet
         # the target asked for the upload for a mandatory reason: it processes no more I/O
         self.upload_requested = False
+        # the peer's FIN came while received data was buffered: the indication waits for it
+        self.fin_pending = False

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._enums import ConnectionState
 from ..model.fields import (
     NIC_REACHABILITY,
     RCV_NXT,
@@ -16,6 +17,7 @@ from ..model.fields import (
     SND_NXT,
     SND_UNA,
     SND_WND,
+    STATE,
 )
 from . import Target
 from .contexts import Context
@@ -26,7 +28,21 @@ from .statistics import count_received, count_sent
 if TYPE_CHECKING:
     from ..engine.types import RunningCounts
 
-__all__ = ["acknowledge", "held_back", "in_flight", "post", "post_receive", "receive", "send"]
+#: A reset from these states counts in ResetEstablished (TCP_OFFLOAD_STATS).
+_RESETS_ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLOSE_WAIT))
+
+__all__ = [
+    "acknowledge",
+    "held_back",
+    "in_flight",
+    "peer_fin",
+    "peer_rst",
+    "post",
+    "post_receive",
+    "receive",
+    "send",
+    "take_ready_fin",
+]
 
 U32 = 0xFFFF_FFFF
 
@@ -221,3 +237,60 @@ def acknowledge(
             context.sends = None
     _transmit(target, context, wire_out)
     return completed
+
+
+def peer_fin(target: Target, handle: int, state: int, wire: tuple[int, int]) -> bool:
+    """The peer's FIN: one sequence number, the receive half closed (``state`` is the next
+    one), a received segment. Whether TcpIndicateDisconnect may go now: only once nothing
+    received before it is buffered; else it waits (``fin_pending``)."""
+    context = target.contexts[handle]
+    neighbor = context.parent.parent if context.parent is not None else None
+    assert neighbor is not None
+    family, size = wire
+    stats = target.offload_stats[family]
+    stats.ip, stats.tcp = count_received(stats, family, 0, size)
+    neighbor.delegated[NIC_REACHABILITY] = 0
+    d = context.delegated
+    d[RCV_NXT] = (d[RCV_NXT] + 1) & U32
+    d[STATE] = state
+    now = not context.received
+    context.fin_pending = not now
+    return now
+
+
+def take_ready_fin(target: Target, handle: int) -> bool:
+    """Whether a FIN that waited for buffered data may be indicated now (and stops waiting)."""
+    context = target.contexts[handle]
+    if context.fin_pending and not context.received:
+        context.fin_pending = False
+        return True
+    return False
+
+
+def peer_rst(target: Target, handle: int, wire: tuple[int, int]) -> bytes:
+    """The peer's acceptable RST: CLOSED; outstanding sends complete with REQUEST_ABORTED
+    (their data dropped and counted); receive requests complete with what was placed in
+    them, which is returned for the host; a received segment (and ResetEstablished from
+    ESTABLISHED or CLOSE-WAIT)."""
+    context = target.contexts[handle]
+    neighbor = context.parent.parent if context.parent is not None else None
+    assert neighbor is not None
+    family, size = wire
+    stats = target.offload_stats[family]
+    ip, tcp = count_received(stats, family, 0, size)
+    d = context.delegated
+    if d[STATE] in _RESETS_ESTABLISHED:
+        tcp["reset_established"] = (tcp["reset_established"] + 1) & U32
+    stats.ip, stats.tcp = ip, tcp
+    neighbor.delegated[NIC_REACHABILITY] = 0
+    d[STATE] = int(ConnectionState.CLOSED)
+    if context.sends is not None:
+        dropped = len(context.sends)
+        target.counters.bytes_send_queued -= dropped
+        target.counters.bytes_send_aborted += dropped
+        context.sends = None
+    context.fin_pending = False
+    placed_bytes = b"".join(data for _, data in context.posted)
+    target.counters.bytes_placed -= len(placed_bytes)
+    context.posted = ()
+    return placed_bytes
