@@ -5,7 +5,7 @@
 The run is cut into phases of ``--phase`` seconds. In each phase ``--threads`` threads drive
 one tree: they add objects, offload, receive, send (payload-less, and posted data the peer then
 acknowledges), post receive requests and read what they deliver, close connections from the
-peer (FIN and RST), terminate, query (all kinds
+peer (FIN and RST), disconnect them (FIN and RST), terminate, query (all kinds
 of variables),
 update (with refusals: the target has a path-MTU limit), invalidate, relink, request uploads
 and upload-all, process events, and aim faults at every operation (``inject_fault``). Some
@@ -136,9 +136,9 @@ class Worker:
             [
                 "grow", "offload", "receive", "send", "terminate", "query", "update",
                 "invalidate", "relink", "request", "events", "fault", "remove",
-                "post", "ack", "post_receive", "read", "peer_close",
+                "post", "ack", "post_receive", "read", "peer_close", "disconnect",
             ],
-            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3, 1],
+            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3, 1, 1],
         )[0]  # fmt: skip
         self.ops[op] += 1
         result: Any = None
@@ -220,6 +220,9 @@ class Worker:
         elif op == "peer_close":
             for tc in self.pick_offloaded(T, 1):
                 target.peer_close(tc, abortive=rng.random() < 0.3)
+        elif op == "disconnect":
+            for tc in self.pick_offloaded(T, 1):
+                result = t.disconnect(tc, abortive=rng.random() < 0.3)
         elif op == "read":
             for tc in self.pick(T, 3):
                 data = t.read(tc)  # one at a time: a later call may fail on a race

@@ -340,6 +340,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.post_receive(r(args[0]), args[1])
     if name == "peer_close":
         return target.peer_close(r(args[0]), args[1])
+    if name == "disconnect":
+        return tree.disconnect(r(args[0]), abortive=args[1])
     if name == "read":
         return tree.read(r(args[0]))
     if name == "offload_stats":
@@ -657,6 +659,7 @@ OP_WEIGHTS = {
     "post_receive": 3,
     "read": 2,
     "peer_close": 2,
+    "disconnect": 2,
 }
 N, P, T = 0, 1, 2
 
@@ -773,6 +776,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES)
     if name == "post_receive":
         return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES)
+    if name == "disconnect":
+        return st.tuples(
+            st.just(name), handle_token(info, T, True), st.sampled_from([False, False, True, 0])
+        )
     if name == "peer_close":
         return st.tuples(
             st.just(name), handle_token(info, T, True), st.sampled_from([False, True, False, 1])

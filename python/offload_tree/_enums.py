@@ -167,6 +167,7 @@ class EventKind(IntEnum):
     NEIGHBOR_UNREACHABLE = 3
     DISCONNECT = 4
     ABORT = 5
+    DISCONNECT_COMPLETE = 6
 
 
 _document(
@@ -182,6 +183,8 @@ _document(
         "DISCONNECT": "TcpIndicateDisconnect: the peer sent a FIN and the host has taken every "
         "byte received before it.",
         "ABORT": "TcpIndicateAbort: the peer sent an acceptable RST.",
+        "DISCONNECT_COMPLETE": "NdisTcpOffloadDisconnectComplete: the peer acknowledged the "
+        "host's FIN.",
     },
 )
 

@@ -71,6 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the target already requested upload-all and has not resumed",
     ),
     "not_paused": ("StateError", "the target cannot resume: it did not request upload-all"),
+    "disconnect_state": (
+        "StateError",
+        "connection {handle} is {state}: it cannot take a {kind} disconnect",
+    ),
     "peer_close_state": (
         "StateError",
         "connection {handle} is {state}: it does not accept a {segment} from the peer",

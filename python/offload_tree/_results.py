@@ -605,9 +605,10 @@ class ProcessedEvent:
 
     ``action`` is one of "terminated", "terminated_all", "resumed",
     "reachability_answered", "ignored", "declined" (an optional upload request the host's
-    policy declined) or "peer_closed" (the peer's FIN while the host's half is open: the
-    connection stays offloaded); ``result`` is the ``TerminateResult`` of a terminating
-    action, else None.
+    policy declined), "peer_closed" (the peer's FIN while the host's half is open: the
+    connection stays offloaded) or "disconnected" (the host's FIN acknowledged while the
+    peer's half is open: it stays offloaded too); ``result`` is the ``TerminateResult`` of a
+    terminating action, else None.
     """
 
     kind: EventKind

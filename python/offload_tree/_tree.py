@@ -565,6 +565,30 @@ class OffloadStateTree:
         return bytes(self._engine.read(as_handle(tc)))
 
     @atomic(long=False)
+    def disconnect(self, tc: int, *, abortive: bool = False) -> TerminateResult | None:
+        """Disconnect offloaded connection ``tc`` (responding-to-a-disconnect-request.md).
+
+        Graceful (the default): the target sends a FIN after every byte posted with
+        ``send``, and the connection moves from ESTABLISHED to FIN_WAIT_1, or from CLOSE_WAIT
+        to LAST_ACK (any other state: ``StateError``). The disconnect completes when the
+        peer acknowledges the FIN (``target.acknowledge`` covering it: a
+        ``DISCONNECT_COMPLETE`` event). ``process_events`` then terminates the offload of a
+        connection with both halves closed (CLOSED or TIME_WAIT), and leaves one in
+        FIN_WAIT_2 offloaded (action ``"disconnected"``) until the peer's FIN. Returns None.
+
+        Abortive: an RST goes out (any state but CLOSED), the connection is CLOSED, its
+        outstanding sends complete with NDIS_STATUS_REQUEST_ABORTED (their data is dropped:
+        ``stats()["bytes"]["send_aborted"]``), its receive requests complete with what they
+        hold (``read``), and the host terminates the offload at once: the returned
+        ``TerminateResult`` (with what the target buffered, and the shared state this left
+        unreferenced).
+        """
+        if not isinstance(abortive, bool):
+            raise ValidationError(f"abortive must be True or False, got {abortive!r}")
+        outcome = self._engine.disconnect(as_handle(tc), abortive)
+        return TerminateResult(outcome) if abortive else None
+
+    @atomic(long=False)
     def relink(self, path: int, neighbor: int) -> TerminateResult:
         """Move ``path`` to ``neighbor`` (the next hop changed).
 

@@ -649,6 +649,11 @@ impl PyEngine {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    fn disconnect(&self, py: Python<'_>, tc: u64, abortive: bool) -> PyResult<PyOutcome> {
+        let inner = self.run(py, false, |e| e.disconnect(tc, abortive))?;
+        Ok(PyOutcome { inner })
+    }
+
     fn target_acknowledge(
         &self,
         py: Python<'_>,

@@ -3,7 +3,7 @@
 //! peer's FIN and RST (TcpIndicateDisconnect / TcpIndicateAbort).
 //! They queue on the host; `process_events` applies the default host response.
 
-use super::types::{Action, Event, Processed};
+use super::types::{Action, Event, Outcome, Processed};
 use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
@@ -119,6 +119,49 @@ impl Engine {
         Ok(())
     }
 
+    /// The host disconnects offloaded connection `raw` (responding-to-a-disconnect-request.md).
+    /// Graceful: a FIN follows every posted byte (ESTABLISHED becomes FIN-WAIT-1, CLOSE-WAIT
+    /// LAST-ACK; other states refuse); the disconnect completes when the peer acknowledges it
+    /// (a `DisconnectComplete` event). Abortive: an RST goes out, the connection is CLOSED,
+    /// its sends complete with REQUEST_ABORTED, and the host terminates its offload at once
+    /// (a closed connection is released): the returned outcome.
+    pub fn disconnect(&mut self, raw: u64, abortive: bool) -> Result<Outcome> {
+        let h = self.resolve_offloaded_one(raw, Layer::Tcp, "connection", "disconnect it")?;
+        let context = self.host.context(h);
+        let state = self.live_state(h);
+        let name = ConnectionState::from_u8(state).map_or("an unknown state", |s| s.name());
+        let snapshot = self.host.tcp_delegated(h);
+        if abortive {
+            if state == ConnectionState::Closed as u8 {
+                return Err(error!(
+                    DisconnectState,
+                    handle = h,
+                    state = name,
+                    kind = "abortive"
+                ));
+            }
+            let wire = self.wire(h);
+            let placed = self.target.reset(context, snapshot, wire);
+            self.deliver(h, placed);
+            return Ok(self.upload(&[h]));
+        }
+        let next = match ConnectionState::from_u8(state) {
+            Some(ConnectionState::Established) => ConnectionState::FinWait1,
+            Some(ConnectionState::CloseWait) => ConnectionState::LastAck,
+            _ => {
+                return Err(error!(
+                    DisconnectState,
+                    handle = h,
+                    state = name,
+                    kind = "graceful"
+                ))
+            }
+        };
+        let wire = self.wire_out(h);
+        self.target.disconnect(context, next as u8, snapshot, wire);
+        Ok(Outcome::default())
+    }
+
     /// Queues TcpIndicateDisconnect or TcpIndicateAbort for offloaded connection `h`.
     pub(super) fn indicate_close(&mut self, h: Handle, kind: EventKind) {
         self.indicate(Event {
@@ -208,6 +251,23 @@ impl Engine {
                         (Action::Terminated, Some(self.upload(&[h])))
                     } else {
                         (Action::PeerClosed, None)
+                    }
+                }
+                // The host's FIN was acknowledged. Done when both halves are closed (CLOSED
+                // after LAST-ACK, or TIME-WAIT): the host terminates the offload; else it
+                // waits for the peer's FIN (FIN-WAIT-2).
+                EventKind::DisconnectComplete => {
+                    let raw = event.handle.expect("disconnects name a connection");
+                    let h = Handle::from_raw(raw);
+                    if !self.event_is_current(&event) {
+                        (Action::Ignored, None)
+                    } else if [ConnectionState::Closed, ConnectionState::TimeWait]
+                        .map(|s| s as u8)
+                        .contains(&self.live_state(h))
+                    {
+                        (Action::Terminated, Some(self.upload(&[h])))
+                    } else {
+                        (Action::Disconnected, None)
                     }
                 }
                 // A reset connection is dead: the host terminates its offload.

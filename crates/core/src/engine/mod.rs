@@ -18,7 +18,7 @@
 //! | `traffic` | `send`, `post_receive`, `read`, `target_acknowledge`, `target_receive`, `target_send`, `offload_stats`, `reset_offload_stats` |
 //! | `faults` | `target_inject_fault` |
 //! | `interrupt` | the polls that let an embedder stop a long call |
-//! | `events` | target-initiated events and `process_events` |
+//! | `events` | target-initiated events, the peer's close, the host's `disconnect`, and `process_events` |
 //! | `stats` | `counters` |
 //! | `invariants` | `check_invariants` (feature `testing`) |
 //!

@@ -86,7 +86,7 @@ impl Engine {
 
     /// The family of connection `h` and the largest segment it sends: no larger than the
     /// peer's MSS (RemoteMss, when set) or the path's.
-    fn wire_out(&self, h: Handle) -> (IpFamily, u32) {
+    pub(super) fn wire_out(&self, h: Handle) -> (IpFamily, u32) {
         let (family, path_mss) = self.wire(h);
         let mss = match u32::from(self.host.tcp_state(h).constant.remote_mss) {
             0 => path_mss,
@@ -138,9 +138,14 @@ impl Engine {
         }
         let (wire_in, wire_out) = (self.wire(h), self.wire_out(h));
         let snapshot = self.host.tcp_delegated(h);
-        Ok(self
+        let done = self
             .target
-            .acknowledge(context, n, snapshot, wire_in, wire_out))
+            .acknowledge(context, n, snapshot, wire_in, wire_out);
+        if done.fin {
+            // The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.
+            self.indicate_close(h, EventKind::DisconnectComplete);
+        }
+        Ok(done.requests)
     }
 
     /// What OID_IPx_OFFLOAD_STATS and OID_TCPx_OFFLOAD_STATS report for IP version

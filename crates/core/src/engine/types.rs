@@ -267,10 +267,13 @@ pub enum Action {
     /// The peer closed its half (TcpIndicateDisconnect) while the host's half is open: the
     /// connection stays offloaded, and the host can still send.
     PeerClosed,
+    /// The host's graceful disconnect completed while the peer's half is open (FIN-WAIT-2):
+    /// the connection stays offloaded, waiting for the peer's FIN.
+    Disconnected,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Terminated,
         Action::TerminatedAll,
         Action::Resumed,
@@ -278,6 +281,7 @@ impl Action {
         Action::Ignored,
         Action::Declined,
         Action::PeerClosed,
+        Action::Disconnected,
     ];
 
     /// The name `ProcessedEvent.action` carries.
@@ -290,6 +294,7 @@ impl Action {
             Action::Ignored => "ignored",
             Action::Declined => "declined",
             Action::PeerClosed => "peer_closed",
+            Action::Disconnected => "disconnected",
         }
     }
 }

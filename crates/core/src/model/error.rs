@@ -101,6 +101,10 @@ error_catalogue! {
     NotPaused = State, "not_paused", "the target cannot resume: it did not request upload-all";
     /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any
     /// state but CLOSED.
+    /// A graceful disconnect needs a send half open (ESTABLISHED or CLOSE-WAIT); an abortive
+    /// one any state but CLOSED.
+    DisconnectState = State, "disconnect_state",
+        "connection {handle} is {state}: it cannot take a {kind} disconnect";
     PeerCloseState = State, "peer_close_state",
         "connection {handle} is {state}: it does not accept a {segment} from the peer";
     RemoveDependent = Dependency, "remove_dependent",

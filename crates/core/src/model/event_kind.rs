@@ -18,16 +18,20 @@ pub enum EventKind {
     Disconnect = 4,
     /// TcpIndicateAbort: the peer sent an acceptable RST.
     Abort = 5,
+    /// NdisTcpOffloadDisconnectComplete: the peer acknowledged the host's FIN
+    /// (responding-to-a-disconnect-request.md).
+    DisconnectComplete = 6,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::UploadRequested,
         EventKind::UploadAll,
         EventKind::OffloadResume,
         EventKind::NeighborReachabilityQuery,
         EventKind::Disconnect,
         EventKind::Abort,
+        EventKind::DisconnectComplete,
     ];
 
     /// The name of the Python enum member.
@@ -39,6 +43,7 @@ impl EventKind {
             EventKind::NeighborReachabilityQuery => "NEIGHBOR_REACHABILITY_QUERY",
             EventKind::Disconnect => "DISCONNECT",
             EventKind::Abort => "ABORT",
+            EventKind::DisconnectComplete => "DISCONNECT_COMPLETE",
         }
     }
 }

@@ -15,6 +15,28 @@
 
 use std::collections::VecDeque;
 
+/// What a transmitted, unacknowledged run of the sequence space carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    /// Posted data.
+    Data,
+    /// Bytes sent without a payload (`Target::send`).
+    Opaque,
+    /// The host's FIN: one sequence number after everything posted.
+    Fin,
+}
+
+/// Where the host's FIN stands (responding-to-a-disconnect-request.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Fin {
+    #[default]
+    None,
+    /// Asked for: it goes once every posted byte has gone.
+    Queued,
+    /// Sent, not yet acknowledged.
+    Sent,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SendQueue {
     /// Posted bytes not yet acknowledged, in order: the transmitted ones, then `unsent`.
@@ -23,11 +45,12 @@ pub(crate) struct SendQueue {
     unsent: usize,
     /// Transmitted, unacknowledged runs after the untracked front, in sequence order:
     /// (length, whether it carries posted data).
-    runs: VecDeque<(u64, bool)>,
+    runs: VecDeque<(u64, Run)>,
     /// The sum of the lengths in `runs`.
     in_runs: u64,
     /// Bytes still unacknowledged of every posted request not yet completed, oldest first.
     requests: VecDeque<u64>,
+    fin: Fin,
 }
 
 /// What an acknowledgement did to a queue.
@@ -37,6 +60,8 @@ pub(crate) struct Acknowledged {
     pub bytes: u64,
     /// Send requests it completed (every byte acknowledged).
     pub requests: u64,
+    /// It covered the host's FIN.
+    pub fin: bool,
 }
 
 impl SendQueue {
@@ -48,7 +73,27 @@ impl SendQueue {
 
     /// Nothing left to transmit or to acknowledge: the queue can go.
     pub(crate) fn is_empty(&self) -> bool {
-        self.data.is_empty() && self.runs.is_empty()
+        self.data.is_empty() && self.runs.is_empty() && self.fin == Fin::None
+    }
+
+    /// The host asks for a FIN after everything posted.
+    pub(crate) fn queue_fin(&mut self) {
+        self.fin = Fin::Queued;
+    }
+
+    /// Whether a FIN was asked for and has not been acknowledged.
+    pub(crate) fn fin_outstanding(&self) -> bool {
+        self.fin != Fin::None
+    }
+
+    /// Sends the queued FIN if every posted byte has gone; whether it did.
+    pub(crate) fn transmit_fin(&mut self) -> bool {
+        if self.fin == Fin::Queued && self.unsent == 0 {
+            self.fin = Fin::Sent;
+            self.push_run(1, Run::Fin);
+            return true;
+        }
+        false
     }
 
     /// Bytes that wait for the send window.
@@ -63,11 +108,11 @@ impl SendQueue {
         self.requests.push_back(bytes.len() as u64);
     }
 
-    fn push_run(&mut self, len: u64, carries_data: bool) {
+    fn push_run(&mut self, len: u64, run: Run) {
         self.in_runs += len;
         match self.runs.back_mut() {
-            Some((last, kind)) if *kind == carries_data => *last += len,
-            _ => self.runs.push_back((len, carries_data)),
+            Some((last, kind)) if *kind == run && run != Run::Fin => *last += len,
+            _ => self.runs.push_back((len, run)),
         }
     }
 
@@ -76,7 +121,7 @@ impl SendQueue {
         let n = self.unsent.min(window as usize);
         if n > 0 {
             self.unsent -= n;
-            self.push_run(n as u64, true);
+            self.push_run(n as u64, Run::Data);
         }
         n as u32
     }
@@ -86,7 +131,7 @@ impl SendQueue {
         // Before the first posted run they join the untracked front, which is acknowledged
         // first anyway.
         if n > 0 && !self.runs.is_empty() {
-            self.push_run(u64::from(n), false);
+            self.push_run(u64::from(n), Run::Opaque);
         }
     }
 
@@ -101,17 +146,24 @@ impl SendQueue {
                 break;
             };
             let take = left.min(front.0);
-            let carries_data = front.1;
+            let run = front.1;
             front.0 -= take;
             if front.0 == 0 {
                 self.runs.pop_front();
             }
             self.in_runs -= take;
             left -= take;
-            if carries_data {
-                self.data.drain(..take as usize);
-                done.bytes += take;
-                self.complete(take, &mut done);
+            match run {
+                Run::Data => {
+                    self.data.drain(..take as usize);
+                    done.bytes += take;
+                    self.complete(take, &mut done);
+                }
+                Run::Fin => {
+                    self.fin = Fin::None;
+                    done.fin = true;
+                }
+                Run::Opaque => {}
             }
         }
         done
@@ -156,7 +208,8 @@ mod tests {
             done,
             Acknowledged {
                 bytes: 2,
-                requests: 0
+                requests: 0,
+                fin: false
             }
         );
         let done = q.acknowledge(2, 3);
@@ -164,7 +217,8 @@ mod tests {
             done,
             Acknowledged {
                 bytes: 2,
-                requests: 1
+                requests: 1,
+                fin: false
             }
         );
         assert_eq!(q.transmit(100), 2);
@@ -173,7 +227,8 @@ mod tests {
             done,
             Acknowledged {
                 bytes: 3,
-                requests: 1
+                requests: 1,
+                fin: false
             }
         );
         assert!(q.is_empty());
@@ -194,7 +249,8 @@ mod tests {
             q.acknowledge(4, 6),
             Acknowledged {
                 bytes: 1,
-                requests: 1
+                requests: 1,
+                fin: false
             }
         );
         assert_eq!(
@@ -207,7 +263,8 @@ mod tests {
             q.acknowledge(1, 1),
             Acknowledged {
                 bytes: 1,
-                requests: 1
+                requests: 1,
+                fin: false
             }
         );
         assert!(q.is_empty());
@@ -221,5 +278,28 @@ mod tests {
         q.transmit(8);
         q.acknowledge(3, 8);
         assert_eq!(q.into_bytes(), b"lo world");
+    }
+
+    #[test]
+    fn the_fin_follows_the_last_posted_byte_and_its_ack_is_reported() {
+        let mut q = SendQueue::default();
+        q.post(b"ab");
+        q.queue_fin();
+        assert!(!q.transmit_fin(), "data first");
+        assert_eq!(q.transmit(1), 1);
+        assert!(!q.transmit_fin());
+        assert_eq!(q.transmit(1), 1);
+        assert!(q.transmit_fin());
+        assert!(!q.is_empty());
+        let done = q.acknowledge(3, 3);
+        assert_eq!(
+            done,
+            Acknowledged {
+                bytes: 2,
+                requests: 1,
+                fin: true
+            }
+        );
+        assert!(q.is_empty());
     }
 }

@@ -90,13 +90,14 @@ pub struct TcpOffloadStats {
     /// CurrentlyEstablished: offloaded connections in ESTABLISHED or CLOSE-WAIT. A gauge,
     /// counted when read, so a reset leaves it alone.
     pub currently_established: u32,
-    /// ResetEstablished (no connection is reset yet: stays 0).
+    /// ResetEstablished: direct transitions to CLOSED from ESTABLISHED or CLOSE-WAIT (an
+    /// RST sent or received).
     pub reset_established: u32,
     /// RetransmittedSegments (no retransmission is simulated: stays 0).
     pub retransmitted_segments: u32,
     /// InErrors (stays 0).
     pub in_errors: u32,
-    /// OutResets (no RST is sent yet: stays 0).
+    /// OutResets: segments sent with RST (abortive disconnects).
     pub out_resets: u32,
 }
 
@@ -156,6 +157,19 @@ impl OffloadStats {
         ip.in_octets = ip.in_octets.wrapping_add(octets);
         ip.in_delivers = ip.in_delivers.wrapping_add(segs);
         self.tcp.in_segments = self.tcp.in_segments.wrapping_add(segs);
+    }
+
+    /// One segment without data sent on a connection of `family`: a FIN, or an RST
+    /// (`reset`, which OutResets counts too).
+    pub(crate) fn count_sent_bare(&mut self, family: IpFamily, reset: bool) {
+        let ip = &mut self.ip;
+        ip.out_requests = ip.out_requests.wrapping_add(1);
+        ip.out_octets = ip.out_octets.wrapping_add(family.ip_header() + TCP_HEADER);
+        let tcp = &mut self.tcp;
+        tcp.out_segments = tcp.out_segments.wrapping_add(1);
+        if reset {
+            tcp.out_resets = tcp.out_resets.wrapping_add(1);
+        }
     }
 
     /// `n` bytes sent on a connection of `family` in segments of at most `mss` bytes.

@@ -10,7 +10,7 @@
 //! change and the target only reads them, so it keeps no copy of them either.
 
 use super::contexts::NOT_DIVERGED;
-use super::sends::SendQueue;
+use super::sends::Acknowledged;
 use super::statistics::IpFamily;
 use super::Target;
 use crate::model::{ConnectionState, TcpDelegated};
@@ -193,8 +193,19 @@ impl Target {
         let path = self.tcp(context).path;
         let neighbor = self.path(path).neighbor;
         self.neighbor_mut(neighbor).nic_reachability_delta = 0;
-        let stats = &mut self.offload_stats[family.index()];
-        stats.count_received(family, 0, mss);
+        self.offload_stats[family.index()].count_received(family, 0, mss);
+        self.close_on_reset(context, snapshot, family)
+    }
+
+    /// What a reset, sent or received, does to connection `context`: CLOSED (counted in
+    /// ResetEstablished from ESTABLISHED or CLOSE-WAIT), sends aborted, receive requests
+    /// completed; returns their bytes.
+    fn close_on_reset(
+        &mut self,
+        context: u32,
+        snapshot: &TcpDelegated,
+        family: IpFamily,
+    ) -> Vec<u8> {
         let d = self.delegated_mut(context, snapshot);
         let was = d.state;
         d.state = ConnectionState::Closed as u8;
@@ -293,29 +304,70 @@ impl Target {
     /// Transmits queued bytes of connection `context` within its send window (SndWnd less
     /// the bytes in flight), unless the target holds the connection's I/O back: it is
     /// invalid, or its upload was asked for a mandatory reason. Returns the bytes sent.
+    /// A FIN the host asked for goes after the last posted byte (it takes no window).
     fn transmit(&mut self, context: u32, snapshot: &TcpDelegated, wire: (IpFamily, u32)) -> u32 {
-        let waiting = self.sends.get(&context).map_or(0, SendQueue::unsent);
-        if waiting == 0 || self.tcp_held_back(context) || self.tcp(context).upload_requested {
+        let Some(queue) = self.sends.get(&context) else {
+            return 0;
+        };
+        let idle = queue.unsent() == 0 && !queue.fin_outstanding();
+        if idle || self.tcp_held_back(context) || self.tcp(context).upload_requested {
             return 0;
         }
         let d = self.live(context, snapshot);
         let window = d.snd_wnd.saturating_sub(d.snd_nxt.wrapping_sub(d.snd_una));
-        let queue = self
-            .sends
-            .get_mut(&context)
-            .expect("a queue with unsent bytes");
+        let queue = self.sends.get_mut(&context).expect("checked above");
         let n = queue.transmit(window);
         if n > 0 {
             self.advance_snd_nxt(context, n, snapshot, wire);
         }
+        let queue = self.sends.get_mut(&context).expect("checked above");
+        if queue.transmit_fin() {
+            let (family, _) = wire;
+            let d = self.delegated_mut(context, snapshot);
+            d.snd_nxt = d.snd_nxt.wrapping_add(1);
+            let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
+            if (1..(1u32 << 31)).contains(&ahead) {
+                d.snd_max = d.snd_nxt;
+            }
+            d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
+            self.offload_stats[family.index()].count_sent_bare(family, false);
+        }
         n
+    }
+
+    /// The host's graceful disconnect (responding-to-a-disconnect-request.md): the
+    /// connection moves to `next` (FIN-WAIT-1 or LAST-ACK) and a FIN follows every posted
+    /// byte, sent as soon as they have all gone.
+    pub(crate) fn disconnect(
+        &mut self,
+        context: u32,
+        next: u8,
+        snapshot: &TcpDelegated,
+        wire: (IpFamily, u32),
+    ) {
+        self.delegated_mut(context, snapshot).state = next;
+        self.sends.entry(context).or_default().queue_fin();
+        self.transmit(context, snapshot, wire);
+    }
+
+    /// The host's abortive disconnect: an RST goes out, the connection is CLOSED, its
+    /// outstanding sends complete with REQUEST_ABORTED (their data dropped and counted), and
+    /// its receive requests complete with what was placed in them (returned for the host).
+    pub(crate) fn reset(
+        &mut self,
+        context: u32,
+        snapshot: &TcpDelegated,
+        (family, _): (IpFamily, u32),
+    ) -> Vec<u8> {
+        self.offload_stats[family.index()].count_sent_bare(family, true);
+        self.close_on_reset(context, snapshot, family)
     }
 
     /// The peer acknowledges `n` more bytes of connection `context` (at most the bytes in
     /// flight, as the caller checked): SndUna advances, the posted bytes it covers leave the
     /// queue, and the window it opens lets waiting bytes out. An ACK is a received segment,
     /// so forward progress for the neighbor, and counts in the statistics (`wire_in`).
-    /// Returns the send requests it completed.
+    /// Returns what it acknowledged: requests completed, and whether it covered the FIN.
     pub(crate) fn acknowledge(
         &mut self,
         context: u32,
@@ -323,7 +375,7 @@ impl Target {
         snapshot: &TcpDelegated,
         wire_in: (IpFamily, u32),
         wire_out: (IpFamily, u32),
-    ) -> u64 {
+    ) -> Acknowledged {
         let in_flight = self.in_flight(context, snapshot);
         debug_assert!(n <= in_flight, "checked by the engine");
         let path = self.tcp(context).path;
@@ -334,18 +386,29 @@ impl Target {
         let d = self.delegated_mut(context, snapshot);
         d.snd_una = d.snd_una.wrapping_add(n);
         d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
-        let mut completed = 0;
+        let mut done = Acknowledged::default();
         if let Some(queue) = self.sends.get_mut(&context) {
-            let done = queue.acknowledge(n, in_flight);
+            done = queue.acknowledge(n, in_flight);
             self.counters.bytes_acknowledged += done.bytes;
             self.counters.bytes_send_queued -= done.bytes;
-            completed = done.requests;
             if queue.is_empty() {
                 self.sends.remove(&context);
             }
         }
+        if done.fin {
+            // The host's FIN is acknowledged: its disconnect completes
+            // (NdisTcpOffloadDisconnectComplete), and the state moves on (RFC 793).
+            let d = self.delegated_mut(context, snapshot);
+            let after = match ConnectionState::from_u8(d.state) {
+                Some(ConnectionState::FinWait1) => ConnectionState::FinWait2 as u8,
+                Some(ConnectionState::Closing) => ConnectionState::TimeWait as u8,
+                Some(ConnectionState::LastAck) => ConnectionState::Closed as u8,
+                _ => d.state,
+            };
+            d.state = after;
+        }
         self.transmit(context, snapshot, wire_out);
-        completed
+        done
     }
 }
 
@@ -434,7 +497,8 @@ mod tests {
         assert_eq!(target.counters.bytes_send_queued, 6);
         assert_eq!(target.in_flight(t, &snapshot), 4);
         // Acknowledging 3 completes nothing (the request has 6 bytes) and lets 2 more out.
-        assert_eq!(target.acknowledge(t, 3, &snapshot, WIRE, WIRE), 0);
+        let done = target.acknowledge(t, 3, &snapshot, WIRE, WIRE);
+        assert_eq!((done.requests, done.fin), (0, false));
         let live = *target.delegated(t, &snapshot);
         assert_eq!((live.snd_una, live.snd_nxt, live.snd_max), (3, 6, 6));
         assert_eq!(target.counters.bytes_acknowledged, 3);

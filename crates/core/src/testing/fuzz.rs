@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 24;
+pub const OPERATIONS: usize = 25;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -408,6 +408,11 @@ fn step(
             let t = pick(input, known, Some(2));
             e.target_peer_close(t, input.u8() & 1 == 1)
                 .map(|_| Vec::new())
+        }
+        24 => {
+            // The host disconnects: gracefully, or with an RST (some refused by the state).
+            let t = pick(input, known, Some(2));
+            e.disconnect(t, input.u8() & 1 == 1).map(|o| o.handles)
         }
         18 => {
             // The chimney statistics of a family: read, or reset; sometimes of a version that

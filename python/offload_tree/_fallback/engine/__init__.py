@@ -516,6 +516,11 @@ class Engine:
         self._call(lambda: events.target_request_upload(self, tc, code))
 
     @_locked
+    def disconnect(self, tc: int, abortive: bool) -> Outcome:
+        """The host disconnects ``tc``; what an abortive disconnect uploaded."""
+        return events.disconnect(self, tc, abortive)
+
+    @_locked
     def target_peer_close(self, tc: int, abortive: bool) -> None:
         """The peer closes ``tc``: a FIN, or an RST when ``abortive``."""
         events.target_peer_close(self, tc, abortive)

@@ -19,6 +19,7 @@ from ..target import traffic
 from .terminate import upload
 from .types import (
     DECLINED,
+    DISCONNECTED,
     IGNORED,
     PEER_CLOSED,
     REACHABILITY_ANSWERED,
@@ -26,6 +27,7 @@ from .types import (
     TERMINATED,
     TERMINATED_ALL,
     Event,
+    Outcome,
     Processed,
 )
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from . import Engine
 
 __all__ = [
+    "disconnect",
     "indicate",
     "indicate_close",
     "process_events",
@@ -101,6 +104,11 @@ def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
     indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle, None, context))
 
 
+#: The state the host's graceful disconnect moves a connection to (RFC 793).
+_AFTER_DISCONNECT = {
+    int(ConnectionState.ESTABLISHED): int(ConnectionState.FIN_WAIT_1),
+    int(ConnectionState.CLOSE_WAIT): int(ConnectionState.LAST_ACK),
+}
 #: The state a FIN moves a connection to, by the state it arrives in (RFC 793).
 _AFTER_FIN = {
     ConnectionState.ESTABLISHED: ConnectionState.CLOSE_WAIT,
@@ -138,6 +146,28 @@ def target_peer_close(e: Engine, handle: int, abortive: bool) -> None:
         raise refuse("FIN")
     if traffic.peer_fin(e.target, handle, int(after), wire(node)):
         indicate_close(e, node, EventKind.DISCONNECT)
+
+
+def disconnect(e: Engine, handle: int, abortive: bool) -> Outcome:
+    """The host disconnects offloaded connection ``handle`` (``Engine::disconnect``):
+    gracefully, a FIN after every posted byte; abortively, an RST and at once the upload."""
+    from .traffic import deliver, wire, wire_out  # traffic imports this module's users
+
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "disconnect it")
+    state = e.target.contexts[handle].delegated[STATE]
+    name = ConnectionState(state).name if 0 <= state <= 10 else "an unknown state"
+    kind = "abortive" if abortive else "graceful"
+    refused = error("disconnect_state", handle=format_handle(handle), state=name, kind=kind)
+    if abortive:
+        if state == ConnectionState.CLOSED:
+            raise refused
+        deliver(e, handle, traffic.reset(e.target, handle, wire(node)))
+        return upload(e, [node])
+    after = _AFTER_DISCONNECT.get(state)
+    if after is None:
+        raise refused
+    traffic.disconnect(e.target, handle, after, wire_out(node))
+    return Outcome()
 
 
 def process_events(e: Engine, decline: list[object]) -> list[Processed]:
@@ -186,6 +216,16 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
         return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
+    if kind == EventKind.DISCONNECT_COMPLETE:
+        # The host's FIN was acknowledged: done when both halves are closed (CLOSED after
+        # LAST-ACK, or TIME-WAIT); else the connection waits for the peer's FIN (FIN-WAIT-2).
+        node = _current(e, event)
+        if node is None:
+            return Processed(event, IGNORED, None)
+        state = e.target.contexts[node.handle].delegated[STATE]
+        if state in (ConnectionState.CLOSED, ConnectionState.TIME_WAIT):
+            return Processed(event, TERMINATED, upload(e, [node]))
+        return Processed(event, DISCONNECTED, None)
     if kind in (EventKind.DISCONNECT, EventKind.ABORT):
         # A reset connection is dead, and so is one whose both halves are closed
         # (TIME-WAIT): the host terminates its offload. After a FIN alone it stays, and the

@@ -31,6 +31,7 @@ __all__ = [
     "target_receive",
     "target_send",
     "wire",
+    "wire_out",
 ]
 
 U32 = 0xFFFF_FFFF
@@ -87,7 +88,7 @@ def read(e: Engine, handle: int) -> bytes:
     return data
 
 
-def _wire_out(node: Node) -> tuple[int, int]:
+def wire_out(node: Node) -> tuple[int, int]:
     """The family of connection ``node`` and the largest segment it sends: no larger than
     the peer's MSS (RemoteMss, when set) or the path's."""
     family, path_mss = wire(node)
@@ -100,14 +101,14 @@ def target_send(e: Engine, handle: int, nbytes: object) -> int:
     sent (0 if held back)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
     n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
-    return traffic.send(e.target, handle, n, _wire_out(node))
+    return traffic.send(e.target, handle, n, wire_out(node))
 
 
 def send(e: Engine, handle: int, data: bytes) -> int:
     """The host posts ``data`` on offloaded connection ``handle``; the bytes transmitted now
     (``Engine::send``)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
-    sent = traffic.post(e.target, handle, data, _wire_out(node))
+    sent = traffic.post(e.target, handle, data, wire_out(node))
     e.counts.bytes_posted += len(data)
     return sent
 
@@ -120,7 +121,14 @@ def target_acknowledge(e: Engine, handle: int, nbytes: object) -> int:
     in_flight = traffic.in_flight(e.target, handle)
     if n > in_flight:
         raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
-    return traffic.acknowledge(e.target, handle, n, wire(node), _wire_out(node))
+    completed, fin = traffic.acknowledge(e.target, handle, n, wire(node), wire_out(node))
+    if fin:
+        # The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.
+        from ..._enums import EventKind
+        from .events import indicate_close  # events imports terminate, which imports us
+
+        indicate_close(e, node, EventKind.DISCONNECT_COMPLETE)
+    return completed
 
 
 def _family(version: int) -> int:

@@ -144,8 +144,18 @@ ACTIONS = (
     "ignored",
     "declined",
     "peer_closed",
+    "disconnected",
 )
-TERMINATED, TERMINATED_ALL, RESUMED, REACHABILITY_ANSWERED, IGNORED, DECLINED, PEER_CLOSED = ACTIONS
+(
+    TERMINATED,
+    TERMINATED_ALL,
+    RESUMED,
+    REACHABILITY_ANSWERED,
+    IGNORED,
+    DECLINED,
+    PEER_CLOSED,
+    DISCONNECTED,
+) = ACTIONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ __all__ = [
     "OffloadStats",
     "count_received",
     "count_sent",
+    "count_sent_bare",
     "family_index",
     "mss",
 ]
@@ -46,6 +47,7 @@ TCP_FIELDS: tuple[tuple[str, int], ...] = (
 )
 TCP_HEADER = 20
 U64 = (1 << 64) - 1
+U32 = (1 << 32) - 1
 
 
 class OffloadStats:
@@ -102,4 +104,18 @@ def count_sent(
     ip["out_requests"] = (ip["out_requests"] + segs) & U64
     ip["out_octets"] = (ip["out_octets"] + n + segs * (_ip_header(family) + TCP_HEADER)) & U64
     tcp["out_segments"] = (tcp["out_segments"] + segs) & U64
+    return ip, tcp
+
+
+def count_sent_bare(
+    stats: OffloadStats, family: int, reset: bool
+) -> tuple[dict[str, int], dict[str, int]]:
+    """The counters after one segment without data went out: a FIN, or an RST (``reset``,
+    which OutResets counts too). New dicts, as above."""
+    ip, tcp = dict(stats.ip), dict(stats.tcp)
+    ip["out_requests"] = (ip["out_requests"] + 1) & U64
+    ip["out_octets"] = (ip["out_octets"] + _ip_header(family) + TCP_HEADER) & U64
+    tcp["out_segments"] = (tcp["out_segments"] + 1) & U64
+    if reset:
+        tcp["out_resets"] = (tcp["out_resets"] + 1) & U32
     return ip, tcp

@@ -22,17 +22,24 @@ from ..model.fields import (
 from . import Target
 from .contexts import Context
 from .receives import fill, placed
-from .sends import SendQueue
-from .statistics import count_received, count_sent
+from .sends import NO_FIN, SendQueue
+from .statistics import count_received, count_sent, count_sent_bare
 
 if TYPE_CHECKING:
     from ..engine.types import RunningCounts
 
+#: The state after the peer acknowledged the host's FIN, by the state before (RFC 793).
+_AFTER_FIN_ACKED = {
+    int(ConnectionState.FIN_WAIT_1): int(ConnectionState.FIN_WAIT_2),
+    int(ConnectionState.CLOSING): int(ConnectionState.TIME_WAIT),
+    int(ConnectionState.LAST_ACK): int(ConnectionState.CLOSED),
+}
 #: A reset from these states counts in ResetEstablished (TCP_OFFLOAD_STATS).
 _RESETS_ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLOSE_WAIT))
 
 __all__ = [
     "acknowledge",
+    "disconnect",
     "held_back",
     "in_flight",
     "peer_fin",
@@ -40,6 +47,7 @@ __all__ = [
     "post",
     "post_receive",
     "receive",
+    "reset",
     "send",
     "take_ready_fin",
 ]
@@ -197,25 +205,58 @@ def post(target: Target, handle: int, data: bytes, wire: tuple[int, int]) -> int
 
 def _transmit(target: Target, context: Context, wire: tuple[int, int]) -> int:
     """Transmit queued bytes within the send window (SndWnd less the bytes in flight),
-    unless the connection's I/O is held back (invalid, or a mandatory upload request)."""
+    unless the connection's I/O is held back (invalid, or a mandatory upload request); then
+    a FIN the host asked for, once every posted byte has gone (it takes no window)."""
     queue = context.sends
-    if queue is None or queue.unsent == 0 or held_back(context) or context.upload_requested:
+    if queue is None or (queue.unsent == 0 and queue.fin == NO_FIN):
+        return 0
+    if held_back(context) or context.upload_requested:
         return 0
     d = context.delegated
     window = max(d[SND_WND] - ((d[SND_NXT] - d[SND_UNA]) & U32), 0)
     n = queue.transmit(window)
     if n > 0:
         _advance_snd_nxt(target, context, n, wire)
+    if queue.transmit_fin():
+        d[SND_NXT] = (d[SND_NXT] + 1) & U32
+        if 1 <= (d[SND_NXT] - d[SND_MAX]) & U32 <= 2**31 - 1:
+            d[SND_MAX] = d[SND_NXT]
+        d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
+        family = wire[0]
+        stats = target.offload_stats[family]
+        stats.ip, stats.tcp = count_sent_bare(stats, family, False)
     return n
+
+
+def disconnect(target: Target, handle: int, state: int, wire: tuple[int, int]) -> None:
+    """The host's graceful disconnect: the connection moves to ``state`` (FIN_WAIT_1 or
+    LAST_ACK) and a FIN follows every posted byte."""
+    context = target.contexts[handle]
+    context.delegated[STATE] = state
+    if context.sends is None:
+        context.sends = SendQueue()
+    context.sends.queue_fin()
+    _transmit(target, context, wire)
+
+
+def reset(target: Target, handle: int, wire: tuple[int, int]) -> bytes:
+    """The host's abortive disconnect: an RST goes out, then as a received reset
+    (``peer_rst`` without the received segment); the bytes of the completed receive
+    requests."""
+    family = wire[0]
+    stats = target.offload_stats[family]
+    stats.ip, stats.tcp = count_sent_bare(stats, family, True)
+    return _close_on_reset(target, target.contexts[handle], family)
 
 
 def acknowledge(
     target: Target, handle: int, n: int, wire_in: tuple[int, int], wire_out: tuple[int, int]
-) -> int:
+) -> tuple[int, bool]:
     """The peer acknowledges ``n`` more bytes (at most those in flight, as the engine
     checked): SndUna advances, the posted bytes it covers leave the queue, and the opened
     window lets waiting bytes out. An ACK is a received segment: forward progress for the
-    neighbor, counted in the statistics. Returns the send requests completed."""
+    neighbor, counted in the statistics. Returns the send requests completed, and whether
+    it covered the host's FIN."""
     context = target.contexts[handle]
     before = in_flight(target, handle)
     neighbor = context.parent.parent if context.parent is not None else None
@@ -227,16 +268,19 @@ def acknowledge(
     d = context.delegated
     d[SND_UNA] = (d[SND_UNA] + n) & U32
     d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
-    completed = 0
+    completed, fin = 0, False
     queue = context.sends
     if queue is not None:
-        acked, completed = queue.acknowledge(n, before)
+        acked, completed, fin = queue.acknowledge(n, before)
         target.counters.bytes_acknowledged += acked
         target.counters.bytes_send_queued -= acked
         if queue.is_empty():
             context.sends = None
+    if fin:
+        # The host's FIN is acknowledged: its disconnect completes, the state moves on.
+        d[STATE] = _AFTER_FIN_ACKED.get(d[STATE], d[STATE])
     _transmit(target, context, wire_out)
-    return completed
+    return completed, fin
 
 
 def peer_fin(target: Target, handle: int, state: int, wire: tuple[int, int]) -> bool:
@@ -278,11 +322,20 @@ def peer_rst(target: Target, handle: int, wire: tuple[int, int]) -> bytes:
     family, size = wire
     stats = target.offload_stats[family]
     ip, tcp = count_received(stats, family, 0, size)
-    d = context.delegated
-    if d[STATE] in _RESETS_ESTABLISHED:
-        tcp["reset_established"] = (tcp["reset_established"] + 1) & U32
     stats.ip, stats.tcp = ip, tcp
     neighbor.delegated[NIC_REACHABILITY] = 0
+    return _close_on_reset(target, context, family)
+
+
+def _close_on_reset(target: Target, context: Context, family: int) -> bytes:
+    """What a reset, sent or received, does: CLOSED (counted in ResetEstablished from
+    ESTABLISHED or CLOSE-WAIT), sends aborted, receive requests completed (their bytes)."""
+    d = context.delegated
+    if d[STATE] in _RESETS_ESTABLISHED:
+        stats = target.offload_stats[family]
+        tcp = dict(stats.tcp)
+        tcp["reset_established"] = (tcp["reset_established"] + 1) & U32
+        stats.tcp = tcp
     d[STATE] = int(ConnectionState.CLOSED)
     if context.sends is not None:
         dropped = len(context.sends)
