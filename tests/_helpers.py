@@ -432,3 +432,14 @@ def random_fault(x: int, fail_rate: float) -> ot.Status | None:
     if (x >> 11) * 2.0**-53 < fail_rate:
         return ot.Status.FAILURE if x & 1 == 0 else ot.Status.RESOURCES
     return None
+
+
+def offloaded_connection(make_tree: Callable[..., Any], **tcp: Any) -> tuple[Any, int]:
+    """A new tree (``make_tree()``) with one offloaded IPv4 connection, created with the
+    TCP variables ``tcp``: (tree, connection)."""
+    tree = make_tree()
+    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
+    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    tc = tree.add_tcp(path, local_port=1000, remote_port=80, **tcp)
+    assert tree.initiate_offload([tc]).ok
+    return tree, tc

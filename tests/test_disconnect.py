@@ -9,18 +9,9 @@ from typing import Any
 
 import offload_tree as ot
 import pytest
-from _helpers import raises_unchanged
+from _helpers import offloaded_connection, raises_unchanged
 
 CS = ot.ConnectionState
-
-
-def _connection(make_tree: Any, **tcp: Any) -> tuple[Any, int]:
-    tree = make_tree()
-    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
-    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
-    tc = tree.add_tcp(path, local_port=1000, remote_port=80, **tcp)
-    assert tree.initiate_offload([tc]).ok
-    return tree, tc
 
 
 def _live(tree: Any, tc: int) -> dict[str, int]:
@@ -28,7 +19,7 @@ def _live(tree: Any, tc: int) -> dict[str, int]:
 
 
 def test_the_fin_follows_the_last_posted_byte(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=4)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=4)
     tree.send(tc, b"abcdef")
     assert tree.disconnect(tc) is None
     live = _live(tree, tc)
@@ -49,8 +40,8 @@ def test_the_fin_follows_the_last_posted_byte(make_tree: Any) -> None:
     assert tree.target.offload_stats(4)["tcp"]["out_segments"] == 3
 
 
-def test_after_the_peer_closed_the_disconnect_ends_the_connection(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+def test_after_the_peer_closed_the_disconnect_ends_theoffloaded_connection(make_tree: Any) -> None:
+    tree, tc = offloaded_connection(make_tree)
     tree.target.peer_close(tc)
     tree.process_events()
     tree.disconnect(tc)
@@ -63,7 +54,7 @@ def test_after_the_peer_closed_the_disconnect_ends_the_connection(make_tree: Any
 
 
 def test_simultaneous_close_goes_through_closing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.disconnect(tc)
     tree.target.peer_close(tc)
     assert _live(tree, tc)["state"] == CS.CLOSING
@@ -75,7 +66,7 @@ def test_simultaneous_close_goes_through_closing(make_tree: Any) -> None:
 
 
 def test_a_terminate_returns_the_data_before_the_fin(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=2)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=2)
     tree.send(tc, b"wxyz")
     tree.disconnect(tc)
     result = tree.terminate([tc])
@@ -84,7 +75,7 @@ def test_a_terminate_returns_the_data_before_the_fin(make_tree: Any) -> None:
 
 
 def test_an_abortive_disconnect_resets_and_releases(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=2)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=2)
     tree.send(tc, b"dropped")
     tree.target.receive(tc, b"kept")
     result = tree.disconnect(tc, abortive=True)
@@ -101,14 +92,14 @@ def test_an_abortive_disconnect_resets_and_releases(make_tree: Any) -> None:
 
 @pytest.mark.parametrize("state", [CS.FIN_WAIT_1, CS.FIN_WAIT_2, CS.TIME_WAIT, CS.CLOSED])
 def test_a_graceful_disconnect_needs_an_open_send_half(make_tree: Any, state: Any) -> None:
-    tree, tc = _connection(make_tree, state=state)
+    tree, tc = offloaded_connection(make_tree, state=state)
     ex = SimpleNamespace(tree=tree, target=tree.target)
     err = raises_unchanged(ex, ot.StateError, lambda: tree.disconnect(tc))
     assert state.name in str(err) and "graceful" in str(err)
 
 
 def test_bad_calls_change_nothing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, state=CS.CLOSED)
+    tree, tc = offloaded_connection(make_tree, state=CS.CLOSED)
     ex = SimpleNamespace(tree=tree, target=tree.target)
     raises_unchanged(ex, ot.StateError, lambda: tree.disconnect(tc, abortive=True))
     raises_unchanged(ex, ot.ValidationError, lambda: tree.disconnect(tc, abortive="yes"))

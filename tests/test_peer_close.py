@@ -9,18 +9,9 @@ from typing import Any
 
 import offload_tree as ot
 import pytest
-from _helpers import raises_unchanged
+from _helpers import offloaded_connection, raises_unchanged
 
 CS = ot.ConnectionState
-
-
-def _connection(make_tree: Any, **tcp: Any) -> tuple[Any, int]:
-    tree = make_tree()
-    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
-    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
-    tc = tree.add_tcp(path, local_port=1000, remote_port=80, **tcp)
-    assert tree.initiate_offload([tc]).ok
-    return tree, tc
 
 
 def _live(tree: Any, tc: int) -> dict[str, int]:
@@ -36,7 +27,7 @@ def _live(tree: Any, tc: int) -> dict[str, int]:
     ],
 )
 def test_a_fin_closes_the_receive_half(make_tree: Any, before: Any, after: Any) -> None:
-    tree, tc = _connection(make_tree, state=before, rcv_nxt=2**32 - 1)
+    tree, tc = offloaded_connection(make_tree, state=before, rcv_nxt=2**32 - 1)
     tree.target.peer_close(tc)
     live = _live(tree, tc)
     assert live["state"] == after
@@ -45,7 +36,7 @@ def test_a_fin_closes_the_receive_half(make_tree: Any, before: Any, after: Any) 
 
 
 def test_after_a_fin_alone_the_connection_stays_offloaded(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.peer_close(tc)
     (event,) = tree.process_events()
     assert (event.kind, event.handle, event.action) == (ot.EventKind.DISCONNECT, tc, "peer_closed")
@@ -55,7 +46,7 @@ def test_after_a_fin_alone_the_connection_stays_offloaded(make_tree: Any) -> Non
 
 
 def test_with_both_halves_closed_the_host_terminates(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, state=CS.FIN_WAIT_2)
+    tree, tc = offloaded_connection(make_tree, state=CS.FIN_WAIT_2)
     tree.target.peer_close(tc)
     (event,) = tree.process_events()
     assert event.action == "terminated"
@@ -64,7 +55,7 @@ def test_with_both_halves_closed_the_host_terminates(make_tree: Any) -> None:
 
 
 def test_the_disconnect_waits_until_the_host_took_the_data(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.receive(tc, b"before the fin")
     tree.target.peer_close(tc)
     assert tree.process_events() == [], "data received before the FIN is still buffered"
@@ -79,7 +70,7 @@ def test_the_disconnect_waits_until_the_host_took_the_data(make_tree: Any) -> No
 def test_a_terminate_before_the_data_is_taken_drops_the_waiting_indication(
     make_tree: Any,
 ) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.receive(tc, b"xyz")
     tree.target.peer_close(tc)
     result = tree.terminate([tc])
@@ -89,7 +80,7 @@ def test_a_terminate_before_the_data_is_taken_drops_the_waiting_indication(
 
 
 def test_a_reset_aborts_sends_completes_receives_and_is_terminated(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=4)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=4)
     tree.send(tc, b"unsent data")
     tree.post_receive(tc, 10)
     tree.target.receive(tc, b"part")
@@ -108,13 +99,13 @@ def test_a_reset_aborts_sends_completes_receives_and_is_terminated(make_tree: An
 def test_a_reset_outside_established_does_not_count_as_reset_established(
     make_tree: Any,
 ) -> None:
-    tree, tc = _connection(make_tree, state=CS.FIN_WAIT_1)
+    tree, tc = offloaded_connection(make_tree, state=CS.FIN_WAIT_1)
     tree.target.peer_close(tc, abortive=True)
     assert tree.target.offload_stats(4)["tcp"]["reset_established"] == 0
 
 
 def test_a_stale_event_is_ignored(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.peer_close(tc, abortive=True)
     tree.terminate([tc])
     assert tree.initiate_offload([tc]).ok
@@ -125,14 +116,14 @@ def test_a_stale_event_is_ignored(make_tree: Any) -> None:
 
 @pytest.mark.parametrize("state", [CS.CLOSE_WAIT, CS.TIME_WAIT, CS.CLOSED, CS.LISTEN])
 def test_a_fin_where_rfc_793_takes_none_is_refused(make_tree: Any, state: Any) -> None:
-    tree, tc = _connection(make_tree, state=state)
+    tree, tc = offloaded_connection(make_tree, state=state)
     ex = SimpleNamespace(tree=tree, target=tree.target)
     err = raises_unchanged(ex, ot.StateError, lambda: tree.target.peer_close(tc))
     assert state.name in str(err) and "FIN" in str(err)
 
 
 def test_bad_calls_change_nothing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, state=CS.CLOSED)
+    tree, tc = offloaded_connection(make_tree, state=CS.CLOSED)
     ex = SimpleNamespace(tree=tree, target=tree.target)
     err = raises_unchanged(ex, ot.StateError, lambda: tree.target.peer_close(tc, abortive=True))
     assert "RST" in str(err)

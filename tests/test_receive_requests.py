@@ -10,16 +10,7 @@ from typing import Any
 
 import offload_tree as ot
 import pytest
-from _helpers import raises_unchanged
-
-
-def _connection(make_tree: Any, **tcp: Any) -> tuple[Any, int]:
-    tree = make_tree()
-    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
-    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
-    tc = tree.add_tcp(path, local_port=1000, remote_port=80, **tcp)
-    assert tree.initiate_offload([tc]).ok
-    return tree, tc
+from _helpers import offloaded_connection, raises_unchanged
 
 
 def _window(tree: Any, tc: int) -> int:
@@ -27,7 +18,7 @@ def _window(tree: Any, tc: int) -> int:
 
 
 def test_posted_requests_take_data_before_it_is_buffered(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     assert tree.post_receive(tc, 4) == 0
     assert tree.post_receive(tc, 3) == 0
     tree.target.receive(tc, b"abcdefghij")
@@ -40,7 +31,7 @@ def test_posted_requests_take_data_before_it_is_buffered(make_tree: Any) -> None
 
 
 def test_a_request_completes_only_when_full(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.post_receive(tc, 5)
     tree.target.receive(tc, b"ab")
     assert tree.read(tc) == b""
@@ -51,7 +42,7 @@ def test_a_request_completes_only_when_full(make_tree: Any) -> None:
 
 
 def test_buffered_data_fills_a_new_request_first_and_reopens_the_window(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.receive(tc, b"0123456789")
     assert _window(tree, tc) == 65525
     assert tree.post_receive(tc, 4) == 4, "complete at once from the buffer"
@@ -65,7 +56,7 @@ def test_buffered_data_fills_a_new_request_first_and_reopens_the_window(make_tre
 
 
 def test_the_window_never_reopens_past_the_initial_one(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, rcv_wnd=4, initial_rcv_wnd=6)
+    tree, tc = offloaded_connection(make_tree, rcv_wnd=4, initial_rcv_wnd=6)
     tree.target.receive(tc, b"0123456789")
     assert _window(tree, tc) == 0
     tree.post_receive(tc, 10)
@@ -73,7 +64,7 @@ def test_the_window_never_reopens_past_the_initial_one(make_tree: Any) -> None:
 
 
 def test_terminate_hands_back_buffered_bytes_and_completes_requests(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.receive(tc, b"buffered")
     tree.post_receive(tc, 20)  # takes the 8 buffered bytes
     tree.target.receive(tc, b"+more")
@@ -82,14 +73,14 @@ def test_terminate_hands_back_buffered_bytes_and_completes_requests(make_tree: A
     # The request completes with what was placed in it (UPLOAD_IN_PROGRESS).
     assert tree.read(tc) == b"buffered+more"
     assert tree.target.stats()["bytes_placed"] == 0
-    tree2, tc2 = _connection(make_tree)
+    tree2, tc2 = offloaded_connection(make_tree)
     tree2.target.receive(tc2, b"kept")
     assert tree2.terminate([tc2]).received_data(tc2) == b"kept"
     assert tree2.read(tc2) == b""
 
 
 def test_every_received_byte_is_delivered_exactly_once(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     sent = bytes(range(256)) * 8
     got = bytearray()
     sizes = [1, 7, 300, 2, 50, 1000, 9, 400]
@@ -109,7 +100,7 @@ def test_every_received_byte_is_delivered_exactly_once(make_tree: Any) -> None:
 
 
 def test_unread_bytes_survive_terminate_and_go_with_remove(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.post_receive(tc, 3)
     tree.target.receive(tc, b"abc")
     tree.terminate([tc])
@@ -120,7 +111,7 @@ def test_unread_bytes_survive_terminate_and_go_with_remove(make_tree: Any) -> No
 
 
 def test_bad_calls_change_nothing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.target.receive(tc, b"xy")
     ex = SimpleNamespace(tree=tree, target=tree.target)
     for size in (0, -1, 2**32):
@@ -133,7 +124,7 @@ def test_bad_calls_change_nothing(make_tree: Any) -> None:
 
 
 def test_a_request_needs_an_offloaded_connection_but_read_does_not(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.terminate([tc])
     with pytest.raises(ot.StateError, match="not offloaded"):
         tree.post_receive(tc, 1)

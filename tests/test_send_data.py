@@ -11,17 +11,7 @@ from typing import Any
 
 import offload_tree as ot
 import pytest
-from _helpers import raises_unchanged
-
-
-def _connection(make_tree: Any, **tcp: Any) -> tuple[Any, int]:
-    """A tree with one offloaded IPv4 connection (``tcp``: its variables)."""
-    tree = make_tree()
-    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
-    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
-    tc = tree.add_tcp(path, local_port=1000, remote_port=80, **tcp)
-    assert tree.initiate_offload([tc]).ok
-    return tree, tc
+from _helpers import offloaded_connection, raises_unchanged
 
 
 def _seq(tree: Any, tc: int) -> tuple[int, int, int]:
@@ -30,7 +20,7 @@ def _seq(tree: Any, tc: int) -> tuple[int, int, int]:
 
 
 def test_posted_data_goes_out_within_the_send_window(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=8)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=8)
     assert tree.send(tc, b"0123456789") == 8
     assert _seq(tree, tc) == (0, 8, 8)
     assert tree.send(tc, b"ab") == 0, "the window is full"
@@ -40,7 +30,7 @@ def test_posted_data_goes_out_within_the_send_window(make_tree: Any) -> None:
 
 
 def test_acknowledgements_complete_requests_in_order_and_open_the_window(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=8)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=8)
     tree.send(tc, b"0123")
     tree.send(tc, b"456789")
     tree.send(tc, b"ab")
@@ -59,7 +49,7 @@ def test_acknowledgements_complete_requests_in_order_and_open_the_window(make_tr
 
 
 def test_terminate_returns_unacknowledged_then_unsent_bytes_in_order(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=6)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=6)
     tree.send(tc, b"hello ")
     tree.send(tc, b"world")
     tree.target.acknowledge(tc, 4)
@@ -82,7 +72,7 @@ def test_terminate_returns_unacknowledged_then_unsent_bytes_in_order(make_tree: 
 
 def test_bytes_in_flight_before_any_post_are_acknowledged_first(make_tree: Any) -> None:
     # The connection came with 100 bytes in flight (SndNxt - SndUna) it carried no data for.
-    tree, tc = _connection(make_tree, snd_una=0, snd_nxt=100, snd_max=100, snd_wnd=104)
+    tree, tc = offloaded_connection(make_tree, snd_una=0, snd_nxt=100, snd_max=100, snd_wnd=104)
     assert tree.send(tc, b"abcdefgh") == 4, "the window holds 100 in flight + 4"
     assert tree.target.acknowledge(tc, 101) == 0
     assert tree.stats()["bytes"]["acknowledged"] == 1
@@ -90,7 +80,7 @@ def test_bytes_in_flight_before_any_post_are_acknowledged_first(make_tree: Any) 
 
 
 def test_payloadless_sends_take_their_place_in_the_sequence(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.send(tc, b"ab")
     assert tree.target.send(tc, 5) == 5  # no payload: bytes the simulation does not carry
     tree.send(tc, b"cd")
@@ -101,7 +91,7 @@ def test_payloadless_sends_take_their_place_in_the_sequence(make_tree: Any) -> N
 
 
 def test_held_back_data_waits_and_comes_back(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.invalidate([tc])
     assert tree.send(tc, b"held") == 0
     assert _seq(tree, tc)[1] == 0
@@ -109,7 +99,7 @@ def test_held_back_data_waits_and_comes_back(make_tree: Any) -> None:
 
 
 def test_after_a_mandatory_upload_request_data_waits_for_the_upload(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     assert tree.send(tc, b"first") == 5
     tree.target.request_upload(tc, ot.UploadReason.HARDWARE_FAILURE)
     assert tree.send(tc, b"second") == 0
@@ -120,7 +110,7 @@ def test_after_a_mandatory_upload_request_data_waits_for_the_upload(make_tree: A
 
 
 def test_every_upload_path_returns_the_data(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.send(tc, b"xyz")
     tree.target.request_upload_all()
     (event,) = tree.process_events()
@@ -129,7 +119,7 @@ def test_every_upload_path_returns_the_data(make_tree: Any) -> None:
 
 
 def test_an_acknowledgement_is_a_received_segment(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     nb = tree.depends_on(tree.depends_on(tc))
     tree.send(tc, b"abc")
     before = tree.target.offload_stats(4)["tcp"]["in_segments"]
@@ -140,7 +130,7 @@ def test_an_acknowledgement_is_a_received_segment(make_tree: Any) -> None:
 
 
 def test_a_large_send_flows_through_a_small_window(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=1000)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=1000)
     data = bytes(range(256)) * 40  # 10240 bytes
     assert tree.send(tc, data) == 1000
     completed = 0
@@ -154,7 +144,7 @@ def test_a_large_send_flows_through_a_small_window(make_tree: Any) -> None:
 
 
 def test_bad_calls_change_nothing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree, snd_wnd=4)
+    tree, tc = offloaded_connection(make_tree, snd_wnd=4)
     tree.send(tc, b"abcdef")
     ex = SimpleNamespace(tree=tree, target=tree.target)
     raises_unchanged(ex, ot.ValidationError, lambda: tree.target.acknowledge(tc, 5))
@@ -168,7 +158,7 @@ def test_bad_calls_change_nothing(make_tree: Any) -> None:
 
 
 def test_only_an_offloaded_connection_takes_data(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.terminate([tc])
     with pytest.raises(ot.StateError, match="not offloaded"):
         tree.send(tc, b"x")
@@ -177,7 +167,7 @@ def test_only_an_offloaded_connection_takes_data(make_tree: Any) -> None:
 
 
 def test_empty_data_posts_nothing(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     assert tree.send(tc, b"") == 0
     assert tree.send(tc, bytearray(b"ab")) == 2
     assert tree.send(tc, memoryview(b"cd")) == 2
@@ -186,7 +176,7 @@ def test_empty_data_posts_nothing(make_tree: Any) -> None:
 
 
 def test_a_new_offload_starts_with_an_empty_queue(make_tree: Any) -> None:
-    tree, tc = _connection(make_tree)
+    tree, tc = offloaded_connection(make_tree)
     tree.send(tc, b"old")
     assert tree.terminate([tc]).send_data(tc) == b"old"
     assert tree.initiate_offload([tc]).ok

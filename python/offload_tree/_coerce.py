@@ -30,6 +30,8 @@ __all__ = [
     "as_int_array",
     "as_layer",
     "as_optional_bool",
+    "as_payload",
+    "as_payload",
     "check_batch",
     "check_length",
     "format_handle",
@@ -48,6 +50,17 @@ _INT64_MAX = 2**63 - 1
 
 HandleArray = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
+
+
+def as_payload(data: object) -> bytes:
+    """Bytes given as bytes, bytearray or memoryview, copied; ``ValidationError`` otherwise
+    (or for a released memoryview)."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ValidationError(f"data must be bytes, got {type(data).__name__}")
+    try:
+        return bytes(data)
+    except ValueError as exc:  # a released memoryview
+        raise ValidationError(f"data cannot be read: {exc}") from None
 
 
 def format_handle(h: int) -> str:

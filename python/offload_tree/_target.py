@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from . import _tree_ids
-from ._coerce import as_handle, plain_scalar
+from ._coerce import as_handle, as_payload, plain_scalar
 from ._engine import Engine, EngineClass
 from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
@@ -229,14 +229,7 @@ class SimulatedTarget:
     def receive(self, tc: int, data: bytes | bytearray | memoryview) -> None:
         """Receive ``data`` on an offloaded connection: buffered until terminate returns it."""
         engine = self._attached_engine()
-        h = as_handle(tc)
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise ValidationError(f"data must be bytes, got {type(data).__name__}")
-        try:
-            payload = bytes(data)
-        except ValueError as exc:  # a released memoryview
-            raise ValidationError(f"data cannot be read: {exc}") from None
-        engine.target_receive(h, payload)
+        engine.target_receive(as_handle(tc), as_payload(data))
 
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` without a payload on an offloaded connection; returns the bytes

@@ -25,6 +25,7 @@ from ._coerce import (
     as_int_array,
     as_layer,
     as_optional_bool,
+    as_payload,
     bounded_list,
     check_batch,
     check_length,
@@ -532,14 +533,7 @@ class OffloadStateTree:
         (handling-outstanding-send-data-during-a-terminate-offload-operation.md). Empty
         ``data`` posts nothing.
         """
-        h = as_handle(tc)
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise ValidationError(f"data must be bytes, got {type(data).__name__}")
-        try:
-            payload = bytes(data)
-        except ValueError as exc:  # a released memoryview
-            raise ValidationError(f"data cannot be read: {exc}") from None
-        return int(self._engine.send(h, payload))
+        return int(self._engine.send(as_handle(tc), as_payload(data)))
 
     @atomic(long=False)
     def post_receive(self, tc: int, size: int) -> int:

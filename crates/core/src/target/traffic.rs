@@ -250,25 +250,19 @@ impl Target {
         if let Some(queue) = self.sends.get_mut(&context) {
             queue.transmit_opaque(nbytes);
         }
-        self.advance_snd_nxt(context, nbytes, snapshot, (family, mss));
+        self.transmit_bytes(context, nbytes, snapshot, (family, mss));
         nbytes
     }
 
     /// `n` bytes go out: SndNxt (and SndMax when passed) advance, and they count as sent.
-    fn advance_snd_nxt(
+    fn transmit_bytes(
         &mut self,
         context: u32,
         n: u32,
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
     ) {
-        let d = self.delegated_mut(context, snapshot);
-        d.snd_nxt = d.snd_nxt.wrapping_add(n);
-        let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
-        if (1..(1u32 << 31)).contains(&ahead) {
-            d.snd_max = d.snd_nxt;
-        }
-        d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
+        advance_snd_nxt(self.delegated_mut(context, snapshot), n);
         self.counters.bytes_sent += u64::from(n);
         self.offload_stats[family.index()].count_sent(family, n, mss);
     }
@@ -318,18 +312,12 @@ impl Target {
         let queue = self.sends.get_mut(&context).expect("checked above");
         let n = queue.transmit(window);
         if n > 0 {
-            self.advance_snd_nxt(context, n, snapshot, wire);
+            self.transmit_bytes(context, n, snapshot, wire);
         }
         let queue = self.sends.get_mut(&context).expect("checked above");
         if queue.transmit_fin() {
             let (family, _) = wire;
-            let d = self.delegated_mut(context, snapshot);
-            d.snd_nxt = d.snd_nxt.wrapping_add(1);
-            let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
-            if (1..(1u32 << 31)).contains(&ahead) {
-                d.snd_max = d.snd_nxt;
-            }
-            d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
+            advance_snd_nxt(self.delegated_mut(context, snapshot), 1);
             self.offload_stats[family.index()].count_sent_bare(family, false);
         }
         n
@@ -410,6 +398,17 @@ impl Target {
         self.transmit(context, snapshot, wire_out);
         done
     }
+}
+
+/// `n` sequence numbers go out: SndNxt advances (mod 2^32), SndMax with it when passed (in
+/// the half of the sequence space ahead of it), and SendBacklogSize follows.
+fn advance_snd_nxt(d: &mut TcpDelegated, n: u32) {
+    d.snd_nxt = d.snd_nxt.wrapping_add(n);
+    let ahead = d.snd_nxt.wrapping_sub(d.snd_max);
+    if (1..(1u32 << 31)).contains(&ahead) {
+        d.snd_max = d.snd_nxt;
+    }
+    d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
 }
 
 #[cfg(test)]
