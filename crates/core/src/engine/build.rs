@@ -326,7 +326,11 @@ impl Engine {
         self.host.remove_all(&handles);
         for &h in &handles {
             self.target.forget_fault(h);
-            // What the application never read goes with its connection.
+            // What the application never read goes with its connection (no hashing while
+            // nothing waits to be read).
+            if self.delivered.is_empty() {
+                continue;
+            }
             if let Some(unread) = self.delivered.remove(&h.raw()) {
                 self.counts.bytes_discarded += unread.len() as u64;
             }

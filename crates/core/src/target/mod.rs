@@ -231,14 +231,21 @@ impl Target {
                     self.received.remove(&context).unwrap_or_default()
                 };
                 self.counters.bytes_buffered -= received.len() as u64;
-                let send_data = match self.sends.remove(&context) {
-                    Some(queue) => queue.into_bytes(),
-                    None => Vec::new(),
+                // Likewise posted data and receive requests: no hashing while none exist.
+                let send_data = match self.sends.is_empty() {
+                    true => Vec::new(),
+                    false => self
+                        .sends
+                        .remove(&context)
+                        .map_or_else(Vec::new, SendQueue::into_bytes),
                 };
                 self.counters.bytes_send_queued -= send_data.len() as u64;
-                let placed = match self.posted.remove(&context) {
-                    Some(requests) => requests.into_placed(),
-                    None => Vec::new(),
+                let placed = match self.posted.is_empty() {
+                    true => Vec::new(),
+                    false => self
+                        .posted
+                        .remove(&context)
+                        .map_or_else(Vec::new, ReceiveRequests::into_placed),
                 };
                 self.counters.bytes_placed -= placed.len() as u64;
                 Upload::Tcp {
