@@ -31,7 +31,6 @@ __all__ = [
     "as_layer",
     "as_optional_bool",
     "as_payload",
-    "as_payload",
     "check_batch",
     "check_length",
     "format_handle",
