@@ -182,3 +182,29 @@ def test_a_new_offload_starts_with_an_empty_queue(make_tree: Any) -> None:
     assert tree.initiate_offload([tc]).ok
     tree.send(tc, b"new")
     assert tree.terminate([tc]).send_data(tc) == b"new"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        ot.ConnectionState.FIN_WAIT_1,
+        ot.ConnectionState.FIN_WAIT_2,
+        ot.ConnectionState.CLOSING,
+        ot.ConnectionState.LAST_ACK,
+        ot.ConnectionState.TIME_WAIT,
+        ot.ConnectionState.CLOSED,
+    ],
+)
+def test_no_data_after_the_hosts_fin(make_tree: Any, state: Any) -> None:
+    tree, tc = offloaded_connection(make_tree, state=state)
+    ex = SimpleNamespace(tree=tree, target=tree.target)
+    err = raises_unchanged(ex, ot.StateError, lambda: tree.send(tc, b"late"))
+    assert state.name in str(err) and "send half is closed" in str(err)
+
+
+def test_data_posted_before_a_disconnect_still_goes_but_none_after(make_tree: Any) -> None:
+    tree, tc = offloaded_connection(make_tree, state=ot.ConnectionState.CLOSE_WAIT)
+    assert tree.send(tc, b"reply") == 5, "CLOSE_WAIT: the peer closed, the host may send"
+    tree.disconnect(tc)
+    with pytest.raises(ot.StateError, match="send half is closed"):
+        tree.send(tc, b"more")

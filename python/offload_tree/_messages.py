@@ -71,6 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the target already requested upload-all and has not resumed",
     ),
     "not_paused": ("StateError", "the target cannot resume: it did not request upload-all"),
+    "send_closed": (
+        "StateError",
+        "connection {handle} is {state}: its send half is closed, so it takes no more data",
+    ),
     "disconnect_state": (
         "StateError",
         "connection {handle} is {state}: it cannot take a {kind} disconnect",

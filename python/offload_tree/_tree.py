@@ -531,7 +531,9 @@ class OffloadStateTree:
         terminate hands every unacknowledged and unsent byte back, in order:
         ``result.send_data(tc)``
         (handling-outstanding-send-data-during-a-terminate-offload-operation.md). Empty
-        ``data`` posts nothing.
+        ``data`` posts nothing. Once the host's send half is closed (after its FIN:
+        FIN_WAIT_1, FIN_WAIT_2, CLOSING, LAST_ACK, TIME_WAIT; or CLOSED), ``StateError``, as
+        RFC 793's "connection closing".
         """
         return int(self._engine.send(as_handle(tc), as_payload(data)))
 

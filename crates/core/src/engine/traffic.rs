@@ -113,6 +113,15 @@ impl Engine {
     pub fn send(&mut self, raw: u64, data: &[u8]) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "send on it")?;
         let h = Handle::from_raw(raw);
+        // RFC 793: after the host's FIN (and in CLOSED) SEND is "connection closing".
+        let state = self
+            .target
+            .live_delegated(context)
+            .unwrap_or(self.host.tcp_delegated(h))
+            .state;
+        if let Some(closed) = ConnectionState::from_u8(state).filter(|s| s.send_closed()) {
+            return Err(error!(SendClosed, handle = h, state = closed.name()));
+        }
         let wire = self.wire_out(h);
         let snapshot = self.host.tcp_delegated(h);
         let sent = self.target.post(context, data, snapshot, wire);

@@ -37,6 +37,20 @@ impl ConnectionState {
         ConnectionState::ALL.get(usize::from(value)).copied()
     }
 
+    /// The host's half is closed: it sent its FIN (FIN-WAIT-1, FIN-WAIT-2, CLOSING,
+    /// LAST-ACK, TIME-WAIT), or the connection is CLOSED. RFC 793 refuses SEND there.
+    pub fn send_closed(self) -> bool {
+        matches!(
+            self,
+            ConnectionState::FinWait1
+                | ConnectionState::FinWait2
+                | ConnectionState::Closing
+                | ConnectionState::LastAck
+                | ConnectionState::TimeWait
+                | ConnectionState::Closed
+        )
+    }
+
     /// The name of the Python enum member.
     pub fn name(self) -> &'static str {
         match self {

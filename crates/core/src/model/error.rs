@@ -101,6 +101,9 @@ error_catalogue! {
     NotPaused = State, "not_paused", "the target cannot resume: it did not request upload-all";
     /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any
     /// state but CLOSED.
+    /// RFC 793: SEND after the host's FIN (or in CLOSED) is "connection closing".
+    SendClosed = State, "send_closed",
+        "connection {handle} is {state}: its send half is closed, so it takes no more data";
     /// A graceful disconnect needs a send half open (ESTABLISHED or CLOSE-WAIT); an abortive
     /// one any state but CLOSED.
     DisconnectState = State, "disconnect_state",

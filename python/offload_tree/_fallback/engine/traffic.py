@@ -39,6 +39,18 @@ SOURCE = LAYOUTS[PATH].index("source")  # in const
 REMOTE_MSS = LAYOUTS[TCP].index("remote_mss")  # in const
 STATE = LAYOUTS[TCP].index("state")  # in delegated
 ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLOSE_WAIT))
+#: The states in which the host's send half is closed (``ConnectionState::send_closed``).
+_SEND_CLOSED = frozenset(
+    int(s)
+    for s in (
+        ConnectionState.FIN_WAIT_1,
+        ConnectionState.FIN_WAIT_2,
+        ConnectionState.CLOSING,
+        ConnectionState.LAST_ACK,
+        ConnectionState.TIME_WAIT,
+        ConnectionState.CLOSED,
+    )
+)
 
 
 def wire(node: Node) -> tuple[int, int]:
@@ -108,6 +120,10 @@ def send(e: Engine, handle: int, data: bytes) -> int:
     """The host posts ``data`` on offloaded connection ``handle``; the bytes transmitted now
     (``Engine::send``)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
+    # RFC 793: after the host's FIN (and in CLOSED) SEND is "connection closing".
+    state = e.target.contexts[handle].delegated[STATE]
+    if state in _SEND_CLOSED:
+        raise error("send_closed", handle=format_handle(handle), state=ConnectionState(state).name)
     sent = traffic.post(e.target, handle, data, wire_out(node))
     e.counts.bytes_posted += len(data)
     return sent
