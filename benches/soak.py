@@ -212,7 +212,8 @@ class Worker:
                 d = answer.delegated(tc)
                 in_flight = (d["snd_nxt"] - d["snd_una"]) % 2**32
                 # Another thread may acknowledge first: then this is refused.
-                target.acknowledge(tc, rng.randrange(0, min(in_flight, 4000) + 1))
+                window = rng.choice([None, None, 2000, 40000, 2**20])
+                target.acknowledge(tc, rng.randrange(0, min(in_flight, 4000) + 1), window=window)
         elif op == "post_receive":
             # Whole tokens per request, so that every read returns whole tokens.
             for tc in self.pick_offloaded(T, 2):

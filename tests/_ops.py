@@ -335,7 +335,9 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "send_data":
         return tree.send(r(args[0]), args[1])
     if name == "acknowledge":
-        return target.acknowledge(r(args[0]), args[1])
+        if args[2] is None:
+            return target.acknowledge(r(args[0]), args[1])
+        return target.acknowledge(r(args[0]), args[1], window=args[2])
     if name == "post_receive":
         return tree.post_receive(r(args[0]), args[1])
     if name == "peer_close":
@@ -542,6 +544,10 @@ ACK_SIZES = weighted(
 )
 # Receive request sizes: mostly small, sometimes none or too many (refused).
 RECEIVE_SIZES = weighted((8, st.integers(1, 30)), (1, st.sampled_from([0, -1, 2**32, 2.0])))
+# Windows an acknowledgement advertises: mostly none, sometimes small or large, rarely bad.
+WINDOWS = weighted(
+    (6, st.none()), (3, st.sampled_from([0, 40, 5000, 20000, 2**20])), (1, st.sampled_from([-1]))
+)
 # IP versions for the chimney statistics: mostly valid; a non-version and a non-int (refused).
 IP_VERSIONS = weighted((6, st.sampled_from([4, 6])), (1, st.sampled_from([5, 0, "6"])))
 REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
@@ -773,7 +779,7 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
     if name == "send_data":
         return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=40))
     if name == "acknowledge":
-        return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES)
+        return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES, WINDOWS)
     if name == "post_receive":
         return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES)
     if name == "disconnect":

@@ -214,14 +214,15 @@ def test_sequence_numbers_wrap_and_host_takes_them(make_example):
     assert q["rcv_nxt"] == 5
     assert q["snd_nxt"] == 90
     assert q["snd_max"] == 90
-    assert q["send_backlog_size"] == 100
+    # SendBacklogSize follows the advertised window, not what is in flight (DDI).
+    assert q["send_backlog_size"] == 0
     assert q["snd_una"] == start
     t = ex.tree.terminate(tc)
     d = t.delegated(tc)
     assert (d["rcv_nxt"], d["snd_nxt"], d["snd_max"]) == (5, 90, 90)
     assert t.received_data(tc) == b"abcdefgh"
     st = ex.tree.state(tc)
-    assert (st.rcv_nxt, st.snd_nxt, st.snd_max, st.send_backlog_size) == (5, 90, 90, 100)
+    assert (st.rcv_nxt, st.snd_nxt, st.snd_max, st.send_backlog_size) == (5, 90, 90, 0)
     assert st.rcv_wnd == 65535 - 8
     assert st.delegated() == {
         k: (v if k != "state" else ot.ConnectionState(v)) for k, v in d.items()

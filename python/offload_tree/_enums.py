@@ -168,6 +168,7 @@ class EventKind(IntEnum):
     DISCONNECT = 4
     ABORT = 5
     DISCONNECT_COMPLETE = 6
+    SEND_BACKLOG_CHANGE = 7
 
 
 _document(
@@ -185,6 +186,8 @@ _document(
         "ABORT": "TcpIndicateAbort: the peer sent an acceptable RST.",
         "DISCONNECT_COMPLETE": "NdisTcpOffloadDisconnectComplete: the peer acknowledged the "
         "host's FIN.",
+        "SEND_BACKLOG_CHANGE": "TcpIndicateSendBacklogChange: the connection's preferred send "
+        "backlog (SendBacklogSize) moved; ProcessedEvent.size carries it.",
     },
 )
 

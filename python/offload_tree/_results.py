@@ -607,7 +607,8 @@ class ProcessedEvent:
     "reachability_answered", "ignored", "declined" (an optional upload request the host's
     policy declined), "peer_closed" (the peer's FIN while the host's half is open: the
     connection stays offloaded) or "disconnected" (the host's FIN acknowledged while the
-    peer's half is open: it stays offloaded too); ``result`` is the ``TerminateResult`` of a
+    peer's half is open: it stays offloaded too) or "backlog_noted" (a send-backlog change:
+    ``size`` is the new SendBacklogSize); ``result`` is the ``TerminateResult`` of a
     terminating action, else None.
     """
 
@@ -616,15 +617,18 @@ class ProcessedEvent:
     reason: UploadReason | None
     action: str
     result: TerminateResult | None
+    #: The new SendBacklogSize a ``SEND_BACKLOG_CHANGE`` carries (None for other events).
+    size: int | None = None
 
     @classmethod
     def from_engine(cls, event: ProcessedTuple) -> ProcessedEvent:
-        """Build from an engine's ``(kind, handle, reason, action, outcome)`` tuple."""
-        kind, handle, reason, action, outcome = event
+        """Build from an engine's ``(kind, handle, reason, action, outcome, size)`` tuple."""
+        kind, handle, reason, action, outcome, size = event
         return cls(
             kind=EventKind(kind),
             handle=handle,
             reason=None if reason is None else UploadReason(reason),
             action=action,
             result=None if outcome is None else TerminateResult(outcome),
+            size=size,
         )

@@ -246,17 +246,26 @@ class SimulatedTarget:
         return int(engine.target_send(h, _int_arg("nbytes", nbytes)))
 
     @atomic(long=False)
-    def acknowledge(self, tc: int, nbytes: int) -> int:
+    def acknowledge(self, tc: int, nbytes: int, *, window: int | None = None) -> int:
         """The peer acknowledges ``nbytes`` more bytes on an offloaded connection: SndUna
         advances by ``nbytes`` (at most SndNxt - SndUna, the bytes in flight: else
         ``ValidationError``). Posted data it covers is done with: a send request completes
         once every byte of it is acknowledged (NdisTcpOffloadSendComplete). The window it
         opens lets waiting posted data out. An ACK is a received segment: it counts in the
         statistics and is forward progress for the connection's neighbor, as ``receive`` is.
-        Returns the number of send requests it completed."""
+        Returns the number of send requests it completed.
+
+        ``window``: the send window the segment advertises (0..2**32-1), which becomes SndWnd
+        (MaxSndWnd keeps the largest). The target's preferred send backlog is the smaller of
+        Cwnd (standing for the bandwidth-delay product) and SndWnd, the DDI's example: it
+        does not depend on what is posted. When it moves by at least a quarter of the last
+        SendBacklogSize and at least one segment (the throttle NDIS asks for, against a storm
+        of indications), SendBacklogSize takes it and a ``SEND_BACKLOG_CHANGE`` event carries
+        it (``ProcessedEvent.size``)."""
         engine = self._attached_engine()
         h = as_handle(tc)
-        return int(engine.target_acknowledge(h, _int_arg("nbytes", nbytes)))
+        w = None if window is None else _int_arg("window", window)
+        return int(engine.target_acknowledge(h, _int_arg("nbytes", nbytes), w))
 
     # -- events
     @atomic(long=False)

@@ -604,6 +604,7 @@ impl PyEngine {
                 p.event.reason,
                 p.action.name(),
                 outcome,
+                p.event.size,
             );
             list.append(item)?;
         }
@@ -654,14 +655,17 @@ impl PyEngine {
         Ok(PyOutcome { inner })
     }
 
+    #[pyo3(signature = (tc, nbytes, window=None))]
     fn target_acknowledge(
         &self,
         py: Python<'_>,
         tc: u64,
         nbytes: &Bound<'_, PyAny>,
+        window: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let n = to_value(nbytes);
-        self.run(py, false, |e| e.target_acknowledge(tc, &n))
+        let window = window.map(to_value);
+        self.run(py, false, |e| e.target_acknowledge(tc, &n, window.as_ref()))
     }
 
     fn target_send(&self, py: Python<'_>, tc: u64, nbytes: &Bound<'_, PyAny>) -> PyResult<u32> {

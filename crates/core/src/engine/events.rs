@@ -36,6 +36,7 @@ impl Engine {
             kind: EventKind::UploadRequested,
             handle: Some(h.raw()),
             reason: Some(reason as u8),
+            size: None,
             offload: Some(self.offload_of(h)),
         });
     }
@@ -50,6 +51,7 @@ impl Engine {
             kind: EventKind::UploadAll,
             handle: None,
             reason: None,
+            size: None,
             offload: None,
         });
         Ok(())
@@ -65,6 +67,7 @@ impl Engine {
             kind: EventKind::OffloadResume,
             handle: None,
             reason: None,
+            size: None,
             offload: None,
         });
         Ok(())
@@ -79,6 +82,7 @@ impl Engine {
             kind: EventKind::NeighborReachabilityQuery,
             handle: Some(h.raw()),
             reason: None,
+            size: None,
             offload: Some(self.offload_of(h)),
         });
         Ok(())
@@ -162,12 +166,24 @@ impl Engine {
         Ok(Outcome::default())
     }
 
+    /// Queues TcpIndicateSendBacklogChange with the new size for offloaded connection `h`.
+    pub(super) fn indicate_backlog(&mut self, h: Handle, size: u32) {
+        self.indicate(Event {
+            kind: EventKind::SendBacklogChange,
+            handle: Some(h.raw()),
+            reason: None,
+            size: Some(size),
+            offload: Some(self.offload_of(h)),
+        });
+    }
+
     /// Queues TcpIndicateDisconnect or TcpIndicateAbort for offloaded connection `h`.
     pub(super) fn indicate_close(&mut self, h: Handle, kind: EventKind) {
         self.indicate(Event {
             kind,
             handle: Some(h.raw()),
             reason: None,
+            size: None,
             offload: Some(self.offload_of(h)),
         });
     }
@@ -239,6 +255,10 @@ impl Engine {
                     (Action::TerminatedAll, Some(self.upload(&order)))
                 }
                 EventKind::OffloadResume => (Action::Resumed, None),
+                EventKind::SendBacklogChange => match self.event_is_current(&event) {
+                    true => (Action::BacklogNoted, None),
+                    false => (Action::Ignored, None),
+                },
                 // The peer closed its half. With the host's half closed too (TIME-WAIT) the
                 // connection is done: the host terminates its offload. Otherwise it stays, and
                 // the host may still send.

@@ -131,9 +131,20 @@ impl Engine {
 
     /// The peer acknowledges `nbytes` more bytes on connection `raw` (SndUna advances);
     /// at most the bytes in flight (SndNxt - SndUna). Returns the send requests completed.
-    pub fn target_acknowledge(&mut self, raw: u64, nbytes: &Value) -> Result<u64> {
+    /// `window`: the send window the peer advertises with it (SndWnd), if any; a preferred
+    /// send backlog that moves enough is indicated (TcpIndicateSendBacklogChange).
+    pub fn target_acknowledge(
+        &mut self,
+        raw: u64,
+        nbytes: &Value,
+        window: Option<&Value>,
+    ) -> Result<u64> {
         let context = self.offloaded_tcp(raw, "acknowledge on it")?;
         let n = check_u32("nbytes", nbytes.to_int("nbytes")?)?;
+        let window = match window {
+            Some(w) => Some(check_u32("window", w.to_int("window")?)?),
+            None => None,
+        };
         let h = Handle::from_raw(raw);
         let snapshot = self.host.tcp_delegated(h);
         let in_flight = self.target.in_flight(context, snapshot);
@@ -147,9 +158,12 @@ impl Engine {
         }
         let (wire_in, wire_out) = (self.wire(h), self.wire_out(h));
         let snapshot = self.host.tcp_delegated(h);
-        let done = self
+        let (done, backlog) = self
             .target
-            .acknowledge(context, n, snapshot, wire_in, wire_out);
+            .acknowledge(context, n, snapshot, window, wire_in, wire_out);
+        if let Some(size) = backlog {
+            self.indicate_backlog(h, size);
+        }
         if done.fin {
             // The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.
             self.indicate_close(h, EventKind::DisconnectComplete);

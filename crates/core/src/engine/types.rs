@@ -242,6 +242,8 @@ pub struct Event {
     pub handle: Option<u64>,
     /// The `UploadReason` code of an upload request.
     pub reason: Option<u8>,
+    /// The new SendBacklogSize of a send-backlog change.
+    pub size: Option<u32>,
     /// Which offload of `handle` the event is about: its target context when the event was
     /// queued (slot and the target arena's generation). After a terminate and a new offload
     /// the object has another context, and the event is stale.
@@ -270,10 +272,12 @@ pub enum Action {
     /// The host's graceful disconnect completed while the peer's half is open (FIN-WAIT-2):
     /// the connection stays offloaded, waiting for the peer's FIN.
     Disconnected,
+    /// A send-backlog change: the host takes the new size as how much to keep posted.
+    BacklogNoted,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Terminated,
         Action::TerminatedAll,
         Action::Resumed,
@@ -282,6 +286,7 @@ impl Action {
         Action::Declined,
         Action::PeerClosed,
         Action::Disconnected,
+        Action::BacklogNoted,
     ];
 
     /// The name `ProcessedEvent.action` carries.
@@ -295,6 +300,7 @@ impl Action {
             Action::Declined => "declined",
             Action::PeerClosed => "peer_closed",
             Action::Disconnected => "disconnected",
+            Action::BacklogNoted => "backlog_noted",
         }
     }
 }

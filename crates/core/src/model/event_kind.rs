@@ -21,10 +21,13 @@ pub enum EventKind {
     /// NdisTcpOffloadDisconnectComplete: the peer acknowledged the host's FIN
     /// (responding-to-a-disconnect-request.md).
     DisconnectComplete = 6,
+    /// TcpIndicateSendBacklogChange: the connection's preferred send backlog changed
+    /// (SendBacklogSize; indicating-tcp-chimney-specific-events.md).
+    SendBacklogChange = 7,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::UploadRequested,
         EventKind::UploadAll,
         EventKind::OffloadResume,
@@ -32,6 +35,7 @@ impl EventKind {
         EventKind::Disconnect,
         EventKind::Abort,
         EventKind::DisconnectComplete,
+        EventKind::SendBacklogChange,
     ];
 
     /// The name of the Python enum member.
@@ -44,6 +48,7 @@ impl EventKind {
             EventKind::Disconnect => "DISCONNECT",
             EventKind::Abort => "ABORT",
             EventKind::DisconnectComplete => "DISCONNECT_COMPLETE",
+            EventKind::SendBacklogChange => "SEND_BACKLOG_CHANGE",
         }
     }
 }

@@ -361,9 +361,10 @@ impl Target {
         context: u32,
         n: u32,
         snapshot: &TcpDelegated,
+        window: Option<u32>,
         wire_in: (IpFamily, u32),
         wire_out: (IpFamily, u32),
-    ) -> Acknowledged {
+    ) -> (Acknowledged, Option<u32>) {
         let in_flight = self.in_flight(context, snapshot);
         debug_assert!(n <= in_flight, "checked by the engine");
         let path = self.tcp(context).path;
@@ -373,7 +374,6 @@ impl Target {
         self.offload_stats[family.index()].count_received(family, 0, mss);
         let d = self.delegated_mut(context, snapshot);
         d.snd_una = d.snd_una.wrapping_add(n);
-        d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
         let mut done = Acknowledged::default();
         if let Some(queue) = self.sends.get_mut(&context) {
             done = queue.acknowledge(n, in_flight);
@@ -395,8 +395,35 @@ impl Target {
             };
             d.state = after;
         }
+        let backlog = window.and_then(|w| self.advertise(context, w, snapshot, wire_out.1));
         self.transmit(context, snapshot, wire_out);
-        done
+        (done, backlog)
+    }
+
+    /// The peer advertises a send window of `window` bytes (SndWnd; MaxSndWnd keeps the
+    /// largest). The preferred send backlog follows the DDI's example, the smaller of the
+    /// bandwidth-delay product (Cwnd stands for it) and the advertised window; it does not
+    /// depend on what is posted. Throttled so that small changes raise no storm of
+    /// indications: SendBacklogSize moves, and the new size is returned for
+    /// TcpIndicateSendBacklogChange, only when it differs from the last by at least a
+    /// quarter of that and at least one segment (`mss`).
+    fn advertise(
+        &mut self,
+        context: u32,
+        window: u32,
+        snapshot: &TcpDelegated,
+        mss: u32,
+    ) -> Option<u32> {
+        let d = self.delegated_mut(context, snapshot);
+        d.snd_wnd = window;
+        d.max_snd_wnd = d.max_snd_wnd.max(window);
+        let preferred = d.cwnd.min(window);
+        let last = d.send_backlog_size;
+        if preferred.abs_diff(last) < (last / 4).max(mss) {
+            return None;
+        }
+        d.send_backlog_size = preferred;
+        Some(preferred)
     }
 }
 
@@ -408,7 +435,6 @@ fn advance_snd_nxt(d: &mut TcpDelegated, n: u32) {
     if (1..(1u32 << 31)).contains(&ahead) {
         d.snd_max = d.snd_nxt;
     }
-    d.send_backlog_size = d.snd_nxt.wrapping_sub(d.snd_una);
 }
 
 #[cfg(test)]
@@ -496,7 +522,8 @@ mod tests {
         assert_eq!(target.counters.bytes_send_queued, 6);
         assert_eq!(target.in_flight(t, &snapshot), 4);
         // Acknowledging 3 completes nothing (the request has 6 bytes) and lets 2 more out.
-        let done = target.acknowledge(t, 3, &snapshot, WIRE, WIRE);
+        let (done, backlog) = target.acknowledge(t, 3, &snapshot, None, WIRE, WIRE);
+        assert_eq!(backlog, None);
         assert_eq!((done.requests, done.fin), (0, false));
         let live = *target.delegated(t, &snapshot);
         assert_eq!((live.snd_una, live.snd_nxt, live.snd_max), (3, 6, 6));

@@ -391,7 +391,13 @@ fn step(
                 0 => input.int(),
                 _ => i128::from(input.u8() % 48),
             };
-            e.target_acknowledge(t, &Value::Int(n)).map(|_| Vec::new())
+            // Sometimes with a window the peer advertises.
+            let window = match input.u8() % 3 {
+                0 => Some(Value::Int(input.int())),
+                _ => None,
+            };
+            e.target_acknowledge(t, &Value::Int(n), window.as_ref())
+                .map(|_| Vec::new())
         }
         21 => {
             // The host posts a receive request (sometimes of no bytes: refused).

@@ -458,11 +458,14 @@ class Engine:
         return _handles_out(handle_list), np.array(statuses, dtype=np.uint8)
 
     def process_events(self, decline: Any) -> list[ProcessedTuple]:
-        """Drain the event queue; ``(kind, handle, reason, action, outcome)`` per event.
+        """Drain the event queue; ``(kind, handle, reason, action, outcome, size)`` per event.
         ``decline``: the optional upload reasons the host declines."""
         reasons = _sorted_values(decline)
         done = self._call(lambda: events.process_events(self, reasons))
-        return [(p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome) for p in done]
+        return [
+            (p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome, p.event.size)
+            for p in done
+        ]
 
     @_locked
     def counters(self) -> dict[str, Any]:
@@ -500,10 +503,12 @@ class Engine:
         """The delivered bytes of ``tc`` not read yet; reading takes them."""
         return traffic.read(self, tc)
 
-    def target_acknowledge(self, tc: int, nbytes: object) -> int:
-        """The peer acknowledges ``nbytes`` on ``tc``; returns the requests completed."""
+    def target_acknowledge(self, tc: int, nbytes: object, window: object = None) -> int:
+        """The peer acknowledges ``nbytes`` on ``tc`` (advertising ``window``, if given);
+        returns the requests completed."""
         n = sort_value(nbytes)
-        return self._call(lambda: traffic.target_acknowledge(self, tc, n))
+        w = None if window is None else sort_value(window)
+        return self._call(lambda: traffic.target_acknowledge(self, tc, n, w))
 
     def target_send(self, tc: int, nbytes: object) -> int:
         """The target sends on ``tc``; returns the bytes sent."""

@@ -18,6 +18,7 @@ from ..model.value import to_int
 from ..target import traffic
 from .terminate import upload
 from .types import (
+    BACKLOG_NOTED,
     DECLINED,
     DISCONNECTED,
     IGNORED,
@@ -216,6 +217,9 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
         return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
+    if kind == EventKind.SEND_BACKLOG_CHANGE:
+        current = _current(e, event) is not None
+        return Processed(event, BACKLOG_NOTED if current else IGNORED, None)
     if kind == EventKind.DISCONNECT_COMPLETE:
         # The host's FIN was acknowledged: done when both halves are closed (CLOSED after
         # LAST-ACK, or TIME-WAIT); else the connection waits for the peer's FIN (FIN-WAIT-2).

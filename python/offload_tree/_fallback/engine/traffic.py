@@ -16,6 +16,7 @@ from ..model.handle import PATH, TCP
 from ..model.value import to_int
 from ..target import traffic
 from ..target.statistics import IP_FIELDS, TCP_FIELDS, OffloadStats, family_index, mss
+from .types import Event
 
 if TYPE_CHECKING:
     from . import Engine
@@ -129,20 +130,26 @@ def send(e: Engine, handle: int, data: bytes) -> int:
     return sent
 
 
-def target_acknowledge(e: Engine, handle: int, nbytes: object) -> int:
+def target_acknowledge(e: Engine, handle: int, nbytes: object, window: object = None) -> int:
     """The peer acknowledges ``nbytes`` more bytes on connection ``handle``, at most the
     bytes in flight; the send requests completed (``Engine::target_acknowledge``)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "acknowledge on it")
     n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
+    advertised = None if window is None else check_range("window", to_int(window, "window"), 0, U32)
     in_flight = traffic.in_flight(e.target, handle)
     if n > in_flight:
         raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
-    completed, fin = traffic.acknowledge(e.target, handle, n, wire(node), wire_out(node))
+    completed, fin, backlog = traffic.acknowledge(
+        e.target, handle, n, advertised, wire(node), wire_out(node)
+    )
+    from ..._enums import EventKind
+    from .events import indicate, indicate_close  # events imports terminate, which imports us
+
+    if backlog is not None:
+        context = e.target.contexts[handle]
+        indicate(e, Event(EventKind.SEND_BACKLOG_CHANGE.value, handle, None, context, backlog))
     if fin:
         # The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.
-        from ..._enums import EventKind
-        from .events import indicate_close  # events imports terminate, which imports us
-
         indicate_close(e, node, EventKind.DISCONNECT_COMPLETE)
     return completed
 

@@ -133,6 +133,8 @@ class Event:
     #: core keeps the context's slot and generation). After a terminate and a new offload
     #: the object has another context, and the event is stale.
     offload: object | None = None
+    #: the new SendBacklogSize of a send-backlog change
+    size: int | None = None
 
 
 #: What the host did about an event (``Action`` in the core), by name.
@@ -145,6 +147,7 @@ ACTIONS = (
     "declined",
     "peer_closed",
     "disconnected",
+    "backlog_noted",
 )
 (
     TERMINATED,
@@ -155,6 +158,7 @@ ACTIONS = (
     DECLINED,
     PEER_CLOSED,
     DISCONNECTED,
+    BACKLOG_NOTED,
 ) = ACTIONS
 
 

@@ -69,6 +69,8 @@ SND_NXT = _TCP.index("snd_nxt")
 SND_MAX = _TCP.index("snd_max")
 SND_WND = _TCP.index("snd_wnd")
 STATE = _TCP.index("state")
+MAX_SND_WND = _TCP.index("max_snd_wnd")
+CWND = _TCP.index("cwnd")
 SEND_BACKLOG_SIZE = _TCP.index("send_backlog_size")
 
 

@@ -5,10 +5,12 @@ receive and send sequences of the connection's delegated state (docs/DESIGN.md Â
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._enums import ConnectionState
 from ..model.fields import (
+    CWND,
+    MAX_SND_WND,
     NIC_REACHABILITY,
     RCV_NXT,
     RCV_WND,
@@ -166,7 +168,6 @@ def _advance_snd_nxt(
     snd_nxt = (d[SND_NXT] + nbytes) & U32
     ahead = 1 <= (snd_nxt - d[SND_MAX]) & U32 <= 2**31 - 1  # snd_nxt passes snd_max, mod 2**32
     snd_max = snd_nxt if ahead else d[SND_MAX]
-    backlog = (snd_nxt - d[SND_UNA]) & U32
     family, size = wire
     stats = target.offload_stats[family]
     ip, tcp = count_sent(stats, family, nbytes, size)
@@ -179,7 +180,6 @@ def _advance_snd_nxt(
         queue.in_runs += nbytes
     d[SND_NXT] = snd_nxt
     d[SND_MAX] = snd_max
-    d[SEND_BACKLOG_SIZE] = backlog
     counters.bytes_sent += nbytes
     stats.ip, stats.tcp = ip, tcp
 
@@ -221,7 +221,6 @@ def _transmit(target: Target, context: Context, wire: tuple[int, int]) -> int:
         d[SND_NXT] = (d[SND_NXT] + 1) & U32
         if 1 <= (d[SND_NXT] - d[SND_MAX]) & U32 <= 2**31 - 1:
             d[SND_MAX] = d[SND_NXT]
-        d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
         family = wire[0]
         stats = target.offload_stats[family]
         stats.ip, stats.tcp = count_sent_bare(stats, family, False)
@@ -250,13 +249,19 @@ def reset(target: Target, handle: int, wire: tuple[int, int]) -> bytes:
 
 
 def acknowledge(
-    target: Target, handle: int, n: int, wire_in: tuple[int, int], wire_out: tuple[int, int]
-) -> tuple[int, bool]:
+    target: Target,
+    handle: int,
+    n: int,
+    window: int | None,
+    wire_in: tuple[int, int],
+    wire_out: tuple[int, int],
+) -> tuple[int, bool, int | None]:
     """The peer acknowledges ``n`` more bytes (at most those in flight, as the engine
     checked): SndUna advances, the posted bytes it covers leave the queue, and the opened
     window lets waiting bytes out. An ACK is a received segment: forward progress for the
-    neighbor, counted in the statistics. Returns the send requests completed, and whether
-    it covered the host's FIN."""
+    neighbor, counted in the statistics. ``window``: the send window the peer advertises, if
+    any. Returns the send requests completed, whether it covered the host's FIN, and the new
+    send backlog to indicate, if any."""
     context = target.contexts[handle]
     before = in_flight(target, handle)
     neighbor = context.parent.parent if context.parent is not None else None
@@ -267,7 +272,6 @@ def acknowledge(
     stats.ip, stats.tcp = count_received(stats, family, 0, size)
     d = context.delegated
     d[SND_UNA] = (d[SND_UNA] + n) & U32
-    d[SEND_BACKLOG_SIZE] = (d[SND_NXT] - d[SND_UNA]) & U32
     completed, fin = 0, False
     queue = context.sends
     if queue is not None:
@@ -279,8 +283,24 @@ def acknowledge(
     if fin:
         # The host's FIN is acknowledged: its disconnect completes, the state moves on.
         d[STATE] = _AFTER_FIN_ACKED.get(d[STATE], d[STATE])
+    backlog = None if window is None else _advertise(d, window, wire_out[1])
     _transmit(target, context, wire_out)
-    return completed, fin
+    return completed, fin, backlog
+
+
+def _advertise(d: list[Any], window: int, mss: int) -> int | None:
+    """The peer advertises ``window`` (SndWnd; MaxSndWnd keeps the largest). The preferred
+    send backlog, min(Cwnd, SndWnd), moves SendBacklogSize and is returned for an indication
+    only when it differs from the last by at least a quarter of that and one segment
+    (``Target::advertise``)."""
+    d[SND_WND] = window
+    d[MAX_SND_WND] = max(d[MAX_SND_WND], window)
+    preferred = min(d[CWND], window)
+    last = d[SEND_BACKLOG_SIZE]
+    if abs(preferred - last) < max(last // 4, mss):
+        return None
+    d[SEND_BACKLOG_SIZE] = preferred
+    return int(preferred)
 
 
 def peer_fin(target: Target, handle: int, state: int, wire: tuple[int, int]) -> bool:
