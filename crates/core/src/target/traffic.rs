@@ -50,6 +50,14 @@ impl Target {
             .expect("live diverged state")
     }
 
+    /// A segment arrived on connection `context`: forward progress, so its neighbor's
+    /// NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
+    fn forward_progress(&mut self, context: u32) {
+        let path = self.tcp(context).path;
+        let neighbor = self.path(path).neighbor;
+        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+    }
+
     /// A connection is held back when it, its path or its neighbor is invalid.
     pub(crate) fn tcp_held_back(&self, context: u32) -> bool {
         let tcp = self.tcp(context);
@@ -69,9 +77,7 @@ impl Target {
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
     ) -> Vec<u8> {
-        let path = self.tcp(context).path;
-        let neighbor = self.path(path).neighbor;
-        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        self.forward_progress(context);
         let n = data.len();
         // Posted requests take the data first (delivery-algorithm.md); the rest is
         // indicated, which the host does not take (no application reads it), so the target
@@ -156,9 +162,7 @@ impl Target {
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
     ) -> bool {
-        let path = self.tcp(context).path;
-        let neighbor = self.path(path).neighbor;
-        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        self.forward_progress(context);
         self.offload_stats[family.index()].count_received(family, 0, mss);
         let d = self.delegated_mut(context, snapshot);
         d.rcv_nxt = d.rcv_nxt.wrapping_add(1);
@@ -190,9 +194,7 @@ impl Target {
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
     ) -> Vec<u8> {
-        let path = self.tcp(context).path;
-        let neighbor = self.path(path).neighbor;
-        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        self.forward_progress(context);
         self.offload_stats[family.index()].count_received(family, 0, mss);
         self.close_on_reset(context, snapshot, family)
     }
@@ -367,9 +369,7 @@ impl Target {
     ) -> (Acknowledged, Option<u32>) {
         let in_flight = self.in_flight(context, snapshot);
         debug_assert!(n <= in_flight, "checked by the engine");
-        let path = self.tcp(context).path;
-        let neighbor = self.path(path).neighbor;
-        self.neighbor_mut(neighbor).nic_reachability_delta = 0;
+        self.forward_progress(context);
         let (family, mss) = wire_in;
         self.offload_stats[family.index()].count_received(family, 0, mss);
         let d = self.delegated_mut(context, snapshot);
