@@ -660,12 +660,14 @@ OP_WEIGHTS = {
     "threads": 1,
     "offload_stats": 1,
     "reset_offload_stats": 1,
-    "send_data": 4,
-    "acknowledge": 4,
-    "post_receive": 3,
-    "read": 2,
-    "peer_close": 2,
-    "disconnect": 2,
+    # The data path and the connection's close: weighted low enough that the key checks
+    # (DuplicateKeyError, which the coverage check asks for) keep their share of the steps.
+    "send_data": 2,
+    "acknowledge": 2,
+    "post_receive": 2,
+    "read": 1,
+    "peer_close": 1,
+    "disconnect": 1,
 }
 N, P, T = 0, 1, 2
 
