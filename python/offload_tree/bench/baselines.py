@@ -300,33 +300,10 @@ class NetworkxAdapter(_BaselineAdapter):
 
     def offload_all(self) -> list[int]:
         """Climb through ``G.pred`` to the first offloaded ancestor, offload top-down."""
-        g, target = self.graph, self.target
-        attrs, pred = g.nodes, g.pred
-        offloaded: list[int] = []
-        for tcp in self.tcp_ids:
-            if attrs[tcp]["offloaded"]:
-                raise StateError(f"connection {tcp} is already offloaded")
-            # (node, parent) pairs from the connection down: each parent is looked up once.
-            chain: list[tuple[int, int | None]] = []
-            node: int = tcp
-            while True:
-                parent = next(iter(pred[node]), None)
-                chain.append((node, parent))
-                if parent is None or attrs[parent]["offloaded"]:
-                    break
-                node = parent
-            for nid, parent in reversed(chain):  # lowest layer first: no offloaded orphan
-                a = attrs[nid]
-                a["offloaded"] = True
-                layer = a["layer"]
-                if layer == TCP:
-                    target[nid] = [parent, a["delegated"]]
-                elif layer == PATH:
-                    target[nid] = [parent, a["path_mtu"]]
-                else:
-                    target[nid] = [None, a["mac"], a["nic_reachability_delta"]]
-                offloaded.append(nid)
-        return offloaded
+        g = self.graph
+        pred = g.pred
+        tcps = ((tcp, tcp) for tcp in self.tcp_ids)
+        return _offload_chains(tcps, g.nodes.__getitem__, lambda n: list(pred[n]), self.target)
 
     def query_all(self) -> list[tuple[int, ...]]:
         """The target's delegated tuple of every connection."""
