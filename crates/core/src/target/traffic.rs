@@ -84,7 +84,12 @@ impl Target {
         // buffers it.
         let mut completed = Vec::new();
         let (mut placed, mut before, mut after) = (0, 0, 0);
-        if let Some(requests) = self.posted.get_mut(&context) {
+        // No hashing while no connection has a request posted (the common case).
+        let posted = match self.posted.is_empty() {
+            true => None,
+            false => self.posted.get_mut(&context),
+        };
+        if let Some(requests) = posted {
             before = requests.placed();
             placed = requests.fill(data, &mut completed);
             after = requests.placed();
