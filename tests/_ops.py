@@ -346,6 +346,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.disconnect(r(args[0]), abortive=args[1])
     if name == "read":
         return tree.read(r(args[0]))
+    if name == "traffic_many":
+        return _traffic_many(tree, target, args[0], [r(t) for t in args[1]], args[2])
     if name == "offload_stats":
         return target.offload_stats(args[0])
     if name == "reset_offload_stats":
@@ -369,6 +371,21 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
 
 _HANDLE_TEXT = re.compile(r"0x([0-9a-f]{16})")
 _TREE_ID_TEXT = re.compile(r"tree id \d+")
+
+
+def _traffic_many(tree: Any, target: Any, kind: str, tcs: list[int], items: list[Any]) -> Any:
+    """One batch of the data path (``TRAFFIC_MANY``) over connections ``tcs``."""
+    if kind in ("send_many", "receive_many"):
+        call = tree.send_many if kind == "send_many" else target.receive_many
+        return call(tcs, b"".join(items), [len(piece) for piece in items])
+    if kind == "acknowledge_many":
+        counts, windows = [n for n, _ in items], [w for _, w in items]
+        if any(w is None for w in windows):
+            return target.acknowledge_many(tcs, counts)
+        return target.acknowledge_many(tcs, counts, windows=windows)
+    if kind == "post_receive_many":
+        return tree.post_receive_many(tcs, items)
+    return tree.read_many(tcs)
 
 
 def masked_message(message: str) -> str:
@@ -548,6 +565,15 @@ RECEIVE_SIZES = weighted((8, st.integers(1, 30)), (1, st.sampled_from([0, -1, 2*
 WINDOWS = weighted(
     (6, st.none()), (3, st.sampled_from([0, 40, 5000, 20000, 2**20])), (1, st.sampled_from([-1]))
 )
+# The batch forms of the data path, and what each item carries: a piece of data, an
+# acknowledged count with a window, a receive request's size, or nothing (a read).
+TRAFFIC_MANY: dict[str, st.SearchStrategy[Any]] = {
+    "send_many": st.binary(max_size=12),
+    "receive_many": st.binary(max_size=12),
+    "acknowledge_many": st.tuples(ACK_SIZES, st.sampled_from([None, 0, 40, 5000, -1])),
+    "post_receive_many": RECEIVE_SIZES.filter(lambda size: isinstance(size, int)),
+    "read_many": st.none(),
+}
 # IP versions for the chimney statistics: mostly valid; a non-version and a non-int (refused).
 IP_VERSIONS = weighted((6, st.sampled_from([4, 6])), (1, st.sampled_from([5, 0, "6"])))
 REASONS = weighted((6, st.integers(1, 11)), (1, st.sampled_from([0, 12])))
@@ -623,6 +649,17 @@ def handle_spec(
 
 
 @cached
+def _traffic_tokens(info: PoolInfo) -> st.SearchStrategy[list[tuple[str, Any]]]:
+    """The connections of a batch of traffic: mostly offloaded ones (one bad item fails the
+    whole batch), sometimes anything mixed in."""
+    valid = _valid_token(info, T, True)
+    mixed = st.lists(handle_token(info, T, True), max_size=4)
+    if valid is None:
+        return mixed
+    return weighted((6, st.lists(valid, max_size=5)), (1, mixed))
+
+
+@cached
 def batch_parents(info: PoolInfo, layer: int) -> st.SearchStrategy[Any]:
     return st.tuples(
         st.sampled_from(["list", "array"]),
@@ -668,6 +705,7 @@ OP_WEIGHTS = {
     "read": 1,
     "peer_close": 1,
     "disconnect": 1,
+    "traffic_many": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -794,6 +832,17 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         )
     if name == "read":
         return st.tuples(st.just(name), handle_token(info, T, None))
+    if name == "traffic_many":
+        return st.sampled_from(list(TRAFFIC_MANY)).flatmap(
+            lambda kind: _traffic_tokens(info).flatmap(
+                lambda tokens: st.tuples(
+                    st.just(name),
+                    st.just(kind),
+                    st.just(tokens),
+                    st.lists(TRAFFIC_MANY[kind], min_size=len(tokens), max_size=len(tokens)),
+                )
+            )
+        )
     if name == "find":
         return st.tuples(
             st.just(name),

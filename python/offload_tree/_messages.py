@@ -174,6 +174,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})",
     ),
     "ip_version": ("ValidationError", "family must be 4 or 6 (the IP version), got {value}"),
+    "data_length": ("ValidationError", "the lengths add up to {total} bytes but data holds {len}"),
     "duplicate_path": (
         "DuplicateKeyError",
         "path {existing} already goes from this source to this destination "

@@ -15,8 +15,8 @@ from enum import Enum
 from typing import Any
 
 from . import _tree_ids
-from ._coerce import as_handle, as_payload, plain_scalar
-from ._engine import Engine, EngineClass
+from ._coerce import as_handle, as_handles, as_int_array, as_payload, plain_scalar
+from ._engine import Engine, EngineClass, IntArray
 from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
 from ._interrupts import atomic
@@ -266,6 +266,37 @@ class SimulatedTarget:
         h = as_handle(tc)
         w = None if window is None else _int_arg("window", window)
         return int(engine.target_acknowledge(h, _int_arg("nbytes", nbytes), w))
+
+    # -- traffic in batches: one call for many connections (docs/DESIGN.md §8)
+    @atomic(long=True)
+    def receive_many(self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any) -> None:
+        """``receive`` on many connections in one call: ``data`` cut into consecutive pieces
+        of ``lengths`` (an int for pieces of one length), piece ``i`` received on ``tcs[i]``,
+        in order. Every item is checked first (an offloaded connection, a length not
+        negative, the lengths adding up to ``len(data)``); a failure names the first failing
+        item and changes nothing."""
+        engine = self._attached_engine()
+        handles = as_handles(tcs)
+        pieces = as_int_array("lengths", lengths, len(handles))
+        engine.target_receive_many(handles, as_payload(data), pieces)
+
+    @atomic(long=True)
+    def acknowledge_many(self, tcs: Any, nbytes: Any, *, windows: Any = None) -> IntArray:
+        """``acknowledge`` on many connections in one call: ``nbytes[i]`` more bytes on
+        ``tcs[i]`` (an int for one count), advertising ``windows[i]`` if given. Returns the
+        send requests each item completed (``int64`` array).
+
+        Every item is checked before any is applied, so the items of one connection together
+        acknowledge at most what it had in flight when the call began, as acknowledgements
+        that arrive together would (one by one, ``acknowledge`` could also cover what an
+        earlier acknowledgement let out).
+        """
+        engine = self._attached_engine()
+        handles = as_handles(tcs)
+        n = len(handles)
+        counts = as_int_array("nbytes", nbytes, n)
+        advertised = None if windows is None else as_int_array("windows", windows, n)
+        return engine.target_acknowledge_many(handles, counts, advertised)
 
     # -- events
     @atomic(long=False)

@@ -33,7 +33,7 @@ from ._coerce import (
     plain_scalar,
     refuse_masked,
 )
-from ._engine import Engine, HandleArray
+from ._engine import Engine, HandleArray, IntArray
 from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, StateError, ValidationError
 from ._interrupts import atomic
@@ -559,6 +559,39 @@ class OffloadStateTree:
         or not: a terminate leaves them. Removing the connection discards what is unread
         (``stats()["bytes"]["discarded"]``)."""
         return bytes(self._engine.read(as_handle(tc)))
+
+    # -- the data path in batches: one call for many connections (docs/DESIGN.md §8)
+    @atomic(long=True)
+    def send_many(self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any) -> IntArray:
+        """``send`` on many connections in one call: ``data`` cut into consecutive pieces of
+        ``lengths`` (an int for pieces of one length), piece ``i`` posted on ``tcs[i]``.
+
+        Every item is checked first (an offloaded connection with its send half open, a
+        length not negative, the lengths adding up to ``len(data)``), and a failure names
+        the first failing item and changes nothing. Then the items are posted in order, as
+        ``send`` one after another would, and the bytes each transmitted at once come back
+        as an ``int64`` array. A connection may appear more than once: its pieces queue in
+        order.
+        """
+        handles = as_handles(tcs)
+        pieces = as_int_array("lengths", lengths, len(handles))
+        return self._engine.send_many(handles, as_payload(data), pieces)
+
+    @atomic(long=True)
+    def post_receive_many(self, tcs: Any, sizes: Any) -> IntArray:
+        """``post_receive`` on many connections in one call: a request of ``sizes[i]`` bytes
+        (1..2**32-1; an int for one size) on ``tcs[i]``. Every item is checked before any is
+        posted. Returns the bytes each item's post completed (``int64`` array)."""
+        handles = as_handles(tcs)
+        return self._engine.post_receive_many(handles, as_int_array("sizes", sizes, len(handles)))
+
+    @atomic(long=True)
+    def read_many(self, tcs: Any) -> tuple[bytes, IntArray]:
+        """``read`` on many connections in one call: ``(data, lengths)``, the bytes read from
+        ``tcs[i]`` being the ``lengths[i]`` bytes that follow those of the items before it
+        (split with ``numpy.cumsum(lengths)``). Every handle is checked before anything is
+        taken; a connection listed twice gives its bytes to its first item."""
+        return self._engine.read_many(as_handles(tcs))
 
     @atomic(long=False)
     def disconnect(self, tc: int, *, abortive: bool = False) -> TerminateResult | None:

@@ -2,7 +2,7 @@
 //! worked examples of docs/NDIS.md.
 
 use offload_tree_core::{
-    BlockList, Column, ConnectionState, Delegated, Engine, ErrorKind, HostPolicy, Layer,
+    BlockList, Column, ConnectionState, Delegated, Engine, ErrorCode, ErrorKind, HostPolicy, Layer,
     NeighborArgs, Operation, StateValue, Status, TargetConfig, UploadReason, Value,
 };
 
@@ -473,4 +473,70 @@ fn a_fault_on_an_operation_other_than_offload_must_be_failure() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert_eq!(e.counters().faults_pending, [1, 0, 0, 0, 0]);
+}
+
+/// The batch forms of the data path do what the single calls one after another do, and a
+/// bad item refuses the whole batch with nothing changed (engine/traffic_batch.rs).
+#[test]
+fn traffic_batches_are_the_single_calls_in_order() {
+    let (mut batch, [_, _, _, t1, t2, t3]) = example(TargetConfig::default());
+    batch.initiate_offload(&[t1, t2, t3]).unwrap();
+    let mut single = batch.clone();
+    let (tcs, pieces): (Vec<u64>, Vec<&[u8]>) =
+        [(t1, &b"abc"[..]), (t3, b""), (t1, b"de"), (t2, b"fghi")]
+            .into_iter()
+            .unzip();
+    let lengths: Vec<i64> = pieces.iter().map(|p| p.len() as i64).collect();
+    let data = pieces.concat();
+
+    let sent = batch.send_many(&tcs, &data, &lengths).unwrap();
+    let one_by_one: Vec<u32> = (0..4)
+        .map(|i| single.send(tcs[i], pieces[i]).unwrap())
+        .collect();
+    assert_eq!(sent, one_by_one);
+    batch.post_receive_many(&tcs, &[2, 1, 4, 3]).unwrap();
+    for (&t, size) in tcs.iter().zip([2, 1, 4, 3]) {
+        single.post_receive(t, &Value::Int(size)).unwrap();
+    }
+    batch.target_receive_many(&tcs, &data, &lengths).unwrap();
+    for (&t, piece) in tcs.iter().zip(&pieces) {
+        single.target_receive(t, piece).unwrap();
+    }
+    let done = batch.target_acknowledge_many(&tcs, &lengths, None).unwrap();
+    let expected: Vec<u64> = (0..4)
+        .map(|i| {
+            let n = Value::Int(i128::from(lengths[i]));
+            single.target_acknowledge(tcs[i], &n, None).unwrap()
+        })
+        .collect();
+    assert_eq!(done, expected);
+    let (read, counts) = batch.read_many(&[t1, t2, t3, t1]).unwrap();
+    let reads: Vec<Vec<u8>> = [t1, t2, t3, t1]
+        .iter()
+        .map(|&t| single.read(t).unwrap())
+        .collect();
+    assert_eq!(read, reads.concat());
+    assert_eq!(
+        counts,
+        reads.iter().map(|r| r.len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(counts[3], 0, "the first read of t1 took its bytes");
+    assert_eq!(batch, single);
+    batch.check_invariants().unwrap();
+
+    // A bad item anywhere refuses the batch: nothing changes.
+    let before = batch.clone();
+    let err = batch.send_many(&[t1, t2], b"abc", &[1, 1]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DataLength);
+    let err = batch.post_receive_many(&[t1, t2], &[1, 0]).unwrap_err();
+    assert!(err.to_string().ends_with("(item 1)"), "{err}");
+    // t1 has 2 bytes in flight: together the items may acknowledge no more than that.
+    batch.send(t1, b"xy").unwrap();
+    let before_acks = batch.clone();
+    let err = batch
+        .target_acknowledge_many(&[t1, t1], &[1, 2], None)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AckBeyondSent);
+    assert_eq!(before_acks, batch);
+    assert_ne!(before, batch, "the send between went through");
 }

@@ -650,6 +650,69 @@ impl PyEngine {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    // ---- the data path in batches: one boundary crossing for many connections ----
+
+    fn send_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+        data: &Bound<'py, PyBytes>,
+        lengths: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
+        let sent = self.run(py, true, |e| e.send_many(&tcs, data, &lengths))?;
+        Ok(array(py, widen(sent)))
+    }
+
+    fn target_receive_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+        data: &Bound<'py, PyBytes>,
+        lengths: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<()> {
+        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
+        self.run(py, true, |e| e.target_receive_many(&tcs, data, &lengths))
+    }
+
+    fn post_receive_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+        sizes: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (tcs, sizes) = (owned(&tcs)?, owned(&sizes)?);
+        let completed = self.run(py, true, |e| e.post_receive_many(&tcs, &sizes))?;
+        Ok(array(py, widen(completed)))
+    }
+
+    fn read_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyArray1<i64>>)> {
+        let tcs = owned(&tcs)?;
+        let (data, lengths) = self.run(py, true, |e| e.read_many(&tcs))?;
+        let lengths = lengths.into_iter().map(|n| n as i64).collect();
+        Ok((PyBytes::new(py, &data), array(py, lengths)))
+    }
+
+    #[pyo3(signature = (tcs, nbytes, windows=None))]
+    fn target_acknowledge_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+        nbytes: PyReadonlyArray1<'py, i64>,
+        windows: Option<PyReadonlyArray1<'py, i64>>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (tcs, nbytes) = (owned(&tcs)?, owned(&nbytes)?);
+        let windows = windows.as_ref().map(owned).transpose()?;
+        let completed = self.run(py, true, |e| {
+            e.target_acknowledge_many(&tcs, &nbytes, windows.as_deref())
+        })?;
+        Ok(array(py, completed.into_iter().map(|n| n as i64).collect()))
+    }
+
     fn disconnect(&self, py: Python<'_>, tc: u64, abortive: bool) -> PyResult<PyOutcome> {
         let inner = self.run(py, false, |e| e.disconnect(tc, abortive))?;
         Ok(PyOutcome { inner })
@@ -723,4 +786,9 @@ impl PyEngine {
         let (handles, parents) = self.run(py, true, |e| Ok(e.target_links()))?;
         Ok((array(py, handles), array(py, parents)))
     }
+}
+
+/// Counts of at most 2^32-1 as the int64 columns Python reads.
+fn widen(counts: Vec<u32>) -> Vec<i64> {
+    counts.into_iter().map(i64::from).collect()
 }

@@ -39,6 +39,7 @@ mod relink;
 mod stats;
 mod terminate;
 mod traffic;
+mod traffic_batch;
 mod types;
 mod update;
 

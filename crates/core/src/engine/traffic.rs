@@ -12,7 +12,7 @@ use crate::target::{IpFamily, OffloadStats};
 
 impl Engine {
     /// The target context of offloaded connection `raw`.
-    fn offloaded_tcp(&self, raw: u64, operation: &str) -> Result<u32> {
+    pub(super) fn offloaded_tcp(&self, raw: u64, operation: &str) -> Result<u32> {
         let h = self.resolve_offloaded_one(raw, Layer::Tcp, "connection", operation)?;
         Ok(self.host.context(h))
     }
@@ -29,12 +29,16 @@ impl Engine {
     /// requests first, and buffers the rest until a request is posted or a terminate.
     pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
-        let h = Handle::from_raw(raw);
+        self.apply_receive(Handle::from_raw(raw), context, data);
+        Ok(())
+    }
+
+    /// `target_receive` once its checks passed.
+    pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8]) {
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
         let completed = self.target.receive(context, data, snapshot, wire);
         self.deliver(h, completed);
-        Ok(())
     }
 
     /// Received bytes reach the host's connection `h` (a receive request completed).
@@ -58,8 +62,12 @@ impl Engine {
     /// Returns the bytes of the requests this completed (now readable with `read`).
     pub fn post_receive(&mut self, raw: u64, size: &Value) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "post a receive request on it")?;
-        let size = check_range("size", size.to_int("size")?, 1, u64::from(u32::MAX))? as u32;
-        let h = Handle::from_raw(raw);
+        let size = check_receive_size(size.to_int("size")?)?;
+        Ok(self.apply_post_receive(Handle::from_raw(raw), context, size))
+    }
+
+    /// `post_receive` once its checks passed.
+    pub(super) fn apply_post_receive(&mut self, h: Handle, context: u32, size: u32) -> u32 {
         let max_window = self.host.tcp_state(h).cached.initial_rcv_wnd;
         let snapshot = self.host.tcp_delegated(h);
         let completed = self
@@ -71,17 +79,27 @@ impl Engine {
         if self.target.take_ready_fin(context) {
             self.indicate_close(h, EventKind::Disconnect);
         }
-        Ok(n)
+        n
     }
 
     /// The bytes delivered to connection `raw` that the application has not read, in
     /// order; reading takes them. Any live connection, offloaded or not.
     pub fn read(&mut self, raw: u64) -> Result<Vec<u8>> {
+        self.check_read(raw)?;
+        Ok(self.take_delivered(raw))
+    }
+
+    /// `read`'s check: `raw` is a live connection.
+    pub(super) fn check_read(&self, raw: u64) -> Result<()> {
         let h = self.host.resolve(raw)?;
-        crate::host::expect_layer(h, Layer::Tcp, "connection")?;
+        crate::host::expect_layer(h, Layer::Tcp, "connection")
+    }
+
+    /// `read` once its check passed.
+    pub(super) fn take_delivered(&mut self, raw: u64) -> Vec<u8> {
         let bytes = self.delivered.remove(&raw).unwrap_or_default();
         self.counts.bytes_read += bytes.len() as u64;
-        Ok(bytes)
+        bytes
     }
 
     /// The family of connection `h` and the largest segment it sends: no larger than the
@@ -111,6 +129,13 @@ impl Engine {
     /// transmitted now; the rest follows as acknowledgements open the window. An empty
     /// `data` posts nothing.
     pub fn send(&mut self, raw: u64, data: &[u8]) -> Result<u32> {
+        let context = self.check_send(raw)?;
+        Ok(self.apply_send(Handle::from_raw(raw), context, data))
+    }
+
+    /// `send`'s checks: `raw` is an offloaded connection whose send half is open; its
+    /// target context.
+    pub(super) fn check_send(&self, raw: u64) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "send on it")?;
         let h = Handle::from_raw(raw);
         // RFC 793: after the host's FIN (and in CLOSED) SEND is "connection closing".
@@ -122,11 +147,16 @@ impl Engine {
         if let Some(closed) = ConnectionState::from_u8(state).filter(|s| s.send_closed()) {
             return Err(error!(SendClosed, handle = h, state = closed.name()));
         }
+        Ok(context)
+    }
+
+    /// `send` once its checks passed.
+    pub(super) fn apply_send(&mut self, h: Handle, context: u32, data: &[u8]) -> u32 {
         let wire = self.wire_out(h);
         let snapshot = self.host.tcp_delegated(h);
         let sent = self.target.post(context, data, snapshot, wire);
         self.counts.bytes_posted += data.len() as u64;
-        Ok(sent)
+        sent
     }
 
     /// The peer acknowledges `nbytes` more bytes on connection `raw` (SndUna advances);
@@ -146,9 +176,22 @@ impl Engine {
             None => None,
         };
         let h = Handle::from_raw(raw);
+        self.check_in_flight(h, context, n, 0)?;
+        Ok(self.apply_acknowledge(h, context, n, window))
+    }
+
+    /// `target_acknowledge`'s last check: `n` more bytes are in flight on connection `h`
+    /// once `earlier` bytes (acknowledged earlier in the same batch) are taken off.
+    pub(super) fn check_in_flight(
+        &self,
+        h: Handle,
+        context: u32,
+        n: u32,
+        earlier: u64,
+    ) -> Result<()> {
         let snapshot = self.host.tcp_delegated(h);
-        let in_flight = self.target.in_flight(context, snapshot);
-        if n > in_flight {
+        let in_flight = u64::from(self.target.in_flight(context, snapshot)).saturating_sub(earlier);
+        if u64::from(n) > in_flight {
             return Err(error!(
                 AckBeyondSent,
                 nbytes = n,
@@ -156,6 +199,17 @@ impl Engine {
                 handle = h
             ));
         }
+        Ok(())
+    }
+
+    /// `target_acknowledge` once its checks passed.
+    pub(super) fn apply_acknowledge(
+        &mut self,
+        h: Handle,
+        context: u32,
+        n: u32,
+        window: Option<u32>,
+    ) -> u64 {
         let (wire_in, wire_out) = (self.wire(h), self.wire_out(h));
         let snapshot = self.host.tcp_delegated(h);
         let (done, backlog) = self
@@ -168,7 +222,7 @@ impl Engine {
             // The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.
             self.indicate_close(h, EventKind::DisconnectComplete);
         }
-        Ok(done.requests)
+        done.requests
     }
 
     /// What OID_IPx_OFFLOAD_STATS and OID_TCPx_OFFLOAD_STATS report for IP version
@@ -208,6 +262,11 @@ impl Engine {
         self.target.offload_stats[family.index()] = OffloadStats::default();
         Ok(())
     }
+}
+
+/// A receive request's size: 1..2^32-1 bytes.
+pub(super) fn check_receive_size(size: i128) -> Result<u32> {
+    Ok(check_range("size", size, 1, u64::from(u32::MAX))? as u32)
 }
 
 fn ip_family(version: i64) -> Result<IpFamily> {

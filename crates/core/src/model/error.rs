@@ -166,6 +166,9 @@ error_catalogue! {
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})";
     /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
+    /// A batch of traffic cuts one buffer into pieces: their lengths must add up to it.
+    DataLength = Validation, "data_length",
+        "the lengths add up to {total} bytes but data holds {len}";
     /// One path per (source, destination): the host's key of a path.
     DuplicatePath = DuplicateKey, "duplicate_path",
         "path {existing} already goes from this source to this destination (a host keeps one path per address pair)";

@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 25;
+pub const OPERATIONS: usize = 26;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -419,6 +419,32 @@ fn step(
             // The host disconnects: gracefully, or with an RST (some refused by the state).
             let t = pick(input, known, Some(2));
             e.disconnect(t, input.u8() & 1 == 1).map(|o| o.handles)
+        }
+        25 => {
+            // A batch of traffic on a few connections (one bad item refuses it all).
+            let count = usize::from(input.u8() % 5);
+            let tcs: Vec<u64> = (0..count).map(|_| pick(input, known, Some(2))).collect();
+            let lengths: Vec<i64> = (0..count)
+                .map(|_| match input.u8() % 8 {
+                    0 => -1,
+                    n => i64::from(n) * 3,
+                })
+                .collect();
+            let total = lengths.iter().map(|&n| n.max(0) as usize).sum::<usize>();
+            let data = vec![0xa5; total + usize::from(input.u8() % 4 == 0)];
+            match input.u8() % 5 {
+                0 => e.send_many(&tcs, &data, &lengths).map(|_| Vec::new()),
+                1 => e
+                    .target_receive_many(&tcs, &data, &lengths)
+                    .map(|_| Vec::new()),
+                2 => e.post_receive_many(&tcs, &lengths).map(|_| Vec::new()),
+                3 => e.read_many(&tcs).map(|_| Vec::new()),
+                _ => {
+                    let windows = (input.u8() & 1 == 0).then(|| lengths.clone());
+                    e.target_acknowledge_many(&tcs, &lengths, windows.as_deref())
+                        .map(|_| Vec::new())
+                }
+            }
         }
         18 => {
             // The chimney statistics of a family: read, or reset; sometimes of a version that

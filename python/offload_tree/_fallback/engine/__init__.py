@@ -43,6 +43,7 @@ from . import (
     stats,
     terminate,
     traffic,
+    traffic_batch,
     update,
 )
 from .interrupt import POLL_EVERY, Interrupts
@@ -84,6 +85,10 @@ def _locked(method: Callable[Concatenate[Engine, P], R]) -> Callable[Concatenate
 
 def _handles_out(handles: list[int]) -> HandleArray:
     return np.array(handles, dtype=np.uint64)
+
+
+def _ints_out(values: list[int]) -> IntArray:
+    return np.array(values, dtype=np.int64)
 
 
 def _batch(values: Any) -> list[Any]:
@@ -519,6 +524,40 @@ class Engine:
         """The target asks for the upload of ``tc``."""
         code = sort_value(reason)
         self._call(lambda: events.target_request_upload(self, tc, code))
+
+    def send_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> IntArray:
+        """The host posts a piece of ``data`` on each of ``tcs``; the bytes each transmitted."""
+        handles, pieces = _batch(tcs), _batch(lengths)
+        return _ints_out(self._call(lambda: traffic_batch.send_many(self, handles, data, pieces)))
+
+    def target_receive_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None:
+        """Data arrives at the target for each of ``tcs``, a piece of ``data`` each."""
+        handles, pieces = _batch(tcs), _batch(lengths)
+        self._call(lambda: traffic_batch.target_receive_many(self, handles, data, pieces))
+
+    def post_receive_many(self, tcs: HandleArray, sizes: IntArray) -> IntArray:
+        """The host posts a receive request on each of ``tcs``; the bytes each completed."""
+        handles, values = _batch(tcs), _batch(sizes)
+        return _ints_out(self._call(lambda: traffic_batch.post_receive_many(self, handles, values)))
+
+    def read_many(self, tcs: HandleArray) -> tuple[bytes, IntArray]:
+        """The delivered bytes of each of ``tcs`` not read yet, one after another, and how
+        many are each one's; reading takes them."""
+        handles = _batch(tcs)
+        data, lengths = self._call(lambda: traffic_batch.read_many(self, handles))
+        return data, _ints_out(lengths)
+
+    def target_acknowledge_many(
+        self, tcs: HandleArray, nbytes: IntArray, windows: IntArray | None = None
+    ) -> IntArray:
+        """The peer acknowledges bytes on each of ``tcs``; the requests each completed."""
+        handles, counts = _batch(tcs), _batch(nbytes)
+        advertised = None if windows is None else _batch(windows)
+        return _ints_out(
+            self._call(
+                lambda: traffic_batch.target_acknowledge_many(self, handles, counts, advertised)
+            )
+        )
 
     @_locked
     def disconnect(self, tc: int, abortive: bool) -> Outcome:

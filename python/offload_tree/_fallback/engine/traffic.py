@@ -66,7 +66,12 @@ def target_receive(e: Engine, handle: int, data: bytes) -> None:
     """The target receives ``data`` on connection ``handle``: the host's posted receive
     requests first, the rest buffered until a request is posted or a terminate."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    traffic.receive(e.target, handle, data, wire(node), e.delivered, e.counts)
+    apply_receive(e, node, data)
+
+
+def apply_receive(e: Engine, node: Node, data: bytes) -> None:
+    """``target_receive`` once its checks passed."""
+    traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts)
 
 
 def deliver(e: Engine, handle: int, data: bytes) -> None:
@@ -80,7 +85,17 @@ def post_receive(e: Engine, handle: int, size: object) -> int:
     """The host posts a receive request of ``size`` bytes on ``handle``; the bytes of the
     requests this completed (``Engine::post_receive``)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "post a receive request on it")
-    n = check_range("size", to_int(size, "size"), 1, U32)
+    return apply_post_receive(e, node, check_receive_size(to_int(size, "size")))
+
+
+def check_receive_size(size: int) -> int:
+    """A receive request's size: 1..2**32-1 bytes."""
+    return check_range("size", size, 1, U32)
+
+
+def apply_post_receive(e: Engine, node: Node, n: int) -> int:
+    """``post_receive`` once its checks passed."""
+    handle = node.handle
     max_window = node.cached[INITIAL_RCV_WND]
     completed = traffic.post_receive(e.target, handle, n, max_window)
     deliver(e, handle, completed)
@@ -96,6 +111,11 @@ def post_receive(e: Engine, handle: int, size: object) -> int:
 def read(e: Engine, handle: int) -> bytes:
     """The bytes delivered to connection ``handle`` not read yet; reading takes them."""
     e.host.resolve_layer(handle, TCP, "connection")
+    return take_delivered(e, handle)
+
+
+def take_delivered(e: Engine, handle: int) -> bytes:
+    """``read`` once its check passed."""
     data = e.delivered.pop(handle, b"")
     e.counts.bytes_read += len(data)
     return data
@@ -120,12 +140,22 @@ def target_send(e: Engine, handle: int, nbytes: object) -> int:
 def send(e: Engine, handle: int, data: bytes) -> int:
     """The host posts ``data`` on offloaded connection ``handle``; the bytes transmitted now
     (``Engine::send``)."""
+    return apply_send(e, check_send(e, handle), data)
+
+
+def check_send(e: Engine, handle: int) -> Node:
+    """``send``'s checks: ``handle`` is an offloaded connection whose send half is open."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "send on it")
     # RFC 793: after the host's FIN (and in CLOSED) SEND is "connection closing".
     state = e.target.contexts[handle].delegated[STATE]
     if state in _SEND_CLOSED:
         raise error("send_closed", handle=format_handle(handle), state=ConnectionState(state).name)
-    sent = traffic.post(e.target, handle, data, wire_out(node))
+    return node
+
+
+def apply_send(e: Engine, node: Node, data: bytes) -> int:
+    """``send`` once its checks passed."""
+    sent = traffic.post(e.target, node.handle, data, wire_out(node))
     e.counts.bytes_posted += len(data)
     return sent
 
@@ -136,9 +166,21 @@ def target_acknowledge(e: Engine, handle: int, nbytes: object, window: object = 
     node = e.resolve_offloaded_one(handle, TCP, "connection", "acknowledge on it")
     n = check_range("nbytes", to_int(nbytes, "nbytes"), 0, U32)
     advertised = None if window is None else check_range("window", to_int(window, "window"), 0, U32)
-    in_flight = traffic.in_flight(e.target, handle)
+    check_in_flight(e, handle, n, 0)
+    return apply_acknowledge(e, node, n, advertised)
+
+
+def check_in_flight(e: Engine, handle: int, n: int, earlier: int) -> None:
+    """``target_acknowledge``'s last check: ``n`` more bytes are in flight on ``handle`` once
+    ``earlier`` bytes (acknowledged earlier in the same batch) are taken off."""
+    in_flight = max(traffic.in_flight(e.target, handle) - earlier, 0)
     if n > in_flight:
         raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
+
+
+def apply_acknowledge(e: Engine, node: Node, n: int, advertised: int | None) -> int:
+    """``target_acknowledge`` once its checks passed."""
+    handle = node.handle
     completed, fin, backlog = traffic.acknowledge(
         e.target, handle, n, advertised, wire(node), wire_out(node)
     )

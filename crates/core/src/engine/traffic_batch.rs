@@ -1,0 +1,165 @@
+//! Batch forms of the data-path calls: arrays of connections, and of lengths or sizes, in
+//! one call each (docs/DESIGN.md §8, "Batches of traffic").
+//!
+//! Each batch checks every item first, names the first that fails (`(item i)`) and then
+//! changes nothing; once all pass it applies them in order, as the single calls one after
+//! another would. One difference is deliberate: a batch of acknowledgements covers at most
+//! the bytes in flight when it starts, as acknowledgements that arrive together do, so that
+//! the checks can all run before anything moves.
+
+use std::collections::HashMap;
+
+use super::traffic::check_receive_size;
+use super::{check_length, Engine};
+use crate::error;
+use crate::model::{check_range, check_u32, Handle, Result};
+
+impl Engine {
+    /// The target contexts of connections `raws`, each checked by `check` (given the item's
+    /// index); the first failure names its item. Polls for interrupts: nothing has changed.
+    fn check_each(
+        &self,
+        raws: &[u64],
+        mut check: impl FnMut(usize, u64) -> Result<u32>,
+    ) -> Result<Vec<u32>> {
+        let mut contexts = self.budget.vec(raws.len())?;
+        for (i, &raw) in raws.iter().enumerate() {
+            self.interrupts.poll(i)?;
+            contexts.push(check(i, raw).map_err(|e| e.at(i))?);
+        }
+        Ok(contexts)
+    }
+
+    /// The host posts `data`, cut into pieces of `lengths`, on connections `raws` (one
+    /// `send` per item). Returns the bytes each item transmitted at once.
+    pub fn send_many(&mut self, raws: &[u64], data: &[u8], lengths: &[i64]) -> Result<Vec<u32>> {
+        check_length("lengths", raws.len(), lengths.len(), "handles")?;
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = self.check_send(raw)?;
+            check_piece(lengths[i])?;
+            Ok(context)
+        })?;
+        let pieces = pieces(data, lengths)?;
+        let mut sent = self.budget.vec(raws.len())?;
+        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
+            sent.push(self.apply_send(Handle::from_raw(raw), context, piece));
+        }
+        Ok(sent)
+    }
+
+    /// The target receives `data`, cut into pieces of `lengths`, on connections `raws` (one
+    /// `target_receive` per item).
+    pub fn target_receive_many(
+        &mut self,
+        raws: &[u64],
+        data: &[u8],
+        lengths: &[i64],
+    ) -> Result<()> {
+        check_length("lengths", raws.len(), lengths.len(), "handles")?;
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = self.offloaded_tcp(raw, "receive on it")?;
+            check_piece(lengths[i])?;
+            Ok(context)
+        })?;
+        let pieces = pieces(data, lengths)?;
+        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
+            self.apply_receive(Handle::from_raw(raw), context, piece);
+        }
+        Ok(())
+    }
+
+    /// The host posts a receive request of `sizes[i]` bytes on each connection `raws[i]`
+    /// (one `post_receive` per item). Returns the bytes each item's post completed.
+    pub fn post_receive_many(&mut self, raws: &[u64], sizes: &[i64]) -> Result<Vec<u32>> {
+        check_length("sizes", raws.len(), sizes.len(), "handles")?;
+        let mut checked = self.budget.vec(raws.len())?;
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = self.offloaded_tcp(raw, "post a receive request on it")?;
+            checked.push(check_receive_size(i128::from(sizes[i]))?);
+            Ok(context)
+        })?;
+        let mut completed = self.budget.vec(raws.len())?;
+        for ((&raw, &context), &size) in raws.iter().zip(&contexts).zip(&checked) {
+            completed.push(self.apply_post_receive(Handle::from_raw(raw), context, size));
+        }
+        Ok(completed)
+    }
+
+    /// What the application reads on each connection `raws[i]` (one `read` per item): the
+    /// bytes of all items one after another, and how many are each item's.
+    pub fn read_many(&mut self, raws: &[u64]) -> Result<(Vec<u8>, Vec<u64>)> {
+        self.check_each(raws, |_, raw| self.check_read(raw).map(|()| 0))?;
+        let mut lengths = self.budget.vec(raws.len())?;
+        let mut data = Vec::new();
+        for &raw in raws {
+            let bytes = self.take_delivered(raw);
+            lengths.push(bytes.len() as u64);
+            if data.is_empty() {
+                data = bytes; // most batches read few connections with data: no copy then
+            } else {
+                data.extend_from_slice(&bytes);
+            }
+        }
+        Ok((data, lengths))
+    }
+
+    /// The peer acknowledges `nbytes[i]` more bytes on each connection `raws[i]`, with the
+    /// send window `windows[i]` if given (one `target_acknowledge` per item). The items of
+    /// one connection together cover at most the bytes it had in flight when the call
+    /// started. Returns the send requests each item completed.
+    pub fn target_acknowledge_many(
+        &mut self,
+        raws: &[u64],
+        nbytes: &[i64],
+        windows: Option<&[i64]>,
+    ) -> Result<Vec<u64>> {
+        check_length("nbytes", raws.len(), nbytes.len(), "handles")?;
+        if let Some(windows) = windows {
+            check_length("windows", raws.len(), windows.len(), "handles")?;
+        }
+        let mut checked = self.budget.vec(raws.len())?;
+        // What earlier items of this batch acknowledged, per connection that has any.
+        let mut earlier: HashMap<u64, u64> = HashMap::new();
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = self.offloaded_tcp(raw, "acknowledge on it")?;
+            let n = check_u32("nbytes", i128::from(nbytes[i]))?;
+            let window = match windows {
+                Some(w) => Some(check_u32("window", i128::from(w[i]))?),
+                None => None,
+            };
+            let h = Handle::from_raw(raw);
+            let before = earlier.get(&raw).copied().unwrap_or(0);
+            self.check_in_flight(h, context, n, before)?;
+            if n > 0 {
+                earlier.insert(raw, before + u64::from(n));
+            }
+            checked.push((n, window));
+            Ok(context)
+        })?;
+        let mut completed = self.budget.vec(raws.len())?;
+        for ((&raw, &context), &(n, window)) in raws.iter().zip(&contexts).zip(&checked) {
+            completed.push(self.apply_acknowledge(Handle::from_raw(raw), context, n, window));
+        }
+        Ok(completed)
+    }
+}
+
+/// One piece's length: not negative.
+fn check_piece(length: i64) -> Result<()> {
+    check_range("length", i128::from(length), 0, u64::MAX).map(|_| ())
+}
+
+/// `data` cut into pieces of `lengths` (each checked not negative), which must add up to
+/// all of it.
+fn pieces<'a>(data: &'a [u8], lengths: &'a [i64]) -> Result<impl Iterator<Item = &'a [u8]>> {
+    let total: u128 = lengths.iter().map(|&n| n as u128).sum();
+    if total != data.len() as u128 {
+        return Err(error!(DataLength, total = total, len = data.len()));
+    }
+    let mut at = 0usize;
+    Ok(lengths.iter().map(move |&n| {
+        let piece = &data[at..at + n as usize];
+        at += n as usize;
+        piece
+    }))
+}
