@@ -31,6 +31,12 @@ QUICK_REPEATS = 3
 #: Sizes of ``--full`` (benches/run.py); 10^7 runs on the native backend only (caps).
 FULL_SIZES: tuple[int, ...] = (10**4, 10**5, 10**6, 10**7)
 DEFAULT_OUT = "bench-results"
+#: The traffic scenario's sizes: by default, with --quick and with --full.
+TRAFFIC_SIZES: tuple[int, ...] = (10**5,)
+TRAFFIC_QUICK_SIZES: tuple[int, ...] = (10**4,)
+TRAFFIC_FULL_SIZES: tuple[int, ...] = (10**4, 10**5, 10**6)
+#: The largest N at which the traffic scenario runs the python backend unless asked.
+TRAFFIC_PYTHON_MAX = 10**5
 
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)(?:(e|\^|\*\*)(\d+)|([kKmMgG]))?$")
 _SUFFIX = {"k": 10**3, "m": 10**6, "g": 10**9}
@@ -156,6 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--threads", type=int, default=1, metavar="T",
         help="threads offload-tree's trees may use (default 1; results do not depend on it)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--scenario", choices=("tree", "traffic"), default="tree",
+        help="tree: the W(N) operations above (default); traffic: N connections offloaded, "
+             "a seeded mix of sends, receives, acknowledgements, reads, disconnects, peer "
+             "FIN/RST and upload requests for --ticks ticks in batch calls, then terminate "
+             "all and check that no byte was lost (native; the python backend too up to "
+             f"N={TRAFFIC_PYTHON_MAX:,} unless --impls names it)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--ticks", type=positive_int, default=10, metavar="T",
+        help="traffic scenario: ticks of traffic (default 10)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--seed", type=int, default=0, metavar="S",
+        help="traffic scenario: the seed of the mix (default 0); a seed gives the same run "
+             "on either backend",
     )  # fmt: skip
 
     demo = sub.add_parser(
@@ -319,6 +342,8 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     if args.quick and args.full:
         parser.error("--quick and --full exclude each other")
+    if args.scenario == "traffic":
+        return _cmd_traffic(args, parser)
     if args.full:
         sizes = args.sizes or list(FULL_SIZES)
     elif args.quick:
@@ -413,3 +438,69 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         md.write_text(machine_markdown(result.machine, run))
         print(f"wrote {md}")
     return 1 if result.errors or not result.measurements else 0
+
+
+def _cmd_traffic(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The traffic scenario: run it per size and backend, print the table, write JSON."""
+    import json
+
+    from offload_tree.bench.traffic import TrafficConfig, render, run_traffic
+
+    if args.full:
+        sizes = args.sizes or list(TRAFFIC_FULL_SIZES)
+    elif args.quick:
+        sizes = args.sizes or list(TRAFFIC_QUICK_SIZES)
+    else:
+        sizes = args.sizes or list(TRAFFIC_SIZES)
+    impls = args.impls or ["native", "python"]
+    other = [i for i in impls if i not in ("native", "python")]
+    if other:
+        parser.error(f"the traffic scenario runs offload-tree's backends only, not {other[0]}")
+    available = [i for i in impls if i == "python" or _backend_available(i)]
+    if not available:
+        print("offload-tree bench: error: the native backend is not built here", file=sys.stderr)
+        return 1
+    runs = [
+        (backend, n)
+        for n in sizes
+        for backend in available
+        if backend == "native" or args.impls is not None or n <= TRAFFIC_PYTHON_MAX
+    ]
+    results = []
+    failed = False
+    try:
+        for backend, n in runs:
+            config = TrafficConfig(n=n, ticks=args.ticks, seed=args.seed, backend=backend)
+            if not args.no_progress:
+                print(f"offload-tree bench: traffic on {backend} at N={n:,} ...", file=sys.stderr)
+            result = run_traffic(config)
+            results.append(result)
+            failed |= not result.ok
+    except KeyboardInterrupt:
+        print("offload-tree bench: interrupted", file=sys.stderr)
+        return 130
+    print(render(results))
+    # A seed gives the same run on both backends: say so, or that they differ.
+    for n in sizes:
+        same_n = {r.config.backend: r for r in results if r.config.n == n}
+        if len(same_n) == 2:
+            same = same_n["native"].same_run(same_n["python"])
+            print(f"N={n:,}: native and python moved " + ("the same bytes and events" if same
+                  else "DIFFERENT bytes or events"))  # fmt: skip
+            failed |= not same
+    out_dir: Path = args.out if args.out is not None else _default_out(args.full)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "traffic.json"
+    path.write_text(json.dumps([r.to_json() for r in results], indent=2) + "\n")
+    print(f"wrote {path}")
+    return 1 if failed else 0
+
+
+def _backend_available(name: str) -> bool:
+    from offload_tree import _backend
+
+    try:
+        _backend.engine_class(name)
+    except ImportError:
+        return False
+    return True
