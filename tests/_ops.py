@@ -346,6 +346,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.disconnect(r(args[0]), abortive=args[1])
     if name == "read":
         return tree.read(r(args[0]))
+    if name == "advance":
+        return tree.advance(args[0])
     if name == "traffic_many":
         return _traffic_many(tree, target, args[0], [r(t) for t in args[1]], args[2])
     if name == "offload_stats":
@@ -565,6 +567,9 @@ RECEIVE_SIZES = weighted((8, st.integers(1, 30)), (1, st.sampled_from([0, -1, 2*
 WINDOWS = weighted(
     (6, st.none()), (3, st.sampled_from([0, 40, 5000, 20000, 2**20])), (1, st.sampled_from([-1]))
 )
+# Time steps: none, a tick, up to a retransmission or two, past NceStaleTicks or FIN_WAIT_2,
+# the most, and out of range (refused).
+TICKS = st.sampled_from([0, 1, 999, 1000, 3000, 30_001, 120_000, 2**32 - 1, -1, 2**32])
 # The batch forms of the data path, and what each item carries: a piece of data, an
 # acknowledged count with a window, a receive request's size, or nothing (a read).
 TRAFFIC_MANY: dict[str, st.SearchStrategy[Any]] = {
@@ -706,6 +711,7 @@ OP_WEIGHTS = {
     "peer_close": 1,
     "disconnect": 1,
     "traffic_many": 1,
+    "advance": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -832,6 +838,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         )
     if name == "read":
         return st.tuples(st.just(name), handle_token(info, T, None))
+    if name == "advance":
+        return st.tuples(st.just(name), TICKS)
     if name == "traffic_many":
         return st.sampled_from(list(TRAFFIC_MANY)).flatmap(
             lambda kind: _traffic_tokens(info).flatmap(

@@ -174,6 +174,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})",
     ),
     "ip_version": ("ValidationError", "family must be 4 or 6 (the IP version), got {value}"),
+    "ticks_per_second": (
+        "ValidationError",
+        "ticks_per_second must be 10, 100 or 1000 (the granularities NDIS allows), got {value}",
+    ),
     "data_length": ("ValidationError", "the lengths add up to {total} bytes but data holds {len}"),
     "duplicate_path": (
         "DuplicateKeyError",

@@ -58,6 +58,7 @@ _SCALAR_ADDRESS = (str, bytes, int, np.integer, *_IP_OBJECTS)
 
 #: A thread count above this means "as many as help": the engines take a 64-bit count.
 _INT64_MAX = 2**63 - 1
+_U32_MAX = 2**32 - 1
 
 
 def _int_arg(name: str, value: object) -> int:
@@ -179,10 +180,17 @@ class OffloadStateTree:
         backend: str | None = None,
         release_unreferenced: bool = True,
         threads: int = 1,
+        ticks_per_second: int = 1000,
+        nce_stale_ticks: int | None = None,
     ) -> None:
         """Build an empty tree on ``target`` (which may not be attached to another tree).
 
         ``threads``: how many threads a large batch may use (see :attr:`threads`).
+        ``ticks_per_second`` (10, 100 or 1000) and ``nce_stale_ticks`` (default: 30 seconds'
+        worth) are the timer parameters the host stack gives the target with
+        OID_TCP_TASK_OFFLOAD (TicksPerSecond and NceStaleTicks): the unit of
+        :meth:`advance` and of every timer variable, and how long a neighbor may go
+        unconfirmed before the target asks about it.
         """
         backend = _backend.BACKEND if backend is None else backend
         engine_class = _backend.engine_class(backend)
@@ -194,8 +202,17 @@ class OffloadStateTree:
         thread_count = min(_int_arg("threads", threads), _INT64_MAX)
         if thread_count < 1:  # before the target is attached: a failed tree holds nothing
             raise error("thread_count", value=thread_count)
+        tps = _int_arg("ticks_per_second", ticks_per_second)
+        if tps not in (10, 100, 1000):
+            raise error("ticks_per_second", value=tps)
+        stale = (
+            30 * tps if nce_stale_ticks is None else _int_arg("nce_stale_ticks", nce_stale_ticks)
+        )
+        if not 0 <= stale <= _U32_MAX:
+            raise error("out_of_range", name="nce_stale_ticks", value=stale, min=0, max=_U32_MAX)
         self._engine: Engine = target._attach(engine_class, release)
         self._engine.set_threads(thread_count)
+        self._engine.set_clock(tps, stale)
         self._target = target
         self._backend = backend
         self._release_unreferenced = release
@@ -254,6 +271,49 @@ class OffloadStateTree:
     def tree_id(self) -> int:
         """The 16-bit id this tree puts into the top bits of its handles."""
         return int(self._engine.tree_id)
+
+    # -- time
+    @property
+    def now(self) -> int:
+        """The target's current time: ticks :meth:`advance` has moved it since the tree was
+        built (the NIC's current time, NCT)."""
+        return int(self._engine.clock()[0])
+
+    @property
+    def ticks_per_second(self) -> int:
+        """TicksPerSecond: the unit of :meth:`advance` and of every timer variable."""
+        return int(self._engine.clock()[1])
+
+    @property
+    def nce_stale_ticks(self) -> int:
+        """NceStaleTicks: how long a neighbor may go unconfirmed before the target asks."""
+        return int(self._engine.clock()[2])
+
+    @atomic(long=True)
+    def advance(self, ticks: int) -> int:
+        """Move the target's clock on by ``ticks`` (0..2**32-1) and run what time drives
+        (docs/DESIGN.md §8, "Time"). Nothing reads the wall clock: the same calls give the
+        same results. Returns the number of events this indicated (``process_events``
+        handles them).
+
+        - Reachability (making-a-neighborreachabilityquery-indication.md): each offloaded
+          neighbor's NicReachabilityDelta and the target's HostReachabilityDelta grow by
+          ``ticks``; forward progress on a connection (a received segment or ACK) resets
+          the first, the host's answer to a query the second. When both exceed
+          ``nce_stale_ticks`` the target indicates ``NEIGHBOR_REACHABILITY_QUERY``, once
+          until the host answers.
+        - Timers of each offloaded connection whose I/O the target is not holding back (an
+          invalid mark, a mandatory upload request), in its delegated variables: while bytes
+          are in flight the retransmit timer (retransmit-timer.md; 1 s, doubling, at most
+          60 s; ``retransmit_count``, ``total_rt``), which after ``max_rt`` retransmissions
+          gives up; in FIN_WAIT_2 the FIN_WAIT_2 timer (fin-wait-2-timer.md, 120 s), which
+          closes the connection; otherwise, with ``keep_alive`` set, the keepalive timer
+          (keepalive-timer.md): ``ka_timeout`` idle, then probes every ``ka_interval``,
+          giving up after ``ka_probe_count`` unanswered. A timer that gives up asks for the
+          connection's upload with ``UploadReason.TIMEOUT_EXPIRATION``. A TimeoutDelta of
+          2**32-1 (-1 in NDIS) is a stopped timer; 0 one that expires at once.
+        """
+        return int(self._engine.advance(_int_arg("ticks", ticks)))
 
     # -- building the tree
     def add_neighbor(

@@ -650,6 +650,27 @@ impl PyEngine {
         Ok(PyBytes::new(py, &bytes))
     }
 
+    // ---- simulated time ----
+
+    fn set_clock(
+        &self,
+        py: Python<'_>,
+        ticks_per_second: &Bound<'_, PyAny>,
+        nce_stale_ticks: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (tps, stale) = (to_value(ticks_per_second), to_value(nce_stale_ticks));
+        self.run(py, false, |e| e.set_clock(&tps, &stale))
+    }
+
+    fn clock(&self, py: Python<'_>) -> PyResult<(u64, u32, u32)> {
+        self.run(py, false, |e| Ok(e.clock()))
+    }
+
+    fn advance(&self, py: Python<'_>, ticks: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let ticks = to_value(ticks);
+        self.run(py, true, |e| e.advance(&ticks))
+    }
+
     // ---- the data path in batches: one boundary crossing for many connections ----
 
     fn send_many<'py>(

@@ -78,6 +78,8 @@ impl Engine {
     pub fn target_indicate_neighbor_reachability_query(&mut self, raw: u64) -> Result<()> {
         let h =
             self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "query its reachability")?;
+        let context = self.host.context(h);
+        self.target.neighbor_mut(context).query_pending = true;
         self.indicate(Event {
             kind: EventKind::NeighborReachabilityQuery,
             handle: Some(h.raw()),
@@ -116,7 +118,9 @@ impl Engine {
                 Some(ConnectionState::FinWait2) => ConnectionState::TimeWait,
                 _ => return Err(refuse("FIN")),
             };
-            if self.target.peer_fin(context, next as u8, snapshot, wire) {
+            let now = self.target.peer_fin(context, next as u8, snapshot, wire);
+            self.timers_on_segment(h, context);
+            if now {
                 self.indicate_close(h, EventKind::Disconnect);
             }
         }
@@ -200,7 +204,7 @@ impl Engine {
 
     /// Which offload of `h` (offloaded) is current: its context slot and that slot's
     /// generation in the target's arena, which moves on when the context is freed.
-    fn offload_of(&self, h: Handle) -> u64 {
+    pub(super) fn offload_of(&self, h: Handle) -> u64 {
         let context = self.host.context(h);
         let generation = self.target.context_generation(layer_of(h), context);
         u64::from(generation) << 32 | u64::from(context)
@@ -314,7 +318,9 @@ impl Engine {
                         // target takes it as its HostReachabilityTime. Only forward progress
                         // resets the NicReachabilityDelta (target/traffic.rs).
                         let answer = self.host.neighbor(h).state.host_reachability_delta;
-                        self.target.neighbor_mut(context).host_reachability_delta = answer;
+                        let neighbor = self.target.neighbor_mut(context);
+                        neighbor.host_reachability_delta = answer;
+                        neighbor.query_pending = false;
                         (Action::ReachabilityAnswered, None)
                     } else {
                         (Action::Ignored, None)

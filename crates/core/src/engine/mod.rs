@@ -25,6 +25,7 @@
 //! The values they exchange are in [`types`], which imports nothing of the engine.
 
 mod build;
+mod clock;
 mod events;
 mod faults;
 mod interrupt;

@@ -171,6 +171,7 @@ fn allocate(host: &mut HostTree, target: &mut Target, h: Handle) {
                 host_reachability_delta: s.host_reachability_delta,
                 nic_reachability_delta: s.nic_reachability_delta,
                 invalid: false,
+                query_pending: false,
             })
         }
         Layer::Path => {

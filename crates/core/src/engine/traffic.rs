@@ -38,6 +38,7 @@ impl Engine {
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
         let completed = self.target.receive(context, data, snapshot, wire);
+        self.timers_on_segment(h, context);
         self.deliver(h, completed);
     }
 
@@ -215,6 +216,10 @@ impl Engine {
         let (done, backlog) = self
             .target
             .acknowledge(context, n, snapshot, window, wire_in, wire_out);
+        if n > 0 {
+            self.timers_on_ack(h, context);
+        }
+        self.timers_on_segment(h, context);
         if let Some(size) = backlog {
             self.indicate_backlog(h, size);
         }

@@ -166,6 +166,9 @@ error_catalogue! {
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})";
     /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
+    /// overview-of-tcp-timers.md: "a timer granularity of 10, 100, or 1000 ticks per second".
+    TicksPerSecond = Validation, "ticks_per_second",
+        "ticks_per_second must be 10, 100 or 1000 (the granularities NDIS allows), got {value}";
     /// A batch of traffic cuts one buffer into pieces: their lengths must add up to it.
     DataLength = Validation, "data_length",
         "the lengths add up to {total} bytes but data holds {len}";

@@ -12,6 +12,9 @@ pub(crate) struct TargetNeighbor {
     pub host_reachability_delta: u32,
     pub nic_reachability_delta: u32,
     pub invalid: bool,
+    /// A NeighborReachabilityQuery is indicated and the host has not answered yet: the
+    /// target does not ask again meanwhile.
+    pub query_pending: bool,
 }
 
 /// The target's copy of an offloaded path, linked to its neighbor's context.

@@ -9,8 +9,10 @@
 //! marks objects invalid.
 
 mod admission;
+mod clock;
 mod config;
 mod contexts;
+mod reachability;
 mod receives;
 mod rng;
 mod sends;
@@ -21,6 +23,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
+pub(crate) use clock::{on_new_ack, on_segment, run_timers, Clock};
 pub use config::TargetConfig;
 pub(crate) use receives::ReceiveRequests;
 pub(crate) use sends::SendQueue;
@@ -84,6 +87,8 @@ pub(crate) struct Target {
     pub counters: TargetCounters,
     /// The chimney statistics, by `IpFamily::index` ([`statistics`]).
     pub offload_stats: [OffloadStats; 2],
+    /// The NIC's current time and the host's timer parameters ([`clock`]).
+    pub clock: Clock,
 }
 
 impl Target {
@@ -106,6 +111,7 @@ impl Target {
             invalid: 0,
             counters: TargetCounters::default(),
             offload_stats: [OffloadStats::default(); 2],
+            clock: Clock::default(),
         })
     }
 
@@ -273,6 +279,7 @@ pub(crate) mod tests {
             mac: [0; 6],
             host_reachability_delta: 0,
             nic_reachability_delta: 0,
+            query_pending: false,
             invalid: false,
         });
         let p = target.add_path(TargetPath {

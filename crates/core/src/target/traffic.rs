@@ -36,7 +36,11 @@ impl Target {
     }
 
     /// The live delegated state for writing: copied from `snapshot` on the first change.
-    fn delegated_mut(&mut self, context: u32, snapshot: &TcpDelegated) -> &mut TcpDelegated {
+    pub(crate) fn delegated_mut(
+        &mut self,
+        context: u32,
+        snapshot: &TcpDelegated,
+    ) -> &mut TcpDelegated {
         let slot = match self.tcp(context).diverged {
             NOT_DIVERGED => {
                 let slot = self.diverged.insert(*snapshot).0;

@@ -76,7 +76,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 26;
+pub const OPERATIONS: usize = 27;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -419,6 +419,13 @@ fn step(
             // The host disconnects: gracefully, or with an RST (some refused by the state).
             let t = pick(input, known, Some(2));
             e.disconnect(t, input.u8() & 1 == 1).map(|o| o.handles)
+        }
+        26 => {
+            // Time moves: a tick, a retransmission's worth, past NceStaleTicks or FIN_WAIT_2,
+            // the most; sometimes out of range (refused).
+            let ticks = [0, 1, 1000, 3000, 30_001, 120_000, i128::from(u32::MAX), -1]
+                [usize::from(input.u8() % 8)];
+            e.advance(&Value::Int(ticks)).map(|_| Vec::new())
         }
         25 => {
             // A batch of traffic on a few connections (one bad item refuses it all).

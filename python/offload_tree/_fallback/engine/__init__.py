@@ -32,6 +32,7 @@ from ..model.value import sort_value
 from ..target import Target, TargetConfig
 from . import (
     build,
+    clock,
     events,
     faults,
     invalidate,
@@ -524,6 +525,21 @@ class Engine:
         """The target asks for the upload of ``tc``."""
         code = sort_value(reason)
         self._call(lambda: events.target_request_upload(self, tc, code))
+
+    def set_clock(self, ticks_per_second: object, nce_stale_ticks: object) -> None:
+        """TicksPerSecond and NceStaleTicks, as the host sets OID_TCP_TASK_OFFLOAD."""
+        tps, stale = sort_value(ticks_per_second), sort_value(nce_stale_ticks)
+        self._call(lambda: clock.set_clock(self, tps, stale))
+
+    @_locked
+    def clock(self) -> tuple[int, int, int]:
+        """The target's time in ticks, TicksPerSecond and NceStaleTicks."""
+        return clock.clock(self)
+
+    def advance(self, ticks: object) -> int:
+        """Time moves on by ``ticks``; returns the events the timers indicated."""
+        n = sort_value(ticks)
+        return self._call(lambda: clock.advance(self, n))
 
     def send_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> IntArray:
         """The host posts a piece of ``data`` on each of ``tcs``; the bytes each transmitted."""

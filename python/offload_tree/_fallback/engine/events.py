@@ -102,6 +102,7 @@ def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
     (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md)."""
     node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "query its reachability")
     context = e.target.contexts[node.handle]
+    context.query_pending = True
     indicate(e, Event(EventKind.NEIGHBOR_REACHABILITY_QUERY.value, node.handle, None, context))
 
 
@@ -126,6 +127,7 @@ def indicate_close(e: Engine, node: Node, kind: EventKind) -> None:
 def target_peer_close(e: Engine, handle: int, abortive: bool) -> None:
     """The peer closes offloaded connection ``handle`` with a FIN or, ``abortive``, an RST
     (``Engine::target_peer_close``)."""
+    from .clock import timers_on_segment  # clock imports this module: import late
     from .traffic import deliver, wire  # traffic imports this module's users: import late
 
     node = e.resolve_offloaded_one(handle, TCP, "connection", "close it")
@@ -145,7 +147,9 @@ def target_peer_close(e: Engine, handle: int, abortive: bool) -> None:
     after = _AFTER_FIN.get(ConnectionState(state)) if 0 <= state <= 10 else None
     if after is None:
         raise refuse("FIN")
-    if traffic.peer_fin(e.target, handle, int(after), wire(node)):
+    now = traffic.peer_fin(e.target, handle, int(after), wire(node))
+    timers_on_segment(e, context)
+    if now:
         indicate_close(e, node, EventKind.DISCONNECT)
 
 
@@ -249,7 +253,6 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
     # stale: the caller sets it with update); the target takes it as its HostReachabilityTime.
     # Only forward progress resets the NicReachabilityDelta (target/traffic.py).
     context = e.target.contexts[node.handle]
-    cached = list(context.cached)
-    cached[HOST_REACHABILITY] = node.cached[HOST_REACHABILITY]
-    context.cached = tuple(cached)
+    context.host_reachability = node.cached[HOST_REACHABILITY]
+    context.query_pending = False
     return Processed(event, REACHABILITY_ANSWERED, None)

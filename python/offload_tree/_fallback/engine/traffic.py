@@ -185,10 +185,15 @@ def apply_acknowledge(e: Engine, node: Node, n: int, advertised: int | None) -> 
         e.target, handle, n, advertised, wire(node), wire_out(node)
     )
     from ..._enums import EventKind
+    from .clock import timers_on_ack, timers_on_segment
     from .events import indicate, indicate_close  # events imports terminate, which imports us
 
+    context = e.target.contexts[handle]
+    if n > 0:
+        timers_on_ack(e, context)
+    timers_on_segment(e, context)
+
     if backlog is not None:
-        context = e.target.contexts[handle]
         indicate(e, Event(EventKind.SEND_BACKLOG_CHANGE.value, handle, None, context, backlog))
     if fin:
         # The host's FIN is acknowledged: NdisTcpOffloadDisconnectComplete.

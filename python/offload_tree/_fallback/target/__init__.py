@@ -15,6 +15,7 @@ from typing import Any
 
 from ..host.tree import Node
 from ..model.arena import Arena
+from .clock import Clock
 from .config import TargetConfig
 from .contexts import Context
 from .rng import SplitMix64
@@ -46,6 +47,7 @@ class Target:
 
     __slots__ = (
         "arenas",
+        "clock",
         "config",
         "contexts",
         "corrupt",
@@ -76,6 +78,8 @@ class Target:
         self.counters = TargetCounters()
         # the chimney statistics of IPv4 and IPv6 (target/statistics.py)
         self.offload_stats = (OffloadStats(), OffloadStats())
+        # the NIC's current time and the host's timer parameters (target/clock.py)
+        self.clock = Clock()
 
     def offloaded(self, layer: int) -> int:
         """The number of objects of ``layer`` the target holds."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..host.tree import Node
-from ..model.handle import TCP
+from ..model.fields import HOST_REACHABILITY
+from ..model.handle import NEIGHBOR, TCP
 from .receives import Requests
 from .sends import SendQueue
 
@@ -23,8 +24,9 @@ class Context:
     core shares the host's frozen delegated state until traffic changes it.
     """
 
-    __slots__ = ("cached", "children", "delegated", "fin_pending", "handle", "invalid", "layer",
-                 "parent", "posted", "received", "sends", "slot", "upload_requested")  # fmt: skip
+    __slots__ = ("cached", "children", "delegated", "fin_pending", "handle", "host_reachability",
+                 "invalid", "layer", "parent", "posted", "query_pending", "received", "sends",
+                 "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -45,3 +47,8 @@ class Context:
         self.upload_requested = False
         # the peer's FIN came while received data was buffered: the indication waits for it
         self.fin_pending = False
+        # a neighbor's HostReachabilityDelta as the target counts it (the core's
+        # TargetNeighbor keeps it apart from the cached copy, which is the host's)
+        self.host_reachability = node.cached[HOST_REACHABILITY] if layer == NEIGHBOR else 0
+        # a NeighborReachabilityQuery is indicated and not answered yet
+        self.query_pending = False

@@ -22,6 +22,7 @@ from ..model.fields import (
     STATE,
 )
 from . import Target
+from .clock import KA_COUNT, KA_DELTA, RT_DELTA, on_segment
 from .contexts import Context
 from .receives import fill, placed
 from .sends import NO_FIN, SendQueue
@@ -98,6 +99,7 @@ def receive(
     family, size = wire
     stats = target.offload_stats[family]
     ip, tcp = count_received(stats, family, n, size)
+    timers = on_segment(d, context.cached, target.clock)
     # The commit: stores only, no call (not even len()), so no signal handler can run
     # between two of them (Python checks for signals at calls and loop jumps): a Ctrl-C
     # lands before or after.
@@ -111,6 +113,7 @@ def receive(
         counts.bytes_delivered += n_completed
     d[RCV_NXT] = rcv_nxt
     d[RCV_WND] = rcv_wnd
+    d[KA_COUNT], d[KA_DELTA], d[RT_DELTA] = timers
     counters.bytes_received += n
     counters.bytes_buffered += n_rest
     counters.bytes_placed += placed_change
