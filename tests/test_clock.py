@@ -83,7 +83,7 @@ def test_forward_progress_keeps_a_neighbor_fresh(make_tree: Any) -> None:
 
 
 def test_the_retransmit_timer_backs_off_and_an_ack_stops_it(backend: str) -> None:
-    tree, tc = _quiet_connection(backend, retransmit_timeout_delta=STOPPED)
+    tree, tc = _quiet_connection(backend)
     tree.send(tc, b"hello")
     assert tree.advance(999) == 0
     assert _d(tree, tc)["retransmit_timeout_delta"] == 1, "started at 1 s when the data went out"
@@ -98,7 +98,7 @@ def test_the_retransmit_timer_backs_off_and_an_ack_stops_it(backend: str) -> Non
 
 
 def test_a_segment_out_of_retransmissions_asks_for_the_upload(backend: str) -> None:
-    tree, tc = _quiet_connection(backend, max_rt=2, retransmit_timeout_delta=STOPPED)
+    tree, tc = _quiet_connection(backend, max_rt=2)
     tree.send(tc, b"x")
     assert tree.advance(1000 + 2000) == 0
     assert _d(tree, tc)["retransmit_count"] == 2
@@ -125,6 +125,18 @@ def test_keepalives_probe_an_idle_connection_and_a_segment_restarts_them(backend
     assert tree.advance(5000 + 1999) == 0
     assert tree.advance(1) == 1, "two probes unanswered: the connection is not intact"
     assert _events(tree) == [("UPLOAD_REQUESTED", "TIMEOUT_EXPIRATION", "terminated")]
+
+
+def test_a_new_connection_runs_no_timer(make_tree: Any) -> None:
+    tree, tc = offloaded_connection(make_tree)
+    d = _d(tree, tc)
+    assert (d["retransmit_timeout_delta"], d["keepalive_timeout_delta"]) == (STOPPED, STOPPED)
+
+
+def test_a_timer_handed_over_at_zero_expires_at_once(backend: str) -> None:
+    tree, tc = _quiet_connection(backend, snd_nxt=10, snd_max=10, retransmit_timeout_delta=0)
+    tree.advance(0)
+    assert _d(tree, tc)["retransmit_count"] == 1, "0: the host's timer expired as it handed over"
 
 
 def test_without_keepalive_an_idle_connection_is_left_alone(make_tree: Any) -> None:
@@ -154,7 +166,7 @@ def test_fin_wait_2_times_out_into_closed(backend: str) -> None:
 
 
 def test_timers_of_a_held_back_connection_wait(backend: str) -> None:
-    tree, tc = _quiet_connection(backend, retransmit_timeout_delta=STOPPED)
+    tree, tc = _quiet_connection(backend)
     tree.send(tc, b"abc")
     tree.invalidate([tc])
     tree.advance(10_000)

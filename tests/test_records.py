@@ -59,9 +59,9 @@ TCP_DELEGATED_DEFAULTS = {
     "dup_ack_count": 0,
     "snd_wnd_probe_count": 0,
     "keepalive_probe_count": 0,
-    "keepalive_timeout_delta": 0,
+    "keepalive_timeout_delta": 2**32 - 1,
     "retransmit_count": 0,
-    "retransmit_timeout_delta": 0,
+    "retransmit_timeout_delta": 2**32 - 1,
     "send_backlog_size": 0,
     "dwnd": 0,
 }

@@ -155,9 +155,9 @@ TCP_FIELDS: tuple[FieldSpec, ...] = (
     _u8(_T, DELEGATED, "dup_ack_count", 0),
     _u8(_T, DELEGATED, "snd_wnd_probe_count", 0),
     _u8(_T, DELEGATED, "keepalive_probe_count", 0),
-    _u32(_T, DELEGATED, "keepalive_timeout_delta", 0),
+    _u32(_T, DELEGATED, "keepalive_timeout_delta", U32_MAX),
     _u8(_T, DELEGATED, "retransmit_count", 0),
-    _u32(_T, DELEGATED, "retransmit_timeout_delta", 0),
+    _u32(_T, DELEGATED, "retransmit_timeout_delta", U32_MAX),
     _u32(_T, DELEGATED, "send_backlog_size", 0),
     _u32(_T, DELEGATED, "dwnd", 0),
 )

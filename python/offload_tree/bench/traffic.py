@@ -1,14 +1,16 @@
 """The traffic scenario of ``offload-tree bench --scenario traffic``: the data path at volume.
 
-N connections of W(N) (``workload.py``) are offloaded; then, for T ticks, a seeded mix runs
-on them: the host posts send data and receive requests and reads, the peer sends data,
-acknowledges (advertising its window, so send-backlog indications flow) and closes (FIN or
-RST), the host disconnects (gracefully or with an RST), the target asks for uploads, and
-the host handles the events. Every data-path step is one batch call over the connections
-it picks. At the end everything still offloaded is terminated and every delivered byte
-read, and the run checks that nothing was lost or made up: every byte the host posted was
-acknowledged, handed back or aborted, and every byte the peer sent was delivered or handed
-back exactly once (the ledgers of docs/DESIGN.md §9, and this scenario's own counts).
+N connections of W(N) (``workload.py``) are offloaded; then, for T steps of ``tick`` clock
+ticks each (``tree.advance``: the retransmit timers run on what is not acknowledged yet), a
+seeded mix runs on them: the host posts send data and receive requests and reads, the peer
+sends data, acknowledges (advertising its window, so send-backlog indications flow) and
+closes (FIN or RST), the host disconnects (gracefully or with an RST), the target asks for
+uploads, and the host handles the events. Every data-path step is one batch call over the
+connections it picks. At the end everything still offloaded is terminated and every
+delivered byte read, and the run checks that nothing was lost or made up: every byte the
+host posted was acknowledged, handed back or aborted, and every byte the peer sent was
+delivered or handed back exactly once (the ledgers of docs/DESIGN.md §9, and this
+scenario's own counts).
 
 The same seed gives the same run, byte for byte, on either backend.
 """
@@ -41,6 +43,7 @@ class TrafficConfig:
     n: int
     ticks: int = 10
     seed: int = 0
+    tick: int = 100  # clock ticks one step of the mix lasts (the tree's 1000 a second)
     backend: str = "native"
     max_piece: int = 128  # bytes of one send or receive: 1..max_piece
     send_share: float = 0.3
@@ -190,6 +193,7 @@ class _Run:
         moved["read"] += len(data)
 
         self.closes()
+        self.timed("advance", lambda: tree.advance(c.tick))
         self.handle_events()
 
     def closes(self) -> None:
@@ -297,6 +301,9 @@ class _Run:
             if got != want:
                 self.result.problems.append(f"{what}: {got} != {want}")
         self.result.bytes["aborted"] = b["send_aborted"]
+        self.result.items["retransmitted_segments"] = sum(
+            self.target.offload_stats(family)["tcp"]["retransmitted_segments"] for family in (4, 6)
+        )
         self.result.bytes["delivered"] = b["delivered"]
 
 
@@ -343,6 +350,11 @@ def render(results: list[TrafficResult]) -> str:
         closes = sum(r.items[k] for k in ("disconnect", "abort", "peer_fin", "peer_rst"))
         closes += r.items["upload_request"]
         lines.append(f"  {'closes, uploads':<20}{closes:>14,}{s.get('closes', 0.0):>10.3f}")
+        retransmits = r.items["retransmitted_segments"]
+        lines.append(
+            f"  {'advance':<20}{c.ticks:>14,}{s.get('advance', 0.0):>10.3f}"
+            f"  ({c.ticks * c.tick:,} clock ticks; {retransmits:,} segments retransmitted)"
+        )
         handled = sum(r.events.values())
         lines.append(
             f"  {'process_events':<20}{handled:>14,}{s.get('process_events', 0.0):>10.3f}"

@@ -258,9 +258,9 @@ field_group!(
     dup_ack_count: u8 = Some(0), 0, U8;
     snd_wnd_probe_count: u8 = Some(0), 0, U8;
     keepalive_probe_count: u8 = Some(0), 0, U8;
-    keepalive_timeout_delta: u32 = Some(0), 0, U32;
+    keepalive_timeout_delta: u32 = Some(U32), 0, U32;
     retransmit_count: u8 = Some(0), 0, U8;
-    retransmit_timeout_delta: u32 = Some(0), 0, U32;
+    retransmit_timeout_delta: u32 = Some(U32), 0, U32;
     send_backlog_size: u32 = Some(0), 0, U32;
     dwnd: u32 = Some(0), 0, U32;
 });
