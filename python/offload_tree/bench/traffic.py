@@ -43,7 +43,7 @@ class TrafficConfig:
     n: int
     ticks: int = 10
     seed: int = 0
-    tick: int = 100  # clock ticks one step of the mix lasts (the tree's 1000 a second)
+    tick: int = 200  # clock ticks one step of the mix lasts (the tree's 1000 a second)
     backend: str = "native"
     max_piece: int = 128  # bytes of one send or receive: 1..max_piece
     send_share: float = 0.3
