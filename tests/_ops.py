@@ -363,7 +363,9 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "request_upload_all":
         return target.request_upload_all()
     if name == "resume":
-        return target.resume()
+        return target.resume(**args[0]) if args else target.resume()
+    if name == "pause":
+        return target.pause()
     if name == "indicate_neighbor_reachability_query":
         return target.indicate_neighbor_reachability_query(r(args[0]))
     if name == "inject_fault":
@@ -567,6 +569,16 @@ RECEIVE_SIZES = weighted((8, st.integers(1, 30)), (1, st.sampled_from([0, -1, 2*
 WINDOWS = weighted(
     (6, st.none()), (3, st.sampled_from([0, 40, 5000, 20000, 2**20])), (1, st.sampled_from([-1]))
 )
+# Capabilities a resuming target may report instead of its configured ones.
+CAPABILITIES = st.fixed_dictionaries(
+    {},
+    optional={
+        "tcp_capacity": st.sampled_from([None, 0, 1, 2, 5, 100]),
+        "path_capacity": st.sampled_from([None, 1, 3]),
+        "max_path_mtu": st.sampled_from([None, 1400, 9000]),
+        "max_rcv_window": st.sampled_from([None, 1000, -1]),
+    },
+)
 # Time steps: none, a tick, up to a retransmission or two, past NceStaleTicks or FIN_WAIT_2,
 # the most, and out of range (refused).
 TICKS = st.sampled_from([0, 1, 999, 1000, 3000, 30_001, 120_000, 2**32 - 1, -1, 2**32])
@@ -696,6 +708,7 @@ OP_WEIGHTS = {
     "request_upload": 2,
     "request_upload_all": 1,
     "resume": 2,
+    "pause": 1,
     "indicate_neighbor_reachability_query": 1,
     "inject_fault": 3,
     "find": 2,
@@ -840,6 +853,10 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, None))
     if name == "advance":
         return st.tuples(st.just(name), TICKS)
+    if name == "resume":
+        # Mostly as configured; sometimes other capabilities (some below what is held:
+        # refused), or a bad one.
+        return weighted((4, st.just((name,))), (1, st.tuples(st.just(name), CAPABILITIES)))
     if name == "traffic_many":
         return st.sampled_from(list(TRAFFIC_MANY)).flatmap(
             lambda kind: _traffic_tokens(info).flatmap(

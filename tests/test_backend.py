@@ -117,12 +117,13 @@ def test_enum_values_are_fixed():
     assert ot.ConnectionState.CLOSED == 0
     assert ot.ConnectionState.ESTABLISHED == 4
     assert ot.ConnectionState.TIME_WAIT == 10
-    assert [int(k) for k in ot.EventKind] == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert [int(k) for k in ot.EventKind] == [0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert [k.name for k in ot.EventKind][4:] == [
         "DISCONNECT",
         "ABORT",
         "DISCONNECT_COMPLETE",
         "SEND_BACKLOG_CHANGE",
+        "OFFLOAD_PAUSE",
     ]
 
 

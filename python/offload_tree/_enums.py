@@ -169,6 +169,7 @@ class EventKind(IntEnum):
     ABORT = 5
     DISCONNECT_COMPLETE = 6
     SEND_BACKLOG_CHANGE = 7
+    OFFLOAD_PAUSE = 8
 
 
 _document(
@@ -186,6 +187,8 @@ _document(
         "ABORT": "TcpIndicateAbort: the peer sent an acceptable RST.",
         "DISCONNECT_COMPLETE": "NdisTcpOffloadDisconnectComplete: the peer acknowledged the "
         "host's FIN.",
+        "OFFLOAD_PAUSE": "NDIS_STATUS_OFFLOAD_PAUSE: offload nothing more until the target "
+        "resumes; what is offloaded goes on as normal.",
         "SEND_BACKLOG_CHANGE": "TcpIndicateSendBacklogChange: the connection's preferred send "
         "backlog (SendBacklogSize) moved; ProcessedEvent.size carries it.",
     },

@@ -66,11 +66,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed "
         "with {status}",
     ),
-    "already_paused": (
+    "already_paused": ("StateError", "the target is already paused: it has not resumed since"),
+    "upload_all_pending": (
         "StateError",
         "the target already requested upload-all and has not resumed",
     ),
-    "not_paused": ("StateError", "the target cannot resume: it did not request upload-all"),
+    "not_paused": ("StateError", "the target cannot resume: it is not paused"),
+    "capacity_below_held": (
+        "StateError",
+        "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them "
+        "(upload some first)",
+    ),
     "send_closed": (
         "StateError",
         "connection {handle} is {state}: its send half is closed, so it takes no more data",

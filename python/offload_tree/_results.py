@@ -607,8 +607,9 @@ class ProcessedEvent:
     "reachability_answered", "ignored", "declined" (an optional upload request the host's
     policy declined), "peer_closed" (the peer's FIN while the host's half is open: the
     connection stays offloaded) or "disconnected" (the host's FIN acknowledged while the
-    peer's half is open: it stays offloaded too) or "backlog_noted" (a send-backlog change:
-    ``size`` is the new SendBacklogSize); ``result`` is the ``TerminateResult`` of a
+    peer's half is open: it stays offloaded too), "backlog_noted" (a send-backlog change:
+    ``size`` is the new SendBacklogSize) or "paused" (offload-pause: the host offloads
+    nothing until the target resumes); ``result`` is the ``TerminateResult`` of a
     terminating action, else None.
     """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -90,6 +90,10 @@ class _Config:
     max_rcv_window: int | None
     fail_rate: float
     seed: int
+
+
+#: The capabilities a target reports, which :meth:`SimulatedTarget.resume` may change.
+_LIMITS = ("neighbor_capacity", "path_capacity", "tcp_capacity", "max_path_mtu", "max_rcv_window")
 
 
 class SimulatedTarget:
@@ -333,14 +337,61 @@ class SimulatedTarget:
         engine.target_peer_close(h, abortive)
 
     @atomic(long=False)
+    def pause(self) -> None:
+        """Indicate NDIS_STATUS_OFFLOAD_PAUSE (ndis-status-offload-pause.md): the host
+        offloads nothing more (offloads get ``Status.PAUSED``) until :meth:`resume`; what is
+        offloaded goes on as normal, sends included. Already paused: ``StateError``.
+        ``process_events`` notes it (action ``"paused"``)."""
+        self._attached_engine().target_pause()
+
+    @atomic(long=False)
     def request_upload_all(self) -> None:
-        """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads and ask for everything back."""
+        """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads (if :meth:`pause` had not) and
+        ask for everything back. Until :meth:`resume` the target processes no sends: they
+        complete with NDIS_STATUS_UPLOAD_IN_PROGRESS (ndis-status-offload-pause.md), their
+        bytes held until the upload returns them. Asked twice before a resume:
+        ``StateError``."""
         self._attached_engine().target_request_upload_all()
 
     @atomic(long=False)
-    def resume(self) -> None:
-        """Indicate NDIS_STATUS_OFFLOAD_RESUME: accept offloads again."""
-        self._attached_engine().target_resume()
+    def resume(self, **capabilities: int | None) -> None:
+        """Indicate NDIS_STATUS_OFFLOAD_RESUME: accept offloads again (not paused:
+        ``StateError``).
+
+        The host reads the target's capabilities again when it resumes
+        (ndis-status-offload-resume.md), so a target may report new ones: any of
+        ``neighbor_capacity``, ``path_capacity``, ``tcp_capacity``, ``max_path_mtu`` and
+        ``max_rcv_window`` (None: unlimited) given here replace the configured values, and
+        offloads from now on obey them. What is offloaded stays; a capacity below what the
+        target holds is a ``StateError`` (upload some first), and nothing changes.
+        """
+        unknown = sorted(set(capabilities) - set(_LIMITS))
+        if unknown:
+            raise ValidationError(
+                f"resume() takes the capabilities {', '.join(_LIMITS)}; got {unknown[0]!r}"
+            )
+        engine = self._attached_engine()
+        if not capabilities:
+            engine.target_resume()
+            return
+        changed = {name: _limit(name, value) for name, value in capabilities.items()}
+
+        def pick(name: str) -> int | None:
+            value: int | None = changed[name] if name in changed else getattr(self._config, name)
+            return value
+
+        config = replace(
+            self._config,
+            neighbor_capacity=pick("neighbor_capacity"),
+            path_capacity=pick("path_capacity"),
+            tcp_capacity=pick("tcp_capacity"),
+            max_path_mtu=pick("max_path_mtu"),
+            max_rcv_window=pick("max_rcv_window"),
+        )
+        limits = (config.neighbor_capacity, config.path_capacity, config.tcp_capacity,
+                  config.max_path_mtu, config.max_rcv_window)  # fmt: skip
+        engine.target_resume(limits)
+        self._config = config
 
     @atomic(long=False)
     def indicate_neighbor_reachability_query(self, nb: int) -> None:

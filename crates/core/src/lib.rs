@@ -67,4 +67,4 @@ pub use model::{
     Handle, Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType,
     ITEM_SUFFIX, NO_STATUS,
 };
-pub use target::{IpOffloadStats, OffloadStats, TargetConfig, TcpOffloadStats};
+pub use target::{IpOffloadStats, OffloadStats, TargetConfig, TargetLimits, TcpOffloadStats};

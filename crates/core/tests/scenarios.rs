@@ -290,7 +290,7 @@ fn upload_all_pauses_until_resume() {
     assert_eq!(done[0].action.name(), "terminated_all");
     assert_eq!(done[0].outcome.as_ref().unwrap().len(), 3);
     assert!(!e.is_offloaded(n1).unwrap());
-    e.target_resume().unwrap();
+    e.target_resume(None).unwrap();
     assert!(!e.counters().paused);
     assert_eq!(
         statuses(&e.initiate_offload(&[t3]).unwrap().0)[0],

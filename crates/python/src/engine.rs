@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use numpy::{PyArray1, PyReadonlyArray1};
 use offload_tree_core::{
     BlockList, Column, Engine, Error, ErrorKind, HostPolicy, Layer, NeighborArgs, TargetConfig,
-    Value,
+    TargetLimits, Value,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -775,8 +775,22 @@ impl PyEngine {
         self.run(py, false, |e| e.target_request_upload_all())
     }
 
-    fn target_resume(&self, py: Python<'_>) -> PyResult<()> {
-        self.run(py, false, |e| e.target_resume())
+    /// `limits`: (neighbor, path, tcp capacities, max path MTU, max receive window), the
+    /// capabilities the target reports from now on; None keeps them.
+    #[pyo3(signature = (limits=None))]
+    fn target_resume(&self, py: Python<'_>, limits: Option<Limits>) -> PyResult<()> {
+        let limits = limits.map(|(n, p, t, mtu, rcv)| TargetLimits {
+            neighbor_capacity: n,
+            path_capacity: p,
+            tcp_capacity: t,
+            max_path_mtu: mtu,
+            max_rcv_window: rcv,
+        });
+        self.run(py, false, |e| e.target_resume(limits))
+    }
+
+    fn target_pause(&self, py: Python<'_>) -> PyResult<()> {
+        self.run(py, false, |e| e.target_pause())
     }
 
     fn target_indicate_neighbor_reachability_query(&self, py: Python<'_>, nb: u64) -> PyResult<()> {
@@ -813,3 +827,12 @@ impl PyEngine {
 fn widen(counts: Vec<u32>) -> Vec<i64> {
     counts.into_iter().map(i64::from).collect()
 }
+
+/// A target's capabilities as the facade passes them (None: unlimited).
+type Limits = (
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+);

@@ -56,7 +56,7 @@ impl Engine {
     }
 
     fn run_connection_timers(&mut self, h: Handle, context: u32, ticks: u32) {
-        if self.target.tcp_held_back(context) || self.target.tcp(context).upload_requested {
+        if self.target.tcp_held_back(context) || self.target.io_stopped(context) {
             return; // the target processes no I/O on it: its timers wait
         }
         let cached = *self.host.tcp_cached(h);

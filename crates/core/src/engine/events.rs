@@ -8,6 +8,7 @@ use super::Engine;
 use crate::error;
 use crate::host::{layer_of, NO_CONTEXT};
 use crate::model::{ConnectionState, EventKind, Handle, Layer, Result, UploadReason, Value};
+use crate::target::TargetLimits;
 
 impl Engine {
     pub(super) fn indicate(&mut self, event: Event) {
@@ -41,36 +42,72 @@ impl Engine {
         });
     }
 
-    /// The target indicates upload-all: it pauses and asks for everything back.
-    pub fn target_request_upload_all(&mut self) -> Result<()> {
+    /// The target indicates offload-pause (NDIS_STATUS_OFFLOAD_PAUSE,
+    /// ndis-status-offload-pause.md): the host offloads nothing more until it resumes; what
+    /// is offloaded goes on as normal.
+    pub fn target_pause(&mut self) -> Result<()> {
         if self.target.paused {
             return Err(error!(AlreadyPaused));
         }
         self.target.paused = true;
-        self.indicate(Event {
-            kind: EventKind::UploadAll,
-            handle: None,
-            reason: None,
-            size: None,
-            offload: None,
-        });
+        self.indicate_status(EventKind::OffloadPause);
         Ok(())
     }
 
-    /// The target indicates offload-resume: it accepts offloads again.
-    pub fn target_resume(&mut self) -> Result<()> {
+    /// The target indicates upload-all: it pauses (if it had not) and asks for everything
+    /// back. Until it resumes it processes no more sends: they complete with
+    /// NDIS_STATUS_UPLOAD_IN_PROGRESS (ndis-status-offload-pause.md).
+    pub fn target_request_upload_all(&mut self) -> Result<()> {
+        if self.target.upload_all {
+            return Err(error!(UploadAllPending));
+        }
+        self.target.paused = true;
+        self.target.upload_all = true;
+        self.indicate_status(EventKind::UploadAll);
+        Ok(())
+    }
+
+    /// The target indicates offload-resume: it accepts offloads again, with the
+    /// capabilities in `limits` when given (ndis-status-offload-resume.md: the host reads
+    /// them again, and later offloads obey them; what is offloaded stays).
+    pub fn target_resume(&mut self, limits: Option<TargetLimits>) -> Result<()> {
         if !self.target.paused {
             return Err(error!(NotPaused));
         }
+        if let Some(limits) = limits {
+            // Invariant 4 holds across a resume: a target reports no capacity below what
+            // it holds (the host would have to upload some first).
+            let mut config = self.target.config.clone();
+            limits.apply(&mut config);
+            for layer in Layer::ALL {
+                let held = self.target.offloaded(layer) as u64;
+                if let Some(capacity) = config.capacity(layer).filter(|&c| c < held) {
+                    let layer = layer.name();
+                    return Err(error!(
+                        CapacityBelowHeld,
+                        layer = layer,
+                        capacity = capacity,
+                        held = held
+                    ));
+                }
+            }
+            self.target.config = config;
+        }
         self.target.paused = false;
+        self.target.upload_all = false;
+        self.indicate_status(EventKind::OffloadResume);
+        Ok(())
+    }
+
+    /// Queues a status indication of the target as a whole.
+    fn indicate_status(&mut self, kind: EventKind) {
         self.indicate(Event {
-            kind: EventKind::OffloadResume,
+            kind,
             handle: None,
             reason: None,
             size: None,
             offload: None,
         });
-        Ok(())
     }
 
     /// The target asks the host about the reachability of offloaded neighbor `raw`
@@ -259,6 +296,7 @@ impl Engine {
                     (Action::TerminatedAll, Some(self.upload(&order)))
                 }
                 EventKind::OffloadResume => (Action::Resumed, None),
+                EventKind::OffloadPause => (Action::Paused, None),
                 EventKind::SendBacklogChange => match self.event_is_current(&event) {
                     true => (Action::BacklogNoted, None),
                     false => (Action::Ignored, None),

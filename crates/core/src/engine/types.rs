@@ -274,10 +274,12 @@ pub enum Action {
     Disconnected,
     /// A send-backlog change: the host takes the new size as how much to keep posted.
     BacklogNoted,
+    /// Offload-pause: the host offloads nothing more until the target resumes.
+    Paused,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Terminated,
         Action::TerminatedAll,
         Action::Resumed,
@@ -287,6 +289,7 @@ impl Action {
         Action::PeerClosed,
         Action::Disconnected,
         Action::BacklogNoted,
+        Action::Paused,
     ];
 
     /// The name `ProcessedEvent.action` carries.
@@ -301,6 +304,7 @@ impl Action {
             Action::PeerClosed => "peer_closed",
             Action::Disconnected => "disconnected",
             Action::BacklogNoted => "backlog_noted",
+            Action::Paused => "paused",
         }
     }
 }

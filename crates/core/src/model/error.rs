@@ -97,8 +97,12 @@ error_catalogue! {
     RelinkFailed = State, "relink_failed",
         "cannot relink offloaded path {path} to {neighbor}: offloading the neighbor failed with {status}";
     AlreadyPaused = State, "already_paused",
+        "the target is already paused: it has not resumed since";
+    UploadAllPending = State, "upload_all_pending",
         "the target already requested upload-all and has not resumed";
-    NotPaused = State, "not_paused", "the target cannot resume: it did not request upload-all";
+    NotPaused = State, "not_paused", "the target cannot resume: it is not paused";
+    CapacityBelowHeld = State, "capacity_below_held",
+        "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them (upload some first)";
     /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any
     /// state but CLOSED.
     /// RFC 793: SEND after the host's FIN (or in CLOSED) is "connection closing".

@@ -24,10 +24,13 @@ pub enum EventKind {
     /// TcpIndicateSendBacklogChange: the connection's preferred send backlog changed
     /// (SendBacklogSize; indicating-tcp-chimney-specific-events.md).
     SendBacklogChange = 7,
+    /// NDIS_STATUS_OFFLOAD_PAUSE: the host offloads nothing more until the target resumes
+    /// (ndis-status-offload-pause.md).
+    OffloadPause = 8,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::UploadRequested,
         EventKind::UploadAll,
         EventKind::OffloadResume,
@@ -36,6 +39,7 @@ impl EventKind {
         EventKind::Abort,
         EventKind::DisconnectComplete,
         EventKind::SendBacklogChange,
+        EventKind::OffloadPause,
     ];
 
     /// The name of the Python enum member.
@@ -49,6 +53,7 @@ impl EventKind {
             EventKind::Abort => "ABORT",
             EventKind::DisconnectComplete => "DISCONNECT_COMPLETE",
             EventKind::SendBacklogChange => "SEND_BACKLOG_CHANGE",
+            EventKind::OffloadPause => "OFFLOAD_PAUSE",
         }
     }
 }

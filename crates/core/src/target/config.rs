@@ -38,3 +38,26 @@ impl TargetConfig {
         }
     }
 }
+
+/// The capabilities a target reports, which it may change across a pause and resume
+/// (ndis-status-offload-resume.md): per-layer capacities and the limits it enforces.
+/// `None` means unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TargetLimits {
+    pub neighbor_capacity: Option<u64>,
+    pub path_capacity: Option<u64>,
+    pub tcp_capacity: Option<u64>,
+    pub max_path_mtu: Option<u64>,
+    pub max_rcv_window: Option<u64>,
+}
+
+impl TargetLimits {
+    /// `config` with these capabilities.
+    pub(crate) fn apply(self, config: &mut TargetConfig) {
+        config.neighbor_capacity = self.neighbor_capacity;
+        config.path_capacity = self.path_capacity;
+        config.tcp_capacity = self.tcp_capacity;
+        config.max_path_mtu = self.max_path_mtu;
+        config.max_rcv_window = self.max_rcv_window;
+    }
+}

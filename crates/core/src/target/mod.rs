@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use crate::model::{Arena, Budget, Layer, Operation, Result, Status, TcpDelegated};
 
 pub(crate) use clock::{on_new_ack, on_segment, run_timers, Clock};
-pub use config::TargetConfig;
+pub use config::{TargetConfig, TargetLimits};
 pub(crate) use receives::ReceiveRequests;
 pub(crate) use sends::SendQueue;
 pub(crate) use statistics::IpFamily;
@@ -80,8 +80,12 @@ pub(crate) struct Target {
     /// Offloaded objects whose hardware state a failed query or invalidate found corrupt,
     /// by host handle: their upload completes with FAILURE.
     pub corrupt: HashSet<u64>,
-    /// Upload-all was indicated and not yet followed by resume.
+    /// Offload-pause or upload-all was indicated and not yet followed by resume: the host
+    /// offloads nothing.
     pub paused: bool,
+    /// Upload-all was indicated and not yet followed by resume: the target processes no
+    /// more sends (they complete with UPLOAD_IN_PROGRESS).
+    pub upload_all: bool,
     /// Contexts carrying an invalid mark.
     pub invalid: u64,
     pub counters: TargetCounters,
@@ -108,11 +112,18 @@ impl Target {
             faults: HashMap::new(),
             corrupt: HashSet::new(),
             paused: false,
+            upload_all: false,
             invalid: 0,
             counters: TargetCounters::default(),
             offload_stats: [OffloadStats::default(); 2],
             clock: Clock::default(),
         })
+    }
+
+    /// The target processes no I/O on connection `context`: it asked for the connection's
+    /// upload for a mandatory reason, or for everyone's (upload-all).
+    pub(crate) fn io_stopped(&self, context: u32) -> bool {
+        self.upload_all || self.tcp(context).upload_requested
     }
 
     /// The number of objects of `layer` the target holds.

@@ -254,7 +254,7 @@ impl Target {
             self.counters.bytes_held_back += u64::from(nbytes);
             return 0;
         }
-        if self.tcp(context).upload_requested {
+        if self.io_stopped(context) {
             self.counters.bytes_upload_in_progress += u64::from(nbytes);
             return 0;
         }
@@ -315,7 +315,7 @@ impl Target {
             return 0;
         };
         let idle = queue.unsent() == 0 && !queue.fin_outstanding();
-        if idle || self.tcp_held_back(context) || self.tcp(context).upload_requested {
+        if idle || self.tcp_held_back(context) || self.io_stopped(context) {
             return 0;
         }
         let d = self.live(context, snapshot);

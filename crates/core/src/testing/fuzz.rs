@@ -9,7 +9,7 @@
 //!
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
-use crate::{Column, Engine, HostPolicy, NeighborArgs, TargetConfig, Value};
+use crate::{Column, Engine, HostPolicy, NeighborArgs, TargetConfig, TargetLimits, Value};
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
 pub struct Bytes<'a> {
@@ -336,10 +336,19 @@ fn step(
         }
         13 => {
             let h = pick(input, known, None);
-            match input.u8() % 4 {
+            match input.u8() % 5 {
                 0 => e.target_request_upload(h, &Value::Int(input.int() % 13)),
                 1 => e.target_request_upload_all(),
-                2 => e.target_resume(),
+                // Resume, sometimes reporting other capabilities (smaller or none).
+                2 => {
+                    let limits = (input.u8() & 1 == 1).then(|| TargetLimits {
+                        tcp_capacity: Some(u64::from(input.u8() % 8)),
+                        max_path_mtu: [None, Some(1400)][usize::from(input.u8() & 1)],
+                        ..TargetLimits::default()
+                    });
+                    e.target_resume(limits)
+                }
+                3 => e.target_pause(),
                 _ => e.target_indicate_neighbor_reachability_query(h),
             }
             .map(|_| Vec::new())

@@ -22,7 +22,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import numpy as np
 
 from ..._coerce import check_batch, format_handle
-from ..._engine import BlockArrays, HandleArray, IntArray, ProcessedTuple, StatusArray
+from ..._engine import BlockArrays, HandleArray, IntArray, Limits, ProcessedTuple, StatusArray
 from ..._enums import Layer
 from ..._errors import InternalError, OffloadTreeError, StateError
 from ..._messages import error
@@ -591,9 +591,15 @@ class Engine:
         events.target_request_upload_all(self)
 
     @_locked
-    def target_resume(self) -> None:
-        """The target indicates offload-resume."""
-        events.target_resume(self)
+    def target_resume(self, limits: Limits | None = None) -> None:
+        """The target indicates offload-resume, reporting the capabilities ``limits`` when
+        given."""
+        events.target_resume(self, limits)
+
+    @_locked
+    def target_pause(self) -> None:
+        """The target indicates offload-pause."""
+        events.target_pause(self)
 
     @_locked
     def target_indicate_neighbor_reachability_query(self, nb: int) -> None:

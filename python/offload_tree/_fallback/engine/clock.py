@@ -53,7 +53,7 @@ def advance(e: Engine, ticks: object) -> int:
         kind = EventKind.NEIGHBOR_REACHABILITY_QUERY.value
         indicate(e, Event(kind, context.handle, None, context))
     for context in [c for c in target.arenas[TCP].items if c is not None]:
-        if held_back(context) or context.upload_requested:
+        if held_back(context) or context.upload_requested or target.upload_all:
             continue  # the target processes no I/O on it: its timers wait
         node = e.host.find(context.handle)
         assert node is not None

@@ -5,9 +5,11 @@ default host response (``crates/core/src/engine/events.rs``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..._coerce import format_handle
+from ..._engine import Limits
 from ..._enums import ConnectionState, EventKind, UploadReason
 from ..._messages import error
 from ..host.tree import Node
@@ -22,6 +24,7 @@ from .types import (
     DECLINED,
     DISCONNECTED,
     IGNORED,
+    PAUSED,
     PEER_CLOSED,
     REACHABILITY_ANSWERED,
     RESUMED,
@@ -81,19 +84,47 @@ def _upload_reason(value: object) -> UploadReason:
         raise error("not_an_upload_reason", value=code) from None
 
 
-def target_request_upload_all(e: Engine) -> None:
-    """The target indicates upload-all: it pauses and asks for everything back."""
+def target_pause(e: Engine) -> None:
+    """The target indicates offload-pause: the host offloads nothing more until it resumes
+    (``Engine::target_pause``)."""
     if e.target.paused:
         raise error("already_paused")
     e.target.paused = True
+    indicate(e, Event(EventKind.OFFLOAD_PAUSE.value))
+
+
+def target_request_upload_all(e: Engine) -> None:
+    """The target indicates upload-all: it pauses (if it had not) and asks for everything
+    back; until it resumes it processes no sends."""
+    if e.target.upload_all:
+        raise error("upload_all_pending")
+    e.target.paused = True
+    e.target.upload_all = True
     indicate(e, Event(EventKind.UPLOAD_ALL.value))
 
 
-def target_resume(e: Engine) -> None:
-    """The target indicates offload-resume: it accepts offloads again."""
+def target_resume(e: Engine, limits: Limits | None = None) -> None:
+    """The target indicates offload-resume: it accepts offloads again, with the
+    capabilities ``limits`` when given (``Engine::target_resume``)."""
     if not e.target.paused:
         raise error("not_paused")
+    if limits is not None:
+        neighbors, paths, tcps, mtu, window = limits
+        config = replace(
+            e.target.config,
+            neighbor_capacity=neighbors,
+            path_capacity=paths,
+            tcp_capacity=tcps,
+            max_path_mtu=mtu,
+            max_rcv_window=window,
+        )
+        for layer, name in enumerate(("neighbor", "path", "tcp")):
+            capacity, held = config.capacity(layer), e.target.offloaded(layer)
+            if capacity is not None and capacity < held:
+                raise error("capacity_below_held", layer=name, capacity=capacity, held=held)
+        e.target.config = config
     e.target.paused = False
+    e.target.upload_all = False
     indicate(e, Event(EventKind.OFFLOAD_RESUME.value))
 
 
@@ -221,6 +252,8 @@ def _respond(e: Engine, event: Event, declined: set[int]) -> Processed:
         return Processed(event, TERMINATED_ALL, upload(e, offloaded_post_order(roots)))
     if kind == EventKind.OFFLOAD_RESUME:
         return Processed(event, RESUMED, None)
+    if kind == EventKind.OFFLOAD_PAUSE:
+        return Processed(event, PAUSED, None)
     if kind == EventKind.SEND_BACKLOG_CHANGE:
         current = _current(e, event) is not None
         return Processed(event, BACKLOG_NOTED if current else IGNORED, None)

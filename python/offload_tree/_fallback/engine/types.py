@@ -148,6 +148,7 @@ ACTIONS = (
     "peer_closed",
     "disconnected",
     "backlog_noted",
+    "paused",
 )
 (
     TERMINATED,
@@ -159,6 +160,7 @@ ACTIONS = (
     PEER_CLOSED,
     DISCONNECTED,
     BACKLOG_NOTED,
+    PAUSED,
 ) = ACTIONS
 
 

@@ -57,6 +57,7 @@ class Target:
         "offload_stats",
         "paused",
         "rng",
+        "upload_all",
     )
 
     def __init__(self, config: TargetConfig) -> None:
@@ -74,7 +75,10 @@ class Target:
         self.invalid: set[int] = set()  # host handles carrying an invalid mark
         # host handles whose hardware state a failed query or invalidate found corrupt
         self.corrupt: set[int] = set()
-        self.paused = False  # upload-all was indicated and not yet followed by resume
+        # offload-pause or upload-all was indicated and not yet followed by resume
+        self.paused = False
+        # upload-all was indicated and not yet followed by resume: no sends processed
+        self.upload_all = False
         self.counters = TargetCounters()
         # the chimney statistics of IPv4 and IPv6 (target/statistics.py)
         self.offload_stats = (OffloadStats(), OffloadStats())

@@ -148,7 +148,7 @@ def send(target: Target, handle: int, nbytes: int, wire: tuple[int, int]) -> int
     if held_back(context):
         target.counters.bytes_held_back += nbytes
         return 0
-    if context.upload_requested:
+    if context.upload_requested or target.upload_all:
         target.counters.bytes_upload_in_progress += nbytes
         return 0
     _advance_snd_nxt(target, context, nbytes, wire, opaque=True)
@@ -213,7 +213,7 @@ def _transmit(target: Target, context: Context, wire: tuple[int, int]) -> int:
     queue = context.sends
     if queue is None or (queue.unsent == 0 and queue.fin == NO_FIN):
         return 0
-    if held_back(context) or context.upload_requested:
+    if held_back(context) or context.upload_requested or target.upload_all:
         return 0
     d = context.delegated
     window = max(d[SND_WND] - ((d[SND_NXT] - d[SND_UNA]) & U32), 0)
