@@ -348,6 +348,11 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.read(r(args[0]))
     if name == "advance":
         return tree.advance(args[0])
+    if name == "policy":
+        tree.policy = args[0]
+        return tree.policy
+    if name == "link_down":
+        return tree.link_down()
     if name == "traffic_many":
         return _traffic_many(tree, target, args[0], [r(t) for t in args[1]], args[2])
     if name == "offload_stats":
@@ -579,6 +584,33 @@ CAPABILITIES = st.fixed_dictionaries(
         "max_rcv_window": st.sampled_from([None, 1000, -1]),
     },
 )
+# Host policies: mostly the default; else some declines, a pace, indicated data taken, a link
+# down kept, rules that keep some connections on the host.
+_OPTIONAL = [r for r in ot.UploadReason if not r.mandatory]
+POLICIES = weighted(
+    (2, st.just(None)),
+    (
+        3,
+        st.builds(
+            ot.HostPolicy,
+            decline=st.frozensets(st.sampled_from(_OPTIONAL), max_size=3),
+            uploads_per_call=st.sampled_from([None, 1, 2]),
+            accept_indicated=st.booleans(),
+            on_link_down=st.sampled_from(["terminate", "keep"]),
+            offload_rules=st.sampled_from(
+                [
+                    (),
+                    (ot.OffloadRule(offload=False, remote_ports=(0, 1000)),),
+                    (
+                        ot.OffloadRule(offload=True, destination="10.2.0.0/16"),
+                        ot.OffloadRule(offload=False, destination="10.0.0.0/8"),
+                    ),
+                    (ot.OffloadRule(offload=False, local_ports=(0, 30000)),),
+                ]
+            ),
+        ),
+    ),
+)
 # Time steps: none, a tick, up to a retransmission or two, past NceStaleTicks or FIN_WAIT_2,
 # the most, and out of range (refused).
 TICKS = st.sampled_from([0, 1, 999, 1000, 3000, 30_001, 120_000, 2**32 - 1, -1, 2**32])
@@ -725,6 +757,8 @@ OP_WEIGHTS = {
     "disconnect": 1,
     "traffic_many": 1,
     "advance": 1,
+    "policy": 1,
+    "link_down": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -853,6 +887,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, T, None))
     if name == "advance":
         return st.tuples(st.just(name), TICKS)
+    if name == "policy":
+        return st.tuples(st.just(name), POLICIES)
     if name == "resume":
         # Mostly as configured; sometimes other capabilities (some below what is held:
         # refused), or a bad one.

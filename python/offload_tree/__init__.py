@@ -22,6 +22,7 @@ from ._errors import (
     StateError,
     ValidationError,
 )
+from ._policy import HostPolicy, OffloadRule
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -47,6 +48,7 @@ __all__ = [
     "DependencyError",
     "DuplicateKeyError",
     "EventKind",
+    "HostPolicy",
     "InternalError",
     "InvalidHandleError",
     "InvalidateResult",
@@ -54,6 +56,7 @@ __all__ = [
     "LayerError",
     "NeighborState",
     "OffloadResult",
+    "OffloadRule",
     "OffloadStateTree",
     "OffloadTreeError",
     "Operation",

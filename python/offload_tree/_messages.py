@@ -175,6 +175,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tree_id_zero": ("ValidationError", "a tree id is in 1..65535: 0 is never used"),
     "fail_rate_range": ("ValidationError", "fail_rate must be in [0, 1], got {value}"),
     "thread_count": ("ValidationError", "threads must be at least 1, got {value}"),
+    "uploads_per_call": (
+        "ValidationError",
+        "uploads_per_call must be at least 1 (or None: no limit), got {value}",
+    ),
+    "offload_rule": (
+        "ValidationError",
+        "offload rule {index}: a port range runs low to high, a prefix fits its address family",
+    ),
     "ack_beyond_sent": (
         "ValidationError",
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})",

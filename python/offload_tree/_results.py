@@ -116,13 +116,22 @@ class OffloadResult:
     neighbors, with their delegated state (empty unless the tree releases unreferenced state).
     """
 
-    __slots__ = ("_blocks", "_released")
+    __slots__ = ("_blocks", "_declined", "_released")
 
-    def __init__(self, arrays: BlockArrays, released: Outcome) -> None:
-        """Wrap an engine's seven block-list arrays (the last one the statuses) and the
-        outcome of the releases."""
+    def __init__(
+        self, arrays: BlockArrays, released: Outcome, declined: HandleArray | None = None
+    ) -> None:
+        """Wrap an engine's seven block-list arrays (the last one the statuses), the
+        outcome of the releases, and the connections the host's policy kept back."""
         self._blocks = BlockList(arrays)
         self._released = TerminateResult(released)
+        self._declined = readonly(np.zeros(0, np.uint64) if declined is None else declined)
+
+    @property
+    def declined(self) -> HandleArray:
+        """The requested connections the host's offload rules kept on the host
+        (``HostPolicy.offload_rules``): they are in no block and were not offloaded."""
+        return self._declined
 
     @property
     def released(self) -> TerminateResult:
@@ -131,7 +140,7 @@ class OffloadResult:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as plain data (the same on both backends)."""
-        return (_restore_offload_result, (self._blocks, self._released))
+        return (_restore_offload_result, (self._blocks, self._released, self._declined))
 
     @property
     def blocks(self) -> BlockList:
@@ -197,9 +206,12 @@ class OffloadResult:
         )
 
 
-def _restore_offload_result(blocks: BlockList, released: TerminateResult) -> OffloadResult:
+def _restore_offload_result(
+    blocks: BlockList, released: TerminateResult, declined: HandleArray | None = None
+) -> OffloadResult:
     result = OffloadResult.__new__(OffloadResult)
     result._blocks, result._released = blocks, released
+    result._declined = readonly(np.zeros(0, np.uint64) if declined is None else declined)
     return result
 
 

@@ -38,6 +38,7 @@ from ._enums import Layer, UploadReason
 from ._errors import InvalidHandleError, StateError, ValidationError
 from ._interrupts import atomic
 from ._messages import error
+from ._policy import HostPolicy
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -171,7 +172,7 @@ class OffloadStateTree:
     keeps shared state offloaded until the caller terminates it.
     """
 
-    __slots__ = ("_backend", "_engine", "_release_unreferenced", "_target")
+    __slots__ = ("_backend", "_engine", "_policy", "_release_unreferenced", "_target")
 
     def __init__(
         self,
@@ -182,10 +183,13 @@ class OffloadStateTree:
         threads: int = 1,
         ticks_per_second: int = 1000,
         nce_stale_ticks: int | None = None,
+        policy: HostPolicy | None = None,
     ) -> None:
         """Build an empty tree on ``target`` (which may not be attached to another tree).
 
         ``threads``: how many threads a large batch may use (see :attr:`threads`).
+        ``policy``: what the host decides on its own (:class:`HostPolicy`; see
+        :attr:`policy`).
         ``ticks_per_second`` (10, 100 or 1000) and ``nce_stale_ticks`` (default: 30 seconds'
         worth) are the timer parameters the host stack gives the target with
         OID_TCP_TASK_OFFLOAD (TicksPerSecond and NceStaleTicks): the unit of
@@ -202,6 +206,8 @@ class OffloadStateTree:
         thread_count = min(_int_arg("threads", threads), _INT64_MAX)
         if thread_count < 1:  # before the target is attached: a failed tree holds nothing
             raise error("thread_count", value=thread_count)
+        if policy is not None and not isinstance(policy, HostPolicy):
+            raise ValidationError(f"policy must be a HostPolicy, got {type(policy).__name__}")
         tps = _int_arg("ticks_per_second", ticks_per_second)
         if tps not in (10, 100, 1000):
             raise error("ticks_per_second", value=tps)
@@ -213,6 +219,8 @@ class OffloadStateTree:
         self._engine: Engine = target._attach(engine_class, release)
         self._engine.set_threads(thread_count)
         self._engine.set_clock(tps, stale)
+        self._policy = HostPolicy()
+        self.policy = policy
         self._target = target
         self._backend = backend
         self._release_unreferenced = release
@@ -271,6 +279,38 @@ class OffloadStateTree:
     def tree_id(self) -> int:
         """The 16-bit id this tree puts into the top bits of its handles."""
         return int(self._engine.tree_id)
+
+    # -- the host's policy
+    @property
+    def policy(self) -> HostPolicy:
+        """What the host stack decides on its own (:class:`HostPolicy`): the upload reasons
+        it declines, how fast it uploads, whether it takes indicated data, what a link down
+        does, and which connections it offloads. Assign a new one to change it (None: the
+        default); it applies from the next call on."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: HostPolicy | None) -> None:
+        policy = HostPolicy() if policy is None else policy
+        if not isinstance(policy, HostPolicy):
+            raise ValidationError(f"policy must be a HostPolicy, got {type(policy).__name__}")
+        self._engine.set_policy(
+            [int(r) for r in sorted(policy.decline)],
+            policy.uploads_per_call,
+            policy.accept_indicated,
+            policy.on_link_down == "terminate",
+            [rule._args() for rule in policy.offload_rules],
+        )
+        self._policy = policy
+
+    @atomic(long=True)
+    def link_down(self) -> TerminateResult:
+        """The link went down (the miniport indicated a media disconnect). The host decides
+        what becomes of the offloads, not the target
+        (terminate-offload-initiated-by-the-host-stack.md): by default it terminates every
+        offloaded object, as for upload-all; with ``HostPolicy(on_link_down="keep")`` it
+        keeps them (an empty result)."""
+        return TerminateResult(self._engine.link_down())
 
     # -- time
     @property
@@ -540,10 +580,20 @@ class OffloadStateTree:
     def initiate_offload(self, handles: Any) -> OffloadResult:
         """Offload objects together with whatever they depend on that is not offloaded.
 
-        The result carries the status the target wrote into every block.
+        The result carries the status the target wrote into every block. Connections the
+        host's offload rules keep on the host (:attr:`policy`) are left out before anything
+        else: ``result.declined``.
         """
-        arrays, released = self._engine.initiate_offload(as_handles(handles))
-        return OffloadResult(arrays, released)
+        requested = as_handles(handles)
+        declined = None
+        if self._policy.offload_rules:
+            # The host's offload rules decide first: a connection they keep on the host is
+            # not offered to the target at all.
+            allowed = self._engine.offload_policy(requested)
+            if not allowed.all():
+                declined, requested = requested[~allowed], requested[allowed]
+        arrays, released = self._engine.initiate_offload(requested)
+        return OffloadResult(arrays, released, declined)
 
     @atomic(long=True)
     def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:
@@ -726,14 +776,20 @@ class OffloadStateTree:
         return InvalidateResult(handle_array, statuses)
 
     @atomic(long=True)
-    def process_events(self, decline: Iterable[UploadReason | int] = ()) -> list[ProcessedEvent]:
+    def process_events(
+        self, decline: Iterable[UploadReason | int] | None = None
+    ) -> list[ProcessedEvent]:
         """Apply the host's response to every queued target event, oldest first.
 
-        ``decline`` is the host's policy for upload requests: the optional ``UploadReason``
-        values whose requests it declines (the connection stays offloaded and the event's
-        action is ``"declined"``). A mandatory reason cannot be declined
-        (``ValidationError``).
+        ``decline``: the optional ``UploadReason`` values whose upload requests the host
+        declines in this call (the connection stays offloaded and the event's action is
+        ``"declined"``); None (the default) takes the policy's (:attr:`policy`). A mandatory
+        reason cannot be declined (``ValidationError``). With the policy's
+        ``uploads_per_call`` set, the call stops after that many uploads for upload requests
+        and the later events wait for the next call.
         """
+        if decline is None:
+            return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(None)]
         if isinstance(decline, str | bytes) or not isinstance(decline, Iterable):
             raise ValidationError(
                 f"decline must be a collection of UploadReason values, got {type(decline).__name__}"

@@ -61,7 +61,7 @@ pub use engine::{
     Event, InterruptCheck, NeighborArgs, OperationCounts, Outcome, Processed, StateValue,
     MAX_BATCH, POLL_EVERY,
 };
-pub use host::{BlockList, HostPolicy, NO_LINK};
+pub use host::{BlockList, HostPolicy, OffloadRule, NO_LINK};
 pub use model::{
     fields, Budget, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec,
     Handle, Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType,

@@ -273,7 +273,7 @@ fn invalidate_holds_back_and_requests_uploads() {
     let before = e.clone();
     assert_eq!(e.update(&[n1], &[]).unwrap_err().kind(), ErrorKind::State);
     assert_eq!(before, e);
-    let done = e.process_events(&[]).unwrap();
+    let done = e.process_events(Some(&[])).unwrap();
     assert_eq!(done.len(), 3);
     assert!(done.iter().all(|p| p.action.name() == "terminated"));
     assert_eq!(e.count(Some(Layer::Tcp), Some(true)), 0);
@@ -286,7 +286,7 @@ fn upload_all_pauses_until_resume() {
     e.target_request_upload_all().unwrap();
     let (list, _) = e.initiate_offload(&[t2]).unwrap();
     assert!(statuses(&list).iter().all(|s| *s == Status::Paused));
-    let done = e.process_events(&[]).unwrap();
+    let done = e.process_events(Some(&[])).unwrap();
     assert_eq!(done[0].action.name(), "terminated_all");
     assert_eq!(done[0].outcome.as_ref().unwrap().len(), 3);
     assert!(!e.is_offloaded(n1).unwrap());
@@ -342,6 +342,7 @@ fn terminate_releases_what_it_leaves_unreferenced() {
 fn a_host_that_keeps_shared_state_releases_nothing() {
     let keep = HostPolicy {
         release_unreferenced: false,
+        ..HostPolicy::default()
     };
     let (mut e, [n1, p1, _, t1, ..]) = example_with(TargetConfig::default(), keep);
     e.initiate_offload(&[t1]).unwrap();
@@ -426,7 +427,7 @@ fn an_invalidate_fault_fails_it_and_requests_hardware_failure_uploads() {
         vec![Status::Failure as u8, Status::Success as u8]
     );
     assert_eq!(e.counters().invalid, 1, "only p2 is marked invalid");
-    let processed = e.process_events(&[]).unwrap();
+    let processed = e.process_events(Some(&[])).unwrap();
     let reasons: Vec<_> = processed.iter().map(|p| p.event.reason).collect();
     let hardware = Some(UploadReason::HardwareFailure as u8);
     let invalid = Some(UploadReason::InvalidState as u8);

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use offload_tree_core::{
-    BlockList, Column, Engine, Error, ErrorKind, HostPolicy, Layer, NeighborArgs, TargetConfig,
-    TargetLimits, Value,
+    BlockList, Column, Engine, Error, ErrorKind, HostPolicy, Layer, NeighborArgs, OffloadRule,
+    TargetConfig, TargetLimits, Value,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -203,6 +203,7 @@ impl PyEngine {
         };
         let policy = HostPolicy {
             release_unreferenced,
+            ..HostPolicy::default()
         };
         let engine = Engine::with_tree_id(config, policy, tree_id).map_err(to_pyerr)?;
         Ok(Self::new_engine(engine))
@@ -585,13 +586,14 @@ impl PyEngine {
         ))
     }
 
+    #[pyo3(signature = (decline=None))]
     fn process_events<'py>(
         &self,
         py: Python<'py>,
-        decline: &Bound<'py, PyAny>,
+        decline: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let decline = to_values(decline)?;
-        let done = self.run(py, true, |e| e.process_events(&decline))?;
+        let decline = decline.map(to_values).transpose()?;
+        let done = self.run(py, true, |e| e.process_events(decline.as_deref()))?;
         let list = PyList::empty(py);
         for p in done {
             let outcome = match p.outcome {
@@ -648,6 +650,61 @@ impl PyEngine {
     fn read<'py>(&self, py: Python<'py>, tc: u64) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = self.run(py, false, |e| e.read(tc))?;
         Ok(PyBytes::new(py, &bytes))
+    }
+
+    // ---- the host's policy ----
+
+    /// `rules`: (offload, local low, local high, remote low, remote high, destination as
+    /// packed address bytes and prefix length, or None), checked by the facade.
+    fn set_policy(
+        &self,
+        py: Python<'_>,
+        decline: &Bound<'_, PyAny>,
+        uploads_per_call: Option<i64>,
+        accept_indicated: bool,
+        terminate_on_link_down: bool,
+        rules: Vec<RuleArgs>,
+    ) -> PyResult<()> {
+        let decline = to_values(decline)?;
+        let rules = rules
+            .into_iter()
+            .map(|(offload, ll, lh, rl, rh, destination)| {
+                let destination = match destination {
+                    None => None,
+                    Some((bytes, prefix)) => Some((packed_ip(&bytes)?, prefix)),
+                };
+                Ok(OffloadRule {
+                    offload,
+                    local_ports: (ll, lh),
+                    remote_ports: (rl, rh),
+                    destination,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        self.run(py, false, |e| {
+            e.set_policy(
+                &decline,
+                uploads_per_call,
+                accept_indicated,
+                terminate_on_link_down,
+                rules,
+            )
+        })
+    }
+
+    fn offload_policy<'py>(
+        &self,
+        py: Python<'py>,
+        handles: PyReadonlyArray1<'py, u64>,
+    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        let handles = owned(&handles)?;
+        let mask = self.run(py, true, |e| Ok(e.offload_policy(&handles)))?;
+        Ok(array(py, mask))
+    }
+
+    fn link_down(&self, py: Python<'_>) -> PyResult<PyOutcome> {
+        let inner = self.run(py, true, |e| Ok(e.link_down()))?;
+        Ok(PyOutcome { inner })
     }
 
     // ---- simulated time ----
@@ -836,3 +893,21 @@ type Limits = (
     Option<u64>,
     Option<u64>,
 );
+
+/// An offload rule as the facade passes it.
+type RuleArgs = (bool, u16, u16, u16, u16, Option<(Vec<u8>, u8)>);
+
+/// A packed IPv4 or IPv6 address.
+fn packed_ip(bytes: &[u8]) -> PyResult<std::net::IpAddr> {
+    match bytes.len() {
+        4 => Ok(std::net::IpAddr::from(
+            <[u8; 4]>::try_from(bytes).expect("4 bytes"),
+        )),
+        16 => Ok(std::net::IpAddr::from(
+            <[u8; 16]>::try_from(bytes).expect("16 bytes"),
+        )),
+        n => Err(PyValueError::new_err(format!(
+            "a packed address has 4 or 16 bytes, got {n}"
+        ))),
+    }
+}

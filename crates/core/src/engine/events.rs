@@ -262,17 +262,20 @@ impl Engine {
     /// Drains the event queue in order, applying the host's response to each. `decline` is
     /// the host's policy: the optional upload reasons whose requests it declines (a mandatory
     /// one is refused, docs/NDIS.md "Target-initiated events").
-    pub fn process_events(&mut self, decline: &[Value]) -> Result<Vec<Processed>> {
-        let mut declined = [false; 256];
-        for value in decline {
-            let reason = upload_reason(value)?;
-            if reason.is_mandatory() {
-                return Err(error!(MandatoryReason, reason = reason.name()));
-            }
-            declined[reason as usize] = true;
-        }
+    pub fn process_events(&mut self, decline: Option<&[Value]>) -> Result<Vec<Processed>> {
+        let declined = match decline {
+            Some(values) => optional_reasons(values)?,
+            None => self.policy.decline,
+        };
+        let declines = |reason: u8| reason < 16 && declined & (1 << reason) != 0;
+        let limit = self.policy.uploads_per_call;
+        let mut uploads = 0u32;
         let mut done = Vec::with_capacity(self.events.len());
-        while let Some(event) = self.events.pop_front() {
+        // Upload storms: after `uploads_per_call` uploads the rest of the queue waits.
+        while let Some(event) = match limit {
+            Some(limit) if uploads >= limit => None,
+            _ => self.events.pop_front(),
+        } {
             self.counts.events_processed += 1;
             let (action, outcome) = match event.kind {
                 EventKind::UploadRequested => {
@@ -282,10 +285,11 @@ impl Engine {
                         self.invalid_pending.remove(&raw);
                     }
                     let live = self.event_is_current(&event);
-                    if live && declined[usize::from(reason)] {
+                    if live && declines(reason) {
                         (Action::Declined, None)
                     } else if live {
                         let outcome = self.upload(&[Handle::from_raw(raw)]);
+                        uploads += 1;
                         (Action::Terminated, Some(outcome))
                     } else {
                         (Action::Ignored, None)
@@ -373,6 +377,19 @@ impl Engine {
         }
         Ok(done)
     }
+}
+
+/// The decline bits of `values`: optional upload reasons only.
+pub(super) fn optional_reasons(values: &[Value]) -> Result<u16> {
+    let mut bits = 0u16;
+    for value in values {
+        let reason = upload_reason(value)?;
+        if reason.is_mandatory() {
+            return Err(error!(MandatoryReason, reason = reason.name()));
+        }
+        bits |= 1 << (reason as u8);
+    }
+    Ok(bits)
 }
 
 /// An `UploadReason` from a loose value.

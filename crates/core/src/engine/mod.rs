@@ -34,6 +34,7 @@ mod invalidate;
 mod invariants;
 mod lookup;
 mod offload;
+mod policy;
 mod query;
 mod read;
 mod relink;
@@ -132,8 +133,8 @@ impl Engine {
     }
 
     /// The host's policy for this tree.
-    pub fn policy(&self) -> HostPolicy {
-        self.policy
+    pub fn policy(&self) -> &HostPolicy {
+        &self.policy
     }
 
     /// Limits what the engine may still reserve to `bytes` (`None`: no limit), so tests can

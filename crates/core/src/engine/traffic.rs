@@ -37,7 +37,8 @@ impl Engine {
     pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8]) {
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
-        let completed = self.target.receive(context, data, snapshot, wire);
+        let take = self.policy.accept_indicated;
+        let completed = self.target.receive(context, data, snapshot, wire, take);
         self.timers_on_segment(h, context);
         self.deliver(h, completed);
     }

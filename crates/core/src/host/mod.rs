@@ -12,7 +12,7 @@ mod tree;
 mod walk;
 
 pub use blocks::{BlockList, NO_LINK};
-pub use policy::HostPolicy;
+pub use policy::{HostPolicy, OffloadRule};
 
 pub(crate) use blocks::{ParentTracker, Placement};
 pub(crate) use keys::{PathKey, TcpKey};

@@ -165,6 +165,10 @@ error_catalogue! {
     TreeIdZero = Validation, "tree_id_zero", "a tree id is in 1..65535: 0 is never used";
     FailRateRange = Validation, "fail_rate_range", "fail_rate must be in [0, 1], got {value}";
     ThreadCount = Validation, "thread_count", "threads must be at least 1, got {value}";
+    UploadsPerCall = Validation, "uploads_per_call",
+        "uploads_per_call must be at least 1 (or None: no limit), got {value}";
+    OffloadRule = Validation, "offload_rule",
+        "offload rule {index}: a port range runs low to high, a prefix fits its address family";
     /// The peer cannot acknowledge bytes that were never sent (SndUna passes no SndNxt).
     AckBeyondSent = Validation, "ack_beyond_sent",
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})";

@@ -73,13 +73,15 @@ impl Target {
     /// host's copy of the delegated state. A received segment (even an empty one: an ACK) is
     /// forward progress: the connection's neighbor's NicReachabilityDelta restarts at zero
     /// (making-a-neighborreachabilityquery-indication.md). The segments count in the
-    /// statistics of `family`, cut at the path's `mss`.
+    /// statistics of `family`, cut at the path's `mss`. `take_indicated`: the host takes
+    /// what the target indicates (an application is reading), so nothing is buffered.
     pub(crate) fn receive(
         &mut self,
         context: u32,
         data: &[u8],
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
+        take_indicated: bool,
     ) -> Vec<u8> {
         self.forward_progress(context);
         let n = data.len();
@@ -101,7 +103,11 @@ impl Target {
                 self.posted.remove(&context);
             }
         }
-        let rest = &data[placed..];
+        let mut rest = &data[placed..];
+        if take_indicated {
+            completed.extend_from_slice(rest);
+            rest = &[];
+        }
         if !rest.is_empty() {
             self.received
                 .entry(context)
@@ -465,8 +471,8 @@ mod tests {
         // Nothing is copied until the state changes.
         assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
         assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
-        assert!(target.receive(t, b"abc", &snapshot, WIRE).is_empty());
-        assert!(target.receive(t, b"de", &snapshot, WIRE).is_empty());
+        assert!(target.receive(t, b"abc", &snapshot, WIRE, false).is_empty());
+        assert!(target.receive(t, b"de", &snapshot, WIRE, false).is_empty());
         assert_eq!(target.received[&t], b"abcde");
         let live = *target.delegated(t, &snapshot);
         assert_eq!(live.rcv_nxt, 3);

@@ -9,7 +9,9 @@
 //!
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
-use crate::{Column, Engine, HostPolicy, NeighborArgs, TargetConfig, TargetLimits, Value};
+use crate::{
+    Column, Engine, HostPolicy, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
+};
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
 pub struct Bytes<'a> {
@@ -76,7 +78,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 27;
+pub const OPERATIONS: usize = 29;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -123,6 +125,7 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
     // Mostly the NDIS host, which releases unreferenced shared state; sometimes one that keeps it.
     let policy = HostPolicy {
         release_unreferenced: input.u8() % 4 != 0,
+        ..HostPolicy::default()
     };
     let mut engine = Engine::with_policy(config, policy).map_err(|e| e.to_string())?;
     let mut known = seed_tree(&mut engine, &mut input);
@@ -429,6 +432,29 @@ fn step(
             let t = pick(input, known, Some(2));
             e.disconnect(t, input.u8() & 1 == 1).map(|o| o.handles)
         }
+        27 => {
+            // A new host policy: declines (sometimes a mandatory one: refused), a pace for
+            // upload storms, whether indicated data is taken, what a link down does, and
+            // sometimes a rule that keeps low remote ports on the host.
+            let decline = vec![Value::Int(i128::from(input.u8() % 11 + 1))];
+            let pace = [None, Some(1), Some(2), Some(0)][usize::from(input.u8() % 4)];
+            let rules = match input.u8() % 3 {
+                0 => vec![OffloadRule {
+                    offload: false,
+                    local_ports: (0, u16::MAX),
+                    remote_ports: (0, u16::from(input.u8()) * 4),
+                    destination: None,
+                }],
+                _ => Vec::new(),
+            };
+            let (accept, terminate) = (input.u8() & 1 == 1, input.u8() & 1 == 0);
+            e.set_policy(&decline, pace, accept, terminate, rules)
+                .map(|()| Vec::new())
+        }
+        28 => {
+            // The link goes down: the host terminates everything, or keeps it by policy.
+            Ok(e.link_down().handles)
+        }
         26 => {
             // Time moves: a tick, a retransmission's worth, past NceStaleTicks or FIN_WAIT_2,
             // the most; sometimes out of range (refused).
@@ -475,12 +501,13 @@ fn step(
         _ => {
             // A host policy: mostly nothing declined, sometimes optional reasons, rarely a
             // mandatory one (refused) or garbage.
-            let decline: Vec<Value> = match input.u8() % 4 {
-                0 | 1 => Vec::new(),
-                2 => vec![Value::Int(1), Value::Int(i128::from(input.u8() % 8))],
-                _ => vec![Value::Int(i128::from(input.u8() % 13))],
+            let decline: Option<Vec<Value>> = match input.u8() % 5 {
+                0 => None, // the policy's
+                1 => Some(Vec::new()),
+                2 => Some(vec![Value::Int(1), Value::Int(i128::from(input.u8() % 8))]),
+                _ => Some(vec![Value::Int(i128::from(input.u8() % 13))]),
             };
-            e.process_events(&decline)
+            e.process_events(decline.as_deref())
                 .map(|done| done.iter().filter_map(|p| p.event.handle).collect())
         }
     };

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from ..._coerce import check_batch, format_handle
 from ..._engine import BlockArrays, HandleArray, IntArray, Limits, ProcessedTuple, StatusArray
 from ..._enums import Layer
 from ..._errors import InternalError, OffloadTreeError, StateError
 from ..._messages import error
-from ..host.policy import HostPolicy
+from ..host.policy import HostPolicy, OffloadRule
 from ..host.tree import HostTree, Node, expect_layer
 from ..model.value import sort_value
 from ..target import Target, TargetConfig
@@ -38,6 +39,7 @@ from . import (
     invalidate,
     lookup,
     offload,
+    policy,
     query,
     read,
     relink,
@@ -463,10 +465,10 @@ class Engine:
         handle_list, statuses = invalidate.invalidate(self, _batch(handles))
         return _handles_out(handle_list), np.array(statuses, dtype=np.uint8)
 
-    def process_events(self, decline: Any) -> list[ProcessedTuple]:
+    def process_events(self, decline: Any = None) -> list[ProcessedTuple]:
         """Drain the event queue; ``(kind, handle, reason, action, outcome, size)`` per event.
-        ``decline``: the optional upload reasons the host declines."""
-        reasons = _sorted_values(decline)
+        ``decline``: the optional upload reasons the host declines (None: its policy's)."""
+        reasons = None if decline is None else _sorted_values(decline)
         done = self._call(lambda: events.process_events(self, reasons))
         return [
             (p.event.kind, p.event.handle, p.event.reason, p.action, p.outcome, p.event.size)
@@ -525,6 +527,32 @@ class Engine:
         """The target asks for the upload of ``tc``."""
         code = sort_value(reason)
         self._call(lambda: events.target_request_upload(self, tc, code))
+
+    def set_policy(
+        self,
+        decline: Any,
+        uploads_per_call: int | None,
+        accept_indicated: bool,
+        terminate_on_link_down: bool,
+        rules: list[OffloadRule],
+    ) -> None:
+        """Replace the host's policy but for ``release_unreferenced``."""
+        reasons = _sorted_values(decline)
+        self._call(
+            lambda: policy.set_policy(
+                self, reasons, uploads_per_call, accept_indicated, terminate_on_link_down, rules
+            )
+        )
+
+    def offload_policy(self, handles: HandleArray) -> npt.NDArray[np.bool_]:
+        """For each handle, whether the host's offload rules let it be offloaded."""
+        hs = _batch(handles)
+        return np.array(self._call(lambda: policy.offload_policy(self, hs)), dtype=bool)
+
+    @_locked
+    def link_down(self) -> Outcome:
+        """The link went down: what the host terminated by its policy."""
+        return policy.link_down(self)
 
     def set_clock(self, ticks_per_second: object, nce_stale_ticks: object) -> None:
         """TicksPerSecond and NceStaleTicks, as the host sets OID_TCP_TASK_OFFLOAD."""

@@ -206,20 +206,33 @@ def disconnect(e: Engine, handle: int, abortive: bool) -> Outcome:
     return Outcome()
 
 
-def process_events(e: Engine, decline: list[object]) -> list[Processed]:
-    """Drain the event queue in order, applying the host's response to each. ``decline`` is
-    the host's policy: the optional upload reasons whose requests it declines."""
-    declined: set[int] = set()
-    for value in decline:
+def optional_reasons(values: list[object]) -> int:
+    """The decline bits of ``values``: optional upload reasons only."""
+    bits = 0
+    for value in values:
         reason = _upload_reason(value)
         if reason.mandatory:
             raise error("mandatory_reason", reason=reason.name)
-        declined.add(reason.value)
+        bits |= 1 << reason.value
+    return bits
+
+
+def process_events(e: Engine, decline: list[object] | None) -> list[Processed]:
+    """Drain the event queue in order, applying the host's response to each. ``decline``:
+    the optional upload reasons whose requests the host declines (None: its policy's). After
+    the policy's ``uploads_per_call`` uploads the rest of the queue waits."""
+    bits = e.policy.decline if decline is None else optional_reasons(decline)
+    declined = {reason for reason in range(16) if bits >> reason & 1}
+    limit = e.policy.uploads_per_call
+    uploads = 0
     done: list[Processed] = []
-    while e.events:
+    while e.events and (limit is None or uploads < limit):
         event = e.events.popleft()
         e.counts.events_processed += 1
-        done.append(_respond(e, event, declined))
+        processed = _respond(e, event, declined)
+        if processed.event.kind == EventKind.UPLOAD_REQUESTED and processed.action == TERMINATED:
+            uploads += 1
+        done.append(processed)
     return done
 
 

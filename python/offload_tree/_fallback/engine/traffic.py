@@ -71,7 +71,8 @@ def target_receive(e: Engine, handle: int, data: bytes) -> None:
 
 def apply_receive(e: Engine, node: Node, data: bytes) -> None:
     """``target_receive`` once its checks passed."""
-    traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts)
+    take = e.policy.accept_indicated
+    traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, take)
 
 
 def deliver(e: Engine, handle: int, data: bytes) -> None:

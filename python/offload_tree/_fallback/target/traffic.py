@@ -75,6 +75,7 @@ def receive(
     wire: tuple[int, int],
     unread: dict[int, bytes],
     counts: RunningCounts,
+    take_indicated: bool = False,
 ) -> None:
     """Place received bytes in the host's posted receive requests, then buffer the rest, and
     advance the receive sequence (mod 2**32). Filled requests complete: their bytes join the
@@ -82,7 +83,8 @@ def receive(
     passed in so that one stores-only commit covers both halves). A received segment (even
     an empty one: an ACK) is forward progress: the connection's neighbor's
     NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
-    ``wire`` is the connection's (family index, path MSS), for the statistics."""
+    ``wire`` is the connection's (family index, path MSS), for the statistics.
+    ``take_indicated``: the host takes what the target indicates, so nothing is buffered."""
     context = target.contexts[handle]
     neighbor = context.parent.parent if context.parent is not None else None
     assert neighbor is not None
@@ -90,6 +92,8 @@ def receive(
     posted, taken, completed = fill(context.posted, data) if context.posted else ((), 0, b"")
     placed_change = placed(posted) - placed(context.posted)
     rest = data[taken:]
+    if take_indicated:
+        completed, rest = completed + rest, b""
     n_rest, n_completed = len(rest), len(completed)
     d, counters = context.delegated, target.counters
     # Only what the target keeps narrows the window: posted buffers are the host's.
