@@ -323,7 +323,7 @@ def check_invariants(tree: Any, target: Any = None) -> None:
         assert tstats["bytes_buffered"] == stats["bytes"]["buffered"]
         assert tstats["bytes_send_queued"] == stats["bytes"]["send_queued"]
         assert tstats["bytes_acknowledged"] == stats["bytes"]["acknowledged"]
-        assert tstats["bytes_received"] == (
+        assert tstats["bytes_received"] + tstats["bytes_handed_over"] == (
             stats["bytes"]["delivered"]
             + tstats["bytes_placed"]
             + stats["bytes"]["buffered"]

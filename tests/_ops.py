@@ -353,6 +353,11 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         return tree.policy
     if name == "link_down":
         return tree.link_down()
+    if name == "forward":
+        return tree.forward(r(args[0]), args[1])
+    if name == "offload_with_data":
+        handles = [r(t) for t in args[0]]
+        return tree.initiate_offload(handles, buffered_data={h: args[1] for h in handles[:1]})
     if name == "traffic_many":
         return _traffic_many(tree, target, args[0], [r(t) for t in args[1]], args[2])
     if name == "offload_stats":
@@ -759,6 +764,8 @@ OP_WEIGHTS = {
     "advance": 1,
     "policy": 1,
     "link_down": 1,
+    "forward": 1,
+    "offload_with_data": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -889,6 +896,11 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), TICKS)
     if name == "policy":
         return st.tuples(st.just(name), POLICIES)
+    if name == "forward":
+        return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=16))
+    if name == "offload_with_data":
+        tokens = st.lists(handle_token(info, T, False), min_size=1, max_size=3)
+        return st.tuples(st.just(name), tokens, st.binary(max_size=16))
     if name == "resume":
         # Mostly as configured; sometimes other capabilities (some below what is held:
         # refused), or a bad one.

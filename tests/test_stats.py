@@ -24,6 +24,7 @@ TARGET_KEYS = [
     "bytes_acknowledged",
     "bytes_send_queued",
     "bytes_placed",
+    "bytes_handed_over",
     "events_indicated",
 ]
 

@@ -72,6 +72,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the target already requested upload-all and has not resumed",
     ),
     "not_paused": ("StateError", "the target cannot resume: it is not paused"),
+    "hand_over_late": (
+        "StateError",
+        "connection {handle} has received data or a receive request since its offload: "
+        "BufferedData goes with the offload",
+    ),
     "capacity_below_held": (
         "StateError",
         "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them "

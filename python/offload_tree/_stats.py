@@ -41,6 +41,7 @@ COUNTERS: tuple[str, ...] = (
     "bytes_unread",
     "bytes_discarded",
     "bytes_placed",
+    "bytes_handed_over",
     "events_seen",
     "events_processed",
     "events_pending",
@@ -147,5 +148,6 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
         "bytes_acknowledged": counters["bytes_acknowledged"],
         "bytes_send_queued": counters["bytes_send_queued"],
         "bytes_placed": counters["bytes_placed"],
+        "bytes_handed_over": counters["bytes_handed_over"],
         "events_indicated": counters["events_indicated"],
     }

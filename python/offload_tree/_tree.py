@@ -8,7 +8,7 @@ public result classes.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -29,13 +29,14 @@ from ._coerce import (
     bounded_list,
     check_batch,
     check_length,
+    format_handle,
     known_length,
     plain_scalar,
     refuse_masked,
 )
 from ._engine import Engine, HandleArray, IntArray
 from ._enums import Layer, UploadReason
-from ._errors import InvalidHandleError, StateError, ValidationError
+from ._errors import InvalidHandleError, LayerError, StateError, ValidationError
 from ._interrupts import atomic
 from ._messages import error
 from ._policy import HostPolicy
@@ -142,6 +143,25 @@ def _no_copy(kind: str) -> StateError:
 
 
 _QUERY_KINDS = ("constant", "cached", "delegated")
+
+
+def _buffered_pieces(buffered_data: object, requested: HandleArray) -> dict[int, bytes]:
+    """``initiate_offload``'s ``buffered_data``, checked: requested handles to bytes."""
+    if not isinstance(buffered_data, Mapping):
+        raise ValidationError(
+            f"buffered_data must map connection handles to bytes, got "
+            f"{type(buffered_data).__name__}"
+        )
+    wanted = set(requested.tolist())
+    pieces: dict[int, bytes] = {}
+    for key, data in buffered_data.items():
+        h = as_handle(key)
+        if h not in wanted:
+            raise ValidationError(
+                f"buffered_data names {format_handle(h)}, which is not a requested handle"
+            )
+        pieces[h] = as_payload(data)
+    return pieces
 
 
 def _query_kinds(variables: Iterable[str]) -> frozenset[str]:
@@ -577,14 +597,37 @@ class OffloadStateTree:
 
     # -- operations
     @atomic(long=True)
-    def initiate_offload(self, handles: Any) -> OffloadResult:
+    def initiate_offload(
+        self,
+        handles: Any,
+        *,
+        buffered_data: Mapping[int, bytes | bytearray | memoryview] | None = None,
+    ) -> OffloadResult:
         """Offload objects together with whatever they depend on that is not offloaded.
 
         The result carries the status the target wrote into every block. Connections the
         host's offload rules keep on the host (:attr:`policy`) are left out before anything
         else: ``result.declined``.
+
+        ``buffered_data``: by requested connection, the bytes the host received, processed
+        and acknowledged but has not delivered (the BufferedData of the delegated state,
+        handling-buffered-receive-data-during-and-after-an-offload-operation.md; for instance
+        what an earlier terminate returned, ``result.received_data(tc)``). A connection whose
+        offload succeeds takes them to the target, which puts them into the first receive
+        requests posted, before anything it receives later
+        (``target.stats()["bytes_handed_over"]``); for one that stays on the host they stay
+        with the caller. A key that is not a requested handle is a ``ValidationError``
+        before anything is offloaded.
         """
         requested = as_handles(handles)
+        pieces = None if buffered_data is None else _buffered_pieces(buffered_data, requested)
+        for h in pieces or ():
+            layer = Layer(self._engine.layer(h))
+            if layer != Layer.TCP:
+                raise LayerError(
+                    f"buffered_data names {format_handle(h)}, a {layer.name.lower()}: only "
+                    "connections carry BufferedData"
+                )
         declined = None
         if self._policy.offload_rules:
             # The host's offload rules decide first: a connection they keep on the host is
@@ -593,7 +636,25 @@ class OffloadStateTree:
             if not allowed.all():
                 declined, requested = requested[~allowed], requested[allowed]
         arrays, released = self._engine.initiate_offload(requested)
-        return OffloadResult(arrays, released, declined)
+        result = OffloadResult(arrays, released, declined)
+        if pieces:
+            # Only a connection this call offloaded can take its data: it is fresh.
+            handed = [h for h in pieces if self._engine.is_offloaded(h)]
+            if handed:
+                self._engine.hand_over_many(
+                    np.array(handed, dtype=np.uint64),
+                    b"".join(pieces[h] for h in handed),
+                    np.array([len(pieces[h]) for h in handed], dtype=np.int64),
+                )
+        return result
+
+    def forward(self, tc: int, data: bytes | bytearray | memoryview) -> None:
+        """Forward ``data`` to offloaded connection ``tc`` (MiniportTcpOffloadForward,
+        forwarding-data-to-an-offload-target.md): segments the host received but did not
+        acknowledge, on another interface or while the connection was being offloaded, or
+        after it reassembled fragments the target indicated. The target processes them as
+        segments it received itself (``target.receive``)."""
+        self._engine.forward(as_handle(tc), as_payload(data))
 
     @atomic(long=True)
     def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:

@@ -764,6 +764,22 @@ impl PyEngine {
         Ok(array(py, widen(completed)))
     }
 
+    fn hand_over_many<'py>(
+        &self,
+        py: Python<'py>,
+        tcs: PyReadonlyArray1<'py, u64>,
+        data: &Bound<'py, PyBytes>,
+        lengths: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<()> {
+        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
+        self.run(py, true, |e| e.hand_over_many(&tcs, data, &lengths))
+    }
+
+    fn forward(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+        let data = data.as_bytes();
+        self.run(py, data.len() > 1 << 20, |e| e.forward(tc, data))
+    }
+
     fn read_many<'py>(
         &self,
         py: Python<'py>,

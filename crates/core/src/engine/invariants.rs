@@ -225,10 +225,11 @@ impl Engine {
         }
         let c = &self.counts;
         let received = c.bytes_delivered + t.bytes_buffered + t.bytes_placed + c.bytes_returned;
-        if t.bytes_received != received {
+        if t.bytes_received + t.bytes_handed_over != received {
             return Err(format!(
-                "{} bytes received but {received} delivered, placed, buffered or returned",
-                t.bytes_received
+                "{} bytes received and {} handed over but {received} delivered, placed, \
+                 buffered or returned",
+                t.bytes_received, t.bytes_handed_over
             ));
         }
         let unread: u64 = self.delivered.values().map(|d| d.len() as u64).sum();

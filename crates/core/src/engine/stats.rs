@@ -57,6 +57,7 @@ impl Engine {
             bytes_unread: self.delivered.values().map(|d| d.len() as u64).sum(),
             bytes_discarded: c.bytes_discarded,
             bytes_placed: t.bytes_placed,
+            bytes_handed_over: t.bytes_handed_over,
             events_seen: c.events_seen,
             events_processed: c.events_processed,
             events_pending: self.events.len() as u64,

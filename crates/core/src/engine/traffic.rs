@@ -43,6 +43,16 @@ impl Engine {
         self.deliver(h, completed);
     }
 
+    /// The host forwards `data` to offloaded connection `raw` (MiniportTcpOffloadForward,
+    /// forwarding-data-to-an-offload-target.md): segments it received but did not
+    /// acknowledge, on another interface or while the connection was being offloaded. The
+    /// target processes them as segments it received itself.
+    pub fn forward(&mut self, raw: u64, data: &[u8]) -> Result<()> {
+        let context = self.offloaded_tcp(raw, "forward data to it")?;
+        self.apply_receive(Handle::from_raw(raw), context, data);
+        Ok(())
+    }
+
     /// Received bytes reach the host's connection `h` (a receive request completed).
     pub(super) fn deliver(&mut self, h: Handle, bytes: Vec<u8>) {
         if bytes.is_empty() {

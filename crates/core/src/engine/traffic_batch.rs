@@ -85,6 +85,29 @@ impl Engine {
         Ok(completed)
     }
 
+    /// The host hands each connection `raws[i]`, just offloaded, the piece `i` of `data`
+    /// (cut by `lengths`): its BufferedData, bytes the host received, processed and
+    /// acknowledged but did not deliver, left of RcvNxt
+    /// (handling-buffered-receive-data-during-and-after-an-offload-operation.md). The target
+    /// keeps them and delivers them before anything it receives later. A connection that has
+    /// received data or a receive request since its offload refuses (`StateError`).
+    pub fn hand_over_many(&mut self, raws: &[u64], data: &[u8], lengths: &[i64]) -> Result<()> {
+        check_length("lengths", raws.len(), lengths.len(), "handles")?;
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = self.offloaded_tcp(raw, "hand it buffered data")?;
+            if !self.target.fresh_receive_side(context) {
+                return Err(error!(HandOverLate, handle = Handle::from_raw(raw)));
+            }
+            check_piece(lengths[i])?;
+            Ok(context)
+        })?;
+        let pieces = pieces(data, lengths)?;
+        for (&context, piece) in contexts.iter().zip(pieces) {
+            self.target.hand_over(context, piece);
+        }
+        Ok(())
+    }
+
     /// What the application reads on each connection `raws[i]` (one `read` per item): the
     /// bytes of all items one after another, and how many are each item's.
     pub fn read_many(&mut self, raws: &[u64]) -> Result<(Vec<u8>, Vec<u64>)> {

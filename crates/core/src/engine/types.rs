@@ -386,6 +386,8 @@ pub struct Counters {
     pub bytes_discarded: u64,
     /// Received bytes placed in receive requests that are not full yet (now).
     pub bytes_placed: u64,
+    /// Received bytes the host handed to the target with an offload (BufferedData; ever).
+    pub bytes_handed_over: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     pub events_pending: u64,
@@ -440,6 +442,7 @@ impl Counters {
             ("bytes_unread", Int(self.bytes_unread)),
             ("bytes_discarded", Int(self.bytes_discarded)),
             ("bytes_placed", Int(self.bytes_placed)),
+            ("bytes_handed_over", Int(self.bytes_handed_over)),
             ("events_seen", Int(self.events_seen)),
             ("events_processed", Int(self.events_processed)),
             ("events_pending", Int(self.events_pending)),

@@ -101,6 +101,8 @@ error_catalogue! {
     UploadAllPending = State, "upload_all_pending",
         "the target already requested upload-all and has not resumed";
     NotPaused = State, "not_paused", "the target cannot resume: it is not paused";
+    HandOverLate = State, "hand_over_late",
+        "connection {handle} has received data or a receive request since its offload: BufferedData goes with the offload";
     CapacityBelowHeld = State, "capacity_below_held",
         "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them (upload some first)";
     /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any

@@ -53,6 +53,8 @@ pub(crate) struct TargetCounters {
     pub bytes_send_aborted: u64,
     /// Received bytes placed in posted receive requests that are not full yet (now).
     pub bytes_placed: u64,
+    /// Received bytes the host handed over with an offload: its BufferedData (ever).
+    pub bytes_handed_over: u64,
     pub events_indicated: u64,
 }
 

@@ -127,6 +127,23 @@ impl Target {
         completed
     }
 
+    /// Nothing was received on connection `context`, and no receive request posted, since
+    /// its offload: the host may still hand it its BufferedData.
+    pub(crate) fn fresh_receive_side(&self, context: u32) -> bool {
+        !self.received.contains_key(&context) && !self.posted.contains_key(&context)
+    }
+
+    /// The host's BufferedData for connection `context` (which `fresh_receive_side`): kept
+    /// as buffered data, to go into the first receive requests posted.
+    pub(crate) fn hand_over(&mut self, context: u32, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.received.insert(context, data.to_vec());
+        self.counters.bytes_buffered += data.len() as u64;
+        self.counters.bytes_handed_over += data.len() as u64;
+    }
+
     /// Posts a receive request of `size` bytes on connection `context`. Buffered data goes
     /// into it first: the bytes it moves reopen the receive window (up to `max_window`, the
     /// connection's InitialRcvWnd). Returns the bytes of the requests this completed.

@@ -10,7 +10,7 @@
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
 use crate::{
-    Column, Engine, HostPolicy, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
+    Column, Engine, HostPolicy, Layer, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
 };
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
@@ -78,7 +78,7 @@ const UPDATE_FIELDS: [&str; 8] = [
 ];
 
 /// The number of operation codes `step` draws.
-pub const OPERATIONS: usize = 29;
+pub const OPERATIONS: usize = 31;
 
 /// How many calls of each operation code ran, how many of them succeeded, and how many ran
 /// out of their allocation budget.
@@ -450,6 +450,29 @@ fn step(
             let (accept, terminate) = (input.u8() & 1 == 1, input.u8() & 1 == 0);
             e.set_policy(&decline, pace, accept, terminate, rules)
                 .map(|()| Vec::new())
+        }
+        29 => {
+            // The host hands a connection its BufferedData (refused once it has received),
+            // or forwards it segments.
+            let t = pick(input, known, Some(2));
+            let data = input.bytes(24);
+            if input.u8() & 1 == 0 {
+                e.hand_over_many(&[t], &data, &[data.len() as i64])
+            } else {
+                e.forward(t, &data)
+            }
+            .map(|()| Vec::new())
+        }
+        30 => {
+            // Offload one new connection with BufferedData, as the facade does.
+            let t = pick(input, known, Some(2));
+            let data = input.bytes(24);
+            e.initiate_offload(&[t]).and_then(|_| {
+                if e.layer(t)? == Layer::Tcp && e.is_offloaded(t)? {
+                    e.hand_over_many(&[t], &data, &[data.len() as i64])?;
+                }
+                Ok(Vec::new())
+            })
         }
         28 => {
             // The link goes down: the host terminates everything, or keeps it by policy.

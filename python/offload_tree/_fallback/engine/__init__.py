@@ -584,6 +584,16 @@ class Engine:
         handles, values = _batch(tcs), _batch(sizes)
         return _ints_out(self._call(lambda: traffic_batch.post_receive_many(self, handles, values)))
 
+    def hand_over_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None:
+        """The host hands just-offloaded connections their BufferedData."""
+        handles, pieces = _batch(tcs), _batch(lengths)
+        self._call(lambda: traffic_batch.hand_over_many(self, handles, data, pieces))
+
+    @_locked
+    def forward(self, tc: int, data: bytes) -> None:
+        """The host forwards segments to ``tc``; the target processes them as received."""
+        traffic.forward(self, tc, data)
+
     def read_many(self, tcs: HandleArray) -> tuple[bytes, IntArray]:
         """The delivered bytes of each of ``tcs`` not read yet, one after another, and how
         many are each one's; reading takes them."""

@@ -68,7 +68,7 @@ def check_invariants(e: Engine) -> None:
     placed = sum(len(data) for c in target.contexts.values() for _, data in c.posted)
     assert placed == target.counters.bytes_placed, (placed, target.counters)
     counts = e.counts
-    assert target.counters.bytes_received == (
+    assert target.counters.bytes_received + target.counters.bytes_handed_over == (
         counts.bytes_delivered + buffered + placed + counts.bytes_returned
     ), "received bytes went missing"
     unread = sum(len(data) for data in e.delivered.values())

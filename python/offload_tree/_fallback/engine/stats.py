@@ -54,6 +54,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "bytes_unread": sum(len(data) for data in e.delivered.values()),
         "bytes_discarded": counts.bytes_discarded,
         "bytes_placed": t.bytes_placed,
+        "bytes_handed_over": t.bytes_handed_over,
         "events_seen": counts.events_seen,
         "events_processed": counts.events_processed,
         "events_pending": len(e.events),

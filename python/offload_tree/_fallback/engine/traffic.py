@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "deliver",
+    "forward",
     "offload_stats",
     "post_receive",
     "read",
@@ -73,6 +74,13 @@ def apply_receive(e: Engine, node: Node, data: bytes) -> None:
     """``target_receive`` once its checks passed."""
     take = e.policy.accept_indicated
     traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, take)
+
+
+def forward(e: Engine, handle: int, data: bytes) -> None:
+    """The host forwards segments to offloaded connection ``handle``; the target processes
+    them as received (``Engine::forward``)."""
+    node = e.resolve_offloaded_one(handle, TCP, "connection", "forward data to it")
+    apply_receive(e, node, data)
 
 
 def deliver(e: Engine, handle: int, data: bytes) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from ..._coerce import check_length
+from ..._coerce import check_length, format_handle
 from ..._errors import OffloadTreeError
 from ..._messages import error
 from ..host.tree import Node
 from ..model.fields import check_range
 from ..model.handle import TCP
+from ..target.traffic import fresh_receive_side, hand_over
 from . import traffic
 from .build import _at
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from . import Engine
 
 __all__ = [
+    "hand_over_many",
     "post_receive_many",
     "read_many",
     "send_many",
@@ -110,6 +112,24 @@ def post_receive_many(e: Engine, handles: list[int], sizes: list[int]) -> list[i
     return [
         traffic.apply_post_receive(e, node, size) for node, size in zip(nodes, checked, strict=True)
     ]
+
+
+def hand_over_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> None:
+    """The host hands each just-offloaded connection its BufferedData, a piece of ``data``
+    (``Engine::hand_over_many``)."""
+    check_length("lengths", len(lengths), len(handles))
+
+    def check(i: int, handle: int) -> Node:
+        node = e.resolve_offloaded_one(handle, TCP, "connection", "hand it buffered data")
+        if not fresh_receive_side(e.target.contexts[handle]):
+            raise error("hand_over_late", handle=format_handle(handle))
+        _check_piece(lengths[i])
+        return node
+
+    nodes = _check_each(e, handles, check)
+    pieces = list(_pieces(data, lengths))
+    for node, piece in zip(nodes, pieces, strict=True):
+        hand_over(e.target, e.target.contexts[node.handle], piece)
 
 
 def read_many(e: Engine, handles: list[int]) -> tuple[bytes, list[int]]:

@@ -39,6 +39,7 @@ class TargetCounters:
     bytes_send_queued: int = 0  # posted send bytes held now
     bytes_placed: int = 0  # received bytes in receive requests not full yet (now)
     bytes_send_aborted: int = 0  # posted send bytes a reset dropped (ever)
+    bytes_handed_over: int = 0  # received bytes the host handed over with an offload (ever)
     events_indicated: int = 0
 
 

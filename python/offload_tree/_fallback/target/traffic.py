@@ -43,6 +43,8 @@ _RESETS_ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLO
 __all__ = [
     "acknowledge",
     "disconnect",
+    "fresh_receive_side",
+    "hand_over",
     "held_back",
     "in_flight",
     "peer_fin",
@@ -122,6 +124,21 @@ def receive(
     counters.bytes_buffered += n_rest
     counters.bytes_placed += placed_change
     stats.ip, stats.tcp = ip, tcp
+
+
+def fresh_receive_side(context: Context) -> bool:
+    """Nothing received and no receive request posted since the offload
+    (``Target::fresh_receive_side``)."""
+    return not context.received and not context.posted
+
+
+def hand_over(target: Target, context: Context, data: bytes) -> None:
+    """The host's BufferedData for a fresh connection: kept as buffered data
+    (``Target::hand_over``)."""
+    if data:
+        context.received = bytearray(data)
+        target.counters.bytes_buffered += len(data)
+        target.counters.bytes_handed_over += len(data)
 
 
 def post_receive(target: Target, handle: int, size: int, max_window: int) -> bytes:

@@ -1,0 +1,109 @@
+"""Receive data that does not come from the target's wire: the host's BufferedData handed
+over with an offload (handling-buffered-receive-data-during-and-after-an-offload-
+operation.md) and segments the host forwards (forwarding-data-to-an-offload-target.md).
+Both backends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import offload_tree as ot
+import pytest
+from _helpers import check_invariants, raises_unchanged
+
+
+def _connection(tree: Any) -> int:
+    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
+    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    return int(tree.add_tcp(path, local_port=1000, remote_port=80))
+
+
+def test_buffered_data_goes_with_the_offload_and_is_delivered_first(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    assert tree.initiate_offload([tc], buffered_data={tc: b"early"}).ok
+    t = tree.target.stats()
+    assert (t["bytes_handed_over"], t["bytes_buffered"], t["bytes_received"]) == (5, 5, 0)
+    assert tree.query([tc]).delegated(tc)["rcv_nxt"] == 0, "the bytes are left of RcvNxt"
+    assert tree.post_receive(tc, 3) == 3
+    tree.target.receive(tc, b"X")  # after the host's bytes
+    assert tree.post_receive(tc, 3) == 3
+    assert tree.read(tc) == b"earlyX"
+    check_invariants(tree, tree.target)
+
+
+def test_what_a_terminate_returns_can_go_back_with_the_next_offload(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc], buffered_data={tc: bytearray(b"ab")})
+    tree.target.receive(tc, b"cd")
+    back = tree.terminate([tc]).received_data(tc)
+    assert back == b"abcd"
+    assert tree.initiate_offload([tc], buffered_data={tc: back}).ok
+    assert tree.terminate([tc]).received_data(tc) == b"abcd", "nothing lost, nothing doubled"
+    check_invariants(tree, tree.target)
+
+
+def test_a_connection_that_stays_on_the_host_keeps_its_data(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.target.inject_fault(tc, ot.Status.RESOURCES)
+    result = tree.initiate_offload([tc], buffered_data={tc: b"mine"})
+    assert result.status(tc) == ot.Status.RESOURCES
+    assert tree.target.stats()["bytes_handed_over"] == 0
+    tree.policy = ot.HostPolicy(offload_rules=(ot.OffloadRule(offload=False),))
+    assert tree.initiate_offload([tc], buffered_data={tc: b"mine"}).declined.tolist() == [tc]
+    assert tree.target.stats()["bytes_handed_over"] == 0
+
+
+def test_buffered_data_for_a_handle_not_requested_is_refused_first(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    other = int(tree.add_tcp(tree.depends_on(tc), local_port=2000, remote_port=80))
+    ex = type("Ex", (), {"tree": tree, "target": tree.target})
+    error = raises_unchanged(
+        ex, ot.ValidationError, lambda: tree.initiate_offload([tc], buffered_data={other: b"x"})
+    )
+    assert "not a requested handle" in str(error)
+    path = tree.depends_on(tc)
+    with pytest.raises(ot.LayerError, match="a path: only connections carry BufferedData"):
+        tree.initiate_offload([tc, path], buffered_data={path: b"x"})
+    with pytest.raises(ot.ValidationError, match="must map connection handles to bytes"):
+        tree.initiate_offload([tc], buffered_data=[(tc, b"x")])  # type: ignore[arg-type]
+    with pytest.raises(ot.ValidationError, match="data must be bytes"):
+        tree.initiate_offload([tc], buffered_data={tc: "text"})  # type: ignore[dict-item]
+    assert not tree.is_offloaded(tc)
+
+
+def test_a_connection_that_received_since_its_offload_refuses_buffered_data(
+    make_tree: Any,
+) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    tree.target.receive(tc, b"new")
+    ex = type("Ex", (), {"tree": tree, "target": tree.target})
+    handles = np.array([tc], dtype=np.uint64)
+    error = raises_unchanged(
+        ex,
+        ot.StateError,
+        lambda: tree._engine.hand_over_many(handles, b"old", np.array([3], dtype=np.int64)),
+    )
+    assert "BufferedData goes with the offload (item 0)" in str(error)
+
+
+def test_forwarded_segments_are_processed_as_received(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    with pytest.raises(ot.StateError, match="cannot forward data to it"):
+        tree.forward(tc, b"x")
+    tree.initiate_offload([tc])
+    tree.post_receive(tc, 2)
+    tree.forward(tc, b"hey")
+    assert tree.read(tc) == b"he"
+    d = tree.query([tc]).delegated(tc)
+    assert d["rcv_nxt"] == 3
+    t = tree.target.stats()
+    assert (t["bytes_received"], t["bytes_buffered"]) == (3, 1)
+    check_invariants(tree, tree.target)
