@@ -339,7 +339,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
             return target.acknowledge(r(args[0]), args[1])
         return target.acknowledge(r(args[0]), args[1], window=args[2])
     if name == "post_receive":
-        return tree.post_receive(r(args[0]), args[1])
+        return tree.post_receive(r(args[0]), args[1], push=args[2])
     if name == "peer_close":
         return target.peer_close(r(args[0]), args[1])
     if name == "disconnect":
@@ -365,7 +365,7 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "reset_offload_stats":
         return target.reset_offload_stats(args[0])
     if name == "receive":
-        return target.receive(r(args[0]), args[1])
+        return target.receive(r(args[0]), args[1], push=args[2])
     if name == "send":
         return target.send(r(args[0]), args[1])
     if name == "request_upload":
@@ -852,7 +852,9 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
             st.sampled_from([None, True, False]),
         )
     if name == "receive":
-        return st.tuples(st.just(name), handle_token(info, T, True), st.binary(max_size=24))
+        return st.tuples(
+            st.just(name), handle_token(info, T, True), st.binary(max_size=24), st.booleans()
+        )
     if name == "send":
         return st.tuples(st.just(name), handle_token(info, T, True), SEND_SIZES)
     if name == "request_upload":
@@ -881,7 +883,7 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
     if name == "acknowledge":
         return st.tuples(st.just(name), handle_token(info, T, True), ACK_SIZES, WINDOWS)
     if name == "post_receive":
-        return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES)
+        return st.tuples(st.just(name), handle_token(info, T, True), RECEIVE_SIZES, st.booleans())
     if name == "disconnect":
         return st.tuples(
             st.just(name), handle_token(info, T, True), st.sampled_from([False, False, True, 0])

@@ -230,10 +230,15 @@ class SimulatedTarget:
     # runs. Deferring costs two signal.signal calls, more than the call itself. acknowledge
     # moves a send queue in several steps in the fallback: it defers Ctrl-C there (natively
     # a short call is never deferred, so that costs nothing).
-    def receive(self, tc: int, data: bytes | bytearray | memoryview) -> None:
-        """Receive ``data`` on an offloaded connection: buffered until terminate returns it."""
+    def receive(self, tc: int, data: bytes | bytearray | memoryview, *, push: bool = False) -> None:
+        """Receive ``data`` on an offloaded connection, in a segment with the PSH bit when
+        ``push``: it fills the host's posted receive requests first (a push-mode request
+        partly filled completes on PSH), and the rest is indicated; what the host does not
+        take stays buffered until a request is posted or a terminate returns it."""
         engine = self._attached_engine()
-        engine.target_receive(as_handle(tc), as_payload(data))
+        if not isinstance(push, bool):
+            raise ValidationError(f"push must be True or False, got {push!r}")
+        engine.target_receive(as_handle(tc), as_payload(data), push)
 
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` without a payload on an offloaded connection; returns the bytes

@@ -709,19 +709,25 @@ class OffloadStateTree:
         return int(self._engine.send(as_handle(tc), as_payload(data)))
 
     @atomic(long=False)
-    def post_receive(self, tc: int, size: int) -> int:
+    def post_receive(self, tc: int, size: int, *, push: bool = False) -> int:
         """Post a receive request of ``size`` bytes (1..2**32-1) on offloaded connection
         ``tc`` (posting-and-completing-receive-requests.md).
 
         The target uses posted requests before it indicates anything, oldest first, and
         puts data it already buffered into them before any new data (delivery-algorithm.md).
-        A request completes when full (nonpush mode); its bytes are then the host's, to
-        ``read``. Moving buffered data into a request reopens the receive window (up to the
-        connection's ``initial_rcv_wnd``). Returns the bytes of the requests this call
-        completed. A terminate completes the requests left with the bytes placed in them.
+        A request completes when full; its bytes are then the host's, to ``read``. In push
+        mode (``push=True``; TcpReceiveNoPush false) it also completes partly filled when a
+        segment with the PSH bit arrives (``target.receive(tc, data, push=True)``) or when
+        the push timer expires: it starts with the first byte placed in the request,
+        restarts with every segment and runs 500 ms of the target's clock (push-timer.md;
+        ``tree.advance``). In nonpush mode the PSH bit is ignored. Moving buffered data into
+        a request reopens the receive window (up to the connection's ``initial_rcv_wnd``).
+        Returns the bytes of the requests this call completed. A terminate completes the
+        requests left with the bytes placed in them.
         """
         h = as_handle(tc)
-        return int(self._engine.post_receive(h, _int_arg("size", size)))
+        push_mode = as_bool("push", push)
+        return int(self._engine.post_receive(h, _int_arg("size", size), push_mode))
 
     @atomic(long=False)
     def read(self, tc: int) -> bytes:
@@ -749,12 +755,14 @@ class OffloadStateTree:
         return self._engine.send_many(handles, as_payload(data), pieces)
 
     @atomic(long=True)
-    def post_receive_many(self, tcs: Any, sizes: Any) -> IntArray:
+    def post_receive_many(self, tcs: Any, sizes: Any, *, push: bool = False) -> IntArray:
         """``post_receive`` on many connections in one call: a request of ``sizes[i]`` bytes
-        (1..2**32-1; an int for one size) on ``tcs[i]``. Every item is checked before any is
-        posted. Returns the bytes each item's post completed (``int64`` array)."""
+        (1..2**32-1; an int for one size) on ``tcs[i]``, all in push mode when ``push``.
+        Every item is checked before any is posted. Returns the bytes each item's post
+        completed (``int64`` array)."""
         handles = as_handles(tcs)
-        return self._engine.post_receive_many(handles, as_int_array("sizes", sizes, len(handles)))
+        sizes_array = as_int_array("sizes", sizes, len(handles))
+        return self._engine.post_receive_many(handles, sizes_array, as_bool("push", push))
 
     @atomic(long=True)
     def read_many(self, tcs: Any) -> tuple[bytes, IntArray]:

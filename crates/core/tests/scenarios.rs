@@ -171,8 +171,8 @@ fn capacity_follows_block_order_not_request_order() {
 fn nothing_is_lost_on_terminate() {
     let (mut e, [n1, p1, p2, t1, t2, t3]) = example(TargetConfig::default());
     e.initiate_offload(&[t1, t2, t3]).unwrap();
-    e.target_receive(t1, b"hello ").unwrap();
-    e.target_receive(t1, b"world").unwrap();
+    e.target_receive(t1, b"hello ", false).unwrap();
+    e.target_receive(t1, b"world", false).unwrap();
     assert_eq!(e.target_send(t1, &Value::Int(1000)).unwrap(), 1000);
     let outcome = e.terminate(&[n1], true).unwrap();
     assert_eq!(outcome.handles, vec![t1, t2, p1, t3, p2, n1]);
@@ -238,7 +238,7 @@ fn update_over_target_limit_terminates() {
         ..TargetConfig::default()
     });
     e.initiate_offload(&[t1]).unwrap();
-    e.target_receive(t1, b"held").unwrap();
+    e.target_receive(t1, b"held", false).unwrap();
     let (statuses, terminated) = e
         .update(&[p1], &[("path_mtu".to_string(), Column::Ints(&[9000]))])
         .unwrap();
@@ -368,7 +368,7 @@ fn shared_state_offloaded_alone_is_released_at_once() {
 fn a_terminate_fault_fails_that_upload_and_aborts_the_connection() {
     let (mut e, [n1, p1, _, t1, t2, _]) = example(TargetConfig::default());
     e.initiate_offload(&[t1, t2]).unwrap();
-    e.target_receive(t1, b"kept").unwrap();
+    e.target_receive(t1, b"kept", false).unwrap();
     e.target_inject_fault(t1, &FAILURE, &op(Operation::Terminate))
         .unwrap();
     let out = e.terminate(&[p1], true).unwrap();
@@ -495,13 +495,13 @@ fn traffic_batches_are_the_single_calls_in_order() {
         .map(|i| single.send(tcs[i], pieces[i]).unwrap())
         .collect();
     assert_eq!(sent, one_by_one);
-    batch.post_receive_many(&tcs, &[2, 1, 4, 3]).unwrap();
+    batch.post_receive_many(&tcs, &[2, 1, 4, 3], false).unwrap();
     for (&t, size) in tcs.iter().zip([2, 1, 4, 3]) {
-        single.post_receive(t, &Value::Int(size)).unwrap();
+        single.post_receive(t, &Value::Int(size), false).unwrap();
     }
     batch.target_receive_many(&tcs, &data, &lengths).unwrap();
     for (&t, piece) in tcs.iter().zip(&pieces) {
-        single.target_receive(t, piece).unwrap();
+        single.target_receive(t, piece, false).unwrap();
     }
     let done = batch.target_acknowledge_many(&tcs, &lengths, None).unwrap();
     let expected: Vec<u64> = (0..4)
@@ -529,7 +529,9 @@ fn traffic_batches_are_the_single_calls_in_order() {
     let before = batch.clone();
     let err = batch.send_many(&[t1, t2], b"abc", &[1, 1]).unwrap_err();
     assert_eq!(err.code(), ErrorCode::DataLength);
-    let err = batch.post_receive_many(&[t1, t2], &[1, 0]).unwrap_err();
+    let err = batch
+        .post_receive_many(&[t1, t2], &[1, 0], false)
+        .unwrap_err();
     assert!(err.to_string().ends_with("(item 1)"), "{err}");
     // t1 has 2 bytes in flight: together the items may acknowledge no more than that.
     batch.send(t1, b"xy").unwrap();

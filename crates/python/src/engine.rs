@@ -632,9 +632,18 @@ impl PyEngine {
 
     // ---- the target half ----
 
-    fn target_receive(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+    #[pyo3(signature = (tc, data, psh=false))]
+    fn target_receive(
+        &self,
+        py: Python<'_>,
+        tc: u64,
+        data: &Bound<'_, PyBytes>,
+        psh: bool,
+    ) -> PyResult<()> {
         let data = data.as_bytes();
-        self.run(py, data.len() > 1 << 20, |e| e.target_receive(tc, data))
+        self.run(py, data.len() > 1 << 20, |e| {
+            e.target_receive(tc, data, psh)
+        })
     }
 
     fn send(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<u32> {
@@ -642,9 +651,16 @@ impl PyEngine {
         self.run(py, data.len() > 1 << 20, |e| e.send(tc, data))
     }
 
-    fn post_receive(&self, py: Python<'_>, tc: u64, size: &Bound<'_, PyAny>) -> PyResult<u32> {
+    #[pyo3(signature = (tc, size, push=false))]
+    fn post_receive(
+        &self,
+        py: Python<'_>,
+        tc: u64,
+        size: &Bound<'_, PyAny>,
+        push: bool,
+    ) -> PyResult<u32> {
         let size = to_value(size);
-        self.run(py, false, |e| e.post_receive(tc, &size))
+        self.run(py, false, |e| e.post_receive(tc, &size, push))
     }
 
     fn read<'py>(&self, py: Python<'py>, tc: u64) -> PyResult<Bound<'py, PyBytes>> {
@@ -758,9 +774,10 @@ impl PyEngine {
         py: Python<'py>,
         tcs: PyReadonlyArray1<'py, u64>,
         sizes: PyReadonlyArray1<'py, i64>,
+        push: bool,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let (tcs, sizes) = (owned(&tcs)?, owned(&sizes)?);
-        let completed = self.run(py, true, |e| e.post_receive_many(&tcs, &sizes))?;
+        let completed = self.run(py, true, |e| e.post_receive_many(&tcs, &sizes, push))?;
         Ok(array(py, widen(completed)))
     }
 

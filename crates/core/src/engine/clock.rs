@@ -43,6 +43,11 @@ impl Engine {
                 offload: Some(self.offload_of(h)),
             });
         }
+        // Push timers: a push-mode request holding bytes completes with them.
+        for (context, bytes) in self.target.expire_push_timers() {
+            let h = self.target.tcp(context).host;
+            self.deliver(h, bytes);
+        }
         let tcps: Vec<(u32, Handle)> = self
             .target
             .tcps

@@ -25,20 +25,22 @@ impl Engine {
         (family, family.mss(path.state.path_mtu))
     }
 
-    /// The target receives `data` on connection `raw`: it fills the host's posted receive
-    /// requests first, and buffers the rest until a request is posted or a terminate.
-    pub fn target_receive(&mut self, raw: u64, data: &[u8]) -> Result<()> {
+    /// The target receives `data` on connection `raw`, in a segment with the PSH bit when
+    /// `psh`: it fills the host's posted receive requests first (a push-mode request partly
+    /// filled completes on PSH), and buffers the rest until a request is posted or a
+    /// terminate.
+    pub fn target_receive(&mut self, raw: u64, data: &[u8], psh: bool) -> Result<()> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
-        self.apply_receive(Handle::from_raw(raw), context, data);
+        self.apply_receive(Handle::from_raw(raw), context, data, psh);
         Ok(())
     }
 
     /// `target_receive` once its checks passed.
-    pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8]) {
+    pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8], psh: bool) {
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
-        let take = self.policy.accept_indicated;
-        let completed = self.target.receive(context, data, snapshot, wire, take);
+        let flags = (psh, self.policy.accept_indicated);
+        let completed = self.target.receive(context, data, snapshot, wire, flags);
         self.timers_on_segment(h, context);
         self.deliver(h, completed);
     }
@@ -49,7 +51,7 @@ impl Engine {
     /// target processes them as segments it received itself.
     pub fn forward(&mut self, raw: u64, data: &[u8]) -> Result<()> {
         let context = self.offloaded_tcp(raw, "forward data to it")?;
-        self.apply_receive(Handle::from_raw(raw), context, data);
+        self.apply_receive(Handle::from_raw(raw), context, data, false);
         Ok(())
     }
 
@@ -72,19 +74,26 @@ impl Engine {
     /// The host posts a receive request of `size` bytes (1..2^32-1) on offloaded connection
     /// `raw` (posting-and-completing-receive-requests.md). Buffered data fills it first.
     /// Returns the bytes of the requests this completed (now readable with `read`).
-    pub fn post_receive(&mut self, raw: u64, size: &Value) -> Result<u32> {
+    /// In push mode (`push`) the request also completes partly filled on a segment with the
+    /// PSH bit or when the push timer expires.
+    pub fn post_receive(&mut self, raw: u64, size: &Value, push: bool) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "post a receive request on it")?;
         let size = check_receive_size(size.to_int("size")?)?;
-        Ok(self.apply_post_receive(Handle::from_raw(raw), context, size))
+        Ok(self.apply_post_receive(Handle::from_raw(raw), context, (size, push)))
     }
 
     /// `post_receive` once its checks passed.
-    pub(super) fn apply_post_receive(&mut self, h: Handle, context: u32, size: u32) -> u32 {
+    pub(super) fn apply_post_receive(
+        &mut self,
+        h: Handle,
+        context: u32,
+        request: (u32, bool),
+    ) -> u32 {
         let max_window = self.host.tcp_state(h).cached.initial_rcv_wnd;
         let snapshot = self.host.tcp_delegated(h);
         let completed = self
             .target
-            .post_receive(context, size, snapshot, max_window);
+            .post_receive(context, request, snapshot, max_window);
         let n = completed.len() as u32;
         self.deliver(h, completed);
         // A FIN that waited for the buffered data goes once the host has taken it all.

@@ -63,14 +63,20 @@ impl Engine {
         })?;
         let pieces = pieces(data, lengths)?;
         for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
-            self.apply_receive(Handle::from_raw(raw), context, piece);
+            self.apply_receive(Handle::from_raw(raw), context, piece, false);
         }
         Ok(())
     }
 
     /// The host posts a receive request of `sizes[i]` bytes on each connection `raws[i]`
-    /// (one `post_receive` per item). Returns the bytes each item's post completed.
-    pub fn post_receive_many(&mut self, raws: &[u64], sizes: &[i64]) -> Result<Vec<u32>> {
+    /// (one `post_receive` per item, in push mode when `push`). Returns the bytes each
+    /// item's post completed.
+    pub fn post_receive_many(
+        &mut self,
+        raws: &[u64],
+        sizes: &[i64],
+        push: bool,
+    ) -> Result<Vec<u32>> {
         check_length("sizes", raws.len(), sizes.len(), "handles")?;
         let mut checked = self.budget.vec(raws.len())?;
         let contexts = self.check_each(raws, |i, raw| {
@@ -80,7 +86,7 @@ impl Engine {
         })?;
         let mut completed = self.budget.vec(raws.len())?;
         for ((&raw, &context), &size) in raws.iter().zip(&contexts).zip(&checked) {
-            completed.push(self.apply_post_receive(Handle::from_raw(raw), context, size));
+            completed.push(self.apply_post_receive(Handle::from_raw(raw), context, (size, push)));
         }
         Ok(completed)
     }

@@ -71,6 +71,11 @@ impl Clock {
             .unwrap_or(max)
     }
 
+    /// Now, and the push timer's period: 500 ms, the Windows default (push-timer.md).
+    pub(crate) fn push_timer(&self) -> (u64, u64) {
+        (self.now, u64::from(self.ticks_per_second / 2))
+    }
+
     /// The FIN_WAIT_2 timer's start value.
     pub(crate) fn fin_wait_2(&self) -> u32 {
         FIN_WAIT_2_SECONDS * self.ticks_per_second

@@ -3,32 +3,92 @@
 //! (delivery-algorithm.md): posted requests are used before anything is indicated, in the
 //! order they were posted, and buffered data goes into them before any new data.
 //!
-//! Requests complete in nonpush mode: only when full. Filling in order keeps at most the
-//! oldest request partly filled, so completed bytes reach the host in sequence order. A
-//! terminate completes what is left (NDIS_STATUS_UPLOAD_IN_PROGRESS) with the bytes placed
-//! in it so far.
+//! A request completes when full. One in push mode also completes partly filled when a
+//! segment with the PSH bit arrives or the connection's push timer expires: the timer
+//! starts when the first byte goes into the request and restarts with every segment
+//! (push-timer.md). Filling in order keeps at most the oldest request partly filled, so
+//! completed bytes reach the host in sequence order. A terminate completes what is left
+//! (NDIS_STATUS_UPLOAD_IN_PROGRESS) with the bytes placed in it so far.
 
 use std::collections::VecDeque;
 
-/// One posted receive request: its size and the bytes placed in it so far.
+/// One posted receive request: its size, its mode and the bytes placed in it so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Posted {
     size: u32,
+    /// Push mode (TcpReceiveNoPush false): completes partly filled on PSH or the timer.
+    push: bool,
     data: Vec<u8>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ReceiveRequests {
     posted: VecDeque<Posted>,
+    /// When the push timer expires (the target's clock), while it runs: only while the
+    /// oldest request is in push mode and holds bytes.
+    push_deadline: Option<u64>,
 }
 
 impl ReceiveRequests {
-    /// Posts a request of `size` bytes (at least one) behind the others.
-    pub(crate) fn post(&mut self, size: u32) {
+    /// Posts a request of `size` bytes (at least one) behind the others, in push mode when
+    /// `push`.
+    pub(crate) fn post(&mut self, size: u32, push: bool) {
         self.posted.push_back(Posted {
             size,
+            push,
             data: Vec::new(),
         });
+    }
+
+    /// The oldest request is in push mode and holds bytes.
+    fn push_pending(&self) -> bool {
+        self.posted
+            .front()
+            .is_some_and(|p| p.push && !p.data.is_empty())
+    }
+
+    /// After bytes went into the requests (`placed_now`: some did) by a segment with the
+    /// PSH bit when `psh`: a push-mode request partly filled completes on PSH (its bytes
+    /// appended to `completed`); else the push timer starts or restarts at `now` and runs
+    /// for `period` ticks. Returns whether a request completed.
+    pub(crate) fn settle_push(
+        &mut self,
+        psh: bool,
+        placed_now: bool,
+        (now, period): (u64, u64),
+        completed: &mut Vec<u8>,
+    ) -> bool {
+        let mut done = false;
+        if psh && self.push_pending() {
+            let front = self.posted.pop_front().expect("the front request");
+            completed.extend_from_slice(&front.data);
+            done = true;
+        }
+        self.push_deadline = match self.push_pending() {
+            true if placed_now || self.push_deadline.is_none() => Some(now.saturating_add(period)),
+            true => self.push_deadline,
+            false => None,
+        };
+        done
+    }
+
+    /// The push timer expired by `now`: the oldest request completes with what it holds
+    /// (appended to `completed`). Returns whether it did.
+    pub(crate) fn expire_push(&mut self, now: u64, completed: &mut Vec<u8>) -> bool {
+        match self.push_deadline {
+            Some(deadline) if deadline <= now && self.push_pending() => {
+                let front = self.posted.pop_front().expect("the front request");
+                completed.extend_from_slice(&front.data);
+                self.push_deadline = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// When the push timer expires, if it runs.
+    pub(crate) fn push_deadline(&self) -> Option<u64> {
+        self.push_deadline
     }
 
     /// No request is posted.
@@ -75,8 +135,8 @@ mod tests {
     #[test]
     fn requests_fill_in_order_and_complete_when_full() {
         let mut r = ReceiveRequests::default();
-        r.post(3);
-        r.post(4);
+        r.post(3, false);
+        r.post(4, false);
         let mut done = Vec::new();
         assert_eq!(r.fill(b"abcde", &mut done), 5);
         assert_eq!(done, b"abc");
@@ -88,8 +148,40 @@ mod tests {
         );
         assert_eq!(done, b"abcdefg");
         assert!(r.is_empty());
-        r.post(10);
+        r.post(10, false);
         r.fill(b"xy", &mut done);
         assert_eq!(r.into_placed(), b"xy");
+    }
+
+    #[test]
+    fn a_push_request_completes_partly_filled_on_psh_or_when_its_timer_expires() {
+        let mut r = ReceiveRequests::default();
+        r.post(10, true);
+        r.post(10, true);
+        let mut done = Vec::new();
+        r.fill(b"ab", &mut done);
+        assert!(!r.settle_push(false, true, (100, 500), &mut done));
+        assert_eq!(r.push_deadline(), Some(600), "started by the first byte");
+        r.fill(b"c", &mut done);
+        r.settle_push(false, true, (300, 500), &mut done);
+        assert_eq!(r.push_deadline(), Some(800), "restarted by a segment");
+        assert!(!r.expire_push(799, &mut done));
+        assert!(r.expire_push(800, &mut done));
+        assert_eq!(done, b"abc");
+        r.fill(b"de", &mut done);
+        assert!(r.settle_push(true, true, (900, 500), &mut done), "PSH");
+        assert_eq!(done, b"abcde");
+        assert_eq!(r.push_deadline(), None);
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_nonpush_request_ignores_psh() {
+        let mut r = ReceiveRequests::default();
+        r.post(10, false);
+        let mut done = Vec::new();
+        r.fill(b"ab", &mut done);
+        assert!(!r.settle_push(true, true, (0, 500), &mut done));
+        assert_eq!((r.placed(), r.push_deadline()), (2, None));
     }
 }

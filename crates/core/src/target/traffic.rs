@@ -81,7 +81,7 @@ impl Target {
         data: &[u8],
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
-        take_indicated: bool,
+        (psh, take_indicated): (bool, bool),
     ) -> Vec<u8> {
         self.forward_progress(context);
         let n = data.len();
@@ -98,6 +98,7 @@ impl Target {
         if let Some(requests) = posted {
             before = requests.placed();
             placed = requests.fill(data, &mut completed);
+            requests.settle_push(psh, placed > 0, self.clock.push_timer(), &mut completed);
             after = requests.placed();
             if requests.is_empty() {
                 self.posted.remove(&context);
@@ -144,24 +145,52 @@ impl Target {
         self.counters.bytes_handed_over += data.len() as u64;
     }
 
+    /// The push timers that expired by now: the oldest request of each such connection
+    /// completes with what it holds. The connections, in context order, with those bytes.
+    pub(crate) fn expire_push_timers(&mut self) -> Vec<(u32, Vec<u8>)> {
+        let now = self.clock.now;
+        let mut due: Vec<u32> = self
+            .posted
+            .iter()
+            .filter(|(_, r)| r.push_deadline().is_some_and(|d| d <= now))
+            .map(|(&context, _)| context)
+            .collect();
+        due.sort_unstable();
+        let mut done = Vec::new();
+        for context in due {
+            let requests = self.posted.get_mut(&context).expect("listed above");
+            let mut completed = Vec::new();
+            if requests.expire_push(now, &mut completed) {
+                if requests.is_empty() {
+                    self.posted.remove(&context);
+                }
+                self.counters.bytes_placed -= completed.len() as u64;
+                done.push((context, completed));
+            }
+        }
+        done
+    }
+
     /// Posts a receive request of `size` bytes on connection `context`. Buffered data goes
     /// into it first: the bytes it moves reopen the receive window (up to `max_window`, the
     /// connection's InitialRcvWnd). Returns the bytes of the requests this completed.
     pub(crate) fn post_receive(
         &mut self,
         context: u32,
-        size: u32,
+        (size, push): (u32, bool),
         snapshot: &TcpDelegated,
         max_window: u32,
     ) -> Vec<u8> {
+        let push_timer = self.clock.push_timer();
         let requests = self.posted.entry(context).or_default();
-        requests.post(size);
+        requests.post(size, push);
         let mut completed = Vec::new();
         let Some(buffered) = self.received.remove(&context) else {
             return completed;
         };
         let before = requests.placed();
         let taken = requests.fill(&buffered, &mut completed);
+        requests.settle_push(false, taken > 0, push_timer, &mut completed);
         let placed_now = requests.placed();
         if requests.is_empty() {
             self.posted.remove(&context);
@@ -488,8 +517,12 @@ mod tests {
         // Nothing is copied until the state changes.
         assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
         assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
-        assert!(target.receive(t, b"abc", &snapshot, WIRE, false).is_empty());
-        assert!(target.receive(t, b"de", &snapshot, WIRE, false).is_empty());
+        assert!(target
+            .receive(t, b"abc", &snapshot, WIRE, (false, false))
+            .is_empty());
+        assert!(target
+            .receive(t, b"de", &snapshot, WIRE, (false, false))
+            .is_empty());
         assert_eq!(target.received[&t], b"abcde");
         let live = *target.delegated(t, &snapshot);
         assert_eq!(live.rcv_nxt, 3);

@@ -330,7 +330,9 @@ fn step(
         11 => {
             let t = pick(input, known, Some(2));
             let data = input.bytes(64);
-            e.target_receive(t, &data).map(|_| Vec::new())
+            // Sometimes with the PSH bit, which completes a push-mode request.
+            e.target_receive(t, &data, input.u8() % 3 == 0)
+                .map(|_| Vec::new())
         }
         12 => {
             let t = pick(input, known, Some(2));
@@ -415,7 +417,9 @@ fn step(
             // The host posts a receive request (sometimes of no bytes: refused).
             let t = pick(input, known, Some(2));
             let size = i128::from(input.u8() % 40);
-            e.post_receive(t, &Value::Int(size)).map(|_| Vec::new())
+            // In push mode or not.
+            e.post_receive(t, &Value::Int(size), input.u8() & 1 == 1)
+                .map(|_| Vec::new())
         }
         22 => {
             let t = pick(input, known, Some(2));
@@ -502,7 +506,9 @@ fn step(
                 1 => e
                     .target_receive_many(&tcs, &data, &lengths)
                     .map(|_| Vec::new()),
-                2 => e.post_receive_many(&tcs, &lengths).map(|_| Vec::new()),
+                2 => e
+                    .post_receive_many(&tcs, &lengths, input.u8() & 1 == 1)
+                    .map(|_| Vec::new()),
                 3 => e.read_many(&tcs).map(|_| Vec::new()),
                 _ => {
                     let windows = (input.u8() & 1 == 0).then(|| lengths.clone());

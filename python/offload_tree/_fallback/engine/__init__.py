@@ -492,19 +492,19 @@ class Engine:
 
     # -- the target half --------------------------------------------------------------------
     @_locked
-    def target_receive(self, tc: int, data: bytes) -> None:
-        """Data arrives at the target for connection ``tc``."""
-        traffic.target_receive(self, tc, data)
+    def target_receive(self, tc: int, data: bytes, psh: bool = False) -> None:
+        """Data arrives at the target for connection ``tc`` (with the PSH bit when ``psh``)."""
+        traffic.target_receive(self, tc, data, psh)
 
     @_locked
     def send(self, tc: int, data: bytes) -> int:
         """The host posts ``data`` on ``tc``; returns the bytes transmitted now."""
         return traffic.send(self, tc, data)
 
-    def post_receive(self, tc: int, size: object) -> int:
-        """The host posts a receive request of ``size`` bytes on ``tc``."""
+    def post_receive(self, tc: int, size: object, push: bool = False) -> int:
+        """The host posts a receive request of ``size`` bytes on ``tc`` (push mode: ``push``)."""
         n = sort_value(size)
-        return self._call(lambda: traffic.post_receive(self, tc, n))
+        return self._call(lambda: traffic.post_receive(self, tc, n, push))
 
     @_locked
     def read(self, tc: int) -> bytes:
@@ -579,10 +579,12 @@ class Engine:
         handles, pieces = _batch(tcs), _batch(lengths)
         self._call(lambda: traffic_batch.target_receive_many(self, handles, data, pieces))
 
-    def post_receive_many(self, tcs: HandleArray, sizes: IntArray) -> IntArray:
+    def post_receive_many(self, tcs: HandleArray, sizes: IntArray, push: bool) -> IntArray:
         """The host posts a receive request on each of ``tcs``; the bytes each completed."""
         handles, values = _batch(tcs), _batch(sizes)
-        return _ints_out(self._call(lambda: traffic_batch.post_receive_many(self, handles, values)))
+        return _ints_out(
+            self._call(lambda: traffic_batch.post_receive_many(self, handles, values, push))
+        )
 
     def hand_over_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None:
         """The host hands just-offloaded connections their BufferedData."""

@@ -14,7 +14,7 @@ from ..target.clock import on_new_ack, on_segment, run_timers
 from ..target.contexts import Context
 from ..target.reachability import age_neighbors
 from ..target.statistics import count_sent_bare
-from ..target.traffic import held_back
+from ..target.traffic import expire_push_timers, held_back
 from .types import Event
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def advance(e: Engine, ticks: object) -> int:
     offloaded connection not held back runs its timers, in context order; the events this
     indicated (``Engine::advance``)."""
     from .events import indicate, request_upload  # events imports traffic, which imports us
-    from .traffic import wire
+    from .traffic import deliver, wire
 
     n = check_range("ticks", to_int(ticks, "ticks"), 0, U32)
     target = e.target
@@ -52,6 +52,9 @@ def advance(e: Engine, ticks: object) -> int:
     for context in age_neighbors(target, n):
         kind = EventKind.NEIGHBOR_REACHABILITY_QUERY.value
         indicate(e, Event(kind, context.handle, None, context))
+    # Push timers: a push-mode request holding bytes completes with them.
+    for pushed, data in expire_push_timers(target):
+        deliver(e, pushed.handle, data)
     for context in [c for c in target.arenas[TCP].items if c is not None]:
         if held_back(context) or context.upload_requested or target.upload_all:
             continue  # the target processes no I/O on it: its timers wait

@@ -65,7 +65,7 @@ def check_invariants(e: Engine) -> None:
     assert all(c.sends is None or not c.sends.is_empty() for c in target.contexts.values())
     # received data: delivered, placed in a request, buffered, or returned; and delivered
     # bytes read, unread, or discarded with their connection
-    placed = sum(len(data) for c in target.contexts.values() for _, data in c.posted)
+    placed = sum(len(data) for c in target.contexts.values() for _, data, _ in c.posted)
     assert placed == target.counters.bytes_placed, (placed, target.counters)
     counts = e.counts
     assert target.counters.bytes_received + target.counters.bytes_handed_over == (

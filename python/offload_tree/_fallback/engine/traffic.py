@@ -63,17 +63,18 @@ def wire(node: Node) -> tuple[int, int]:
     return family, mss(family, path.cached[PATH_MTU])
 
 
-def target_receive(e: Engine, handle: int, data: bytes) -> None:
-    """The target receives ``data`` on connection ``handle``: the host's posted receive
-    requests first, the rest buffered until a request is posted or a terminate."""
+def target_receive(e: Engine, handle: int, data: bytes, psh: bool = False) -> None:
+    """The target receives ``data`` on connection ``handle``, with the PSH bit when ``psh``:
+    the host's posted receive requests first, the rest buffered until a request is posted
+    or a terminate."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    apply_receive(e, node, data)
+    apply_receive(e, node, data, psh)
 
 
-def apply_receive(e: Engine, node: Node, data: bytes) -> None:
+def apply_receive(e: Engine, node: Node, data: bytes, psh: bool = False) -> None:
     """``target_receive`` once its checks passed."""
-    take = e.policy.accept_indicated
-    traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, take)
+    flags = (psh, e.policy.accept_indicated)
+    traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, flags)
 
 
 def forward(e: Engine, handle: int, data: bytes) -> None:
@@ -90,11 +91,11 @@ def deliver(e: Engine, handle: int, data: bytes) -> None:
         e.counts.bytes_delivered += len(data)
 
 
-def post_receive(e: Engine, handle: int, size: object) -> int:
-    """The host posts a receive request of ``size`` bytes on ``handle``; the bytes of the
-    requests this completed (``Engine::post_receive``)."""
+def post_receive(e: Engine, handle: int, size: object, push: bool = False) -> int:
+    """The host posts a receive request of ``size`` bytes on ``handle``, in push mode when
+    ``push``; the bytes of the requests this completed (``Engine::post_receive``)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "post a receive request on it")
-    return apply_post_receive(e, node, check_receive_size(to_int(size, "size")))
+    return apply_post_receive(e, node, check_receive_size(to_int(size, "size")), push)
 
 
 def check_receive_size(size: int) -> int:
@@ -102,11 +103,11 @@ def check_receive_size(size: int) -> int:
     return check_range("size", size, 1, U32)
 
 
-def apply_post_receive(e: Engine, node: Node, n: int) -> int:
+def apply_post_receive(e: Engine, node: Node, n: int, push: bool = False) -> int:
     """``post_receive`` once its checks passed."""
     handle = node.handle
     max_window = node.cached[INITIAL_RCV_WND]
-    completed = traffic.post_receive(e.target, handle, n, max_window)
+    completed = traffic.post_receive(e.target, handle, (n, push), max_window)
     deliver(e, handle, completed)
     # A FIN that waited for the buffered data goes once the host has taken it all.
     if traffic.take_ready_fin(e.target, handle):

@@ -98,7 +98,9 @@ def target_receive_many(e: Engine, handles: list[int], data: bytes, lengths: lis
         traffic.apply_receive(e, node, piece)
 
 
-def post_receive_many(e: Engine, handles: list[int], sizes: list[int]) -> list[int]:
+def post_receive_many(
+    e: Engine, handles: list[int], sizes: list[int], push: bool = False
+) -> list[int]:
     """``post_receive`` of each size on its connection; the bytes each completed."""
     check_length("sizes", len(sizes), len(handles))
     checked: list[int] = []
@@ -110,7 +112,8 @@ def post_receive_many(e: Engine, handles: list[int], sizes: list[int]) -> list[i
 
     nodes = _check_each(e, handles, check)
     return [
-        traffic.apply_post_receive(e, node, size) for node, size in zip(nodes, checked, strict=True)
+        traffic.apply_post_receive(e, node, size, push)
+        for node, size in zip(nodes, checked, strict=True)
     ]
 
 

@@ -150,6 +150,6 @@ class Target:
         if context.sends is not None:
             sent = bytes(context.sends.data)
             self.counters.bytes_send_queued -= len(sent)
-        in_requests = b"".join(placed for _, placed in context.posted)
+        in_requests = b"".join(placed for _, placed, _ in context.posted)
         self.counters.bytes_placed -= len(in_requests)
         return tuple(context.delegated), data, sent, in_requests

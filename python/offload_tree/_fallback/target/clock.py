@@ -60,6 +60,10 @@ class Clock:
         bound = RTO_MAX_SECONDS * self.ticks_per_second
         return min(self.ticks_per_second << min(retransmits, 32), bound)
 
+    def push_timer(self) -> tuple[int, int]:
+        """Now, and the push timer's period: 500 ms, the Windows default (push-timer.md)."""
+        return self.now, self.ticks_per_second // 2
+
     def fin_wait_2(self) -> int:
         """The FIN_WAIT_2 timer's start value."""
         return FIN_WAIT_2_SECONDS * self.ticks_per_second

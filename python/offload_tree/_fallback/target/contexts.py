@@ -25,8 +25,8 @@ class Context:
     """
 
     __slots__ = ("cached", "children", "delegated", "fin_pending", "handle", "host_reachability",
-                 "invalid", "layer", "parent", "posted", "query_pending", "received", "sends",
-                 "slot", "upload_requested")  # fmt: skip
+                 "invalid", "layer", "parent", "posted", "push_deadline", "query_pending",
+                 "received", "sends", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -43,6 +43,8 @@ class Context:
         self.received: bytearray | None = None  # a connection's receive buffer, once used
         self.sends: SendQueue | None = None  # posted send data not acknowledged, if any
         self.posted: Requests = ()  # the host's receive requests not completed yet
+        # when the push timer expires (the target's clock), while it runs
+        self.push_deadline: int | None = None
         # the target asked for the upload for a mandatory reason: it processes no more I/O
         self.upload_requested = False
         # the peer's FIN came while received data was buffered: the indication waits for it

@@ -2,22 +2,24 @@
 algorithm (posting-and-completing-receive-requests.md, delivery-algorithm.md;
 ``crates/core/src/target/receives.rs``).
 
-Requests complete in nonpush mode, when full, in the order they were posted. The fallback
-keeps them as an immutable tuple of ``(size, placed bytes)`` and :func:`fill` returns a new
-one, so that ``target/traffic.py`` can commit a receive with stores only.
+A request completes when full, in the order posted; one in push mode also completes
+partly filled on a segment with the PSH bit or when the push timer expires (push-timer.md).
+The fallback keeps the requests as an immutable tuple of ``(size, placed bytes, push)`` and
+the functions here return new values, so that ``target/traffic.py`` can commit a receive
+with stores only.
 """
 
 from __future__ import annotations
 
-__all__ = ["Requests", "fill", "placed"]
+__all__ = ["Requests", "expire_push", "fill", "placed", "settle_push"]
 
-#: Posted requests, oldest first: (size, bytes placed so far).
-Requests = tuple[tuple[int, bytes], ...]
+#: Posted requests, oldest first: (size, bytes placed so far, push mode).
+Requests = tuple[tuple[int, bytes, bool], ...]
 
 
 def placed(requests: Requests) -> int:
     """Bytes placed in requests that are not full yet."""
-    return sum(len(data) for _, data in requests)
+    return sum(len(data) for _, data, _ in requests)
 
 
 def fill(requests: Requests, data: bytes) -> tuple[Requests, int, bytes]:
@@ -27,7 +29,7 @@ def fill(requests: Requests, data: bytes) -> tuple[Requests, int, bytes]:
     taken = 0
     completed = bytearray()
     while left and taken < len(data):
-        size, have = left[0]
+        size, have, push = left[0]
         n = min(size - len(have), len(data) - taken)
         have += data[taken : taken + n]
         taken += n
@@ -35,5 +37,40 @@ def fill(requests: Requests, data: bytes) -> tuple[Requests, int, bytes]:
             completed += have
             left.pop(0)
         else:
-            left[0] = (size, have)
+            left[0] = (size, have, push)
     return tuple(left), taken, bytes(completed)
+
+
+def _push_pending(requests: Requests) -> bool:
+    return bool(requests) and requests[0][2] and bool(requests[0][1])
+
+
+def settle_push(
+    requests: Requests,
+    deadline: int | None,
+    psh: bool,
+    placed_now: bool,
+    timer: tuple[int, int],
+) -> tuple[Requests, int | None, bytes]:
+    """After bytes went into ``requests`` (``placed_now``) by a segment with the PSH bit
+    when ``psh``: the requests, the push timer's deadline and the bytes of a push-mode
+    request completed on PSH (``ReceiveRequests::settle_push``). ``timer``: (now, period)."""
+    done = b""
+    if psh and _push_pending(requests):
+        done, requests = requests[0][1], requests[1:]
+    now, period = timer
+    if not _push_pending(requests):
+        deadline = None
+    elif placed_now or deadline is None:
+        deadline = now + period
+    return requests, deadline, done
+
+
+def expire_push(
+    requests: Requests, deadline: int | None, now: int
+) -> tuple[Requests, int | None, bytes]:
+    """The push timer expired by ``now``: the requests, the deadline and the bytes the oldest
+    request completed with (``ReceiveRequests::expire_push``)."""
+    if deadline is not None and deadline <= now and _push_pending(requests):
+        return requests[1:], None, requests[0][1]
+    return requests, deadline, b""

@@ -21,10 +21,11 @@ from ..model.fields import (
     SND_WND,
     STATE,
 )
+from ..model.handle import TCP
 from . import Target
 from .clock import KA_COUNT, KA_DELTA, RT_DELTA, on_segment
 from .contexts import Context
-from .receives import fill, placed
+from .receives import expire_push, fill, placed, settle_push
 from .sends import NO_FIN, SendQueue
 from .statistics import count_received, count_sent, count_sent_bare
 
@@ -43,6 +44,7 @@ _RESETS_ESTABLISHED = (int(ConnectionState.ESTABLISHED), int(ConnectionState.CLO
 __all__ = [
     "acknowledge",
     "disconnect",
+    "expire_push_timers",
     "fresh_receive_side",
     "hand_over",
     "held_back",
@@ -77,7 +79,7 @@ def receive(
     wire: tuple[int, int],
     unread: dict[int, bytes],
     counts: RunningCounts,
-    take_indicated: bool = False,
+    flags: tuple[bool, bool] = (False, False),
 ) -> None:
     """Place received bytes in the host's posted receive requests, then buffer the rest, and
     advance the receive sequence (mod 2**32). Filled requests complete: their bytes join the
@@ -86,12 +88,20 @@ def receive(
     an empty one: an ACK) is forward progress: the connection's neighbor's
     NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
     ``wire`` is the connection's (family index, path MSS), for the statistics.
-    ``take_indicated``: the host takes what the target indicates, so nothing is buffered."""
+    ``flags``: the segment's PSH bit (a push-mode request partly filled completes), and
+    whether the host takes what the target indicates (then nothing is buffered)."""
     context = target.contexts[handle]
     neighbor = context.parent.parent if context.parent is not None else None
     assert neighbor is not None
     n = len(data)
+    psh, take_indicated = flags
     posted, taken, completed = fill(context.posted, data) if context.posted else ((), 0, b"")
+    deadline = context.push_deadline
+    if context.posted:
+        posted, deadline, pushed = settle_push(
+            posted, deadline, psh, taken > 0, target.clock.push_timer()
+        )
+        completed += pushed
     placed_change = placed(posted) - placed(context.posted)
     rest = data[taken:]
     if take_indicated:
@@ -111,6 +121,7 @@ def receive(
     # lands before or after.
     neighbor.delegated[NIC_REACHABILITY] = 0
     context.posted = posted
+    context.push_deadline = deadline
     if n_rest:
         received += rest
         context.received = received
@@ -124,6 +135,23 @@ def receive(
     counters.bytes_buffered += n_rest
     counters.bytes_placed += placed_change
     stats.ip, stats.tcp = ip, tcp
+
+
+def expire_push_timers(target: Target) -> list[tuple[Context, bytes]]:
+    """The push timers that expired by now: each such connection's oldest request completes
+    with what it holds; in context order (``Target::expire_push_timers``)."""
+    now = target.clock.now
+    done = []
+    for context in target.arenas[TCP].items:
+        if context is None or context.push_deadline is None or context.push_deadline > now:
+            continue
+        before = placed(context.posted)
+        posted, deadline, completed = expire_push(context.posted, context.push_deadline, now)
+        if completed:
+            context.posted, context.push_deadline = posted, deadline
+            target.counters.bytes_placed -= before - placed(posted)
+            done.append((context, completed))
+    return done
 
 
 def fresh_receive_side(context: Context) -> bool:
@@ -141,14 +169,22 @@ def hand_over(target: Target, context: Context, data: bytes) -> None:
         target.counters.bytes_handed_over += len(data)
 
 
-def post_receive(target: Target, handle: int, size: int, max_window: int) -> bytes:
-    """Post a receive request of ``size`` bytes; buffered data goes into it first, and the
-    bytes it moves reopen the receive window (up to ``max_window``). Returns the bytes of the
-    requests this completed (the caller delivers them; the facade defers Ctrl-C)."""
+def post_receive(target: Target, handle: int, request: tuple[int, bool], max_window: int) -> bytes:
+    """Post a receive request of ``size`` bytes, in push mode when ``push`` (``request``);
+    buffered data goes into it first, and the bytes it moves reopen the receive window (up
+    to ``max_window``). Returns the bytes of the requests this completed (the caller
+    delivers them; the facade defers Ctrl-C)."""
     context = target.contexts[handle]
-    requests = (*context.posted, (size, b""))
+    size, push = request
+    requests = (*context.posted, (size, b"", push))
     buffered = bytes(context.received or b"")
     posted, taken, completed = fill(requests, buffered)
+    if taken:
+        timer = target.clock.push_timer()
+        posted, context.push_deadline, pushed = settle_push(
+            posted, context.push_deadline, False, True, timer
+        )
+        completed += pushed
     d = context.delegated
     target.counters.bytes_placed += placed(posted) - placed(requests)
     context.posted = posted
@@ -387,7 +423,8 @@ def _close_on_reset(target: Target, context: Context, family: int) -> bytes:
         target.counters.bytes_send_aborted += dropped
         context.sends = None
     context.fin_pending = False
-    placed_bytes = b"".join(data for _, data in context.posted)
+    placed_bytes = b"".join(data for _, data, _ in context.posted)
     target.counters.bytes_placed -= len(placed_bytes)
     context.posted = ()
+    context.push_deadline = None
     return placed_bytes
