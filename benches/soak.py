@@ -259,7 +259,13 @@ def check_bytes(tree: Any, ledger: Ledger, final: bool) -> list[str]:
         if ledger.bad_chunks:
             problems.append(f"{ledger.bad_chunks} returned chunks are not whole tokens")
     tstats, b = tree.target.stats(), tree.stats()["bytes"]
-    held = tstats["bytes_buffered"] + tstats["bytes_placed"] + b["unread"] + b["discarded"]
+    held = (
+        tstats["bytes_buffered"]
+        + tstats["bytes_placed"]
+        + tstats["bytes_non_offload"]
+        + b["unread"]
+        + b["discarded"]
+    )
     if held != outstanding * TOKEN:
         problems.append(
             f"target holds and host keeps {held} bytes, {outstanding * TOKEN} not returned yet"

@@ -327,6 +327,7 @@ def check_invariants(tree: Any, target: Any = None) -> None:
             stats["bytes"]["delivered"]
             + tstats["bytes_placed"]
             + stats["bytes"]["buffered"]
+            + tstats["bytes_non_offload"]
             + stats["bytes"]["returned"]
         ), "received bytes went missing"
         assert tstats["invalid"] == sum(1 for h in handles if tree.state(h).invalidated)

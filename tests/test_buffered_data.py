@@ -107,3 +107,37 @@ def test_forwarded_segments_are_processed_as_received(make_tree: Any) -> None:
     t = tree.target.stats()
     assert (t["bytes_received"], t["bytes_buffered"]) == (3, 1)
     check_invariants(tree, tree.target)
+
+
+def test_segments_during_an_upload_take_the_non_offload_path(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    tree.target.receive(tc, b"kept")  # buffered at the target
+    tree.target.request_upload(tc, ot.UploadReason.UPLOAD_REQUESTED)  # mandatory: I/O stops
+    assert tree.post_receive(tc, 2) == 2, "buffered bytes still go into requests"
+    tree.target.receive(tc, b"late")  # not processed: indicated on the non-offload path
+    d = tree.query([tc]).delegated(tc)
+    assert d["rcv_nxt"] == 4, "the target did not process it"
+    t = tree.target.stats()
+    assert (t["bytes_received"], t["bytes_non_offload"], t["bytes_buffered"]) == (8, 4, 2)
+    check_invariants(tree, tree.target)
+    (event,) = tree.process_events()
+    result = event.result
+    assert result.received_data(tc) == b"pt" + b"late", "after the buffered bytes"
+    assert tree.read(tc) == b"ke"
+    assert result.delegated(tc)["rcv_nxt"] == 8, "the host's stack took them in sequence"
+    assert tree.target.stats()["bytes_non_offload"] == 0
+    check_invariants(tree, tree.target)
+
+
+def test_segments_during_upload_all_take_the_non_offload_path_too(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    tree.target.request_upload_all()
+    tree.forward(tc, b"fwd")  # the host's forwarded segments alike
+    tree.target.receive(tc, b"wire")
+    (event,) = tree.process_events()
+    assert event.result.received_data(tc) == b"fwdwire"
+    assert event.result.delegated(tc)["rcv_nxt"] == 7

@@ -25,6 +25,7 @@ TARGET_KEYS = [
     "bytes_send_queued",
     "bytes_placed",
     "bytes_handed_over",
+    "bytes_non_offload",
     "events_indicated",
 ]
 

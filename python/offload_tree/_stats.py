@@ -42,6 +42,7 @@ COUNTERS: tuple[str, ...] = (
     "bytes_discarded",
     "bytes_placed",
     "bytes_handed_over",
+    "bytes_non_offload",
     "events_seen",
     "events_processed",
     "events_pending",
@@ -149,5 +150,6 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
         "bytes_send_queued": counters["bytes_send_queued"],
         "bytes_placed": counters["bytes_placed"],
         "bytes_handed_over": counters["bytes_handed_over"],
+        "bytes_non_offload": counters["bytes_non_offload"],
         "events_indicated": counters["events_indicated"],
     }

@@ -223,8 +223,19 @@ impl Engine {
                 t.bytes_placed
             ));
         }
+        let held: usize = self.target.non_offload.values().map(Vec::len).sum();
+        if held as u64 != t.bytes_non_offload {
+            return Err(format!(
+                "{held} bytes wait on the non-offload path but {} are counted",
+                t.bytes_non_offload
+            ));
+        }
         let c = &self.counts;
-        let received = c.bytes_delivered + t.bytes_buffered + t.bytes_placed + c.bytes_returned;
+        let received = c.bytes_delivered
+            + t.bytes_buffered
+            + t.bytes_placed
+            + t.bytes_non_offload
+            + c.bytes_returned;
         if t.bytes_received + t.bytes_handed_over != received {
             return Err(format!(
                 "{} bytes received and {} handed over but {received} delivered, placed, \

@@ -138,6 +138,7 @@ impl Engine {
                 received,
                 send_data,
                 placed,
+                non_offload,
             } => {
                 // Bytes in receive requests that were not full: the requests complete
                 // with them (UPLOAD_IN_PROGRESS), so the host has them now.
@@ -154,7 +155,7 @@ impl Engine {
                     self.counts.bytes_send_returned += n;
                     outcome.send_data.insert(outcome.handles.len(), send_data);
                 }
-                if delegated.is_none() && !corrupt {
+                if delegated.is_none() && !corrupt && non_offload == 0 {
                     // The live state was the host's frozen copy all along: nothing to take
                     // back, and (most often) nothing to copy but a reference to the defaults.
                     let defaults = !self.host.tcp_states.has_copy(h.slot());
@@ -168,6 +169,8 @@ impl Engine {
                     if corrupt {
                         snapshot.state = ConnectionState::Closed as u8;
                     }
+                    // The host's stack took the segments indicated on the non-offload path.
+                    snapshot.rcv_nxt = snapshot.rcv_nxt.wrapping_add(non_offload as u32);
                     let snapshot = *snapshot;
                     outcome.push_tcp(h.raw(), status, &snapshot, false);
                 }

@@ -37,6 +37,10 @@ impl Engine {
 
     /// `target_receive` once its checks passed.
     pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8], psh: bool) {
+        if self.target.io_stopped(context) {
+            self.target.indicate_non_offload(context, data);
+            return;
+        }
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
         let flags = (psh, self.policy.accept_indicated);

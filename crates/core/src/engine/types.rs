@@ -388,6 +388,9 @@ pub struct Counters {
     pub bytes_placed: u64,
     /// Received bytes the host handed to the target with an offload (BufferedData; ever).
     pub bytes_handed_over: u64,
+    /// Received bytes indicated on the non-offload path during an upload, not yet back with
+    /// the host's connection (now).
+    pub bytes_non_offload: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     pub events_pending: u64,
@@ -443,6 +446,7 @@ impl Counters {
             ("bytes_discarded", Int(self.bytes_discarded)),
             ("bytes_placed", Int(self.bytes_placed)),
             ("bytes_handed_over", Int(self.bytes_handed_over)),
+            ("bytes_non_offload", Int(self.bytes_non_offload)),
             ("events_seen", Int(self.events_seen)),
             ("events_processed", Int(self.events_processed)),
             ("events_pending", Int(self.events_pending)),

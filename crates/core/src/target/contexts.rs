@@ -78,5 +78,8 @@ pub(crate) enum Upload {
         send_data: Vec<u8>,
         /// Bytes placed in receive requests that were not full: the host's now.
         placed: Vec<u8>,
+        /// How many bytes at the end of `received` came on the non-offload path during the
+        /// upload: the host's stack takes them in sequence (RcvNxt moves past them).
+        non_offload: usize,
     },
 }

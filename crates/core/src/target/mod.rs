@@ -55,6 +55,9 @@ pub(crate) struct TargetCounters {
     pub bytes_placed: u64,
     /// Received bytes the host handed over with an offload: its BufferedData (ever).
     pub bytes_handed_over: u64,
+    /// Received bytes indicated on the non-offload path and not yet back with the host's
+    /// connection (now).
+    pub bytes_non_offload: u64,
     pub events_indicated: u64,
 }
 
@@ -77,6 +80,11 @@ pub(crate) struct Target {
     /// Receive requests the host posted and the target has not completed, by connection
     /// context ([`receives`]).
     pub posted: HashMap<u32, ReceiveRequests>,
+    /// Segments received while a connection's I/O was stopped (its upload under way): the
+    /// target did not process them but indicated them on the non-offload path, for the
+    /// host's stack once the connection is back (handling-segments-received-during-a-
+    /// terminate-offload-operation.md). By connection context.
+    pub non_offload: HashMap<u32, Vec<u8>>,
     /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
     pub faults: HashMap<(Operation, u64), Status>,
     /// Offloaded objects whose hardware state a failed query or invalidate found corrupt,
@@ -111,6 +119,7 @@ impl Target {
             received: HashMap::new(),
             sends: HashMap::new(),
             posted: HashMap::new(),
+            non_offload: HashMap::new(),
             faults: HashMap::new(),
             corrupt: HashSet::new(),
             paused: false,
@@ -244,12 +253,20 @@ impl Target {
                     slot => self.diverged.remove_slot(slot),
                 };
                 // Most connections hold no received bytes: skip hashing then.
-                let received = if self.received.is_empty() {
+                let mut received = if self.received.is_empty() {
                     Vec::new()
                 } else {
                     self.received.remove(&context).unwrap_or_default()
                 };
                 self.counters.bytes_buffered -= received.len() as u64;
+                // Segments indicated on the non-offload path follow: the host's stack
+                // processes them once it has the connection back.
+                let non_offload = match self.non_offload.is_empty() {
+                    true => Vec::new(),
+                    false => self.non_offload.remove(&context).unwrap_or_default(),
+                };
+                self.counters.bytes_non_offload -= non_offload.len() as u64;
+                received.extend_from_slice(&non_offload);
                 // Likewise posted data and receive requests: no hashing while none exist.
                 let send_data = match self.sends.is_empty() {
                     true => Vec::new(),
@@ -272,6 +289,7 @@ impl Target {
                     received,
                     send_data,
                     placed,
+                    non_offload: non_offload.len(),
                 }
             }
         }
@@ -314,6 +332,7 @@ pub(crate) mod tests {
                 received,
                 send_data,
                 placed,
+                ..
             } => assert_eq!(
                 (delegated, received.len(), send_data.len(), placed.len()),
                 (None, 0, 0, 0)

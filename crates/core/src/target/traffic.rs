@@ -128,6 +128,20 @@ impl Target {
         completed
     }
 
+    /// A segment arrived on connection `context` while its I/O is stopped (its upload under
+    /// way): the target does not process it but indicates it on the non-offload path
+    /// (handling-segments-received-during-a-terminate-offload-operation.md).
+    pub(crate) fn indicate_non_offload(&mut self, context: u32, data: &[u8]) {
+        self.counters.bytes_received += data.len() as u64;
+        self.counters.bytes_non_offload += data.len() as u64;
+        if !data.is_empty() {
+            self.non_offload
+                .entry(context)
+                .or_default()
+                .extend_from_slice(data);
+        }
+    }
+
     /// Nothing was received on connection `context`, and no receive request posted, since
     /// its offload: the host may still hand it its BufferedData.
     pub(crate) fn fresh_receive_side(&self, context: u32) -> bool {
@@ -539,6 +553,7 @@ mod tests {
                 received,
                 send_data,
                 placed,
+                ..
             } => {
                 assert!(placed.is_empty());
                 assert_eq!(received, b"abcde");

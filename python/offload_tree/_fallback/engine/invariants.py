@@ -68,8 +68,10 @@ def check_invariants(e: Engine) -> None:
     placed = sum(len(data) for c in target.contexts.values() for _, data, _ in c.posted)
     assert placed == target.counters.bytes_placed, (placed, target.counters)
     counts = e.counts
+    late = sum(len(c.non_offload) for c in target.contexts.values())
+    assert late == target.counters.bytes_non_offload, (late, target.counters)
     assert target.counters.bytes_received + target.counters.bytes_handed_over == (
-        counts.bytes_delivered + buffered + placed + counts.bytes_returned
+        counts.bytes_delivered + buffered + placed + late + counts.bytes_returned
     ), "received bytes went missing"
     unread = sum(len(data) for data in e.delivered.values())
     assert counts.bytes_delivered == counts.bytes_read + unread + counts.bytes_discarded

@@ -55,6 +55,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "bytes_discarded": counts.bytes_discarded,
         "bytes_placed": t.bytes_placed,
         "bytes_handed_over": t.bytes_handed_over,
+        "bytes_non_offload": t.bytes_non_offload,
         "events_seen": counts.events_seen,
         "events_processed": counts.events_processed,
         "events_pending": len(e.events),

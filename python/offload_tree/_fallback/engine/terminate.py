@@ -12,6 +12,7 @@ from ..._enums import ConnectionState, Layer, Status
 from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
+from ..model.fields import RCV_NXT
 from ..model.handle import NEIGHBOR, PATH, TCP
 from ..target.admission import take_corruption
 from .build import first_dependent_outside
@@ -89,11 +90,16 @@ def _upload_one(e: Engine, node: Node, outcome: Outcome) -> Node | None:
     completes with FAILURE and a connection comes back aborted (CLOSED), with the target's
     last values and every buffered byte (``crates/core/src/engine/terminate.rs``)."""
     corrupt = take_corruption(e.target, node.handle)
-    delegated, data, sent, placed = e.target.upload(node.handle)
+    delegated, data, sent, placed, late = e.target.upload(node.handle)
     # bytes in receive requests that were not full: they complete with them (the host's now)
     deliver(e, node.handle, placed)
     if corrupt and node.layer == TCP:
         delegated = (ConnectionState.CLOSED.value, *delegated[1:])
+    if late:
+        # The host's stack took the segments indicated on the non-offload path.
+        values = list(delegated)
+        values[RCV_NXT] = (values[RCV_NXT] + late) & 0xFFFF_FFFF
+        delegated = tuple(values)
     node.delegated = delegated
     status = Status.FAILURE if corrupt else Status.SUCCESS
     outcome.push(node.handle, node.layer, delegated, data, status, sent)

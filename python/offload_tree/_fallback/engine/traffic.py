@@ -73,6 +73,10 @@ def target_receive(e: Engine, handle: int, data: bytes, psh: bool = False) -> No
 
 def apply_receive(e: Engine, node: Node, data: bytes, psh: bool = False) -> None:
     """``target_receive`` once its checks passed."""
+    context = e.target.contexts[node.handle]
+    if context.upload_requested or e.target.upload_all:
+        traffic.indicate_non_offload(e.target, context, data)
+        return
     flags = (psh, e.policy.accept_indicated)
     traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, flags)
 

@@ -40,6 +40,7 @@ class TargetCounters:
     bytes_placed: int = 0  # received bytes in receive requests not full yet (now)
     bytes_send_aborted: int = 0  # posted send bytes a reset dropped (ever)
     bytes_handed_over: int = 0  # received bytes the host handed over with an offload (ever)
+    bytes_non_offload: int = 0  # received bytes on the non-offload path, not back yet (now)
     events_indicated: int = 0
 
 
@@ -130,10 +131,11 @@ class Target:
         """The live delegated values of an offloaded object (query: no change)."""
         return tuple(self.contexts[handle].delegated)
 
-    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes, bytes, bytes]:
-        """Release a context: its delegated values (field order), buffered receive data,
-        posted send data not acknowledged (transmitted bytes first), and the bytes placed in
-        receive requests that were not full (the host's now)."""
+    def upload(self, handle: int) -> tuple[tuple[Any, ...], bytes, bytes, bytes, int]:
+        """Release a context: its delegated values (field order), buffered receive data
+        followed by the segments indicated on the non-offload path, posted send data not
+        acknowledged (transmitted bytes first), the bytes placed in receive requests that
+        were not full (the host's now), and how many bytes came on the non-offload path."""
         context = self.contexts.pop(handle)
         assert not context.children, "dependents are uploaded first"
         if context.parent is not None:
@@ -152,4 +154,6 @@ class Target:
             self.counters.bytes_send_queued -= len(sent)
         in_requests = b"".join(placed for _, placed, _ in context.posted)
         self.counters.bytes_placed -= len(in_requests)
-        return tuple(context.delegated), data, sent, in_requests
+        late = context.non_offload
+        self.counters.bytes_non_offload -= len(late)
+        return tuple(context.delegated), data + late, sent, in_requests, len(late)

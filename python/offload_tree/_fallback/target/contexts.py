@@ -25,8 +25,8 @@ class Context:
     """
 
     __slots__ = ("cached", "children", "delegated", "fin_pending", "handle", "host_reachability",
-                 "invalid", "layer", "parent", "posted", "push_deadline", "query_pending",
-                 "received", "sends", "slot", "upload_requested")  # fmt: skip
+                 "invalid", "layer", "non_offload", "parent", "posted", "push_deadline",
+                 "query_pending", "received", "sends", "slot", "upload_requested")  # fmt: skip
 
     def __init__(
         self, handle: int, layer: int, slot: int, parent: Context | None, node: Node
@@ -41,6 +41,8 @@ class Context:
         self.delegated: list[Any] = list(node.delegated)  # owned by the target from now on
         self.invalid = False
         self.received: bytearray | None = None  # a connection's receive buffer, once used
+        # segments indicated on the non-offload path during the upload, for the host's stack
+        self.non_offload = b""
         self.sends: SendQueue | None = None  # posted send data not acknowledged, if any
         self.posted: Requests = ()  # the host's receive requests not completed yet
         # when the push timer expires (the target's clock), while it runs

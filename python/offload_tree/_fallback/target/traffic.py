@@ -49,6 +49,7 @@ __all__ = [
     "hand_over",
     "held_back",
     "in_flight",
+    "indicate_non_offload",
     "peer_fin",
     "peer_rst",
     "post",
@@ -152,6 +153,14 @@ def expire_push_timers(target: Target) -> list[tuple[Context, bytes]]:
             target.counters.bytes_placed -= before - placed(posted)
             done.append((context, completed))
     return done
+
+
+def indicate_non_offload(target: Target, context: Context, data: bytes) -> None:
+    """A segment arrived while the connection's I/O is stopped (its upload under way): not
+    processed, indicated on the non-offload path (``Target::indicate_non_offload``)."""
+    context.non_offload += data
+    target.counters.bytes_received += len(data)
+    target.counters.bytes_non_offload += len(data)
 
 
 def fresh_receive_side(context: Context) -> bool:
