@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import random
 import sys
@@ -137,8 +138,9 @@ class Worker:
                 "grow", "offload", "receive", "send", "terminate", "query", "update",
                 "invalidate", "relink", "request", "events", "fault", "remove",
                 "post", "ack", "post_receive", "read", "peer_close", "disconnect",
+                "receive_many", "read_many", "advance", "pause", "link_down",
             ],
-            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3, 1, 1],
+            [6, 8, 10, 4, 4, 3, 3, 1, 1, 2, 4, 3, 2, 4, 4, 4, 3, 1, 1, 3, 2, 2, 1, 1],
         )[0]  # fmt: skip
         self.ops[op] += 1
         result: Any = None
@@ -228,6 +230,30 @@ class Worker:
             for tc in self.pick(T, 3):
                 data = t.read(tc)  # one at a time: a later call may fail on a race
                 self.ledger.take_chunks([data])
+        elif op == "receive_many":
+            tcs = self.pick_offloaded(T, 4)
+            tokens = []
+            for _ in tcs:
+                self.seq += 1
+                tokens.append(f"{self.index:04x}{self.seq:012x}".encode())
+            # All or nothing: a batch refused (a connection gone meanwhile) received none.
+            target.receive_many(tcs, b"".join(tokens), TOKEN)
+            with self.ledger.lock:
+                self.ledger.sent.update(tokens)
+        elif op == "read_many":
+            data, lengths = t.read_many(self.pick(T, 4))
+            ends = list(itertools.accumulate(int(n) for n in lengths))
+            self.ledger.take_chunks([data[a:b] for a, b in zip([0, *ends], ends, strict=False)])
+        elif op == "advance":
+            t.advance(rng.choice([1, 200, 1000, 30_001]))  # timers, reachability, push
+        elif op == "pause":
+            if target.stats()["paused"]:
+                target.resume(tcp_capacity=rng.choice([None, self.cap * 4]))
+            else:
+                target.pause()
+        elif op == "link_down":
+            if rng.random() < 0.2:
+                result = t.link_down()
         self.ledger.take(result)
 
     def run(self, stop: threading.Event) -> None:
