@@ -76,21 +76,23 @@ def test_buffered_data_for_a_handle_not_requested_is_refused_first(make_tree: An
     assert not tree.is_offloaded(tc)
 
 
-def test_a_connection_that_received_since_its_offload_refuses_buffered_data(
-    make_tree: Any,
-) -> None:
+def test_the_engine_checks_buffered_data_before_it_offloads(make_tree: Any) -> None:
     tree = make_tree()
     tc = _connection(tree)
-    tree.initiate_offload([tc])
-    tree.target.receive(tc, b"new")
+    other = int(tree.add_tcp(tree.depends_on(tc), local_port=3000, remote_port=80))
     ex = type("Ex", (), {"tree": tree, "target": tree.target})
-    handles = np.array([tc], dtype=np.uint64)
-    error = raises_unchanged(
-        ex,
-        ot.StateError,
-        lambda: tree._engine.hand_over_many(handles, b"old", np.array([3], dtype=np.int64)),
-    )
-    assert "BufferedData goes with the offload (item 0)" in str(error)
+    requested = np.array([tc], dtype=np.uint64)
+
+    def offload(named: int, lengths: list[int]) -> Any:
+        buffered = (np.array([named], np.uint64), b"abc", np.array(lengths, np.int64))
+        return tree._engine.initiate_offload(requested, buffered)
+
+    error = raises_unchanged(ex, ot.ValidationError, lambda: offload(other, [3]))
+    assert "which is not a requested handle (item 0)" in str(error)
+    error = raises_unchanged(ex, ot.ValidationError, lambda: offload(tc, [2]))
+    assert "the lengths add up to 2 bytes but data holds 3" in str(error)
+    offload(tc, [3])
+    assert tree.target.stats()["bytes_handed_over"] == 3
 
 
 def test_forwarded_segments_are_processed_as_received(make_tree: Any) -> None:

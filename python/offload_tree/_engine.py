@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 __all__ = [
     "BlockArrays",
+    "Buffered",
     "Engine",
     "EngineClass",
     "HandleArray",
@@ -85,6 +86,9 @@ class Outcome(Protocol):
 #: A target's capabilities: neighbor, path and TCP capacities, the largest path MTU and
 #: initial receive window it takes (None: unlimited).
 Limits = tuple[int | None, int | None, int | None, int | None, int | None]
+
+#: BufferedData for ``initiate_offload``: connections, one buffer, and each one's length.
+Buffered = tuple[HandleArray, bytes, IntArray]
 
 #: An offload rule: (offload, local port low, high, remote port low, high, (packed
 #: destination, prefix length) or None).
@@ -198,8 +202,12 @@ class Engine(Protocol):
     def block_list(self, handles: HandleArray) -> BlockArrays: ...
 
     # -- operations
-    def initiate_offload(self, handles: HandleArray) -> tuple[BlockArrays, Outcome]:
-        """The processed block list, and the new shared objects the host released again."""
+    def initiate_offload(
+        self, handles: HandleArray, buffered: Buffered | None = None
+    ) -> tuple[BlockArrays, Outcome]:
+        """The processed block list, and the new shared objects the host released again.
+        ``buffered``: the host's BufferedData of some requested connections, handed to each
+        one the offload takes (all or nothing)."""
         ...
 
     def terminate(self, handles: HandleArray, cascade: bool) -> Outcome: ...
@@ -247,7 +255,6 @@ class Engine(Protocol):
     def target_receive_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None: ...
     def post_receive_many(self, tcs: HandleArray, sizes: IntArray, push: bool) -> IntArray: ...
     def read_many(self, tcs: HandleArray) -> tuple[bytes, IntArray]: ...
-    def hand_over_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None: ...
     def forward(self, tc: int, data: bytes) -> None: ...
     def target_acknowledge_many(
         self, tcs: HandleArray, nbytes: IntArray, windows: IntArray | None = None

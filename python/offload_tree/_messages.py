@@ -72,11 +72,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the target already requested upload-all and has not resumed",
     ),
     "not_paused": ("StateError", "the target cannot resume: it is not paused"),
-    "hand_over_late": (
-        "StateError",
-        "connection {handle} has received data or a receive request since its offload: "
-        "BufferedData goes with the offload",
-    ),
     "capacity_below_held": (
         "StateError",
         "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them "
@@ -196,6 +191,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ticks_per_second": (
         "ValidationError",
         "ticks_per_second must be 10, 100 or 1000 (the granularities NDIS allows), got {value}",
+    ),
+    "buffered_not_requested": (
+        "ValidationError",
+        "buffered data names {handle}, which is not a requested handle",
     ),
     "data_length": ("ValidationError", "the lengths add up to {total} bytes but data holds {len}"),
     "duplicate_path": (

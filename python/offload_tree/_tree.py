@@ -635,18 +635,19 @@ class OffloadStateTree:
             allowed = self._engine.offload_policy(requested)
             if not allowed.all():
                 declined, requested = requested[~allowed], requested[allowed]
-        arrays, released = self._engine.initiate_offload(requested)
-        result = OffloadResult(arrays, released, declined)
+        buffered = None
         if pieces:
-            # Only a connection this call offloaded can take its data: it is fresh.
-            handed = [h for h in pieces if self._engine.is_offloaded(h)]
-            if handed:
-                self._engine.hand_over_many(
-                    np.array(handed, dtype=np.uint64),
-                    b"".join(pieces[h] for h in handed),
-                    np.array([len(pieces[h]) for h in handed], dtype=np.int64),
-                )
-        return result
+            # Connections the policy declined keep their data; the others hand it over with
+            # the offload, in the same engine call (all or nothing).
+            kept = set(requested.tolist())
+            tcs = [h for h in pieces if h in kept]
+            buffered = (
+                np.array(tcs, dtype=np.uint64),
+                b"".join(pieces[h] for h in tcs),
+                np.array([len(pieces[h]) for h in tcs], dtype=np.int64),
+            )
+        arrays, released = self._engine.initiate_offload(requested, buffered)
+        return OffloadResult(arrays, released, declined)
 
     def forward(self, tc: int, data: bytes | bytearray | memoryview) -> None:
         """Forward ``data`` to offloaded connection ``tc`` (MiniportTcpOffloadForward,

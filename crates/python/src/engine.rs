@@ -502,13 +502,24 @@ impl PyEngine {
 
     // ---- operations ----
 
+    /// `buffered`: the host's BufferedData, (connections, data, lengths).
+    #[pyo3(signature = (handles, buffered=None))]
     fn initiate_offload<'py>(
         &self,
         py: Python<'py>,
         handles: PyReadonlyArray1<'py, u64>,
+        buffered: Option<Buffered<'py>>,
     ) -> PyResult<(Bound<'py, PyTuple>, PyOutcome)> {
         let handles = owned(&handles)?;
-        let (list, released) = self.run(py, true, |e| e.initiate_offload(&handles))?;
+        let (list, released) = match buffered {
+            None => self.run(py, true, |e| e.initiate_offload(&handles))?,
+            Some((tcs, data, lengths)) => {
+                let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
+                self.run(py, true, |e| {
+                    e.initiate_offload_buffered(&handles, (&tcs, data, &lengths))
+                })?
+            }
+        };
         Ok((block_arrays(py, list, true)?, PyOutcome { inner: released }))
     }
 
@@ -781,17 +792,6 @@ impl PyEngine {
         Ok(array(py, widen(completed)))
     }
 
-    fn hand_over_many<'py>(
-        &self,
-        py: Python<'py>,
-        tcs: PyReadonlyArray1<'py, u64>,
-        data: &Bound<'py, PyBytes>,
-        lengths: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<()> {
-        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
-        self.run(py, true, |e| e.hand_over_many(&tcs, data, &lengths))
-    }
-
     fn forward(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
         let data = data.as_bytes();
         self.run(py, data.len() > 1 << 20, |e| e.forward(tc, data))
@@ -944,3 +944,10 @@ fn packed_ip(bytes: &[u8]) -> PyResult<std::net::IpAddr> {
         ))),
     }
 }
+
+/// BufferedData as the facade passes it: connections, one buffer, and each one's length.
+type Buffered<'py> = (
+    PyReadonlyArray1<'py, u64>,
+    Bound<'py, PyBytes>,
+    PyReadonlyArray1<'py, i64>,
+);

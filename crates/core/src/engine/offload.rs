@@ -2,8 +2,9 @@
 //! block in block order, give the admitted objects their contexts, and settle the statuses
 //! (docs/DESIGN.md §7 and §8).
 
+use super::traffic_batch::{check_piece, pieces};
 use super::types::Outcome;
-use super::Engine;
+use super::{check_length, Engine};
 use crate::error;
 use crate::host::{layer_of, BlockList, HostTree, ParentTracker, Placement, NO_CONTEXT};
 use crate::model::{Handle, Layer, Result, Status, NO_STATUS};
@@ -14,6 +15,45 @@ use crate::target::{Target, TargetNeighbor, TargetPath, TargetTcp};
 const PARALLEL_OFFLOAD: usize = 1 << 14;
 
 impl Engine {
+    /// `initiate_offload` with the host's BufferedData of some requested connections
+    /// (handling-buffered-receive-data-during-and-after-an-offload-operation.md): `tcs[i]`
+    /// takes piece `i` of `data` (cut by `lengths`), bytes the host received, processed and
+    /// acknowledged but did not deliver. Each connection whose offload succeeds hands them
+    /// to the target, which delivers them before anything it receives later; the others
+    /// keep them. Every check runs first (each of `tcs` a requested connection, the pieces),
+    /// and the hand-over cannot fail: the call is all or nothing.
+    pub fn initiate_offload_buffered(
+        &mut self,
+        raws: &[u64],
+        (tcs, data, lengths): (&[u64], &[u8], &[i64]),
+    ) -> Result<(BlockList, Outcome)> {
+        check_length("lengths", tcs.len(), lengths.len(), "handles")?;
+        for (i, &raw) in tcs.iter().enumerate() {
+            let check = || -> Result<()> {
+                if !raws.contains(&raw) {
+                    return Err(error!(BufferedNotRequested, handle = Handle::from_raw(raw)));
+                }
+                let h = self.host.resolve(raw)?;
+                crate::host::expect_layer(h, Layer::Tcp, "buffered data")?;
+                check_piece(lengths[i])
+            };
+            check().map_err(|e| e.at(i))?;
+        }
+        let pieces: Vec<&[u8]> = pieces(data, lengths)?.collect();
+        let done = self.initiate_offload(raws)?;
+        for (&raw, piece) in tcs.iter().zip(pieces) {
+            let h = Handle::from_raw(raw);
+            if self.host.is_offloaded(h) {
+                // Offloaded by this call (a requested object was not offloaded before): no
+                // data and no request yet.
+                let context = self.host.context(h);
+                debug_assert!(self.target.fresh_receive_side(context));
+                self.target.hand_over(context, piece);
+            }
+        }
+        Ok(done)
+    }
+
     /// Offloads `raws` with whatever they depend on and returns the processed block list,
     /// with the new paths and neighbors the host released again because no offloaded object
     /// depends on them (a failed dependent, or a request for shared state alone).

@@ -91,29 +91,6 @@ impl Engine {
         Ok(completed)
     }
 
-    /// The host hands each connection `raws[i]`, just offloaded, the piece `i` of `data`
-    /// (cut by `lengths`): its BufferedData, bytes the host received, processed and
-    /// acknowledged but did not deliver, left of RcvNxt
-    /// (handling-buffered-receive-data-during-and-after-an-offload-operation.md). The target
-    /// keeps them and delivers them before anything it receives later. A connection that has
-    /// received data or a receive request since its offload refuses (`StateError`).
-    pub fn hand_over_many(&mut self, raws: &[u64], data: &[u8], lengths: &[i64]) -> Result<()> {
-        check_length("lengths", raws.len(), lengths.len(), "handles")?;
-        let contexts = self.check_each(raws, |i, raw| {
-            let context = self.offloaded_tcp(raw, "hand it buffered data")?;
-            if !self.target.fresh_receive_side(context) {
-                return Err(error!(HandOverLate, handle = Handle::from_raw(raw)));
-            }
-            check_piece(lengths[i])?;
-            Ok(context)
-        })?;
-        let pieces = pieces(data, lengths)?;
-        for (&context, piece) in contexts.iter().zip(pieces) {
-            self.target.hand_over(context, piece);
-        }
-        Ok(())
-    }
-
     /// What the application reads on each connection `raws[i]` (one `read` per item): the
     /// bytes of all items one after another, and how many are each item's.
     pub fn read_many(&mut self, raws: &[u64]) -> Result<(Vec<u8>, Vec<u64>)> {
@@ -174,13 +151,16 @@ impl Engine {
 }
 
 /// One piece's length: not negative.
-fn check_piece(length: i64) -> Result<()> {
+pub(super) fn check_piece(length: i64) -> Result<()> {
     check_range("length", i128::from(length), 0, u64::MAX).map(|_| ())
 }
 
 /// `data` cut into pieces of `lengths` (each checked not negative), which must add up to
 /// all of it.
-fn pieces<'a>(data: &'a [u8], lengths: &'a [i64]) -> Result<impl Iterator<Item = &'a [u8]>> {
+pub(super) fn pieces<'a>(
+    data: &'a [u8],
+    lengths: &'a [i64],
+) -> Result<impl Iterator<Item = &'a [u8]>> {
     let total: u128 = lengths.iter().map(|&n| n as u128).sum();
     if total != data.len() as u128 {
         return Err(error!(DataLength, total = total, len = data.len()));

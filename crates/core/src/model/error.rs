@@ -101,8 +101,6 @@ error_catalogue! {
     UploadAllPending = State, "upload_all_pending",
         "the target already requested upload-all and has not resumed";
     NotPaused = State, "not_paused", "the target cannot resume: it is not paused";
-    HandOverLate = State, "hand_over_late",
-        "connection {handle} has received data or a receive request since its offload: BufferedData goes with the offload";
     CapacityBelowHeld = State, "capacity_below_held",
         "cannot resume with {layer}_capacity={capacity}: the target holds {held} of them (upload some first)";
     /// RFC 793: a FIN is acceptable in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; an RST in any
@@ -180,6 +178,8 @@ error_catalogue! {
     TicksPerSecond = Validation, "ticks_per_second",
         "ticks_per_second must be 10, 100 or 1000 (the granularities NDIS allows), got {value}";
     /// A batch of traffic cuts one buffer into pieces: their lengths must add up to it.
+    BufferedNotRequested = Validation, "buffered_not_requested",
+        "buffered data names {handle}, which is not a requested handle";
     DataLength = Validation, "data_length",
         "the lengths add up to {total} bytes but data holds {len}";
     /// One path per (source, destination): the host's key of a path.

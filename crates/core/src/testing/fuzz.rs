@@ -10,7 +10,7 @@
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
 use crate::{
-    Column, Engine, HostPolicy, Layer, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
+    Column, Engine, HostPolicy, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
 };
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
@@ -456,27 +456,19 @@ fn step(
                 .map(|()| Vec::new())
         }
         29 => {
-            // The host hands a connection its BufferedData (refused once it has received),
-            // or forwards it segments.
+            // The host forwards segments.
             let t = pick(input, known, Some(2));
             let data = input.bytes(24);
-            if input.u8() & 1 == 0 {
-                e.hand_over_many(&[t], &data, &[data.len() as i64])
-            } else {
-                e.forward(t, &data)
-            }
-            .map(|()| Vec::new())
+            e.forward(t, &data).map(|()| Vec::new())
         }
         30 => {
-            // Offload one new connection with BufferedData, as the facade does.
-            let t = pick(input, known, Some(2));
+            // Offload with BufferedData (sometimes for a handle not requested: refused).
+            let (t, other) = (pick(input, known, Some(2)), pick(input, known, Some(2)));
             let data = input.bytes(24);
-            e.initiate_offload(&[t]).and_then(|_| {
-                if e.layer(t)? == Layer::Tcp && e.is_offloaded(t)? {
-                    e.hand_over_many(&[t], &data, &[data.len() as i64])?;
-                }
-                Ok(Vec::new())
-            })
+            let named = if input.u8() % 4 == 0 { other } else { t };
+            let lengths = [data.len() as i64];
+            e.initiate_offload_buffered(&[t], (&[named], &data, &lengths))
+                .map(|(list, _)| list.handles)
         }
         28 => {
             // The link goes down: the host terminates everything, or keeps it by policy.

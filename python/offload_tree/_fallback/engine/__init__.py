@@ -23,7 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ..._coerce import check_batch, format_handle
-from ..._engine import BlockArrays, HandleArray, IntArray, Limits, ProcessedTuple, StatusArray
+from ..._engine import (
+    BlockArrays,
+    Buffered,
+    HandleArray,
+    IntArray,
+    Limits,
+    ProcessedTuple,
+    StatusArray,
+)
 from ..._enums import Layer
 from ..._errors import InternalError, OffloadTreeError, StateError
 from ..._messages import error
@@ -422,12 +430,26 @@ class Engine:
         return read.block_list(self, _batch(handles)).arrays()
 
     # -- operations -------------------------------------------------------------------------
-    @_locked
-    def initiate_offload(self, handles: HandleArray) -> tuple[BlockArrays, Outcome]:
-        """Offload ``handles``; the block-list arrays plus the statuses (seven arrays), and
-        what the host released again."""
-        blocks, released = offload.initiate_offload(self, _batch(handles))
-        return blocks.arrays(), released
+    def initiate_offload(
+        self, handles: HandleArray, buffered: Buffered | None = None
+    ) -> tuple[BlockArrays, Outcome]:
+        """Offload ``handles``, handing ``buffered`` (the host's BufferedData) to those it
+        takes; the block-list arrays plus the statuses (seven arrays), and what the host
+        released again."""
+        requested = _batch(handles)
+        data = None
+        if buffered is not None:
+            tcs, payload, lengths = buffered
+            data = (_batch(tcs), payload, _batch(lengths))
+
+        def work() -> tuple[BlockArrays, Outcome]:
+            if data is None:
+                blocks, released = offload.initiate_offload(self, requested)
+            else:
+                blocks, released = offload.initiate_offload_buffered(self, requested, data)
+            return blocks.arrays(), released
+
+        return self._call(work)
 
     @_locked
     def terminate(self, handles: HandleArray, cascade: bool) -> Outcome:
@@ -585,11 +607,6 @@ class Engine:
         return _ints_out(
             self._call(lambda: traffic_batch.post_receive_many(self, handles, values, push))
         )
-
-    def hand_over_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None:
-        """The host hands just-offloaded connections their BufferedData."""
-        handles, pieces = _batch(tcs), _batch(lengths)
-        self._call(lambda: traffic_batch.hand_over_many(self, handles, data, pieces))
 
     @_locked
     def forward(self, tc: int, data: bytes) -> None:

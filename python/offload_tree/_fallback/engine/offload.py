@@ -10,23 +10,56 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..._coerce import format_handle
+from ..._coerce import check_length, format_handle
 from ..._enums import Layer, Status
+from ..._errors import OffloadTreeError
 from ..._messages import error
 from ..host.blocks import NO_STATUS, BlockList, build, settle
-from ..host.tree import Node
+from ..host.tree import Node, expect_layer
 from ..model.handle import TCP
 from ..target.admission import admit
+from ..target.traffic import fresh_receive_side, hand_over
 from .terminate import release
 from .types import Outcome
 
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["initiate_offload", "offload_one"]
+__all__ = ["initiate_offload", "initiate_offload_buffered", "offload_one"]
 
 PARTIAL_SUCCESS = Status.PARTIAL_SUCCESS.value
 PAUSED = Status.PAUSED.value
+
+
+def initiate_offload_buffered(
+    e: Engine, handles: list[int], buffered: tuple[list[int], bytes, list[int]]
+) -> tuple[BlockList, Outcome]:
+    """``initiate_offload`` with the host's BufferedData of some requested connections,
+    handed to each one the offload takes; every check first, so all or nothing
+    (``Engine::initiate_offload_buffered``)."""
+    from .build import _at
+    from .traffic_batch import check_piece, pieces  # traffic_batch imports build: import late
+
+    tcs, data, lengths = buffered
+    check_length("lengths", len(lengths), len(tcs))
+    wanted = set(handles)
+    for i, h in enumerate(tcs):
+        try:
+            if h not in wanted:
+                raise error("buffered_not_requested", handle=format_handle(h))
+            node = e.host.resolve(h)
+            expect_layer(node, TCP, "buffered data")
+            check_piece(lengths[i])
+        except OffloadTreeError as exc:
+            raise _at(exc, i) from None
+    cut = list(pieces(data, lengths))
+    done = initiate_offload(e, handles)
+    for h, piece in zip(tcs, cut, strict=True):
+        context = e.target.contexts.get(h)
+        if context is not None:  # offloaded by this call: no data and no request yet
+            assert fresh_receive_side(context)
+            hand_over(e.target, context, piece)
+    return done
 
 
 def initiate_offload(e: Engine, handles: list[int]) -> tuple[BlockList, Outcome]:

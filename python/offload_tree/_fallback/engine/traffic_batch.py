@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from ..._coerce import check_length, format_handle
+from ..._coerce import check_length
 from ..._errors import OffloadTreeError
 from ..._messages import error
 from ..host.tree import Node
 from ..model.fields import check_range
 from ..model.handle import TCP
-from ..target.traffic import fresh_receive_side, hand_over
 from . import traffic
 from .build import _at
 
@@ -25,7 +24,8 @@ if TYPE_CHECKING:
     from . import Engine
 
 __all__ = [
-    "hand_over_many",
+    "check_piece",
+    "pieces",
     "post_receive_many",
     "read_many",
     "send_many",
@@ -52,12 +52,12 @@ def _check_each(e: Engine, handles: list[int], check: Callable[[int, int], Node]
     return nodes
 
 
-def _check_piece(length: int) -> None:
+def check_piece(length: int) -> None:
     """One piece's length: not negative."""
     check_range("length", length, 0, U64)
 
 
-def _pieces(data: bytes, lengths: list[int]) -> Iterator[bytes]:
+def pieces(data: bytes, lengths: list[int]) -> Iterator[bytes]:
     """``data`` cut into pieces of ``lengths``, which must add up to all of it."""
     total = sum(lengths)
     if total != len(data):
@@ -75,12 +75,12 @@ def send_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) ->
 
     def check(i: int, handle: int) -> Node:
         node = traffic.check_send(e, handle)
-        _check_piece(lengths[i])
+        check_piece(lengths[i])
         return node
 
     nodes = _check_each(e, handles, check)
-    pieces = list(_pieces(data, lengths))
-    return [traffic.apply_send(e, node, piece) for node, piece in zip(nodes, pieces, strict=True)]
+    cut = list(pieces(data, lengths))
+    return [traffic.apply_send(e, node, piece) for node, piece in zip(nodes, cut, strict=True)]
 
 
 def target_receive_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> None:
@@ -89,12 +89,12 @@ def target_receive_many(e: Engine, handles: list[int], data: bytes, lengths: lis
 
     def check(i: int, handle: int) -> Node:
         node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-        _check_piece(lengths[i])
+        check_piece(lengths[i])
         return node
 
     nodes = _check_each(e, handles, check)
-    pieces = list(_pieces(data, lengths))
-    for node, piece in zip(nodes, pieces, strict=True):
+    cut = list(pieces(data, lengths))
+    for node, piece in zip(nodes, cut, strict=True):
         traffic.apply_receive(e, node, piece)
 
 
@@ -117,24 +117,6 @@ def post_receive_many(
     ]
 
 
-def hand_over_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> None:
-    """The host hands each just-offloaded connection its BufferedData, a piece of ``data``
-    (``Engine::hand_over_many``)."""
-    check_length("lengths", len(lengths), len(handles))
-
-    def check(i: int, handle: int) -> Node:
-        node = e.resolve_offloaded_one(handle, TCP, "connection", "hand it buffered data")
-        if not fresh_receive_side(e.target.contexts[handle]):
-            raise error("hand_over_late", handle=format_handle(handle))
-        _check_piece(lengths[i])
-        return node
-
-    nodes = _check_each(e, handles, check)
-    pieces = list(_pieces(data, lengths))
-    for node, piece in zip(nodes, pieces, strict=True):
-        hand_over(e.target, e.target.contexts[node.handle], piece)
-
-
 def read_many(e: Engine, handles: list[int]) -> tuple[bytes, list[int]]:
     """``read`` of each connection: all the bytes one after another, and each item's count."""
 
@@ -142,8 +124,8 @@ def read_many(e: Engine, handles: list[int]) -> tuple[bytes, list[int]]:
         return e.host.resolve_layer(handle, TCP, "connection")
 
     _check_each(e, handles, check)
-    pieces = [traffic.take_delivered(e, handle) for handle in handles]
-    return b"".join(pieces), [len(piece) for piece in pieces]
+    parts = [traffic.take_delivered(e, handle) for handle in handles]
+    return b"".join(parts), [len(part) for part in parts]
 
 
 def target_acknowledge_many(
