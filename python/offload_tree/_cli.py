@@ -322,6 +322,18 @@ def _default_out(full: bool) -> Path:
     return Path(DEFAULT_OUT)
 
 
+def _sizes(
+    args: argparse.Namespace,
+    full: tuple[int, ...],
+    quick: tuple[int, ...],
+    default: tuple[int, ...],
+) -> list[int]:
+    """The sizes to run: ``--sizes``, else those of ``--full``, ``--quick`` or neither."""
+    if args.sizes:
+        return list(args.sizes)
+    return list(full if args.full else quick if args.quick else default)
+
+
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Resolve defaults, run the benchmark, print the table, write JSON / plot / MACHINE.md."""
     from offload_tree.bench import memory, report
@@ -345,12 +357,7 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         parser.error("--quick and --full exclude each other")
     if args.scenario == "traffic":
         return _cmd_traffic(args, parser)
-    if args.full:
-        sizes = args.sizes or list(FULL_SIZES)
-    elif args.quick:
-        sizes = args.sizes or list(QUICK_SIZES)
-    else:
-        sizes = args.sizes or list(DEFAULT_SIZES)
+    sizes = _sizes(args, FULL_SIZES, QUICK_SIZES, DEFAULT_SIZES)
     repeats = args.repeats if args.repeats is not None else (QUICK_REPEATS if args.quick else None)
     requested = args.impls or list(ADAPTERS)
     impls, skipped, messages = available_impls(requested, explicit=args.impls is not None)
@@ -447,12 +454,7 @@ def _cmd_traffic(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     from offload_tree.bench.traffic import TrafficConfig, render, run_traffic
 
-    if args.full:
-        sizes = args.sizes or list(TRAFFIC_FULL_SIZES)
-    elif args.quick:
-        sizes = args.sizes or list(TRAFFIC_QUICK_SIZES)
-    else:
-        sizes = args.sizes or list(TRAFFIC_SIZES)
+    sizes = _sizes(args, TRAFFIC_FULL_SIZES, TRAFFIC_QUICK_SIZES, TRAFFIC_SIZES)
     impls = args.impls or ["native", "python"]
     other = [i for i in impls if i not in ("native", "python")]
     if other:

@@ -3,8 +3,8 @@
 //! takes the host's timer parameters (OID_TCP_TASK_OFFLOAD). Nothing reads the wall clock:
 //! the same calls give the same events.
 
-use super::{Engine, Event};
-use crate::model::{check_u32, EventKind, Handle, Result, UploadReason, Value};
+use super::Engine;
+use crate::model::{check_u32, Handle, Result, UploadReason, Value};
 use crate::target::{on_new_ack, on_segment, run_timers};
 
 impl Engine {
@@ -35,13 +35,7 @@ impl Engine {
         clock.now = clock.now.saturating_add(u64::from(ticks));
         for context in self.target.age_neighbors(ticks) {
             let h = self.target.neighbor(context).host;
-            self.indicate(Event {
-                kind: EventKind::NeighborReachabilityQuery,
-                handle: Some(h.raw()),
-                reason: None,
-                size: None,
-                offload: Some(self.offload_of(h)),
-            });
+            self.indicate_reachability_query(h);
         }
         // Push timers: a push-mode request holding bytes completes with them.
         for (context, bytes) in self.target.expire_push_timers() {

@@ -117,6 +117,12 @@ impl Engine {
             self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "query its reachability")?;
         let context = self.host.context(h);
         self.target.neighbor_mut(context).query_pending = true;
+        self.indicate_reachability_query(h);
+        Ok(())
+    }
+
+    /// Queues NeighborReachabilityQuery for offloaded neighbor `h` (its query is pending).
+    pub(super) fn indicate_reachability_query(&mut self, h: Handle) {
         self.indicate(Event {
             kind: EventKind::NeighborReachabilityQuery,
             handle: Some(h.raw()),
@@ -124,7 +130,6 @@ impl Engine {
             size: None,
             offload: Some(self.offload_of(h)),
         });
-        Ok(())
     }
 
     /// The peer closes offloaded connection `raw`: with a FIN (graceful: its send half) or,
