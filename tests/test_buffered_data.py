@@ -143,3 +143,30 @@ def test_segments_during_upload_all_take_the_non_offload_path_too(make_tree: Any
     (event,) = tree.process_events()
     assert event.result.received_data(tc) == b"fwdwire"
     assert event.result.delegated(tc)["rcv_nxt"] == 7
+
+
+def test_a_declined_offload_of_an_offloaded_connection_hands_nothing_over(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    tree.policy = ot.HostPolicy(offload_rules=(ot.OffloadRule(offload=False),))
+    result = tree.initiate_offload([tc], buffered_data={tc: b"hello"})
+    assert result.declined.tolist() == [tc]
+    assert tree.target.stats()["bytes_handed_over"] == 0, "the caller keeps its bytes"
+
+
+def test_a_resume_gives_the_target_back_what_came_during_the_upload_all(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    target = tree.target
+    target.receive(tc, b"AAA")
+    target.request_upload_all()
+    target.receive(tc, b"BBB")  # the non-offload path
+    target.resume()  # no upload after all: the target takes BBB back, in order
+    assert target.stats()["bytes_non_offload"] == 0
+    assert tree.query([tc]).delegated(tc)["rcv_nxt"] == 6
+    target.receive(tc, b"CCC")
+    tree.post_receive(tc, 9)
+    assert tree.read(tc) == b"AAABBBCCC"
+    check_invariants(tree, tree.target)

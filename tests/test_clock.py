@@ -172,3 +172,20 @@ def test_timers_of_a_held_back_connection_wait(backend: str) -> None:
     tree.advance(10_000)
     assert _d(tree, tc)["retransmit_count"] == 0
     assert tree.target.offload_stats(4)["tcp"]["retransmitted_segments"] == 0
+
+
+def test_timers_run_in_the_hosts_order_whatever_the_targets_numbering(backend: str) -> None:
+    # Requesting a path before the connections numbers the target's contexts otherwise
+    # than the host's slots; the events still come in the host's order.
+    tree = ot.OffloadStateTree(backend=backend, nce_stale_ticks=2**32 - 1)
+    nb = tree.add_neighbor(mac=1)
+    p0 = tree.add_path(nb, "10.0.0.1", "10.0.0.2")
+    p1 = tree.add_path(nb, "10.0.0.1", "10.0.0.3")
+    a = tree.add_tcp(p0, 80, 1000, max_rt=0)
+    c = tree.add_tcp(p1, 80, 1000, max_rt=0)
+    for request in ([p1, a, c], [p0, p1, c, a]):
+        tree.initiate_offload(request)
+        tree.send(a, b"x")
+        tree.send(c, b"y")
+        tree.advance(1000)
+        assert [e.handle for e in tree.process_events()] == [a, c]

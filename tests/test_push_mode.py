@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import offload_tree as ot
 import pytest
 from _helpers import check_invariants, offloaded_connection
@@ -76,6 +77,9 @@ def test_the_timer_follows_the_ticks_the_host_set(backend: str) -> None:
 
 def test_push_flags_must_be_bools(make_tree: Any) -> None:
     tree, tc = offloaded_connection(make_tree)
+    tree.post_receive(tc, 4, push=np.True_)  # NumPy bools are bools, everywhere
+    tree.target.receive(tc, b"x", push=np.True_)
+    assert tree.read(tc) == b"x"
     with pytest.raises(ot.ValidationError, match="push must be True or False"):
         tree.post_receive(tc, 4, push=1)  # type: ignore[arg-type]
     with pytest.raises(ot.ValidationError, match="push must be True or False"):

@@ -187,6 +187,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "ValidationError",
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})",
     ),
+    "ack_beyond_batch": (
+        "ValidationError",
+        "nbytes={nbytes} acknowledges more than connection {handle} had in flight when the batch "
+        "began ({in_flight}, of which earlier items acknowledged {earlier})",
+    ),
     "ip_version": ("ValidationError", "family must be 4 or 6 (the IP version), got {value}"),
     "ticks_per_second": (
         "ValidationError",

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any
 
 from . import _tree_ids
-from ._coerce import as_handle, as_handles, as_int_array, as_payload, plain_scalar
+from ._coerce import as_bool, as_handle, as_handles, as_int_array, as_payload, plain_scalar
 from ._engine import Engine, EngineClass, IntArray
 from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
@@ -236,9 +236,7 @@ class SimulatedTarget:
         partly filled completes on PSH), and the rest is indicated; what the host does not
         take stays buffered until a request is posted or a terminate returns it."""
         engine = self._attached_engine()
-        if not isinstance(push, bool):
-            raise ValidationError(f"push must be True or False, got {push!r}")
-        engine.target_receive(as_handle(tc), as_payload(data), push)
+        engine.target_receive(as_handle(tc), as_payload(data), as_bool("push", push))
 
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` without a payload on an offloaded connection; returns the bytes
@@ -337,9 +335,7 @@ class SimulatedTarget:
         """
         engine = self._attached_engine()
         h = as_handle(tc)
-        if not isinstance(abortive, bool):
-            raise ValidationError(f"abortive must be True or False, got {abortive!r}")
-        engine.target_peer_close(h, abortive)
+        engine.target_peer_close(h, as_bool("abortive", abortive))
 
     @atomic(long=False)
     def pause(self) -> None:

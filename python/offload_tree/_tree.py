@@ -792,10 +792,9 @@ class OffloadStateTree:
         ``TerminateResult`` (with what the target buffered, and the shared state this left
         unreferenced).
         """
-        if not isinstance(abortive, bool):
-            raise ValidationError(f"abortive must be True or False, got {abortive!r}")
-        outcome = self._engine.disconnect(as_handle(tc), abortive)
-        return TerminateResult(outcome) if abortive else None
+        abort = as_bool("abortive", abortive)
+        outcome = self._engine.disconnect(as_handle(tc), abort)
+        return TerminateResult(outcome) if abort else None
 
     @atomic(long=False)
     def relink(self, path: int, neighbor: int) -> TerminateResult:
@@ -860,7 +859,7 @@ class OffloadStateTree:
         """
         if decline is None:
             return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(None)]
-        if isinstance(decline, str | bytes) or not isinstance(decline, Iterable):
+        if isinstance(decline, str | bytes | Mapping) or not isinstance(decline, Iterable):
             raise ValidationError(
                 f"decline must be a collection of UploadReason values, got {type(decline).__name__}"
             )

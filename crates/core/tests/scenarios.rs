@@ -539,7 +539,7 @@ fn traffic_batches_are_the_single_calls_in_order() {
     let err = batch
         .target_acknowledge_many(&[t1, t1], &[1, 2], None)
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::AckBeyondSent);
+    assert_eq!(err.code(), ErrorCode::AckBeyondBatch);
     assert_eq!(before_acks, batch);
     assert_ne!(before, batch, "the send between went through");
 }

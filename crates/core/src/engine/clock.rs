@@ -4,7 +4,8 @@
 //! the same calls give the same events.
 
 use super::Engine;
-use crate::model::{check_u32, Handle, Result, UploadReason, Value};
+use crate::host::NO_CONTEXT;
+use crate::model::{check_u32, Handle, Layer, Result, UploadReason, Value};
 use crate::target::{on_new_ack, on_segment, run_timers};
 
 impl Engine {
@@ -24,7 +25,7 @@ impl Engine {
 
     /// Time moves on by `ticks` (0..2^32-1). Every offloaded neighbor ages, and one found
     /// stale (both reachability deltas over NceStaleTicks) is the subject of a
-    /// NeighborReachabilityQuery, unless one is still unanswered. Then, in context order,
+    /// NeighborReachabilityQuery, unless one is still unanswered. Then, in the host's order,
     /// every offloaded connection whose I/O the target is not holding back runs its timers
     /// (`run_timers`): it retransmits, probes, or, out of tries, asks for its upload with
     /// TimeoutExpiration. Returns the events this indicated.
@@ -33,20 +34,27 @@ impl Engine {
         let before = self.target.counters.events_indicated;
         let clock = &mut self.target.clock;
         clock.now = clock.now.saturating_add(u64::from(ticks));
-        for context in self.target.age_neighbors(ticks) {
+        // Everything below goes in the host's order (slot order of its arenas), which both
+        // engines share; the target's context numbering is its own.
+        let mut stale = self.target.age_neighbors(ticks);
+        stale.sort_unstable_by_key(|&context| self.target.neighbor(context).host.slot());
+        for context in stale {
             let h = self.target.neighbor(context).host;
             self.indicate_reachability_query(h);
         }
         // Push timers: a push-mode request holding bytes completes with them.
-        for (context, bytes) in self.target.expire_push_timers() {
+        let mut pushed = self.target.expire_push_timers();
+        pushed.sort_unstable_by_key(|(context, _)| self.target.tcp(*context).host.slot());
+        for (context, bytes) in pushed {
             let h = self.target.tcp(context).host;
             self.deliver(h, bytes);
         }
         let tcps: Vec<(u32, Handle)> = self
-            .target
+            .host
             .tcps
             .iter()
-            .map(|(slot, _, t)| (slot, t.host))
+            .filter(|(_, _, tcp)| tcp.context != NO_CONTEXT)
+            .map(|(slot, _, tcp)| (tcp.context, self.host.handle_at(Layer::Tcp, slot)))
             .collect();
         for (context, h) in tcps {
             self.run_connection_timers(h, context, ticks);

@@ -95,8 +95,27 @@ impl Engine {
         }
         self.target.paused = false;
         self.target.upload_all = false;
+        self.resume_io();
         self.indicate_status(EventKind::OffloadResume);
         Ok(())
+    }
+
+    /// The upload-all ended without the upload: the segments the target indicated on the
+    /// non-offload path meanwhile come back to it, in order before anything it receives
+    /// next, and it processes them now (a connection whose own upload is still due keeps
+    /// them for the host). In the host's order.
+    fn resume_io(&mut self) {
+        if self.target.non_offload.is_empty() {
+            return;
+        }
+        let mut parked: Vec<u32> = self.target.non_offload.keys().copied().collect();
+        parked.retain(|&context| !self.target.io_stopped(context));
+        parked.sort_unstable_by_key(|&context| self.target.tcp(context).host.slot());
+        for context in parked {
+            let bytes = self.target.take_non_offload(context);
+            let h = self.target.tcp(context).host;
+            self.apply_receive(h, context, &bytes, false);
+        }
     }
 
     /// Queues a status indication of the target as a whole.

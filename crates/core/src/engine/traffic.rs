@@ -215,16 +215,20 @@ impl Engine {
         earlier: u64,
     ) -> Result<()> {
         let snapshot = self.host.tcp_delegated(h);
-        let in_flight = u64::from(self.target.in_flight(context, snapshot)).saturating_sub(earlier);
-        if u64::from(n) > in_flight {
-            return Err(error!(
-                AckBeyondSent,
-                nbytes = n,
-                in_flight = in_flight,
-                handle = h
-            ));
+        let at_start = u64::from(self.target.in_flight(context, snapshot));
+        if u64::from(n) + earlier <= at_start {
+            return Ok(());
         }
-        Ok(())
+        Err(match earlier {
+            0 => error!(AckBeyondSent, nbytes = n, in_flight = at_start, handle = h),
+            _ => error!(
+                AckBeyondBatch,
+                nbytes = n,
+                in_flight = at_start,
+                earlier = earlier,
+                handle = h
+            ),
+        })
     }
 
     /// `target_acknowledge` once its checks passed.

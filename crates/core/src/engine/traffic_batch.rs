@@ -152,7 +152,7 @@ impl Engine {
 
 /// One piece's length: not negative.
 pub(super) fn check_piece(length: i64) -> Result<()> {
-    check_range("length", i128::from(length), 0, u64::MAX).map(|_| ())
+    check_range("length", i128::from(length), 0, i64::MAX as u64).map(|_| ())
 }
 
 /// `data` cut into pieces of `lengths` (each checked not negative), which must add up to

@@ -173,6 +173,8 @@ error_catalogue! {
     AckBeyondSent = Validation, "ack_beyond_sent",
         "nbytes={nbytes} acknowledges more than connection {handle} has in flight ({in_flight})";
     /// The chimney statistics are kept per IP family (OID_IP4/6_OFFLOAD_STATS).
+    AckBeyondBatch = Validation, "ack_beyond_batch",
+        "nbytes={nbytes} acknowledges more than connection {handle} had in flight when the batch began ({in_flight}, of which earlier items acknowledged {earlier})";
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
     /// overview-of-tcp-timers.md: "a timer granularity of 10, 100, or 1000 ticks per second".
     TicksPerSecond = Validation, "ticks_per_second",

@@ -142,6 +142,15 @@ impl Target {
         }
     }
 
+    /// The bytes held for the host on connection `context`, taken back (received again:
+    /// the caller processes them).
+    pub(crate) fn take_non_offload(&mut self, context: u32) -> Vec<u8> {
+        let bytes = self.non_offload.remove(&context).unwrap_or_default();
+        self.counters.bytes_non_offload -= bytes.len() as u64;
+        self.counters.bytes_received -= bytes.len() as u64;
+        bytes
+    }
+
     /// Nothing was received on connection `context`, and no receive request posted, since
     /// its offload: the host may still hand it its BufferedData.
     pub(crate) fn fresh_receive_side(&self, context: u32) -> bool {
@@ -160,16 +169,17 @@ impl Target {
     }
 
     /// The push timers that expired by now: the oldest request of each such connection
-    /// completes with what it holds. The connections, in context order, with those bytes.
+    /// completes with what it holds. The connections with those bytes, in no given order.
+    /// A connection whose I/O is stopped (its upload under way) waits, as its other timers.
     pub(crate) fn expire_push_timers(&mut self) -> Vec<(u32, Vec<u8>)> {
         let now = self.clock.now;
-        let mut due: Vec<u32> = self
+        let due: Vec<u32> = self
             .posted
             .iter()
             .filter(|(_, r)| r.push_deadline().is_some_and(|d| d <= now))
             .map(|(&context, _)| context)
+            .filter(|&context| !self.io_stopped(context))
             .collect();
-        due.sort_unstable();
         let mut done = Vec::new();
         for context in due {
             let requests = self.posted.get_mut(&context).expect("listed above");

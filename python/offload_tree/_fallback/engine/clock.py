@@ -40,8 +40,8 @@ def clock(e: Engine) -> tuple[int, int, int]:
 
 def advance(e: Engine, ticks: object) -> int:
     """Time moves on by ``ticks``: neighbors age (a stale one is asked about), then every
-    offloaded connection not held back runs its timers, in context order; the events this
-    indicated (``Engine::advance``)."""
+    offloaded connection not held back runs its timers, in the host's order (slot order of
+    its arenas, which both engines share); the events this indicated (``Engine::advance``)."""
     from .events import indicate, request_upload  # events imports traffic, which imports us
     from .traffic import deliver, wire
 
@@ -49,17 +49,23 @@ def advance(e: Engine, ticks: object) -> int:
     target = e.target
     before = target.counters.events_indicated
     target.clock.now += n
-    for context in age_neighbors(target, n):
+
+    def host_slot(context: Context) -> int:
+        node = e.host.find(context.handle)
+        assert node is not None
+        return node.slot
+
+    for context in sorted(age_neighbors(target, n), key=host_slot):
         kind = EventKind.NEIGHBOR_REACHABILITY_QUERY.value
         indicate(e, Event(kind, context.handle, None, context))
     # Push timers: a push-mode request holding bytes completes with them.
-    for pushed, data in expire_push_timers(target):
+    for pushed, data in sorted(expire_push_timers(target), key=lambda p: host_slot(p[0])):
         deliver(e, pushed.handle, data)
-    for context in [c for c in target.arenas[TCP].items if c is not None]:
+    nodes = [node for node in e.host.arenas[TCP].items if node is not None and node.offloaded]
+    for node in nodes:
+        context = target.contexts[node.handle]
         if held_back(context) or context.upload_requested or target.upload_all:
             continue  # the target processes no I/O on it: its timers wait
-        node = e.host.find(context.handle)
-        assert node is not None
         expired = run_timers(context.delegated, node.cached, target.clock, n)
         family = wire(node)[0]
         stats = target.offload_stats[family]

@@ -125,7 +125,22 @@ def target_resume(e: Engine, limits: Limits | None = None) -> None:
         e.target.config = config
     e.target.paused = False
     e.target.upload_all = False
+    _resume_io(e)
     indicate(e, Event(EventKind.OFFLOAD_RESUME.value))
+
+
+def _resume_io(e: Engine) -> None:
+    """The upload-all ended without the upload: the segments indicated on the non-offload
+    path come back to the target, which processes them now, in the host's order
+    (``Engine::resume_io``)."""
+    from .traffic import apply_receive  # traffic imports this module's users: import late
+
+    for node in e.host.arenas[TCP].items:
+        context = None if node is None else e.target.contexts.get(node.handle)
+        if context is None or not context.non_offload or context.upload_requested:
+            continue
+        assert node is not None
+        apply_receive(e, node, traffic.take_non_offload(e.target, context))
 
 
 def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:

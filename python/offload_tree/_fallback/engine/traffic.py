@@ -187,9 +187,18 @@ def target_acknowledge(e: Engine, handle: int, nbytes: object, window: object = 
 def check_in_flight(e: Engine, handle: int, n: int, earlier: int) -> None:
     """``target_acknowledge``'s last check: ``n`` more bytes are in flight on ``handle`` once
     ``earlier`` bytes (acknowledged earlier in the same batch) are taken off."""
-    in_flight = max(traffic.in_flight(e.target, handle) - earlier, 0)
-    if n > in_flight:
-        raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=in_flight)
+    at_start = traffic.in_flight(e.target, handle)
+    if n + earlier <= at_start:
+        return
+    if not earlier:
+        raise error("ack_beyond_sent", nbytes=n, handle=format_handle(handle), in_flight=at_start)
+    raise error(
+        "ack_beyond_batch",
+        nbytes=n,
+        handle=format_handle(handle),
+        in_flight=at_start,
+        earlier=earlier,
+    )
 
 
 def apply_acknowledge(e: Engine, node: Node, n: int, advertised: int | None) -> int:

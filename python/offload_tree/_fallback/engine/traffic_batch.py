@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 U32 = 0xFFFF_FFFF
-U64 = 0xFFFF_FFFF_FFFF_FFFF
+I64 = 2**63 - 1
 
 
 def _check_each(e: Engine, handles: list[int], check: Callable[[int, int], Node]) -> list[Node]:
@@ -54,7 +54,7 @@ def _check_each(e: Engine, handles: list[int], check: Callable[[int, int], Node]
 
 def check_piece(length: int) -> None:
     """One piece's length: not negative."""
-    check_range("length", length, 0, U64)
+    check_range("length", length, 0, I64)
 
 
 def pieces(data: bytes, lengths: list[int]) -> Iterator[bytes]:

@@ -57,6 +57,7 @@ __all__ = [
     "receive",
     "reset",
     "send",
+    "take_non_offload",
     "take_ready_fin",
 ]
 
@@ -140,12 +141,14 @@ def receive(
 
 def expire_push_timers(target: Target) -> list[tuple[Context, bytes]]:
     """The push timers that expired by now: each such connection's oldest request completes
-    with what it holds; in context order (``Target::expire_push_timers``)."""
+    with what it holds, unless its upload is under way (``Target::expire_push_timers``)."""
     now = target.clock.now
     done = []
     for context in target.arenas[TCP].items:
         if context is None or context.push_deadline is None or context.push_deadline > now:
             continue
+        if context.upload_requested or target.upload_all:
+            continue  # its upload is under way: its timers wait
         before = placed(context.posted)
         posted, deadline, completed = expire_push(context.posted, context.push_deadline, now)
         if completed:
@@ -161,6 +164,15 @@ def indicate_non_offload(target: Target, context: Context, data: bytes) -> None:
     context.non_offload += data
     target.counters.bytes_received += len(data)
     target.counters.bytes_non_offload += len(data)
+
+
+def take_non_offload(target: Target, context: Context) -> bytes:
+    """The bytes held for the host, taken back to be received again
+    (``Target::take_non_offload``)."""
+    data, context.non_offload = context.non_offload, b""
+    target.counters.bytes_non_offload -= len(data)
+    target.counters.bytes_received -= len(data)
+    return data
 
 
 def fresh_receive_side(context: Context) -> bool:
