@@ -56,11 +56,25 @@ def test_buffered_data_fills_a_new_request_first_and_reopens_the_window(make_tre
 
 
 def test_the_window_never_reopens_past_the_initial_one(make_tree: Any) -> None:
-    tree, tc = offloaded_connection(make_tree, rcv_wnd=4, initial_rcv_wnd=6)
-    tree.target.receive(tc, b"0123456789")
+    tree, tc = offloaded_connection(make_tree, rcv_wnd=8, initial_rcv_wnd=6)
+    assert tree.target.receive(tc, b"01234567") == 8
     assert _window(tree, tc) == 0
     tree.post_receive(tc, 10)
     assert _window(tree, tc) == 6
+
+
+def test_a_segment_beyond_the_receive_window_is_dropped_whole(make_tree: Any) -> None:
+    tree, tc = offloaded_connection(make_tree, rcv_wnd=4)
+    assert tree.target.receive(tc, b"012") == 3
+    before = tree.query([tc]).delegated(tc)
+    assert tree.target.receive(tc, b"abc") == 0, "2 bytes would fit: the segment is dropped"
+    assert tree.query([tc]).delegated(tc) == before, "not acknowledged: RcvNxt stays"
+    t = tree.target.stats()
+    assert (t["bytes_received"], t["bytes_buffered"], t["bytes_beyond_window"]) == (3, 3, 3)
+    tree.post_receive(tc, 5)  # 3 buffered bytes go in: the window reopens, 2 more fit it
+    assert tree.target.receive(tc, b"abc") == 3, "room in the request plus the window"
+    assert tree.read(tc) == b"012ab"
+    assert tree.target.receive_many([tc, tc], b"xy" + b"q" * 5, [2, 5]).tolist() == [2, 0]
 
 
 def test_terminate_hands_back_buffered_bytes_and_completes_requests(make_tree: Any) -> None:

@@ -26,6 +26,7 @@ TARGET_KEYS = [
     "bytes_placed",
     "bytes_handed_over",
     "bytes_non_offload",
+    "bytes_beyond_window",
     "events_indicated",
 ]
 

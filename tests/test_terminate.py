@@ -182,15 +182,16 @@ def test_receive_advances_rcv_nxt_and_shrinks_window(off):
     assert off.tree.state(off.tc1).rcv_nxt == 0
 
 
-def test_rcv_window_does_not_go_below_zero(make_example):
+def test_rcv_window_closes_at_zero_and_drops_what_is_beyond(make_example):
     ex = make_example(with_tc3=False)
     tc = ex.tree.add_tcp(ex.pa1, local_port=1, remote_port=2, rcv_wnd=10)
     ex.tree.initiate_offload(tc)
-    ex.target.receive(tc, b"y" * 25)
+    assert ex.target.receive(tc, b"y" * 10) == 10
+    assert ex.target.receive(tc, b"z" * 15) == 0, "beyond the window: dropped"
     t = ex.tree.terminate(tc)
     assert t.delegated(tc)["rcv_wnd"] == 0
-    assert t.delegated(tc)["rcv_nxt"] == 25
-    assert t.received_data(tc) == b"y" * 25
+    assert t.delegated(tc)["rcv_nxt"] == 10
+    assert t.received_data(tc) == b"y" * 10
 
 
 def test_sequence_numbers_wrap_and_host_takes_them(make_example):

@@ -43,6 +43,7 @@ COUNTERS: tuple[str, ...] = (
     "bytes_placed",
     "bytes_handed_over",
     "bytes_non_offload",
+    "bytes_beyond_window",
     "events_seen",
     "events_processed",
     "events_pending",
@@ -151,5 +152,6 @@ def target_stats(counters: Mapping[str, Any], capacities: Capacities) -> dict[st
         "bytes_placed": counters["bytes_placed"],
         "bytes_handed_over": counters["bytes_handed_over"],
         "bytes_non_offload": counters["bytes_non_offload"],
+        "bytes_beyond_window": counters["bytes_beyond_window"],
         "events_indicated": counters["events_indicated"],
     }

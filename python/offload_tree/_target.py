@@ -230,13 +230,20 @@ class SimulatedTarget:
     # runs. Deferring costs two signal.signal calls, more than the call itself. acknowledge
     # moves a send queue in several steps in the fallback: it defers Ctrl-C there (natively
     # a short call is never deferred, so that costs nothing).
-    def receive(self, tc: int, data: bytes | bytearray | memoryview, *, push: bool = False) -> None:
+    def receive(self, tc: int, data: bytes | bytearray | memoryview, *, push: bool = False) -> int:
         """Receive ``data`` on an offloaded connection, in a segment with the PSH bit when
         ``push``: it fills the host's posted receive requests first (a push-mode request
         partly filled completes on PSH), and the rest is indicated; what the host does not
-        take stays buffered until a request is posted or a terminate returns it."""
+        take stays buffered until a request is posted or a terminate returns it.
+
+        Returns the bytes taken: all of them, or 0 when what the posted requests cannot hold
+        does not fit the receive window (``rcv_wnd``): the target drops such a segment whole
+        and does not acknowledge it, as TCP does (the peer sends it again;
+        ``stats()["bytes_beyond_window"]``). While the connection's upload is under way the
+        segment is not processed but passed to the host (``bytes_non_offload``)."""
         engine = self._attached_engine()
-        engine.target_receive(as_handle(tc), as_payload(data), as_bool("push", push))
+        payload = as_payload(data)
+        return int(engine.target_receive(as_handle(tc), payload, as_bool("push", push)))
 
     def send(self, tc: int, nbytes: int) -> int:
         """Send ``nbytes`` without a payload on an offloaded connection; returns the bytes
@@ -276,16 +283,19 @@ class SimulatedTarget:
 
     # -- traffic in batches: one call for many connections (docs/DESIGN.md §8)
     @atomic(long=True)
-    def receive_many(self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any) -> None:
+    def receive_many(
+        self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any
+    ) -> IntArray:
         """``receive`` on many connections in one call: ``data`` cut into consecutive pieces
         of ``lengths`` (an int for pieces of one length), piece ``i`` received on ``tcs[i]``,
         in order. Every item is checked first (an offloaded connection, a length not
         negative, the lengths adding up to ``len(data)``); a failure names the first failing
-        item and changes nothing."""
+        item and changes nothing. Returns the bytes each item took (``int64``; 0 for a piece
+        dropped beyond the receive window, as :meth:`receive`)."""
         engine = self._attached_engine()
         handles = as_handles(tcs)
         pieces = as_int_array("lengths", lengths, len(handles))
-        engine.target_receive_many(handles, as_payload(data), pieces)
+        return engine.target_receive_many(handles, as_payload(data), pieces)
 
     @atomic(long=True)
     def acknowledge_many(self, tcs: Any, nbytes: Any, *, windows: Any = None) -> IntArray:

@@ -649,13 +649,13 @@ class OffloadStateTree:
         arrays, released = self._engine.initiate_offload(requested, buffered)
         return OffloadResult(arrays, released, declined)
 
-    def forward(self, tc: int, data: bytes | bytearray | memoryview) -> None:
+    def forward(self, tc: int, data: bytes | bytearray | memoryview) -> int:
         """Forward ``data`` to offloaded connection ``tc`` (MiniportTcpOffloadForward,
         forwarding-data-to-an-offload-target.md): segments the host received but did not
         acknowledge, on another interface or while the connection was being offloaded, or
         after it reassembled fragments the target indicated. The target processes them as
-        segments it received itself (``target.receive``)."""
-        self._engine.forward(as_handle(tc), as_payload(data))
+        segments it received itself (``target.receive``), and returns the bytes taken."""
+        return int(self._engine.forward(as_handle(tc), as_payload(data)))
 
     @atomic(long=True)
     def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:

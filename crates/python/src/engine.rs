@@ -650,7 +650,7 @@ impl PyEngine {
         tc: u64,
         data: &Bound<'_, PyBytes>,
         psh: bool,
-    ) -> PyResult<()> {
+    ) -> PyResult<u32> {
         let data = data.as_bytes();
         self.run(py, data.len() > 1 << 20, |e| {
             e.target_receive(tc, data, psh)
@@ -775,9 +775,10 @@ impl PyEngine {
         tcs: PyReadonlyArray1<'py, u64>,
         data: &Bound<'py, PyBytes>,
         lengths: PyReadonlyArray1<'py, i64>,
-    ) -> PyResult<()> {
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
         let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
-        self.run(py, true, |e| e.target_receive_many(&tcs, data, &lengths))
+        let taken = self.run(py, true, |e| e.target_receive_many(&tcs, data, &lengths))?;
+        Ok(array(py, widen(taken)))
     }
 
     fn post_receive_many<'py>(
@@ -792,7 +793,7 @@ impl PyEngine {
         Ok(array(py, widen(completed)))
     }
 
-    fn forward(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<()> {
+    fn forward(&self, py: Python<'_>, tc: u64, data: &Bound<'_, PyBytes>) -> PyResult<u32> {
         let data = data.as_bytes();
         self.run(py, data.len() > 1 << 20, |e| e.forward(tc, data))
     }

@@ -114,6 +114,7 @@ impl Engine {
         for context in parked {
             let bytes = self.target.take_non_offload(context);
             let h = self.target.tcp(context).host;
+            // Segments that no longer fit the window are dropped, as any would be.
             self.apply_receive(h, context, &bytes, false);
         }
     }

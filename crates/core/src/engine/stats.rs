@@ -59,6 +59,7 @@ impl Engine {
             bytes_placed: t.bytes_placed,
             bytes_handed_over: t.bytes_handed_over,
             bytes_non_offload: t.bytes_non_offload,
+            bytes_beyond_window: t.bytes_beyond_window,
             events_seen: c.events_seen,
             events_processed: c.events_processed,
             events_pending: self.events.len() as u64,

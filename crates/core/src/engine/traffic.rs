@@ -29,34 +29,41 @@ impl Engine {
     /// `psh`: it fills the host's posted receive requests first (a push-mode request partly
     /// filled completes on PSH), and buffers the rest until a request is posted or a
     /// terminate.
-    pub fn target_receive(&mut self, raw: u64, data: &[u8], psh: bool) -> Result<()> {
+    /// Returns the bytes taken: all of `data`, or 0 when what the posted requests cannot
+    /// hold does not fit the receive window (the segment is dropped, unacknowledged).
+    pub fn target_receive(&mut self, raw: u64, data: &[u8], psh: bool) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "receive on it")?;
-        self.apply_receive(Handle::from_raw(raw), context, data, psh);
-        Ok(())
+        Ok(self.apply_receive(Handle::from_raw(raw), context, data, psh))
     }
 
-    /// `target_receive` once its checks passed.
-    pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8], psh: bool) {
+    /// `target_receive` once its checks passed; the bytes taken.
+    pub(super) fn apply_receive(&mut self, h: Handle, context: u32, data: &[u8], psh: bool) -> u32 {
         if self.target.io_stopped(context) {
             self.target.indicate_non_offload(context, data);
-            return;
+            return data.len() as u32;
+        }
+        let snapshot = self.host.tcp_delegated(h);
+        let take = self.policy.accept_indicated;
+        if !self.target.fits_window(context, data.len(), snapshot, take) {
+            return 0;
         }
         let wire = self.wire(h);
         let snapshot = self.host.tcp_delegated(h);
-        let flags = (psh, self.policy.accept_indicated);
-        let completed = self.target.receive(context, data, snapshot, wire, flags);
+        let completed = self
+            .target
+            .receive(context, data, snapshot, wire, (psh, take));
         self.timers_on_segment(h, context);
         self.deliver(h, completed);
+        data.len() as u32
     }
 
     /// The host forwards `data` to offloaded connection `raw` (MiniportTcpOffloadForward,
     /// forwarding-data-to-an-offload-target.md): segments it received but did not
     /// acknowledge, on another interface or while the connection was being offloaded. The
     /// target processes them as segments it received itself.
-    pub fn forward(&mut self, raw: u64, data: &[u8]) -> Result<()> {
+    pub fn forward(&mut self, raw: u64, data: &[u8]) -> Result<u32> {
         let context = self.offloaded_tcp(raw, "forward data to it")?;
-        self.apply_receive(Handle::from_raw(raw), context, data, false);
-        Ok(())
+        Ok(self.apply_receive(Handle::from_raw(raw), context, data, false))
     }
 
     /// Received bytes reach the host's connection `h` (a receive request completed).

@@ -48,13 +48,13 @@ impl Engine {
     }
 
     /// The target receives `data`, cut into pieces of `lengths`, on connections `raws` (one
-    /// `target_receive` per item).
+    /// `target_receive` per item). Returns the bytes each item took.
     pub fn target_receive_many(
         &mut self,
         raws: &[u64],
         data: &[u8],
         lengths: &[i64],
-    ) -> Result<()> {
+    ) -> Result<Vec<u32>> {
         check_length("lengths", raws.len(), lengths.len(), "handles")?;
         let contexts = self.check_each(raws, |i, raw| {
             let context = self.offloaded_tcp(raw, "receive on it")?;
@@ -62,10 +62,11 @@ impl Engine {
             Ok(context)
         })?;
         let pieces = pieces(data, lengths)?;
+        let mut taken = self.budget.vec(raws.len())?;
         for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
-            self.apply_receive(Handle::from_raw(raw), context, piece, false);
+            taken.push(self.apply_receive(Handle::from_raw(raw), context, piece, false));
         }
-        Ok(())
+        Ok(taken)
     }
 
     /// The host posts a receive request of `sizes[i]` bytes on each connection `raws[i]`

@@ -391,6 +391,8 @@ pub struct Counters {
     /// Received bytes indicated on the non-offload path during an upload, not yet back with
     /// the host's connection (now).
     pub bytes_non_offload: u64,
+    /// Bytes of segments dropped because they did not fit the receive window (ever).
+    pub bytes_beyond_window: u64,
     pub events_seen: u64,
     pub events_processed: u64,
     pub events_pending: u64,
@@ -447,6 +449,7 @@ impl Counters {
             ("bytes_placed", Int(self.bytes_placed)),
             ("bytes_handed_over", Int(self.bytes_handed_over)),
             ("bytes_non_offload", Int(self.bytes_non_offload)),
+            ("bytes_beyond_window", Int(self.bytes_beyond_window)),
             ("events_seen", Int(self.events_seen)),
             ("events_processed", Int(self.events_processed)),
             ("events_pending", Int(self.events_pending)),

@@ -58,6 +58,8 @@ pub(crate) struct TargetCounters {
     /// Received bytes indicated on the non-offload path and not yet back with the host's
     /// connection (now).
     pub bytes_non_offload: u64,
+    /// Bytes of segments dropped because they did not fit the receive window (ever).
+    pub bytes_beyond_window: u64,
     pub events_indicated: u64,
 }
 

@@ -91,6 +91,14 @@ impl ReceiveRequests {
         self.push_deadline
     }
 
+    /// Bytes the posted requests can still take.
+    pub(crate) fn room(&self) -> usize {
+        self.posted
+            .iter()
+            .map(|p| p.size as usize - p.data.len())
+            .sum()
+    }
+
     /// No request is posted.
     pub(crate) fn is_empty(&self) -> bool {
         self.posted.is_empty()

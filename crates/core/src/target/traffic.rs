@@ -12,7 +12,7 @@
 use super::contexts::NOT_DIVERGED;
 use super::sends::Acknowledged;
 use super::statistics::IpFamily;
-use super::Target;
+use super::{ReceiveRequests, Target};
 use crate::model::{ConnectionState, TcpDelegated};
 
 impl Target {
@@ -149,6 +149,32 @@ impl Target {
         self.counters.bytes_non_offload -= bytes.len() as u64;
         self.counters.bytes_received -= bytes.len() as u64;
         bytes
+    }
+
+    /// Whether a segment of `data` on connection `context` fits what the target takes: what
+    /// the posted requests cannot hold must fit the receive window (RcvWnd), unless the host
+    /// takes indicated data. A segment that does not fit is dropped whole, unacknowledged
+    /// (the peer sends it again), and counted.
+    pub(crate) fn fits_window(
+        &mut self,
+        context: u32,
+        len: usize,
+        snapshot: &TcpDelegated,
+        take_indicated: bool,
+    ) -> bool {
+        if take_indicated {
+            return true;
+        }
+        let room = match self.posted.is_empty() {
+            true => 0,
+            false => self.posted.get(&context).map_or(0, ReceiveRequests::room),
+        };
+        let window = self.live(context, snapshot).rcv_wnd as usize;
+        if len.saturating_sub(room) <= window {
+            return true;
+        }
+        self.counters.bytes_beyond_window += len as u64;
+        false
     }
 
     /// Nothing was received on connection `context`, and no receive request posted, since

@@ -459,7 +459,7 @@ fn step(
             // The host forwards segments.
             let t = pick(input, known, Some(2));
             let data = input.bytes(24);
-            e.forward(t, &data).map(|()| Vec::new())
+            e.forward(t, &data).map(|_| Vec::new())
         }
         30 => {
             // Offload with BufferedData (sometimes for a handle not requested: refused).

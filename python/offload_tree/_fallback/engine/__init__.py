@@ -514,9 +514,10 @@ class Engine:
 
     # -- the target half --------------------------------------------------------------------
     @_locked
-    def target_receive(self, tc: int, data: bytes, psh: bool = False) -> None:
-        """Data arrives at the target for connection ``tc`` (with the PSH bit when ``psh``)."""
-        traffic.target_receive(self, tc, data, psh)
+    def target_receive(self, tc: int, data: bytes, psh: bool = False) -> int:
+        """Data arrives at the target for connection ``tc`` (with the PSH bit when ``psh``);
+        the bytes taken."""
+        return traffic.target_receive(self, tc, data, psh)
 
     @_locked
     def send(self, tc: int, data: bytes) -> int:
@@ -596,10 +597,13 @@ class Engine:
         handles, pieces = _batch(tcs), _batch(lengths)
         return _ints_out(self._call(lambda: traffic_batch.send_many(self, handles, data, pieces)))
 
-    def target_receive_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> None:
-        """Data arrives at the target for each of ``tcs``, a piece of ``data`` each."""
+    def target_receive_many(self, tcs: HandleArray, data: bytes, lengths: IntArray) -> IntArray:
+        """Data arrives at the target for each of ``tcs``, a piece of ``data`` each; the bytes
+        each took."""
         handles, pieces = _batch(tcs), _batch(lengths)
-        self._call(lambda: traffic_batch.target_receive_many(self, handles, data, pieces))
+        return _ints_out(
+            self._call(lambda: traffic_batch.target_receive_many(self, handles, data, pieces))
+        )
 
     def post_receive_many(self, tcs: HandleArray, sizes: IntArray, push: bool) -> IntArray:
         """The host posts a receive request on each of ``tcs``; the bytes each completed."""
@@ -609,9 +613,9 @@ class Engine:
         )
 
     @_locked
-    def forward(self, tc: int, data: bytes) -> None:
+    def forward(self, tc: int, data: bytes) -> int:
         """The host forwards segments to ``tc``; the target processes them as received."""
-        traffic.forward(self, tc, data)
+        return traffic.forward(self, tc, data)
 
     def read_many(self, tcs: HandleArray) -> tuple[bytes, IntArray]:
         """The delivered bytes of each of ``tcs`` not read yet, one after another, and how

@@ -56,6 +56,7 @@ def counters(e: Engine) -> dict[str, Any]:
         "bytes_placed": t.bytes_placed,
         "bytes_handed_over": t.bytes_handed_over,
         "bytes_non_offload": t.bytes_non_offload,
+        "bytes_beyond_window": t.bytes_beyond_window,
         "events_seen": counts.events_seen,
         "events_processed": counts.events_processed,
         "events_pending": len(e.events),

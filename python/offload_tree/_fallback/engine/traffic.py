@@ -63,29 +63,33 @@ def wire(node: Node) -> tuple[int, int]:
     return family, mss(family, path.cached[PATH_MTU])
 
 
-def target_receive(e: Engine, handle: int, data: bytes, psh: bool = False) -> None:
+def target_receive(e: Engine, handle: int, data: bytes, psh: bool = False) -> int:
     """The target receives ``data`` on connection ``handle``, with the PSH bit when ``psh``:
     the host's posted receive requests first, the rest buffered until a request is posted
-    or a terminate."""
+    or a terminate; the bytes taken (0: beyond the window, dropped)."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-    apply_receive(e, node, data, psh)
+    return apply_receive(e, node, data, psh)
 
 
-def apply_receive(e: Engine, node: Node, data: bytes, psh: bool = False) -> None:
-    """``target_receive`` once its checks passed."""
+def apply_receive(e: Engine, node: Node, data: bytes, psh: bool = False) -> int:
+    """``target_receive`` once its checks passed; the bytes taken."""
     context = e.target.contexts[node.handle]
     if context.upload_requested or e.target.upload_all:
         traffic.indicate_non_offload(e.target, context, data)
-        return
-    flags = (psh, e.policy.accept_indicated)
+        return len(data)
+    take = e.policy.accept_indicated
+    if not traffic.fits_window(e.target, context, len(data), take):
+        return 0
+    flags = (psh, take)
     traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, flags)
+    return len(data)
 
 
-def forward(e: Engine, handle: int, data: bytes) -> None:
+def forward(e: Engine, handle: int, data: bytes) -> int:
     """The host forwards segments to offloaded connection ``handle``; the target processes
-    them as received (``Engine::forward``)."""
+    them as received (``Engine::forward``); the bytes taken."""
     node = e.resolve_offloaded_one(handle, TCP, "connection", "forward data to it")
-    apply_receive(e, node, data)
+    return apply_receive(e, node, data)
 
 
 def deliver(e: Engine, handle: int, data: bytes) -> None:

@@ -83,8 +83,10 @@ def send_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) ->
     return [traffic.apply_send(e, node, piece) for node, piece in zip(nodes, cut, strict=True)]
 
 
-def target_receive_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> None:
-    """``target_receive`` of each piece of ``data`` on its connection."""
+def target_receive_many(
+    e: Engine, handles: list[int], data: bytes, lengths: list[int]
+) -> list[int]:
+    """``target_receive`` of each piece of ``data`` on its connection; the bytes each took."""
     check_length("lengths", len(lengths), len(handles))
 
     def check(i: int, handle: int) -> Node:
@@ -94,8 +96,7 @@ def target_receive_many(e: Engine, handles: list[int], data: bytes, lengths: lis
 
     nodes = _check_each(e, handles, check)
     cut = list(pieces(data, lengths))
-    for node, piece in zip(nodes, cut, strict=True):
-        traffic.apply_receive(e, node, piece)
+    return [traffic.apply_receive(e, node, piece) for node, piece in zip(nodes, cut, strict=True)]
 
 
 def post_receive_many(

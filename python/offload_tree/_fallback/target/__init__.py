@@ -41,6 +41,7 @@ class TargetCounters:
     bytes_send_aborted: int = 0  # posted send bytes a reset dropped (ever)
     bytes_handed_over: int = 0  # received bytes the host handed over with an offload (ever)
     bytes_non_offload: int = 0  # received bytes on the non-offload path, not back yet (now)
+    bytes_beyond_window: int = 0  # bytes of segments dropped: beyond the receive window (ever)
     events_indicated: int = 0
 
 

@@ -11,7 +11,7 @@ with stores only.
 
 from __future__ import annotations
 
-__all__ = ["Requests", "expire_push", "fill", "placed", "settle_push"]
+__all__ = ["Requests", "expire_push", "fill", "placed", "room", "settle_push"]
 
 #: Posted requests, oldest first: (size, bytes placed so far, push mode).
 Requests = tuple[tuple[int, bytes, bool], ...]
@@ -20,6 +20,11 @@ Requests = tuple[tuple[int, bytes, bool], ...]
 def placed(requests: Requests) -> int:
     """Bytes placed in requests that are not full yet."""
     return sum(len(data) for _, data, _ in requests)
+
+
+def room(requests: Requests) -> int:
+    """Bytes the posted requests can still take."""
+    return sum(size - len(data) for size, data, _ in requests)
 
 
 def fill(requests: Requests, data: bytes) -> tuple[Requests, int, bytes]:

@@ -25,7 +25,7 @@ from ..model.handle import TCP
 from . import Target
 from .clock import KA_COUNT, KA_DELTA, RT_DELTA, on_segment
 from .contexts import Context
-from .receives import expire_push, fill, placed, settle_push
+from .receives import expire_push, fill, placed, room, settle_push
 from .sends import NO_FIN, SendQueue
 from .statistics import count_received, count_sent, count_sent_bare
 
@@ -45,6 +45,7 @@ __all__ = [
     "acknowledge",
     "disconnect",
     "expire_push_timers",
+    "fits_window",
     "fresh_receive_side",
     "hand_over",
     "held_back",
@@ -164,6 +165,16 @@ def indicate_non_offload(target: Target, context: Context, data: bytes) -> None:
     context.non_offload += data
     target.counters.bytes_received += len(data)
     target.counters.bytes_non_offload += len(data)
+
+
+def fits_window(target: Target, context: Context, n: int, take_indicated: bool) -> bool:
+    """Whether a segment of ``n`` bytes fits: what the posted requests cannot hold must fit
+    the receive window, unless the host takes indicated data; one that does not is dropped
+    whole and counted (``Target::fits_window``)."""
+    if take_indicated or n - room(context.posted) <= context.delegated[RCV_WND]:
+        return True
+    target.counters.bytes_beyond_window += n
+    return False
 
 
 def take_non_offload(target: Target, context: Context) -> bytes:
