@@ -132,7 +132,16 @@ impl ReceiveRequests {
     /// The bytes placed in the requests still posted, in order: what a terminate completes
     /// them with.
     pub(crate) fn into_placed(self) -> Vec<u8> {
-        self.posted.into_iter().flat_map(|p| p.data).collect()
+        // Filling in order leaves bytes in the oldest request only: take its buffer whole.
+        let mut placed = Vec::new();
+        for request in self.posted {
+            if placed.is_empty() {
+                placed = request.data;
+            } else {
+                placed.extend_from_slice(&request.data);
+            }
+        }
+        placed
     }
 }
 
