@@ -804,9 +804,19 @@ impl PyEngine {
         tcs: PyReadonlyArray1<'py, u64>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyArray1<i64>>)> {
         let tcs = owned(&tcs)?;
-        let (data, lengths) = self.run(py, true, |e| e.read_many(&tcs))?;
-        let lengths = lengths.into_iter().map(|n| n as i64).collect();
-        Ok((PyBytes::new(py, &data), array(py, lengths)))
+        let pieces = self.run(py, true, |e| e.read_many(&tcs))?;
+        let lengths: Vec<i64> = pieces.iter().map(|p| p.len() as i64).collect();
+        let total = pieces.iter().map(Vec::len).sum();
+        // Each byte is copied once, straight into the bytes object.
+        let data = PyBytes::new_with(py, total, |buffer| {
+            let mut at = 0;
+            for piece in &pieces {
+                buffer[at..at + piece.len()].copy_from_slice(piece);
+                at += piece.len();
+            }
+            Ok(())
+        })?;
+        Ok((data, array(py, lengths)))
     }
 
     #[pyo3(signature = (tcs, nbytes, windows=None))]

@@ -92,22 +92,16 @@ impl Engine {
         Ok(completed)
     }
 
-    /// What the application reads on each connection `raws[i]` (one `read` per item): the
-    /// bytes of all items one after another, and how many are each item's.
-    pub fn read_many(&mut self, raws: &[u64]) -> Result<(Vec<u8>, Vec<u64>)> {
+    /// What the application reads on each connection `raws[i]` (one `read` per item), in
+    /// item order: the buffers are moved out, not copied, so that the caller copies each
+    /// byte once into whatever it returns.
+    pub fn read_many(&mut self, raws: &[u64]) -> Result<Vec<Vec<u8>>> {
         self.check_each(raws, |_, raw| self.check_read(raw).map(|()| 0))?;
-        let mut lengths = self.budget.vec(raws.len())?;
-        let mut data = Vec::new();
+        let mut pieces = self.budget.vec(raws.len())?;
         for &raw in raws {
-            let bytes = self.take_delivered(raw);
-            lengths.push(bytes.len() as u64);
-            if data.is_empty() {
-                data = bytes; // most batches read few connections with data: no copy then
-            } else {
-                data.extend_from_slice(&bytes);
-            }
+            pieces.push(self.take_delivered(raw));
         }
-        Ok((data, lengths))
+        Ok(pieces)
     }
 
     /// The peer acknowledges `nbytes[i]` more bytes on each connection `raws[i]`, with the
