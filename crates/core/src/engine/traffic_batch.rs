@@ -33,18 +33,32 @@ impl Engine {
     /// The host posts `data`, cut into pieces of `lengths`, on connections `raws` (one
     /// `send` per item). Returns the bytes each item transmitted at once.
     pub fn send_many(&mut self, raws: &[u64], data: &[u8], lengths: &[i64]) -> Result<Vec<u32>> {
-        check_length("lengths", raws.len(), lengths.len(), "handles")?;
-        let contexts = self.check_each(raws, |i, raw| {
-            let context = self.check_send(raw)?;
-            check_piece(lengths[i])?;
-            Ok(context)
-        })?;
-        let pieces = pieces(data, lengths)?;
+        let contexts = self.check_pieces(raws, data, lengths, Self::check_send)?;
         let mut sent = self.budget.vec(raws.len())?;
-        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
+        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces(data, lengths)?) {
             sent.push(self.apply_send(Handle::from_raw(raw), context, piece));
         }
         Ok(sent)
+    }
+
+    /// The checks of a batch that cuts `data` into pieces of `lengths`, one per connection
+    /// of `raws`: `check` on each connection and each length not negative, item by item,
+    /// then the lengths adding up to `data`. The connections' contexts.
+    fn check_pieces(
+        &self,
+        raws: &[u64],
+        data: &[u8],
+        lengths: &[i64],
+        check: impl Fn(&Self, u64) -> Result<u32>,
+    ) -> Result<Vec<u32>> {
+        check_length("lengths", raws.len(), lengths.len(), "handles")?;
+        let contexts = self.check_each(raws, |i, raw| {
+            let context = check(self, raw)?;
+            check_piece(lengths[i])?;
+            Ok(context)
+        })?;
+        check_total(data, lengths)?;
+        Ok(contexts)
     }
 
     /// The target receives `data`, cut into pieces of `lengths`, on connections `raws` (one
@@ -55,15 +69,10 @@ impl Engine {
         data: &[u8],
         lengths: &[i64],
     ) -> Result<Vec<u32>> {
-        check_length("lengths", raws.len(), lengths.len(), "handles")?;
-        let contexts = self.check_each(raws, |i, raw| {
-            let context = self.offloaded_tcp(raw, "receive on it")?;
-            check_piece(lengths[i])?;
-            Ok(context)
-        })?;
-        let pieces = pieces(data, lengths)?;
+        let receive_on = |e: &Self, raw| e.offloaded_tcp(raw, "receive on it");
+        let contexts = self.check_pieces(raws, data, lengths, receive_on)?;
         let mut taken = self.budget.vec(raws.len())?;
-        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces) {
+        for ((&raw, &context), piece) in raws.iter().zip(&contexts).zip(pieces(data, lengths)?) {
             taken.push(self.apply_receive(Handle::from_raw(raw), context, piece, false));
         }
         Ok(taken)
@@ -150,16 +159,22 @@ pub(super) fn check_piece(length: i64) -> Result<()> {
     check_range("length", i128::from(length), 0, i64::MAX as u64).map(|_| ())
 }
 
+/// The lengths (each checked not negative) add up to all of `data`.
+fn check_total(data: &[u8], lengths: &[i64]) -> Result<()> {
+    let total: u128 = lengths.iter().map(|&n| n as u128).sum();
+    if total != data.len() as u128 {
+        return Err(error!(DataLength, total = total, len = data.len()));
+    }
+    Ok(())
+}
+
 /// `data` cut into pieces of `lengths` (each checked not negative), which must add up to
 /// all of it.
 pub(super) fn pieces<'a>(
     data: &'a [u8],
     lengths: &'a [i64],
 ) -> Result<impl Iterator<Item = &'a [u8]>> {
-    let total: u128 = lengths.iter().map(|&n| n as u128).sum();
-    if total != data.len() as u128 {
-        return Err(error!(DataLength, total = total, len = data.len()));
-    }
+    check_total(data, lengths)?;
     let mut at = 0usize;
     Ok(lengths.iter().map(move |&n| {
         let piece = &data[at..at + n as usize];

@@ -69,17 +69,30 @@ def pieces(data: bytes, lengths: list[int]) -> Iterator[bytes]:
         at += n
 
 
-def send_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> list[int]:
-    """``send`` of each piece of ``data`` on its connection; the bytes each transmitted."""
+def _check_pieces(
+    e: Engine,
+    handles: list[int],
+    data: bytes,
+    lengths: list[int],
+    check: Callable[[int], Node],
+) -> tuple[list[Node], list[bytes]]:
+    """The checks of a batch that cuts ``data`` into pieces of ``lengths``, one per handle:
+    ``check`` on each and each length not negative, item by item, then the lengths adding
+    up to ``data``. The nodes and the pieces (``Engine::check_pieces``)."""
     check_length("lengths", len(lengths), len(handles))
 
-    def check(i: int, handle: int) -> Node:
-        node = traffic.check_send(e, handle)
+    def each(i: int, handle: int) -> Node:
+        node = check(handle)
         check_piece(lengths[i])
         return node
 
-    nodes = _check_each(e, handles, check)
-    cut = list(pieces(data, lengths))
+    nodes = _check_each(e, handles, each)
+    return nodes, list(pieces(data, lengths))
+
+
+def send_many(e: Engine, handles: list[int], data: bytes, lengths: list[int]) -> list[int]:
+    """``send`` of each piece of ``data`` on its connection; the bytes each transmitted."""
+    nodes, cut = _check_pieces(e, handles, data, lengths, lambda h: traffic.check_send(e, h))
     return [traffic.apply_send(e, node, piece) for node, piece in zip(nodes, cut, strict=True)]
 
 
@@ -87,15 +100,11 @@ def target_receive_many(
     e: Engine, handles: list[int], data: bytes, lengths: list[int]
 ) -> list[int]:
     """``target_receive`` of each piece of ``data`` on its connection; the bytes each took."""
-    check_length("lengths", len(lengths), len(handles))
 
-    def check(i: int, handle: int) -> Node:
-        node = e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
-        check_piece(lengths[i])
-        return node
+    def receive_on(handle: int) -> Node:
+        return e.resolve_offloaded_one(handle, TCP, "connection", "receive on it")
 
-    nodes = _check_each(e, handles, check)
-    cut = list(pieces(data, lengths))
+    nodes, cut = _check_pieces(e, handles, data, lengths, receive_on)
     return [traffic.apply_receive(e, node, piece) for node, piece in zip(nodes, cut, strict=True)]
 
 
