@@ -170,3 +170,44 @@ def test_a_resume_gives_the_target_back_what_came_during_the_upload_all(make_tre
     tree.post_receive(tc, 9)
     assert tree.read(tc) == b"AAABBBCCC"
     check_invariants(tree, tree.target)
+
+
+def test_bytes_parked_during_an_upload_all_survive_a_resume_past_the_window(
+    make_tree: Any,
+) -> None:
+    tree = make_tree()
+    nb = tree.add_neighbor(mac="02:00:00:00:00:01")
+    path = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+    tc = tree.add_tcp(path, local_port=1, remote_port=2, initial_rcv_wnd=100, rcv_wnd=100)
+    tree.initiate_offload([tc])
+    tree.target.request_upload_all()
+    assert tree.target.receive(tc, b"a" * 60) == 60
+    assert tree.target.receive(tc, b"b" * 60) == 60, "taken: they fit one by one"
+    tree.target.resume()
+    assert tree.terminate([tc]).received_data(tc) == b"a" * 60 + b"b" * 60
+    check_invariants(tree, tree.target)
+
+
+def test_a_host_that_takes_indicated_data_gets_what_was_held_first(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc], buffered_data={tc: b"old"})
+    tree.target.receive(tc, b"first")
+    tree.policy = ot.HostPolicy(accept_indicated=True)
+    tree.target.receive(tc, b"new")
+    assert tree.read(tc) == b"oldfirstnew"
+    assert tree.target.stats()["bytes_buffered"] == 0
+    assert tree.query([tc]).delegated(tc)["rcv_wnd"] == 65535, "the held window reopened"
+    check_invariants(tree, tree.target)
+
+
+def test_sends_held_during_an_upload_all_go_out_on_resume(make_tree: Any) -> None:
+    tree = make_tree()
+    tc = _connection(tree)
+    tree.initiate_offload([tc])
+    tree.target.request_upload_all()
+    assert tree.send(tc, b"hello") == 0
+    tree.disconnect(tc)
+    tree.target.resume()
+    d = tree.query([tc]).delegated(tc)
+    assert d["snd_nxt"] == 6, "the data and the FIN went out"

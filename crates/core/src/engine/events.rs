@@ -105,17 +105,26 @@ impl Engine {
     /// next, and it processes them now (a connection whose own upload is still due keeps
     /// them for the host). In the host's order.
     fn resume_io(&mut self) {
-        if self.target.non_offload.is_empty() {
-            return;
-        }
+        let by_host = |target: &crate::target::Target, contexts: &mut Vec<u32>| {
+            contexts.retain(|&context| !target.io_stopped(context));
+            contexts.sort_unstable_by_key(|&context| target.tcp(context).host.slot());
+        };
         let mut parked: Vec<u32> = self.target.non_offload.keys().copied().collect();
-        parked.retain(|&context| !self.target.io_stopped(context));
-        parked.sort_unstable_by_key(|&context| self.target.tcp(context).host.slot());
+        by_host(&self.target, &mut parked);
         for context in parked {
+            // Taken when they came (`receive` said so): no window check again.
             let bytes = self.target.take_non_offload(context);
             let h = self.target.tcp(context).host;
-            // Segments that no longer fit the window are dropped, as any would be.
-            self.apply_receive(h, context, &bytes, false);
+            self.process_received(h, context, &bytes, false);
+        }
+        // Sends (and a FIN) that waited go out as the send window allows.
+        let mut waiting: Vec<u32> = self.target.sends.keys().copied().collect();
+        by_host(&self.target, &mut waiting);
+        for context in waiting {
+            let h = self.target.tcp(context).host;
+            let wire = self.wire_out(h);
+            let snapshot = self.host.tcp_delegated(h);
+            self.target.transmit_waiting(context, snapshot, wire);
         }
     }
 

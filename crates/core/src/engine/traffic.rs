@@ -47,13 +47,30 @@ impl Engine {
         if !self.target.fits_window(context, data.len(), snapshot, take) {
             return 0;
         }
+        self.process_received(h, context, data, psh)
+    }
+
+    /// Received bytes the target takes (their window check passed, or they were taken
+    /// before): into the requests, to the host, or into the buffer; the bytes taken.
+    pub(super) fn process_received(
+        &mut self,
+        h: Handle,
+        context: u32,
+        data: &[u8],
+        psh: bool,
+    ) -> u32 {
+        let take = self.policy.accept_indicated;
         let wire = self.wire(h);
+        let max_window = self.host.tcp_cached(h).initial_rcv_wnd;
         let snapshot = self.host.tcp_delegated(h);
-        let completed = self
-            .target
-            .receive(context, data, snapshot, wire, (psh, take));
+        let flags = (psh, take, max_window);
+        let completed = self.target.receive(context, data, snapshot, wire, flags);
         self.timers_on_segment(h, context);
         self.deliver(h, completed);
+        // A FIN that waited for the buffered data goes once the host has taken it all.
+        if take && self.target.take_ready_fin(context) {
+            self.indicate_close(h, EventKind::Disconnect);
+        }
         data.len() as u32
     }
 

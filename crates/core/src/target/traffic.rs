@@ -81,7 +81,7 @@ impl Target {
         data: &[u8],
         snapshot: &TcpDelegated,
         (family, mss): (IpFamily, u32),
-        (psh, take_indicated): (bool, bool),
+        (psh, take_indicated, max_window): (bool, bool, u32),
     ) -> Vec<u8> {
         self.forward_progress(context);
         let n = data.len();
@@ -106,6 +106,19 @@ impl Target {
         }
         let mut rest = &data[placed..];
         if take_indicated {
+            // The target indicates what it holds before anything new, and the host takes
+            // both: the buffer empties and the window it held reopens.
+            if let Some(held) = self.received.remove(&context) {
+                completed.extend_from_slice(&held);
+                self.counters.bytes_buffered -= held.len() as u64;
+                // Reopened by what the host took, up to InitialRcvWnd as a post does.
+                let d = self.delegated_mut(context, snapshot);
+                let opened = u32::try_from(held.len()).unwrap_or(u32::MAX);
+                d.rcv_wnd = d
+                    .rcv_wnd
+                    .saturating_add(opened)
+                    .min(max_window.max(d.rcv_wnd));
+            }
             completed.extend_from_slice(rest);
             rest = &[];
         }
@@ -412,6 +425,15 @@ impl Target {
     /// the bytes in flight), unless the target holds the connection's I/O back: it is
     /// invalid, or its upload was asked for a mandatory reason. Returns the bytes sent.
     /// A FIN the host asked for goes after the last posted byte (it takes no window).
+    pub(crate) fn transmit_waiting(
+        &mut self,
+        context: u32,
+        snapshot: &TcpDelegated,
+        wire: (IpFamily, u32),
+    ) -> u32 {
+        self.transmit(context, snapshot, wire)
+    }
+
     fn transmit(&mut self, context: u32, snapshot: &TcpDelegated, wire: (IpFamily, u32)) -> u32 {
         let Some(queue) = self.sends.get(&context) else {
             return 0;
@@ -568,10 +590,10 @@ mod tests {
         assert_eq!(target.tcp(t).diverged, super::NOT_DIVERGED);
         assert!(std::ptr::eq(target.delegated(t, &snapshot), &snapshot));
         assert!(target
-            .receive(t, b"abc", &snapshot, WIRE, (false, false))
+            .receive(t, b"abc", &snapshot, WIRE, (false, false, 0))
             .is_empty());
         assert!(target
-            .receive(t, b"de", &snapshot, WIRE, (false, false))
+            .receive(t, b"de", &snapshot, WIRE, (false, false, 0))
             .is_empty());
         assert_eq!(target.received[&t], b"abcde");
         let live = *target.delegated(t, &snapshot);

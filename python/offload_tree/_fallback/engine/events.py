@@ -133,14 +133,19 @@ def _resume_io(e: Engine) -> None:
     """The upload-all ended without the upload: the segments indicated on the non-offload
     path come back to the target, which processes them now, in the host's order
     (``Engine::resume_io``)."""
-    from .traffic import apply_receive  # traffic imports this module's users: import late
+    from .traffic import process_received, wire_out  # traffic imports our users: import late
 
-    for node in e.host.arenas[TCP].items:
-        context = None if node is None else e.target.contexts.get(node.handle)
-        if context is None or not context.non_offload or context.upload_requested:
-            continue
-        assert node is not None
-        apply_receive(e, node, traffic.take_non_offload(e.target, context))
+    nodes = [node for node in e.host.arenas[TCP].items if node is not None and node.offloaded]
+    for node in nodes:
+        context = e.target.contexts[node.handle]
+        if context.non_offload and not context.upload_requested:
+            # Taken when they came (``receive`` said so): no window check again.
+            process_received(e, node, traffic.take_non_offload(e.target, context))
+    # Sends (and a FIN) that waited go out as the send window allows.
+    for node in nodes:
+        context = e.target.contexts[node.handle]
+        if context.sends is not None and not context.upload_requested:
+            traffic.transmit_waiting(e.target, context, wire_out(node))
 
 
 def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:

@@ -80,8 +80,20 @@ def apply_receive(e: Engine, node: Node, data: bytes, psh: bool = False) -> int:
     take = e.policy.accept_indicated
     if not traffic.fits_window(e.target, context, len(data), take):
         return 0
+    return process_received(e, node, data, psh)
+
+
+def process_received(e: Engine, node: Node, data: bytes, psh: bool = False) -> int:
+    """Received bytes the target takes (``Engine::process_received``); the bytes taken."""
+    take = e.policy.accept_indicated
     flags = (psh, take)
     traffic.receive(e.target, node.handle, data, wire(node), e.delivered, e.counts, flags)
+    # A FIN that waited for the buffered data goes once the host has taken it all.
+    if take and traffic.take_ready_fin(e.target, node.handle):
+        from ..._enums import EventKind
+        from .events import indicate_close  # events imports terminate, which imports us
+
+        indicate_close(e, node, EventKind.DISCONNECT)
     return len(data)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._enums import ConnectionState
 from ..model.fields import (
     CWND,
+    INITIAL_RCV_WND,
     MAX_SND_WND,
     NIC_REACHABILITY,
     RCV_NXT,
@@ -60,6 +61,7 @@ __all__ = [
     "send",
     "take_non_offload",
     "take_ready_fin",
+    "transmit_waiting",
 ]
 
 U32 = 0xFFFF_FFFF
@@ -107,13 +109,18 @@ def receive(
         completed += pushed
     placed_change = placed(posted) - placed(context.posted)
     rest = data[taken:]
+    held = b""
     if take_indicated:
-        completed, rest = completed + rest, b""
-    n_rest, n_completed = len(rest), len(completed)
+        # The target indicates what it holds before anything new; the host takes both.
+        held = bytes(context.received or b"")
+        completed, rest = completed + held + rest, b""
+    n_rest, n_completed, n_held = len(rest), len(completed), len(held)
     d, counters = context.delegated, target.counters
     # Only what the target keeps narrows the window: posted buffers are the host's.
     rcv_nxt, rcv_wnd = (d[RCV_NXT] + n) & U32, d[RCV_WND] - min(n_rest, d[RCV_WND])
-    received = bytearray() if context.received is None else context.received
+    if n_held:  # reopened by what the host took, up to InitialRcvWnd as a post does
+        rcv_wnd = min(rcv_wnd + n_held, max(context.cached[INITIAL_RCV_WND], rcv_wnd))
+    received = bytearray() if context.received is None or n_held else context.received
     delivered = unread.get(handle, b"") + completed
     family, size = wire
     stats = target.offload_stats[family]
@@ -125,6 +132,8 @@ def receive(
     neighbor.delegated[NIC_REACHABILITY] = 0
     context.posted = posted
     context.push_deadline = deadline
+    if n_held:
+        context.received = None
     if n_rest:
         received += rest
         context.received = received
@@ -135,7 +144,7 @@ def receive(
     d[RCV_WND] = rcv_wnd
     d[KA_COUNT], d[KA_DELTA], d[RT_DELTA] = timers
     counters.bytes_received += n
-    counters.bytes_buffered += n_rest
+    counters.bytes_buffered += n_rest - n_held
     counters.bytes_placed += placed_change
     stats.ip, stats.tcp = ip, tcp
 
@@ -292,6 +301,11 @@ def post(target: Target, handle: int, data: bytes, wire: tuple[int, int]) -> int
         context.sends = SendQueue()
     context.sends.post(data)
     target.counters.bytes_send_queued += len(data)
+    return _transmit(target, context, wire)
+
+
+def transmit_waiting(target: Target, context: Context, wire: tuple[int, int]) -> int:
+    """Transmit what waits, as the send window allows (``Target::transmit_waiting``)."""
     return _transmit(target, context, wire)
 
 
