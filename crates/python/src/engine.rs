@@ -85,6 +85,19 @@ impl PyEngine {
         }
     }
 
+    /// Runs a batch that cuts one buffer into pieces (connections, data, lengths) and
+    /// returns a count per item, as an int64 column.
+    fn run_pieces<'py>(
+        &self,
+        py: Python<'py>,
+        (tcs, data, lengths): Buffered<'py>,
+        batch: PiecesBatch,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
+        let counts = self.run(py, true, |e| batch(e, &tcs, data, &lengths))?;
+        Ok(array(py, widen(counts)))
+    }
+
     /// Runs `f` on the engine, turning a core error into its Python class and a panic into
     /// `InternalError` (no panic may cross into Python).
     fn run<T>(
@@ -764,9 +777,7 @@ impl PyEngine {
         data: &Bound<'py, PyBytes>,
         lengths: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
-        let sent = self.run(py, true, |e| e.send_many(&tcs, data, &lengths))?;
-        Ok(array(py, widen(sent)))
+        self.run_pieces(py, (tcs, data.clone(), lengths), Engine::send_many)
     }
 
     fn target_receive_many<'py>(
@@ -776,9 +787,11 @@ impl PyEngine {
         data: &Bound<'py, PyBytes>,
         lengths: PyReadonlyArray1<'py, i64>,
     ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let (tcs, lengths, data) = (owned(&tcs)?, owned(&lengths)?, data.as_bytes());
-        let taken = self.run(py, true, |e| e.target_receive_many(&tcs, data, &lengths))?;
-        Ok(array(py, widen(taken)))
+        self.run_pieces(
+            py,
+            (tcs, data.clone(), lengths),
+            Engine::target_receive_many,
+        )
     }
 
     fn post_receive_many<'py>(
@@ -962,3 +975,6 @@ type Buffered<'py> = (
     Bound<'py, PyBytes>,
     PyReadonlyArray1<'py, i64>,
 );
+
+/// A core batch that cuts one buffer into pieces and counts something per item.
+type PiecesBatch = fn(&mut Engine, &[u64], &[u8], &[i64]) -> Core<Vec<u32>>;
