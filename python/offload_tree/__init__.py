@@ -19,6 +19,7 @@ from ._errors import (
     LayerError,
     OffloadTreeError,
     OutOfMemoryError,
+    SnapshotError,
     StateError,
     ValidationError,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "OffloadTreeError",
     "Operation",
     "OutOfMemoryError",
+    "SnapshotError",
     "PathState",
     "ProcessedEvent",
     "QueryResult",

@@ -14,6 +14,7 @@ __all__ = [
     "LayerError",
     "OffloadTreeError",
     "OutOfMemoryError",
+    "SnapshotError",
     "StateError",
     "ValidationError",
 ]
@@ -54,6 +55,11 @@ class DuplicateKeyError(ValidationError):
 
 class OutOfMemoryError(OffloadTreeError, MemoryError):
     """Memory ran out during a call, which changed nothing: the tree is as it was before."""
+
+
+class SnapshotError(OffloadTreeError, ValueError):
+    """A snapshot, snapshot file or trace cannot be read: truncated, corrupted, foreign, of
+    another format version, or breaking a rule of the format. Nothing was built from it."""
 
 
 class InternalError(OffloadTreeError):

@@ -15,6 +15,7 @@ from ._errors import (
     LayerError,
     OffloadTreeError,
     OutOfMemoryError,
+    SnapshotError,
     StateError,
     ValidationError,
 )
@@ -33,6 +34,7 @@ CLASSES: dict[str, type[OffloadTreeError]] = {
         ValidationError,
         DuplicateKeyError,
         OutOfMemoryError,
+        SnapshotError,
     )
 }
 
@@ -224,6 +226,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "out_of_memory": ("OutOfMemoryError", "out of memory: the call changed nothing"),
     "interrupted": ("KeyboardInterrupt", "interrupted: the call changed nothing"),
+    "snapshot_missing": ("SnapshotError", "the snapshot has no column '{name}'"),
+    "snapshot_type": ("SnapshotError", "snapshot column '{name}' holds {found}, expected {expected}"),
+    "snapshot_length": (
+        "SnapshotError",
+        "snapshot column '{name}' has {found} values, expected {expected}",
+    ),
+    "snapshot_value": ("SnapshotError", "snapshot column '{name}': {problem}"),
+    "snapshot_file": ("SnapshotError", "{path} is not an offload-tree snapshot: {problem}"),
+    "snapshot_version": (
+        "SnapshotError",
+        "{path} is a snapshot of format version {found}; this offload-tree reads version {expected}",
+    ),
 }
 
 #: Appended to a message when the error is about one item of a batch.

@@ -15,6 +15,7 @@ pyo3::import_exception!(offload_tree._errors, ValidationError);
 pyo3::import_exception!(offload_tree._errors, InternalError);
 pyo3::import_exception!(offload_tree._errors, DuplicateKeyError);
 pyo3::import_exception!(offload_tree._errors, OutOfMemoryError);
+pyo3::import_exception!(offload_tree._errors, SnapshotError);
 
 /// The Python exception of a core error, with the core's message.
 pub fn to_pyerr(error: Error) -> PyErr {
@@ -29,6 +30,7 @@ pub fn to_pyerr(error: Error) -> PyErr {
         ErrorKind::Memory => OutOfMemoryError::new_err(message),
         // Raised by a test's interrupt; Ctrl-C's own exception replaces it (engine.rs `run`).
         ErrorKind::Interrupted => PyKeyboardInterrupt::new_err(message),
+        ErrorKind::Snapshot => SnapshotError::new_err(message),
     }
 }
 

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     /// The embedder asked a long call to stop; it changed nothing (`KeyboardInterrupt`, or
     /// whatever exception the embedder's check raised).
     Interrupted,
+    /// A snapshot or snapshot file that cannot be restored (`SnapshotError`, a `ValueError`).
+    Snapshot,
 }
 
 impl ErrorKind {
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::DuplicateKey => "DuplicateKeyError",
             ErrorKind::Memory => "OutOfMemoryError",
             ErrorKind::Interrupted => "KeyboardInterrupt",
+            ErrorKind::Snapshot => "SnapshotError",
         }
     }
 }
@@ -198,6 +201,18 @@ error_catalogue! {
     OutOfMemory = Memory, "out_of_memory", "out of memory: the call changed nothing";
     /// A long call polled its interrupt check and stopped before changing anything.
     Interrupted = Interrupted, "interrupted", "interrupted: the call changed nothing";
+    /// A snapshot (docs/DESIGN.md §12) lacks a column the restore reads.
+    SnapshotMissing = Snapshot, "snapshot_missing", "the snapshot has no column '{name}'";
+    SnapshotType = Snapshot, "snapshot_type",
+        "snapshot column '{name}' holds {found}, expected {expected}";
+    SnapshotLength = Snapshot, "snapshot_length",
+        "snapshot column '{name}' has {found} values, expected {expected}";
+    /// A value that breaks a rule of the snapshot: the column named and what is wrong.
+    SnapshotValue = Snapshot, "snapshot_value", "snapshot column '{name}': {problem}";
+    /// The file around the columns (docs/DESIGN.md §12a); the facade reports these.
+    SnapshotFile = Snapshot, "snapshot_file", "{path} is not an offload-tree snapshot: {problem}";
+    SnapshotVersion = Snapshot, "snapshot_version",
+        "{path} is a snapshot of format version {found}; this offload-tree reads version {expected}";
 }
 
 /// Appended to a message when the error is about one item of a batch.
