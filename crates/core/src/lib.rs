@@ -63,8 +63,8 @@ pub use engine::{
 };
 pub use host::{BlockList, HostPolicy, OffloadRule, NO_LINK};
 pub use model::{
-    fields, Budget, ConnectionState, Error, ErrorCode, ErrorKind, EventKind, FieldKind, FieldSpec,
-    Handle, Layer, Operation, Result, Status, TcpDelegated, UploadReason, Value, ValueType,
-    ITEM_SUFFIX, NO_STATUS,
+    fields, Budget, ColumnData, Columns, ConnectionState, Error, ErrorCode, ErrorKind, EventKind,
+    FieldKind, FieldSpec, Handle, Layer, Operation, Result, Status, TcpDelegated, UploadReason,
+    Value, ValueType, ITEM_SUFFIX, NO_STATUS,
 };
 pub use target::{IpOffloadStats, OffloadStats, TargetConfig, TargetLimits, TcpOffloadStats};

@@ -2,7 +2,7 @@
 //! mostly invalid calls, each checked for panics, for failed calls that changed the engine,
 //! and for every invariant. `OFFLOAD_TREE_FUZZ_RUNS` sets the number of runs (default 300).
 
-use offload_tree_core::testing::fuzz::{run, Coverage, OPERATIONS};
+use offload_tree_core::testing::fuzz::{restore_mutated, run, Coverage, OPERATIONS};
 
 /// SplitMix64, for reproducible inputs without a dependency.
 fn splitmix(state: &mut u64) -> u64 {
@@ -41,5 +41,25 @@ fn random_operation_sequences_keep_every_invariant() {
         "no call ran out of memory: {total:?}"
     );
     assert!(total.interrupted > 0, "no call was interrupted: {total:?}");
+    assert!(
+        total.restored > 0 && total.twin_steps > total.restored,
+        "too few snapshot round trips: {total:?}"
+    );
     println!("{total:?}");
+}
+
+#[test]
+fn broken_snapshots_are_refused_or_restore_whole() {
+    let mut rng = 0x05AA_9507;
+    let runs: usize = std::env::var("OFFLOAD_TREE_FUZZ_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    for run_index in 0..runs {
+        let len = (splitmix(&mut rng) % 1024) as usize;
+        let data: Vec<u8> = (0..len).map(|_| splitmix(&mut rng) as u8).collect();
+        if let Err(e) = restore_mutated(&data) {
+            panic!("run {run_index} broke a rule: {e}\ninput: {data:?}");
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Conversions between Python objects and the core's types. Shape only: no decisions.
 
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
-use offload_tree_core::{check_batch, Budget, Counter, Counters, OffloadStats, StateValue, Value};
+use offload_tree_core::{
+    check_batch, Budget, ColumnData, Columns, Counter, Counters, OffloadStats, StateValue, Value,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
@@ -132,4 +134,62 @@ pub fn counters_to_py<'py>(py: Python<'py>, counters: &Counters) -> PyResult<Bou
         dict.set_item(name, value)?;
     }
     Ok(dict)
+}
+
+/// A snapshot's columns as a dict of NumPy arrays, in the core's order (each moved, not
+/// copied).
+pub fn columns_to_dict(py: Python<'_>, columns: Columns) -> PyResult<Bound<'_, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, data) in columns.into_vec() {
+        let array = match data {
+            ColumnData::U8(v) => array(py, v).into_any(),
+            ColumnData::U16(v) => array(py, v).into_any(),
+            ColumnData::U32(v) => array(py, v).into_any(),
+            ColumnData::U64(v) => array(py, v).into_any(),
+            ColumnData::F64(v) => array(py, v).into_any(),
+            ColumnData::Other(_) => continue,
+        };
+        dict.set_item(name, array)?;
+    }
+    Ok(dict)
+}
+
+/// A mapping of column names to arrays as the core's columns. A value of a type no snapshot
+/// uses (another dtype, more dimensions, not an array) becomes `ColumnData::Other` with its
+/// description, which the core reports if it reads that column.
+pub fn dict_to_columns(mapping: &Bound<'_, PyAny>) -> PyResult<Columns> {
+    let mut columns = Columns::new();
+    let items = mapping.call_method0("items")?;
+    for item in items.try_iter()? {
+        let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
+        columns.put(name, column_data(&value)?);
+    }
+    Ok(columns)
+}
+
+fn column_data(value: &Bound<'_, PyAny>) -> PyResult<ColumnData> {
+    macro_rules! try_type {
+        ($t:ty, $variant:ident) => {
+            if let Ok(array) = value.extract::<PyReadonlyArray1<'_, $t>>() {
+                return Ok(ColumnData::$variant(array.as_array().to_vec()));
+            }
+        };
+    }
+    try_type!(u8, U8);
+    try_type!(u16, U16);
+    try_type!(u32, U32);
+    try_type!(u64, U64);
+    try_type!(f64, F64);
+    let described = match value.getattr("dtype") {
+        Ok(dtype) => {
+            let ndim: usize = value.getattr("ndim")?.extract()?;
+            let name: String = dtype.getattr("str")?.extract()?;
+            match ndim {
+                1 => name,
+                n => format!("a {n}-dimensional array"),
+            }
+        }
+        Err(_) => value.get_type().name()?.to_string(),
+    };
+    Ok(ColumnData::Other(described))
 }

@@ -19,7 +19,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::convert::{
-    array, counters_to_py, offload_stats_to_py, owned, state_value_to_py, to_value, to_values,
+    array, columns_to_dict, counters_to_py, dict_to_columns, offload_stats_to_py, owned,
+    state_value_to_py, to_value, to_values,
 };
 use crate::errors::{internal_error, to_pyerr, StateError};
 use crate::outcome::PyOutcome;
@@ -929,6 +930,28 @@ impl PyEngine {
     /// and leaves the engine usable. Not part of the API.
     fn _debug_panic(&self, py: Python<'_>, message: String) -> PyResult<()> {
         self.run(py, false, move |_| -> Core<()> { panic!("{message}") })
+    }
+
+    /// The engine's whole state as the columns of docs/DESIGN.md §12.
+    fn snapshot<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let columns = self.run(py, true, |e| e.snapshot())?;
+        columns_to_dict(py, columns)
+    }
+
+    /// An engine rebuilt from the columns of a snapshot (`SnapshotError` if they break a
+    /// rule).
+    #[staticmethod]
+    fn restore(py: Python<'_>, columns: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let columns = dict_to_columns(columns)?;
+        let restored = py.detach(|| {
+            catch_unwind(AssertUnwindSafe(|| Engine::restore(&columns)))
+                .map_err(|_| "internal error in offload-tree's core while restoring a snapshot")
+        });
+        match restored {
+            Ok(Ok(engine)) => Ok(Self::new_engine(engine)),
+            Ok(Err(error)) => Err(to_pyerr(error)),
+            Err(message) => Err(internal_error(message.into())),
+        }
     }
 
     fn target_links<'py>(&self, py: Python<'py>) -> PyResult<HandlePairs<'py>> {

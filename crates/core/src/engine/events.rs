@@ -283,7 +283,7 @@ impl Engine {
 
     /// Whether the object an event names is still offloaded by the offload it was about.
     /// An event queued before a terminate must not act on the next offload.
-    fn event_is_current(&self, event: &Event) -> bool {
+    pub(super) fn event_is_current(&self, event: &Event) -> bool {
         let Some(raw) = event.handle else {
             return true;
         };

@@ -38,6 +38,8 @@ mod policy;
 mod query;
 mod read;
 mod relink;
+mod restore;
+mod snapshot;
 mod stats;
 mod terminate;
 mod traffic;

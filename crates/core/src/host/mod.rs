@@ -16,5 +16,5 @@ pub use policy::{HostPolicy, OffloadRule};
 
 pub(crate) use blocks::{ParentTracker, Placement};
 pub(crate) use keys::{PathKey, TcpKey};
-pub(crate) use tree::{expect_layer, layer_of, HostTree, NO_CONTEXT};
+pub(crate) use tree::{expect_layer, layer_of, HostTree, Neighbor, Path, Tcp, NO_CONTEXT};
 pub(crate) use walk::SeenSet;

@@ -158,6 +158,67 @@ impl HostTree {
         }
     }
 
+    // ---- restoring a snapshot (engine/restore.rs): arenas are placed whole, then indexed
+
+    /// Indexes the keys of the live paths in `slots`, refusing a second path for one
+    /// address pair as `add_path` does.
+    pub(crate) fn index_paths(&mut self, slots: &[u32], budget: &Budget) -> Result<()> {
+        self.reserve_keys(Layer::Path, slots.len(), budget)?;
+        for &slot in slots {
+            let paths = &self.paths;
+            let key = path_key_at(paths, slot);
+            if let Err(holder) = self.keys.claim_path(slot, &key, |s| path_key_at(paths, s)) {
+                let existing = self.handle_at(Layer::Path, holder);
+                return Err(error!(DuplicatePath, existing = existing));
+            }
+        }
+        Ok(())
+    }
+
+    /// Indexes the keys of the live connections in `slots`, refusing a second connection
+    /// for one 4-tuple as `add_tcp` does.
+    pub(crate) fn index_tcps(&mut self, slots: &[u32], budget: &Budget) -> Result<()> {
+        self.reserve_keys(Layer::Tcp, slots.len(), budget)?;
+        for &slot in slots {
+            let tcps = &self.tcps;
+            let key = tcp_key_at(tcps, slot);
+            if let Err(holder) = self.keys.claim_tcp(slot, key, |s| tcp_key_at(tcps, s)) {
+                let tcp = tcps.get_slot(slot).expect("indexed connections are live");
+                return Err(error!(
+                    DuplicateTcp,
+                    existing = self.handle_at(Layer::Tcp, holder),
+                    path = tcp.path,
+                    local_port = tcp.local_port,
+                    remote_port = tcp.remote_port
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores every connection's variables: `states[i]` for the connection in `slots[i]`,
+    /// the defaults (in one reference) for every other slot.
+    pub(crate) fn restore_tcp_states(
+        &mut self,
+        slots: &[u32],
+        states: &[TcpState],
+        budget: &Budget,
+    ) -> Result<()> {
+        let count = self.tcps.slot_count();
+        let mut row_of = budget.filled(u32::MAX, count)?;
+        for (row, &slot) in slots.iter().enumerate() {
+            row_of[slot as usize] = row as u32;
+        }
+        self.tcp_states.reserve(count, budget)?;
+        for (slot, &row) in row_of.iter().enumerate() {
+            match row {
+                u32::MAX => self.tcp_states.put_defaults(slot as u32),
+                row => self.tcp_states.put(slot as u32, &states[row as usize]),
+            }
+        }
+        Ok(())
+    }
+
     /// Drops a live object's key, before the object leaves its arena.
     fn unindex(&mut self, h: Handle) {
         match layer_of(h) {

@@ -194,6 +194,80 @@ impl<T> Arena<T> {
         self.remove(slot, generation)
     }
 
+    /// Per slot, its generation, or `GENERATION_LIMIT` for a retired slot (a snapshot's
+    /// `{layer}.generations`, docs/DESIGN.md §12).
+    pub fn generations(&self) -> Vec<u16> {
+        self.entries
+            .iter()
+            .map(|entry| match entry {
+                Entry::Occupied { generation, .. } | Entry::Vacant { generation } => *generation,
+                Entry::Retired => GENERATION_LIMIT,
+            })
+            .collect()
+    }
+
+    /// The free list, bottom to top: the last slot is reused first.
+    pub fn free_list(&self) -> &[u32] {
+        &self.free
+    }
+
+    /// Rebuilds an arena from a snapshot: `generations` per slot (`GENERATION_LIMIT`:
+    /// retired), `values` the live objects by slot and `free` the free list. Every slot must
+    /// be exactly one of live, free (once) or retired; the error says which rule broke and
+    /// whether it was about the free list (`true`) or the generations.
+    pub fn from_parts(
+        generations: &[u16],
+        mut values: Vec<Option<T>>,
+        free: &[u32],
+    ) -> std::result::Result<Arena<T>, (bool, String)> {
+        if values.len() != generations.len() {
+            return Err((
+                false,
+                format!("{} slots, {} values", generations.len(), values.len()),
+            ));
+        }
+        let mut freed = vec![false; generations.len()];
+        for &slot in free {
+            let Some(seen) = freed.get_mut(slot as usize) else {
+                return Err((true, format!("slot {slot} is beyond the arena")));
+            };
+            if std::mem::replace(seen, true) {
+                return Err((true, format!("slot {slot} is free twice")));
+            }
+        }
+        let mut entries = Vec::with_capacity(generations.len());
+        let mut len = 0;
+        for (slot, (&generation, value)) in generations.iter().zip(values.iter_mut()).enumerate() {
+            let entry = match (value.take(), freed[slot]) {
+                (Some(_), _) if generation >= GENERATION_LIMIT => {
+                    return Err((false, format!("slot {slot} is retired but live")))
+                }
+                (Some(_), true) => return Err((true, format!("slot {slot} is free but live"))),
+                (Some(value), false) => {
+                    len += 1;
+                    Entry::Occupied { generation, value }
+                }
+                (None, true) if generation >= GENERATION_LIMIT => {
+                    return Err((true, format!("slot {slot} is retired but free")))
+                }
+                (None, true) => Entry::Vacant { generation },
+                (None, false) if generation == GENERATION_LIMIT => Entry::Retired,
+                (None, false) => {
+                    return Err((
+                        false,
+                        format!("slot {slot} is neither live, free nor retired"),
+                    ))
+                }
+            };
+            entries.push(entry);
+        }
+        Ok(Arena {
+            entries,
+            free: free.to_vec(),
+            len,
+        })
+    }
+
     /// Live objects in slot order with their keys.
     pub fn iter(&self) -> impl Iterator<Item = (u32, u16, &T)> {
         self.entries

@@ -6,6 +6,7 @@
 mod address;
 mod arena;
 mod budget;
+mod columns;
 mod connection_state;
 mod error;
 mod event_kind;
@@ -18,6 +19,7 @@ mod upload_reason;
 mod value;
 
 pub use budget::Budget;
+pub use columns::{ColumnData, Columns};
 pub use connection_state::ConnectionState;
 pub use error::{Error, ErrorCode, ErrorKind, Result, ITEM_SUFFIX};
 pub use event_kind::EventKind;
@@ -31,8 +33,9 @@ pub use value::Value;
 pub(crate) use address::{format_mac, ip_octets, mac_from_int, Mac};
 pub(crate) use arena::{Arena, SlotColumn};
 pub(crate) use budget::out_of_memory;
+pub(crate) use columns::{bad_value, check_length};
 pub(crate) use fields::{
-    check_port, check_range, check_u32, check_vlan, lookup, TcpCached, TcpConstant,
+    check_mtu, check_port, check_range, check_u32, check_vlan, lookup, TcpCached, TcpConstant,
     DEFAULT_PATH_MTU,
 };
 pub(crate) use handle::next_tree_id;

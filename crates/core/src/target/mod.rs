@@ -133,6 +133,16 @@ impl Target {
         })
     }
 
+    /// The generator's position (a snapshot's `target.rng`).
+    pub(crate) fn rng_state(&self) -> u64 {
+        self.rng.state()
+    }
+
+    /// Resumes the generator at a snapshot's position.
+    pub(crate) fn set_rng_state(&mut self, state: u64) {
+        self.rng = SplitMix64::new(state);
+    }
+
     /// The target processes no I/O on connection `context`: it asked for the connection's
     /// upload for a mandatory reason, or for everyone's (upload-all).
     pub(crate) fn io_stopped(&self, context: u32) -> bool {

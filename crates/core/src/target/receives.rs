@@ -86,6 +86,39 @@ impl ReceiveRequests {
         }
     }
 
+    /// The requests as a snapshot holds them: (size, push mode, bytes placed), oldest first.
+    pub(crate) fn parts(&self) -> impl Iterator<Item = (u32, bool, &[u8])> {
+        self.posted
+            .iter()
+            .map(|p| (p.size, p.push, p.data.as_slice()))
+    }
+
+    /// Rebuilds the requests from their parts, checking that they fit together: only the
+    /// oldest may hold bytes, fewer than its size, and the push timer runs only while it is
+    /// in push mode and holds some.
+    pub(crate) fn from_parts(
+        requests: Vec<(u32, bool, Vec<u8>)>,
+        push_deadline: Option<u64>,
+    ) -> std::result::Result<ReceiveRequests, String> {
+        let mut out = ReceiveRequests::default();
+        for (i, (size, push, data)) in requests.into_iter().enumerate() {
+            if size == 0 || data.len() >= size as usize || (i > 0 && !data.is_empty()) {
+                return Err(format!(
+                    "request {i} of {size} bytes holding {}",
+                    data.len()
+                ));
+            }
+            out.posted.push_back(Posted { size, push, data });
+        }
+        if push_deadline.is_some() != out.push_pending() {
+            return Err(
+                "a push timer without a push-mode request holding bytes, or the reverse".into(),
+            );
+        }
+        out.push_deadline = push_deadline;
+        Ok(out)
+    }
+
     /// When the push timer expires, if it runs.
     pub(crate) fn push_deadline(&self) -> Option<u64> {
         self.push_deadline

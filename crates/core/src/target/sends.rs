@@ -53,6 +53,15 @@ pub(crate) struct SendQueue {
     fin: Fin,
 }
 
+/// A send queue's contents as a snapshot holds them ([`SendQueue::parts`]).
+pub(crate) struct SendParts<'a> {
+    pub data: &'a VecDeque<u8>,
+    pub unsent: u64,
+    pub fin: u8,
+    pub runs: Vec<(u64, u8)>,
+    pub requests: Vec<u64>,
+}
+
 /// What an acknowledgement did to a queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Acknowledged {
@@ -184,6 +193,84 @@ impl SendQueue {
                 acked = 0;
             }
         }
+    }
+
+    /// The queue as a snapshot holds it (docs/DESIGN.md §12): the bytes, how many at the back
+    /// are unsent, the FIN (0 none, 1 queued, 2 sent), the runs as (length, kind: 0 data,
+    /// 1 opaque, 2 FIN) and the requests' unacknowledged bytes.
+    pub(crate) fn parts(&self) -> SendParts<'_> {
+        SendParts {
+            data: &self.data,
+            unsent: self.unsent as u64,
+            fin: match self.fin {
+                Fin::None => 0,
+                Fin::Queued => 1,
+                Fin::Sent => 2,
+            },
+            runs: self
+                .runs
+                .iter()
+                .map(|&(len, run)| (len, run as u8))
+                .collect(),
+            requests: self.requests.iter().copied().collect(),
+        }
+    }
+
+    /// Rebuilds a queue from its parts, checking that they fit together.
+    pub(crate) fn from_parts(
+        data: &[u8],
+        unsent: u64,
+        fin: u8,
+        runs: &[(u64, u8)],
+        requests: &[u64],
+    ) -> std::result::Result<SendQueue, String> {
+        let fin = match fin {
+            0 => Fin::None,
+            1 => Fin::Queued,
+            2 => Fin::Sent,
+            other => return Err(format!("FIN state {other} (0, 1 or 2)")),
+        };
+        if unsent > data.len() as u64 {
+            return Err(format!("{unsent} unsent bytes of {}", data.len()));
+        }
+        let mut queue = SendQueue {
+            data: data.iter().copied().collect(),
+            unsent: unsent as usize,
+            fin,
+            ..SendQueue::default()
+        };
+        let mut data_runs = 0u64;
+        for &(len, kind) in runs {
+            let run = match kind {
+                0 => Run::Data,
+                1 => Run::Opaque,
+                2 => Run::Fin,
+                other => return Err(format!("run kind {other} (0, 1 or 2)")),
+            };
+            if len == 0 || (run == Run::Fin && (len != 1 || fin != Fin::Sent)) {
+                return Err(format!("a run of kind {kind} and length {len}"));
+            }
+            if run == Run::Data {
+                data_runs = data_runs.saturating_add(len);
+            }
+            queue.in_runs = queue.in_runs.saturating_add(len);
+            queue.runs.push_back((len, run));
+        }
+        let transmitted = (data.len() - queue.unsent) as u64;
+        if data_runs != transmitted {
+            return Err(format!(
+                "runs carry {data_runs} data bytes, {transmitted} are transmitted"
+            ));
+        }
+        let total = requests.iter().try_fold(0u64, |sum, &r| match r {
+            0 => None,
+            r => sum.checked_add(r),
+        });
+        if total != Some(data.len() as u64) {
+            return Err("the requests do not add up to the bytes (or one is empty)".into());
+        }
+        queue.requests = requests.iter().copied().collect();
+        Ok(queue)
     }
 
     /// Every unacknowledged byte, transmitted ones first: what a terminate hands back.

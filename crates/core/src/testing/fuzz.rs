@@ -10,10 +10,12 @@
 //! Used by `crates/core/tests/fuzz.rs` and by the `cargo fuzz` target in `fuzz/`.
 
 use crate::{
-    Column, Engine, HostPolicy, NeighborArgs, OffloadRule, TargetConfig, TargetLimits, Value,
+    Column, ColumnData, Columns, Engine, ErrorKind, HostPolicy, NeighborArgs, OffloadRule,
+    TargetConfig, TargetLimits, Value,
 };
 
 /// Reads bytes as a stream of small choices; runs dry as zeros.
+#[derive(Clone)]
 pub struct Bytes<'a> {
     data: &'a [u8],
 }
@@ -88,12 +90,17 @@ pub struct Coverage {
     pub succeeded: [u64; OPERATIONS],
     pub out_of_memory: u64,
     pub interrupted: u64,
+    /// Snapshot round trips, and steps the restored engine ran beside the original.
+    pub restored: u64,
+    pub twin_steps: u64,
 }
 
 impl Coverage {
     pub fn add(&mut self, other: &Coverage) {
         self.out_of_memory += other.out_of_memory;
         self.interrupted += other.interrupted;
+        self.restored += other.restored;
+        self.twin_steps += other.twin_steps;
         for i in 0..OPERATIONS {
             self.calls[i] += other.calls[i];
             self.succeeded[i] += other.succeeded[i];
@@ -131,8 +138,17 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
     let mut known = seed_tree(&mut engine, &mut input);
     let mut steps = 0;
     let mut coverage = Coverage::default();
+    // After a snapshot round trip, the engine it replaced runs the same steps beside it
+    // until a step with a budget or an interrupt (whose effect depends on memory layout):
+    // both must fail alike and end with equal snapshots.
+    let mut twin: Option<(Engine, Vec<u64>)> = None;
     while !input.is_empty() && steps < 200 {
         steps += 1;
+        if input.u8() % 16 == 0 {
+            let restored = round_trip(&engine).map_err(|e| format!("step {steps}: {e}"))?;
+            twin = Some((std::mem::replace(&mut engine, restored), known.clone()));
+            coverage.restored += 1;
+        }
         let before = engine.clone();
         // One step in eight runs out of memory somewhere: a budget of 0..1 KiB.
         let budget = (input.u8() % 8 == 0).then(|| u64::from(input.u8()) * 4);
@@ -140,9 +156,22 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
         // One step in eight has an interrupt due at one of its first polls.
         let interrupt = (input.u8() % 8 == 0).then(|| u64::from(input.u8() % 12));
         engine.interrupt_after(interrupt);
+        if budget.is_some() || interrupt.is_some() {
+            twin = None;
+        }
+        let twin_input = input.clone();
         let (op, failed) = step(&mut engine, &mut input, &mut known);
         engine.set_allocation_budget(None);
         engine.interrupt_after(None);
+        if let Some((other, other_known)) = twin.as_mut() {
+            let (_, other_failed) = step(other, &mut twin_input.clone(), other_known);
+            coverage.twin_steps += 1;
+            if other_failed != failed || other.snapshot() != engine.snapshot() {
+                return Err(format!(
+                    "step {steps}: operation {op} went otherwise on the engine a snapshot restored ({failed:?}) than on the original ({other_failed:?})"
+                ));
+            }
+        }
         coverage.calls[usize::from(op)] += 1;
         match failed {
             None => coverage.succeeded[usize::from(op)] += 1,
@@ -161,6 +190,98 @@ pub fn run(data: &[u8]) -> Result<Coverage, String> {
             .map_err(|e| format!("step {steps}: {e}"))?;
     }
     Ok(coverage)
+}
+
+/// Builds an engine from the front of `data` (a seed tree and up to 40 steps), then
+/// breaks its snapshot with the rest: values changed, columns cut, grown, retyped or dropped.
+/// The restore must refuse it with a `SnapshotError`, or restore an engine that keeps every
+/// invariant and survives a round trip of its own.
+pub fn restore_mutated(data: &[u8]) -> Result<(), String> {
+    let mut input = Bytes::new(data);
+    let mut engine = Engine::new(TargetConfig::default()).map_err(|e| e.to_string())?;
+    let mut known = seed_tree(&mut engine, &mut input);
+    for _ in 0..input.u8() % 40 {
+        step(&mut engine, &mut input, &mut known);
+    }
+    let mut columns = engine.snapshot().map_err(|e| e.to_string())?.into_vec();
+    for _ in 0..=input.u8() % 4 {
+        let at = usize::from(input.u8()) % columns.len();
+        mutate(&mut columns[at].1, &mut input);
+        if input.u8() % 32 == 0 {
+            columns.remove(at);
+        }
+    }
+    let mut broken = Columns::new();
+    for (name, data) in columns {
+        broken.put(name, data);
+    }
+    match Engine::restore(&broken) {
+        Err(e) if e.kind() == ErrorKind::Snapshot => Ok(()),
+        Err(e) => Err(format!(
+            "a broken snapshot raised a {:?} error: {e}",
+            e.kind()
+        )),
+        Ok(restored) => {
+            restored.check_invariants()?;
+            round_trip(&restored).map(|_| ())
+        }
+    }
+}
+
+/// Changes one value of a column, or its length, or its type.
+fn mutate(column: &mut ColumnData, input: &mut Bytes<'_>) {
+    let choice = input.u8();
+    let index = usize::from(input.u8());
+    let wide = match choice % 4 {
+        0 => input.u64(),
+        1 => u64::from(input.u8()),
+        2 => u64::MAX,
+        _ => 0,
+    };
+    macro_rules! edit {
+        ($values:expr, $t:ty) => {{
+            let values = $values;
+            match choice % 8 {
+                6 => values.truncate(index % (values.len() + 1)),
+                7 => values.push(wide as $t),
+                _ if values.is_empty() => values.push(wide as $t),
+                _ => {
+                    let at = index % values.len();
+                    values[at] = wide as $t;
+                }
+            }
+        }};
+    }
+    match column {
+        _ if choice % 61 == 0 => *column = ColumnData::Other("int32".into()),
+        ColumnData::U8(v) => edit!(v, u8),
+        ColumnData::U16(v) => edit!(v, u16),
+        ColumnData::U32(v) => edit!(v, u32),
+        ColumnData::U64(v) => edit!(v, u64),
+        ColumnData::F64(v) => edit!(v, f64),
+        ColumnData::Other(_) => {}
+    }
+}
+
+/// `engine` restored from its snapshot, checked: the restore succeeds, keeps every
+/// invariant and writes the same snapshot back.
+pub fn round_trip(engine: &Engine) -> Result<Engine, String> {
+    let columns = engine.snapshot().map_err(|e| e.to_string())?;
+    let restored =
+        Engine::restore(&columns).map_err(|e| format!("restore refused a snapshot: {e}"))?;
+    restored.check_invariants()?;
+    let again = restored.snapshot().map_err(|e| e.to_string())?;
+    if again != columns {
+        let differs = columns
+            .iter()
+            .zip(again.iter())
+            .find(|(a, b)| a != b)
+            .map(|(a, _)| a.0.to_owned());
+        return Err(format!(
+            "the restored engine writes another snapshot: {differs:?}"
+        ));
+    }
+    Ok(restored)
 }
 
 /// A valid starting tree shaped by the input, half offloaded, so that random steps start from
