@@ -14,8 +14,8 @@ from ..._messages import error
 from ..host.tree import Node
 from ..host.walk import offloaded_post_order
 from ..model.address import mac_from_int
-from ..model.fields import INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check, lookup
-from ..model.handle import PATH, TCP
+from ..model.fields import HOST_REACHABILITY, INITIAL_RCV_WND, LAYOUTS, PATH_MTU, check, lookup
+from ..model.handle import NEIGHBOR, PATH, TCP
 from ..model.value import to_int, to_mac
 from ..target.admission import take_fault
 from .terminate import upload
@@ -133,5 +133,10 @@ def _push_cached(e: Engine, node: Node) -> int:
     elif node.layer == TCP and config.max_rcv_window is not None:
         if node.cached[INITIAL_RCV_WND] > config.max_rcv_window:
             return Status.TCP_RCV_WINDOW.value
-    e.target.contexts[node.handle].cached = node.cached
+    context = e.target.contexts[node.handle]
+    context.cached = node.cached
+    if node.layer == NEIGHBOR:
+        # The target's own HostReachabilityDelta restarts from the host's new value, as in
+        # the core: the neighbor's staleness is measured from it.
+        context.host_reachability = node.cached[HOST_REACHABILITY]
     return SUCCESS
