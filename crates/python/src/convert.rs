@@ -147,6 +147,7 @@ pub fn columns_to_dict(py: Python<'_>, columns: Columns) -> PyResult<Bound<'_, P
             ColumnData::U32(v) => array(py, v).into_any(),
             ColumnData::U64(v) => array(py, v).into_any(),
             ColumnData::F64(v) => array(py, v).into_any(),
+            ColumnData::Bool(v) => array(py, v).into_any(),
             ColumnData::Other(_) => continue,
         };
         dict.set_item(name, array)?;

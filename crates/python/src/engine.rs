@@ -481,6 +481,19 @@ impl PyEngine {
         self.run(py, false, |e| Ok(e.len()))
     }
 
+    /// Every object of one layer as columns (docs/DESIGN.md §10, `states`).
+    fn states<'py>(&self, py: Python<'py>, layer: u8) -> PyResult<Bound<'py, PyDict>> {
+        let layer = layer_arg(Some(layer))?.unwrap_or(Layer::Tcp);
+        let columns = self.run(py, true, |e| e.states(layer))?;
+        columns_to_dict(py, columns)
+    }
+
+    /// Each path and connection and the object it depends on, in walk pre-order.
+    fn edges<'py>(&self, py: Python<'py>) -> PyResult<HandlePairs<'py>> {
+        let (dependents, parents) = self.run(py, true, |e| e.edges())?;
+        Ok((array(py, dependents), array(py, parents)))
+    }
+
     #[pyo3(signature = (layer))]
     fn handles<'py>(
         &self,

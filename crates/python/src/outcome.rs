@@ -2,12 +2,12 @@
 //! million uploads do not become a million Python objects unless asked for.
 
 use numpy::PyArray1;
-use offload_tree_core::Outcome;
+use offload_tree_core::{Layer, Outcome};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::convert::array;
+use crate::convert::{array, columns_to_dict};
 
 #[pyclass(frozen, module = "offload_tree._native", name = "Outcome")]
 pub struct PyOutcome {
@@ -55,6 +55,13 @@ impl PyOutcome {
             dict.set_item(name, value)?;
         }
         Ok(dict)
+    }
+
+    /// The delegated variables of the objects of `layer` as columns: `row` and one column
+    /// per variable.
+    fn delegated_columns<'py>(&self, py: Python<'py>, layer: u8) -> PyResult<Bound<'py, PyDict>> {
+        let layer = Layer::from_u8(layer).ok_or_else(|| PyIndexError::new_err(layer))?;
+        columns_to_dict(py, self.inner.delegated_columns(layer))
     }
 
     /// The received bytes returned for the `i`-th object (empty for query and non-TCP objects).

@@ -1,11 +1,13 @@
 //! Reading the tree without changing it: an object's layer, links, offload state and
 //! variables; counts; walks; the block list an offload would send; and the target's links.
 
+use super::snapshot::mac_to_u64;
 use super::types::StateValue;
 use super::Engine;
 use crate::host::{layer_of, BlockList, NO_CONTEXT};
 use crate::model::{
-    fields, format_mac, ip_octets, Handle, Layer, Result, TcpCached, TcpConstant, TcpDelegated,
+    fields, format_mac, ip_octets, ColumnData, Columns, Handle, Layer, Result, TcpCached,
+    TcpConstant, TcpDelegated,
 };
 
 impl Engine {
@@ -151,6 +153,118 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Every object of `layer` as columns, in walk pre-order: `handle`, `parent` (0 for a
+    /// neighbor), `offloaded`, `invalidated`, then one column per variable, the host copy
+    /// (docs/DESIGN.md §5). Neighbors' MACs are 48-bit integers (`source_mac`: all ones
+    /// when none); paths' addresses are a `family` column and 16 octets a row.
+    pub fn states(&self, layer: Layer) -> Result<Columns> {
+        let handles: Vec<Handle> = self
+            .handles(Some(layer))?
+            .into_iter()
+            .map(Handle::from_raw)
+            .collect();
+        let mut columns = Columns::new();
+        columns.put(
+            "handle",
+            handles.iter().map(|h| h.raw()).collect::<Vec<_>>(),
+        );
+        let parents = handles
+            .iter()
+            .map(|&h| self.host.parent(h).map_or(0, Handle::raw));
+        columns.put("parent", parents.collect::<Vec<_>>());
+        let offloaded = handles.iter().map(|&h| self.host.is_offloaded(h));
+        columns.put("offloaded", offloaded.collect::<Vec<_>>());
+        let invalidated = handles.iter().map(|&h| self.is_invalidated(h));
+        columns.put("invalidated", invalidated.collect::<Vec<_>>());
+        match layer {
+            Layer::Neighbor => self.neighbor_columns(&handles, &mut columns),
+            Layer::Path => self.path_columns(&handles, &mut columns),
+            Layer::Tcp => {
+                let specs: Vec<_> = fields(layer).collect();
+                let mut values: Vec<Vec<u64>> =
+                    vec![Vec::with_capacity(handles.len()); specs.len()];
+                for &h in &handles {
+                    let s = self.host.tcp_state(h);
+                    let all = [
+                        &s.constant.get_all()[..],
+                        &s.cached.get_all()[..],
+                        &s.delegated.get_all()[..],
+                    ];
+                    for (column, &value) in values.iter_mut().zip(all.into_iter().flatten()) {
+                        column.push(value);
+                    }
+                }
+                for (spec, column) in specs.into_iter().zip(values) {
+                    columns.put(spec.name, ColumnData::of_field(spec, column));
+                }
+            }
+        }
+        Ok(columns)
+    }
+
+    fn neighbor_columns(&self, handles: &[Handle], columns: &mut Columns) {
+        let states: Vec<_> = handles
+            .iter()
+            .map(|&h| &self.host.neighbor(h).state)
+            .collect();
+        let source_macs = states
+            .iter()
+            .map(|s| s.source_mac.as_ref().map_or(u64::MAX, mac_to_u64));
+        columns.put("source_mac", source_macs.collect::<Vec<_>>());
+        columns.put(
+            "vlan_id",
+            states.iter().map(|s| s.vlan_id).collect::<Vec<_>>(),
+        );
+        columns.put(
+            "mac",
+            states
+                .iter()
+                .map(|s| mac_to_u64(&s.mac))
+                .collect::<Vec<_>>(),
+        );
+        let host = states.iter().map(|s| s.host_reachability_delta);
+        columns.put("host_reachability_delta", host.collect::<Vec<_>>());
+        let nic = states.iter().map(|s| s.nic_reachability_delta);
+        columns.put("nic_reachability_delta", nic.collect::<Vec<_>>());
+    }
+
+    fn path_columns(&self, handles: &[Handle], columns: &mut Columns) {
+        let (mut families, mut sources, mut destinations, mut mtus) =
+            (vec![], vec![], vec![], vec![]);
+        for &h in handles {
+            let s = &self.host.path(h).state;
+            families.push(if s.source.is_ipv4() { 4u8 } else { 6 });
+            for (ip, octets) in [
+                (&s.source, &mut sources),
+                (&s.destination, &mut destinations),
+            ] {
+                let bytes = ip_octets(ip);
+                octets.extend_from_slice(&bytes);
+                octets.resize(octets.len() + 16 - bytes.len(), 0);
+            }
+            mtus.push(s.path_mtu);
+        }
+        columns.put("family", families);
+        columns.put("source", sources);
+        columns.put("destination", destinations);
+        columns.put("path_mtu", mtus);
+    }
+
+    /// The tree's links as two columns in walk pre-order: each path and connection, and the
+    /// object it depends on.
+    pub fn edges(&self) -> Result<(Vec<u64>, Vec<u64>)> {
+        let all = self.host.walk_all(false, &self.budget)?;
+        let mut dependents = Vec::with_capacity(all.len());
+        let mut parents = Vec::with_capacity(all.len());
+        for raw in all {
+            if let Some(parent) = self.host.parent(Handle::from_raw(raw)) {
+                dependents.push(raw);
+                parents.push(parent.raw());
+            }
+        }
+        Ok((dependents, parents))
     }
 
     /// Target copies of an offloaded object are linked by contexts; this reads those links back

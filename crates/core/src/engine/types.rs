@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use crate::model::{
-    Budget, EventKind, Handle, Layer, Result, Status, TcpDelegated, TcpState, Value,
+    Budget, ColumnData, Columns, EventKind, Handle, Layer, Result, Status, TcpDelegated, TcpState,
+    Value,
 };
 
 /// The arguments of `add_neighbor`.
@@ -195,6 +196,34 @@ impl Outcome {
     pub fn delegated_at(&self, i: usize) -> Option<Delegated> {
         let layer = Handle::from_raw(*self.handles.get(i)?).layer()?;
         self.delegated.get(i, layer)
+    }
+
+    /// The delegated variables of the objects of `layer` that have some, as columns: `row`
+    /// (their position in this outcome) and one column per variable.
+    pub fn delegated_columns(&self, layer: Layer) -> Columns {
+        let specs: Vec<_> = crate::model::fields(layer)
+            .filter(|spec| spec.kind == crate::model::FieldKind::Delegated)
+            .collect();
+        let mut rows = Vec::new();
+        let mut values: Vec<Vec<u64>> = vec![Vec::new(); specs.len()];
+        for i in 0..self.len() {
+            let Some(delegated) = self.delegated_at(i) else {
+                continue;
+            };
+            if Handle::from_raw(self.handles[i]).layer() != Some(layer) {
+                continue;
+            }
+            rows.push(i as u64);
+            for (column, (_, value)) in values.iter_mut().zip(delegated.fields()) {
+                column.push(value);
+            }
+        }
+        let mut columns = Columns::new();
+        columns.put("row", rows);
+        for (spec, column) in specs.into_iter().zip(values) {
+            columns.put(spec.name, ColumnData::of_field(spec, column));
+        }
+        columns
     }
 
     /// Appends one object with its status and delegated state.

@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use super::error::Result;
+use super::error::{Error, Result};
+use super::fields::FieldSpec;
 use crate::error;
 
 /// One column's values. `Other` is a column of a type no snapshot uses, kept by name so the
@@ -20,6 +21,8 @@ pub enum ColumnData {
     U32(Vec<u32>),
     U64(Vec<u64>),
     F64(Vec<f64>),
+    /// Flags, for columns users read (a snapshot stores flags as `U8`).
+    Bool(Vec<bool>),
     Other(String),
 }
 
@@ -32,6 +35,7 @@ impl ColumnData {
             ColumnData::U32(_) => "uint32",
             ColumnData::U64(_) => "uint64",
             ColumnData::F64(_) => "float64",
+            ColumnData::Bool(_) => "bool",
             ColumnData::Other(name) => name,
         }
     }
@@ -43,6 +47,7 @@ impl ColumnData {
             ColumnData::U32(v) => v.len(),
             ColumnData::U64(v) => v.len(),
             ColumnData::F64(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
             ColumnData::Other(_) => 0,
         }
     }
@@ -92,6 +97,29 @@ column_types! {
     U32, u32, u32s;
     U64, u64, u64s;
     F64, f64, f64s;
+    Bool, bool, bools;
+}
+
+impl ColumnData {
+    /// The values of a state variable in the narrowest type its range fits: `bool` for a
+    /// flag, else `uint8`, `uint16`, `uint32` or `uint64` (the same rule in both engines).
+    pub fn of_field(spec: &FieldSpec, values: Vec<u64>) -> ColumnData {
+        if spec.is_bool() {
+            return ColumnData::Bool(values.into_iter().map(|v| v != 0).collect());
+        }
+        match spec.max {
+            max if max <= u64::from(u8::MAX) => {
+                ColumnData::U8(values.into_iter().map(|v| v as u8).collect())
+            }
+            max if max <= u64::from(u16::MAX) => {
+                ColumnData::U16(values.into_iter().map(|v| v as u16).collect())
+            }
+            max if max <= u64::from(u32::MAX) => {
+                ColumnData::U32(values.into_iter().map(|v| v as u32).collect())
+            }
+            _ => ColumnData::U64(values),
+        }
+    }
 }
 
 impl Columns {
@@ -168,14 +196,14 @@ pub(crate) fn check_length(name: &str, found: usize, expected: usize) -> Result<
 }
 
 /// A `SnapshotValue` error: column `name` breaks a rule, said by `problem`.
-pub(crate) fn bad_value(name: &str, problem: impl std::fmt::Display) -> crate::model::Error {
+pub(crate) fn bad_value(name: &str, problem: impl std::fmt::Display) -> Error {
     error!(SnapshotValue, name = name, problem = problem)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ErrorCode;
+    use crate::model::error::ErrorCode;
 
     #[test]
     fn columns_keep_their_order_and_check_their_type() {

@@ -259,7 +259,7 @@ fn mutate(column: &mut ColumnData, input: &mut Bytes<'_>) {
         ColumnData::U32(v) => edit!(v, u32),
         ColumnData::U64(v) => edit!(v, u64),
         ColumnData::F64(v) => edit!(v, f64),
-        ColumnData::Other(_) => {}
+        ColumnData::Bool(_) | ColumnData::Other(_) => {}
     }
 }
 
