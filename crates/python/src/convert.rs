@@ -176,21 +176,36 @@ fn column_data(value: &Bound<'_, PyAny>) -> PyResult<ColumnData> {
             }
         };
     }
-    try_type!(u8, U8);
-    try_type!(u16, U16);
-    try_type!(u32, U32);
-    try_type!(u64, U64);
-    try_type!(f64, F64);
-    let described = match value.getattr("dtype") {
-        Ok(dtype) => {
-            let ndim: usize = value.getattr("ndim")?.extract()?;
-            let name: String = dtype.getattr("str")?.extract()?;
-            match ndim {
-                1 => name,
-                n => format!("a {n}-dimensional array"),
-            }
-        }
-        Err(_) => value.get_type().name()?.to_string(),
-    };
-    Ok(ColumnData::Other(described))
+    // A masked array's mask would be dropped silently: refuse it by name, as the fallback does.
+    let masked = value.py().import("numpy.ma")?.getattr("MaskedArray")?;
+    if !value.is_instance(&masked)? {
+        try_type!(u8, U8);
+        try_type!(u16, U16);
+        try_type!(u32, U32);
+        try_type!(u64, U64);
+        try_type!(f64, F64);
+    }
+    Ok(ColumnData::Other(describe(value, &masked)?))
+}
+
+/// What a value that is no column of a snapshot's types holds, worded as the fallback words
+/// it (`_type_name` in `_fallback/engine/restore.py`): a dtype's NumPy name (" (big-endian)"
+/// when it is), "a NAME scalar", or the type's name.
+fn describe(value: &Bound<'_, PyAny>, masked: &Bound<'_, PyAny>) -> PyResult<String> {
+    let numpy = value.py().import("numpy")?;
+    let is_array = value.is_instance(&numpy.getattr("ndarray")?)?;
+    let is_scalar = value.is_instance(&numpy.getattr("generic")?)?;
+    if value.is_instance(masked)? || !(is_array || is_scalar) {
+        return Ok(value.get_type().name()?.to_string());
+    }
+    let dtype = value.getattr("dtype")?;
+    let mut name: String = dtype.getattr("name")?.extract()?;
+    if dtype.getattr("byteorder")?.extract::<String>()? == ">" {
+        name.push_str(" (big-endian)");
+    }
+    Ok(if is_array {
+        name
+    } else {
+        format!("a {name} scalar")
+    })
 }

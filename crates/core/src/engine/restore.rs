@@ -73,10 +73,29 @@ fn mac(name: &str, value: u64) -> Result<crate::model::Mac> {
     in_column(name, mac_from_int(i128::from(value)))
 }
 
-/// Where each live object of the snapshot sits: its row by handle.
-#[derive(Default)]
+/// Where each live object of one layer sits in its table: its row by slot (a vector, not a
+/// hash map: a restore of 10^7 connections looks rows up tens of millions of times).
 struct Rows {
-    by_handle: HashMap<u64, usize>,
+    handles: Vec<u64>,
+    by_slot: Vec<u32>,
+}
+
+impl Rows {
+    const NONE: u32 = u32::MAX;
+
+    fn new(slots: usize) -> Rows {
+        Rows {
+            handles: Vec::new(),
+            by_slot: vec![Rows::NONE; slots],
+        }
+    }
+
+    /// The row of the object `raw` names, if it is one of this table's.
+    fn of(&self, raw: u64) -> Option<usize> {
+        let slot = Handle::from_raw(raw).slot() as usize;
+        let row = *self.by_slot.get(slot)? as usize;
+        (self.handles.get(row) == Some(&raw)).then_some(row)
+    }
 }
 
 impl Engine {
@@ -92,9 +111,9 @@ impl Engine {
         engine.restore_policy(columns)?;
         let neighbors = engine.restore_neighbors(columns)?;
         let paths = engine.restore_paths(columns, &neighbors)?;
-        let tcps = engine.restore_tcps(columns, &paths)?;
-        engine.restore_offloads(columns, &tcps)?;
-        engine.restore_connection_data(columns, &tcps)?;
+        let (tcps, tcp_rows) = engine.restore_tcps(columns, &paths)?;
+        engine.restore_offloads(columns, &tcps, &tcp_rows)?;
+        engine.restore_connection_data(columns, &tcp_rows)?;
         engine.restore_target(columns)?;
         engine.restore_events(columns)?;
         engine.counts = read_counts(columns)?;
@@ -314,14 +333,14 @@ impl Engine {
         Ok(rows_by)
     }
 
-    fn restore_tcps(&mut self, columns: &Columns, paths: &Rows) -> Result<Vec<Handle>> {
+    fn restore_tcps(&mut self, columns: &Columns, paths: &Rows) -> Result<(Vec<Handle>, Rows)> {
         let handles = columns.u64s("tcp.handle")?;
         let n = handles.len();
         let parents = rows("tcp.path", columns.u64s("tcp.path")?, n)?;
         let locals = rows("tcp.local_port", columns.u16s("tcp.local_port")?, n)?;
         let remotes = rows("tcp.remote_port", columns.u16s("tcp.remote_port")?, n)?;
         parent_order("tcp.path", parents, paths)?;
-        let (placed, _) = self.place(columns, Layer::Tcp, handles, |row, _| {
+        let (placed, tcp_rows) = self.place(columns, Layer::Tcp, handles, |row, _| {
             Ok(Tcp {
                 path: Handle::from_raw(parents[row]),
                 context: NO_CONTEXT,
@@ -345,7 +364,7 @@ impl Engine {
             "tcp.remote_port",
             self.host.index_tcps(&slots, &self.budget),
         )?;
-        Ok(tcps)
+        Ok((tcps, tcp_rows))
     }
 
     /// Checks a layer's handles against its arena columns and places one object per row.
@@ -364,7 +383,8 @@ impl Engine {
         let free = columns.u32s(&free_name)?;
         let mut values: Vec<Option<T>> = Vec::new();
         values.resize_with(generations.len(), || None);
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(generations.len());
+        rows.handles = handles.to_vec();
         for (row, &raw) in handles.iter().enumerate() {
             let h = Handle::from_raw(raw);
             let slot = h.slot() as usize;
@@ -384,7 +404,7 @@ impl Engine {
                 ));
             }
             values[slot] = Some(make(row, h)?);
-            rows.by_handle.insert(raw, row);
+            rows.by_slot[slot] = row as u32;
         }
         let arena =
             Arena::from_parts(generations, values, free).map_err(|(is_free, problem)| {
@@ -402,7 +422,12 @@ impl Engine {
 
     /// Gives every offloaded object a target context, parents first, with the target's
     /// copies of its state.
-    fn restore_offloads(&mut self, columns: &Columns, tcps: &[Handle]) -> Result<()> {
+    fn restore_offloads(
+        &mut self,
+        columns: &Columns,
+        tcps: &[Handle],
+        by_row: &Rows,
+    ) -> Result<()> {
         let neighbor_rows = offloaded_rows(columns, "neighbor")?;
         let n = neighbor_rows.len();
         let macs = rows(
@@ -507,7 +532,7 @@ impl Engine {
             self.host.set_context(h, context);
             self.mark_invalid(Layer::Tcp, context, "target_tcp.invalid", invalid[i])?;
         }
-        self.restore_diverged(columns, tcps)
+        self.restore_diverged(columns, by_row)
     }
 
     fn mark_invalid(&mut self, layer: Layer, context: u32, name: &str, value: u8) -> Result<()> {
@@ -529,7 +554,7 @@ impl Engine {
     }
 
     /// The target's live delegated state of connections where it moved on from the host's.
-    fn restore_diverged(&mut self, columns: &Columns, tcps: &[Handle]) -> Result<()> {
+    fn restore_diverged(&mut self, columns: &Columns, tcps: &Rows) -> Result<()> {
         let handles = columns.u64s("target_delegated.handle")?;
         let rows_of = self.connection_rows("target_delegated.handle", handles, tcps, true)?;
         let specs = TcpDelegated::SPECS;
@@ -539,7 +564,7 @@ impl Engine {
             values.push(rows(&name, columns.u64s(&name)?, handles.len())?);
         }
         for (i, &row) in rows_of.iter().enumerate() {
-            let h = tcps[row];
+            let h = Handle::from_raw(tcps.handles[row]);
             let mut live = TcpDelegated::default();
             for (index, (spec, column)) in specs.iter().zip(&values).enumerate() {
                 let name = format!("target_delegated.{}", spec.name);
@@ -558,24 +583,16 @@ impl Engine {
         &self,
         name: &str,
         handles: &[u64],
-        tcps: &[Handle],
+        tcps: &Rows,
         offloaded: bool,
     ) -> Result<Vec<usize>> {
-        let by_handle: HashMap<u64, usize> = tcps
-            .iter()
-            .enumerate()
-            .map(|(row, h)| (h.raw(), row))
-            .collect();
         let mut out = Vec::with_capacity(handles.len());
         for (i, &raw) in handles.iter().enumerate() {
-            let row = match by_handle.get(&raw) {
-                Some(&row) => row,
-                None => {
-                    return Err(bad_value(
-                        name,
-                        format!("row {i} names no connection: {raw:#018x}"),
-                    ))
-                }
+            let Some(row) = tcps.of(raw) else {
+                return Err(bad_value(
+                    name,
+                    format!("row {i} names no connection: {raw:#018x}"),
+                ));
             };
             if out.last().is_some_and(|&last| last >= row) {
                 return Err(bad_value(
@@ -583,7 +600,7 @@ impl Engine {
                     format!("row {i} is out of connection order"),
                 ));
             }
-            if offloaded && self.host.context(tcps[row]) == NO_CONTEXT {
+            if offloaded && self.host.context(Handle::from_raw(raw)) == NO_CONTEXT {
                 return Err(bad_value(
                     name,
                     format!("row {i} names a connection not offloaded"),
@@ -596,7 +613,7 @@ impl Engine {
 
     /// Bytes and queues of the connections: target-held, parked and delivered bytes, send
     /// queues and receive requests.
-    fn restore_connection_data(&mut self, columns: &Columns, tcps: &[Handle]) -> Result<()> {
+    fn restore_connection_data(&mut self, columns: &Columns, tcps: &Rows) -> Result<()> {
         for table in ["received", "non_offload", "delivered"] {
             let offloaded = table != "delivered";
             for (raw, bytes) in self.byte_table(columns, table, tcps, offloaded)? {
@@ -624,7 +641,7 @@ impl Engine {
         &self,
         columns: &Columns,
         table: &str,
-        tcps: &[Handle],
+        tcps: &Rows,
         offloaded: bool,
     ) -> Result<Vec<(u64, Vec<u8>)>> {
         let handle_name = format!("{table}.handle");
@@ -642,7 +659,7 @@ impl Engine {
             .collect())
     }
 
-    fn restore_sends(&mut self, columns: &Columns, tcps: &[Handle]) -> Result<()> {
+    fn restore_sends(&mut self, columns: &Columns, tcps: &Rows) -> Result<()> {
         let handles = columns.u64s("send.handle")?;
         let n = handles.len();
         self.connection_rows("send.handle", handles, tcps, true)?;
@@ -686,7 +703,7 @@ impl Engine {
         Ok(())
     }
 
-    fn restore_posted(&mut self, columns: &Columns, tcps: &[Handle]) -> Result<()> {
+    fn restore_posted(&mut self, columns: &Columns, tcps: &Rows) -> Result<()> {
         let handles = columns.u64s("posted.handle")?;
         let n = handles.len();
         self.connection_rows("posted.handle", handles, tcps, true)?;
@@ -916,7 +933,7 @@ fn offloaded_rows(columns: &Columns, table: &str) -> Result<Vec<usize>> {
 fn parent_order(name: &str, parents: &[u64], parent_rows: &Rows) -> Result<()> {
     let mut last = 0;
     for (row, raw) in parents.iter().enumerate() {
-        let Some(&at) = parent_rows.by_handle.get(raw) else {
+        let Some(at) = parent_rows.of(*raw) else {
             return Err(bad_value(
                 name,
                 format!("row {row} depends on no live object: {raw:#018x}"),
