@@ -10,8 +10,11 @@ that two engines are held to the same wording (one catalogue: ``offload_tree._me
 
 from __future__ import annotations
 
+import copy
 import functools
+import io
 import ipaddress
+import pickle
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -219,6 +222,23 @@ def normalise(value: Any) -> Any:
     return value
 
 
+#: Snapshot columns that hold handles (docs/DESIGN.md §12).
+HANDLE_COLUMNS = re.compile(r".*\.(handle|neighbor|path)$")
+
+
+def masked_columns(columns: dict[str, Any]) -> dict[str, Any]:
+    """Engine snapshot columns with the tree id masked out of every handle (and the
+    ``tree.id`` column dropped): equal for two engines exactly when their states are."""
+    masked = {}
+    for name, values in columns.items():
+        if name == "tree.id":
+            continue
+        if HANDLE_COLUMNS.match(name) and values.dtype == np.uint64:
+            values = values & np.uint64(MASK48)
+        masked[name] = values
+    return masked
+
+
 def masked_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
     """A snapshot (see _helpers.snapshot) with the tree ids masked out of every handle."""
     out: dict[str, Any] = {}
@@ -241,6 +261,30 @@ def masked_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- applying an operation ----------------------------------------------------------------
+
+
+#: The ways a tree is copied: each must give a tree that goes on exactly as the original.
+ROUND_TRIPS = ("copy", "deepcopy", "pickle", "save_load")
+
+
+def _round_trip(world: World, how: str) -> int:
+    """Replace the world's tree by a copy made ``how`` (the original is dropped): the
+    lockstep then drives the copy, and any difference from the other world shows."""
+    tree = world.tree
+    if how == "copy":
+        copied = copy.copy(tree)
+    elif how == "deepcopy":
+        copied = copy.deepcopy(tree)
+    elif how == "pickle":
+        copied = pickle.loads(pickle.dumps(tree))
+    else:
+        buffer = io.BytesIO()
+        tree.save(buffer)
+        buffer.seek(0)
+        copied = ot.OffloadStateTree.load(buffer, backend=world.backend)
+    assert copied.backend == world.backend and copied.tree_id == tree.tree_id
+    world.tree, world.target = copied, copied.target
+    return len(copied)
 
 
 def _call(world: World, op: tuple[Any, ...]) -> Any:
@@ -358,6 +402,8 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
     if name == "offload_with_data":
         handles = [r(t) for t in args[0]]
         return tree.initiate_offload(handles, buffered_data={h: args[1] for h in handles[:1]})
+    if name == "round_trip":
+        return _round_trip(world, args[0])
     if name == "traffic_many":
         return _traffic_many(tree, target, args[0], [r(t) for t in args[1]], args[2])
     if name == "offload_stats":
@@ -766,6 +812,7 @@ OP_WEIGHTS = {
     "link_down": 1,
     "forward": 1,
     "offload_with_data": 1,
+    "round_trip": 1,
 }
 N, P, T = 0, 1, 2
 
@@ -903,6 +950,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
     if name == "offload_with_data":
         tokens = st.lists(handle_token(info, T, False), min_size=1, max_size=3)
         return st.tuples(st.just(name), tokens, st.binary(max_size=16))
+    if name == "round_trip":
+        return st.tuples(st.just(name), st.sampled_from(ROUND_TRIPS))
     if name == "resume":
         # Mostly as configured; sometimes other capabilities (some below what is held:
         # refused), or a bad one.

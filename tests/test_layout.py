@@ -24,6 +24,8 @@ CORE_ONLY = {
     "model/connection_state": "the enums are offload_tree._enums, shared with the facade",
     "model/operation": "the enums are offload_tree._enums, shared with the facade",
     "model/error": "the catalogue's copy is offload_tree._messages, shared with the facade",
+    "model/columns": "the fallback's columns are NumPy arrays in a dict, checked where they are"
+    " read (_fallback/engine/restore.py)",
     "host/parallel": "the fallback runs on one thread whatever `threads` says",
     "host/states": "the fallback's connections share immutable default tuples"
     " (_fallback/model/state.py), which is the same copy-on-write",

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import numpy as np
 from _helpers import (
     assert_unchanged,
     check_invariants,
@@ -34,7 +35,15 @@ from _helpers import (
     snapshot,
     soak_factor,
 )
-from _ops import TARGET_CONFIGS, PoolInfo, World, apply, masked_snapshot, operations
+from _ops import (
+    TARGET_CONFIGS,
+    PoolInfo,
+    World,
+    apply,
+    masked_columns,
+    masked_snapshot,
+    operations,
+)
 from hypothesis import HealthCheck, event, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -133,6 +142,14 @@ class Lockstep(RuleBasedStateMachine):
         check_invariants(self.native.tree, self.native.target)
         check_invariants(self.python.tree, self.python.target)
         check_fallback_internals(self.python.tree._engine)
+        # The whole state, not only what the API shows: both engines' snapshot columns.
+        columns_native = masked_columns(self.native.tree._engine.snapshot())
+        columns_python = masked_columns(self.python.tree._engine.snapshot())
+        assert list(columns_native) == list(columns_python), "the engines write other columns"
+        for name, values in columns_native.items():
+            other = columns_python[name]
+            assert values.dtype == other.dtype, f"snapshot column {name}: other types"
+            assert np.array_equal(values, other), f"snapshot column {name} differs"
 
 
 def test_native_and_fallback_agree_in_lockstep():

@@ -400,16 +400,16 @@ def test_creating_a_tree_when_every_id_is_alive_is_a_clear_error(backend, monkey
 
     from offload_tree import _tree_ids
 
-    alive = set(range(1, _tree_ids.TREE_ID_MAX + 1))
+    alive = dict.fromkeys(range(1, _tree_ids.TREE_ID_MAX + 1), 1)
     monkeypatch.setattr(_tree_ids, "_live", alive)
     target = ot.SimulatedTarget()
     with pytest.raises(ot.StateError, match="no free tree id"):
         ot.OffloadStateTree(target, backend=backend)
     assert not target.attached, "the failed tree left its target free"
-    alive.discard(7)
+    del alive[7]
     tree = ot.OffloadStateTree(target, backend=backend)
     assert tree.tree_id == 7
-    # Free id 7 in the patched set, not in the real one, which may hold another tree's 7.
+    # Free id 7 in the patched registry, not in the real one, which may hold another tree's 7.
     del tree, target
     gc.collect()
     assert 7 not in alive

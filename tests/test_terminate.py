@@ -417,12 +417,17 @@ def test_results_pickle_alike_on_both_backends(make_example):
 
 def test_a_tree_or_target_is_never_copied_into_an_alias(make_example):
     # Regression (issue 11): copy.copy(tree) and copy.copy(target) returned a second name
-    # for the same engine. Until copies are real, they are refused.
+    # for the same engine. A tree's copies are now independent trees (issue 14); a target
+    # alone is refused, since its state is its tree's.
     import copy
     import pickle
 
     ex = make_example()
-    for obj in (ex.tree, ex.target):
-        for make in (copy.copy, copy.deepcopy, pickle.dumps):
-            with pytest.raises(ot.StateError, match="cannot be copied"):
-                make(obj)
+    for make in (copy.copy, copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))):
+        twin = make(ex.tree)
+        assert twin._engine is not ex.tree._engine and twin.target is not ex.target
+        twin.remove([ex.tc3])
+        assert ex.tc3 in ex.tree, "a change to the copy reached the original"
+    for make in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(ot.StateError, match="not copied or pickled alone"):
+            make(ex.target)

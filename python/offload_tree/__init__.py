@@ -19,6 +19,7 @@ from ._errors import (
     LayerError,
     OffloadTreeError,
     OutOfMemoryError,
+    ReplayError,
     SnapshotError,
     StateError,
     ValidationError,
@@ -34,6 +35,7 @@ from ._results import (
 )
 from ._states import NeighborState, PathState, TcpState
 from ._target import SimulatedTarget
+from ._trace import replay
 from ._tree import OffloadStateTree
 
 try:
@@ -62,11 +64,12 @@ __all__ = [
     "OffloadTreeError",
     "Operation",
     "OutOfMemoryError",
-    "SnapshotError",
     "PathState",
     "ProcessedEvent",
     "QueryResult",
+    "ReplayError",
     "SimulatedTarget",
+    "SnapshotError",
     "StateError",
     "Status",
     "TcpState",
@@ -75,4 +78,5 @@ __all__ = [
     "UploadReason",
     "ValidationError",
     "__version__",
+    "replay",
 ]

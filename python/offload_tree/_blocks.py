@@ -130,6 +130,22 @@ class BlockList:
         return (BlockList, (tuple(arrays),))
 
     # -- arrays
+    def to_dict(self) -> dict[str, npt.NDArray[Any]]:
+        """The block list as columns in block-list order: ``layer``, ``handle``, ``depth``,
+        ``referenced``, ``next`` and ``dependent`` (positions, -1 for none) and, for an
+        offload's result, ``status``. pandas, polars and pyarrow take the dict as it is."""
+        columns = {
+            "layer": self._layers,
+            "handle": self._handles,
+            "depth": self._depths,
+            "referenced": self._referenced,
+            "next": readonly(self._next),
+            "dependent": readonly(self._dependent),
+        }
+        if self._statuses is not None:
+            columns["status"] = self._statuses
+        return columns
+
     @property
     def handles(self) -> HandleArray:
         """The handles of the blocks in block-list order (read-only ``uint64`` array)."""
@@ -237,6 +253,24 @@ class BlockList:
     def render(self) -> str:
         """The tree as indented text, one block per line, two spaces per level."""
         return "\n".join("  " * b.depth + b.describe() for b in self._materialise())
+
+    def to_dot(self, *, max_objects: int = 2000) -> str:
+        """The block list as Graphviz DOT text, as it is conveyed: a node per block (layer,
+        handle, new state or referenced, the status when the target has written one), solid
+        ``dependent`` edges (DependentBlockList) one layer up and dashed ``next`` edges
+        (NextBlock) between siblings; referenced blocks have a dashed border. A legend
+        explains the styles. More than ``max_objects`` blocks: one summary node instead."""
+        # Imported here: _draw imports this module.
+        from ._draw import block_list_dot
+
+        return block_list_dot(self, max_objects=max_objects)
+
+    def _repr_svg_(self) -> str | None:
+        """The drawing (:meth:`to_dot`) as SVG for notebooks, when the ``graphviz`` package
+        and the ``dot`` program are installed; None otherwise (IPython shows the repr)."""
+        from ._draw import repr_svg
+
+        return repr_svg(self.to_dot)
 
     def __str__(self) -> str:
         return self.render()

@@ -9,6 +9,11 @@ Commands:
   probes and MACHINE.md.
 * ``offload-tree demo`` — the source page's example tree, Neighbor1 -> Path1 (TCP1, TCP2),
   Path2 (TCP3), printed as an indented block list, then offloaded with each block's status.
+* ``offload-tree draw`` — a Graphviz drawing of the demo's tree, of a saved tree (a snapshot
+  file) or of the demo's offload result: DOT text, or SVG/PNG with Graphviz installed.
+* ``offload-tree host`` — the tree of this Linux host's TCP connections (offload_tree.linux):
+  counts per layer, what was skipped and why; with ``--target-capacity N``, what an offload
+  of them to a target with room for N connections would do.
 
 Output meant for reading (tables, the demo) goes to stdout; progress and notes go to stderr, so
 ``offload-tree bench > table.txt`` keeps the table clean.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``offload-tree`` command."""
     parser = argparse.ArgumentParser(
         prog="offload-tree",
-        description="The TCP chimney offload state tree: benchmarks and a demo.",
+        description="The TCP chimney offload state tree: benchmarks, a demo, drawings and "
+        "the tree of this host's connections.",
     )
     parser.add_argument("--version", action="store_true", help="print version and backend")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -200,7 +207,95 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject the faults of the NDIS worked example (TCP2 RESOURCES, Path2 FAILURE) "
              "to show partial success",
     )  # fmt: skip
+    _add_draw_parser(sub)
+    _add_host_parser(sub)
     return parser
+
+
+def _add_draw_parser(sub: Any) -> None:
+    """The ``draw`` subcommand's arguments (``sub``: the parser's subparsers)."""
+    draw = sub.add_parser(
+        "draw",
+        help="draw the demo tree, a saved tree or the demo's offload result (Graphviz)",
+        description=(
+            "Draw an offload state tree with Graphviz: layers as ranks, an edge from each path "
+            "and connection to what it depends on, offload status as colour, and a legend. "
+            "Writes DOT text (no Graphviz needed), or SVG or PNG, which need the graphviz "
+            "Python package and the dot program: pip install 'offload-tree[draw]' and "
+            "apt-get install graphviz (or brew install graphviz)."
+        ),
+    )
+    source = draw.add_mutually_exclusive_group()
+    source.add_argument(
+        "--demo", action="store_true",
+        help="the demo's example tree after the demo's offload (the default)",
+    )  # fmt: skip
+    source.add_argument(
+        "--snapshot", type=Path, metavar="FILE",
+        help="a tree saved with tree.save(FILE)",
+    )  # fmt: skip
+    source.add_argument(
+        "--offload-demo", action="store_true",
+        help="the demo's offload result: the block list with each block's status",
+    )  # fmt: skip
+    draw.add_argument(
+        "-o", "--out", type=Path, metavar="OUT",
+        help="OUT.dot (DOT text), OUT.svg or OUT.png (need Graphviz); default: DOT text on "
+             "stdout",
+    )  # fmt: skip
+    draw.add_argument(
+        "--partial", action="store_true",
+        help="with --demo or --offload-demo: inject the faults of the NDIS worked example "
+             "(TCP2 RESOURCES, Path2 FAILURE) before the offload",
+    )  # fmt: skip
+    draw.add_argument(
+        "--compare-target", action="store_true",
+        help="also mark where the target's internal tree differs from the host's",
+    )  # fmt: skip
+    draw.add_argument(
+        "--max-objects", type=positive_int, default=2000, metavar="N",
+        help="draw a summary instead of more than N objects (default 2000)",
+    )  # fmt: skip
+    draw.add_argument(
+        "--backend", choices=("native", "python"), default=None,
+        help="engine to use (default: offload_tree.BACKEND)",
+    )  # fmt: skip
+
+
+def _add_host_parser(sub: Any) -> None:
+    """The ``host`` subcommand's arguments (``sub``: the parser's subparsers)."""
+    host = sub.add_parser(
+        "host",
+        help="the tree of this Linux host's TCP connections; what an offload of them would do",
+        description=(
+            "Build the offload state tree of this Linux host's TCP connections from the "
+            "kernel's socket, route and neighbour tables (offload_tree.linux.snapshot), print "
+            "the objects per layer and the sockets skipped with the reason (loopback, no "
+            "neighbour entry, ...). With --target-capacity N, offload every connection to a "
+            "SimulatedTarget with room for N connections and print the status of the blocks. "
+            "Netlink needs pyroute2: pip install 'offload-tree[linux]'; else /proc is read."
+        ),
+    )
+    host.add_argument(
+        "--target-capacity", type=int, metavar="N",
+        help="offload every connection to SimulatedTarget(tcp_capacity=N) and show what fits",
+    )  # fmt: skip
+    host.add_argument(
+        "--source", choices=("netlink", "proc"), default=None,
+        help="where to read the tables (default: netlink with pyroute2, else /proc)",
+    )  # fmt: skip
+    host.add_argument(
+        "--netns", metavar="NAME",
+        help="read the network namespace NAME (ip netns) instead; needs root",
+    )  # fmt: skip
+    host.add_argument(
+        "--listening", action="store_true", help="also list listening sockets as skipped"
+    )
+    host.add_argument("--json", action="store_true", help="print one JSON object instead")
+    host.add_argument(
+        "--backend", choices=("native", "python"), default=None,
+        help="engine to use (default: offload_tree.BACKEND)",
+    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None, command_line: str | None = None) -> int:
@@ -219,8 +314,12 @@ def main(argv: Sequence[str] | None = None, command_line: str | None = None) -> 
         return _cmd_bench(args, parser)
     if args.command == "demo":
         return _cmd_demo(args)
+    if args.command == "draw":
+        return _cmd_draw(args, parser)
+    if args.command == "host":
+        return _cmd_host(args)
     parser.print_help(sys.stderr)
-    print("\noffload-tree: error: choose a command (bench or demo)", file=sys.stderr)
+    print("\noffload-tree: error: choose a command (bench, demo, draw or host)", file=sys.stderr)
     return 2
 
 
@@ -255,26 +354,42 @@ def _demo_line(tree: Any, handle: int, names: dict[int, str], depth: int, extra:
     return f"{head:<20} {extra}{detail}".rstrip()
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    """The example tree of the source page, as a block list, offloaded, then terminated."""
+def _demo_tree(backend: str | None) -> tuple[Any, Any, dict[str, int]]:
+    """The source page's example tree on a new target: ``(tree, target, handles by name)``,
+    the names Neighbor1, Path1, Path2, TCP1, TCP2, TCP3 in block-list order."""
     import offload_tree as ot
 
     target = ot.SimulatedTarget()
-    tree = (
-        ot.OffloadStateTree(target, backend=args.backend)
-        if args.backend
-        else ot.OffloadStateTree(target)
-    )
-    backend = args.backend or ot.BACKEND
+    tree = ot.OffloadStateTree(target, backend=backend) if backend else ot.OffloadStateTree(target)
     nb1 = tree.add_neighbor(mac="00:15:5d:01:02:03")
     path1 = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.9", path_mtu=1500)
     path2 = tree.add_path(nb1, source="10.0.0.1", destination="10.0.0.10", path_mtu=1500)
     tcp1 = tree.add_tcp(path1, local_port=49152, remote_port=443)
     tcp2 = tree.add_tcp(path1, local_port=49153, remote_port=443)
     tcp3 = tree.add_tcp(path2, local_port=49154, remote_port=80)
-    names = {nb1: "Neighbor1", path1: "Path1", path2: "Path2",
-             tcp1: "TCP1", tcp2: "TCP2", tcp3: "TCP3"}  # fmt: skip
-    tcps = [tcp1, tcp2, tcp3]
+    handles = {"Neighbor1": nb1, "Path1": path1, "TCP1": tcp1, "TCP2": tcp2,
+               "Path2": path2, "TCP3": tcp3}  # fmt: skip
+    return tree, target, handles
+
+
+def _demo_faults(target: Any, handles: dict[str, int]) -> None:
+    """The faults of the NDIS worked example of partial offloads and offload failures:
+    TCP2 fails for lack of resources, Path2 fails otherwise, so TCP3 is not attempted."""
+    import offload_tree as ot
+
+    target.inject_fault(handles["TCP2"], ot.Status.RESOURCES)
+    target.inject_fault(handles["Path2"], ot.Status.FAILURE)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """The example tree of the source page, as a block list, offloaded, then terminated."""
+    import offload_tree as ot
+
+    tree, target, handles = _demo_tree(args.backend)
+    backend = args.backend or ot.BACKEND
+    names = {h: name for name, h in handles.items()}
+    nb1 = handles["Neighbor1"]
+    tcps = [handles["TCP1"], handles["TCP2"], handles["TCP3"]]
 
     print(f"offload-tree demo (backend: {backend})")
     print()
@@ -286,10 +401,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(_demo_line(tree, int(block.handle), names, int(block.depth), ""))
 
     if args.partial:
-        # The worked example of "partial offloads and offload failures": TCP2 fails for lack
-        # of resources, Path2 fails otherwise, so TCP3 is not attempted.
-        target.inject_fault(tcp2, ot.Status.RESOURCES)
-        target.inject_fault(path2, ot.Status.FAILURE)
+        _demo_faults(target, handles)
     result = tree.initiate_offload(tcps)
     print()
     print(f"initiate_offload(TCP1, TCP2, TCP3): {len(result)} blocks, status of each:")
@@ -308,6 +420,154 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         order = ", ".join(names[int(h)] for h in term.terminated)
         print(f"terminate(Neighbor1, cascade=True) uploads, dependents first: {order}")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# draw
+
+#: What ``draw -o OUT`` writes, by OUT's suffix: DOT text (None), or a format Graphviz renders.
+DRAW_FORMATS: dict[str, str | None] = {".dot": None, ".gv": None, ".svg": "svg", ".png": "png"}
+
+
+def _cmd_draw(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Draw the demo's tree, a saved tree or the demo's offload result; write DOT, SVG or PNG
+    (to stdout as DOT text without ``-o``)."""
+    if args.partial and args.snapshot is not None:
+        parser.error("--partial goes with --demo or --offload-demo, not --snapshot")
+    if args.compare_target and args.offload_demo:
+        parser.error("--compare-target draws a tree, not --offload-demo's block list")
+    out: Path | None = args.out
+    fmt = None
+    if out is not None:
+        if out.suffix.lower() not in DRAW_FORMATS:
+            parser.error(f"-o {out}: name the output .dot, .svg or .png")
+        fmt = DRAW_FORMATS[out.suffix.lower()]
+    from offload_tree import _draw
+    from offload_tree._errors import OffloadTreeError
+
+    problem = None if fmt is None else _draw.graphviz_problem()
+    if problem is not None:
+        # Said before any work, on one line: what is missing and how to install it.
+        print(f"offload-tree draw: error: cannot write {out}: {problem}. Install Graphviz: "
+              f"{_draw.INSTALL_HINT}; or write DOT text with -o OUT.dot",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        dot = _draw_source(args)
+        if out is None:
+            sys.stdout.write(dot)
+            return 0
+        out.write_bytes(dot.encode("utf-8") if fmt is None else _draw.render(dot, fmt))
+    # A bad snapshot file, an unbuilt backend, an unwritable OUT or a failing dot program:
+    # one line each, no traceback.
+    except (OffloadTreeError, ImportError, OSError, RuntimeError,
+            subprocess.CalledProcessError) as exc:  # fmt: skip
+        print(f"offload-tree draw: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}")
+    return 0
+
+
+def _draw_source(args: argparse.Namespace) -> str:
+    """The DOT text ``draw`` was asked for."""
+    import offload_tree as ot
+
+    if args.snapshot is not None:
+        tree = ot.OffloadStateTree.load(args.snapshot, backend=args.backend)
+        return str(tree.to_dot(max_objects=args.max_objects, compare_target=args.compare_target))
+    tree, target, handles = _demo_tree(args.backend)
+    if args.partial:
+        _demo_faults(target, handles)
+    result = tree.initiate_offload([handles["TCP1"], handles["TCP2"], handles["TCP3"]])
+    if args.offload_demo:
+        return str(result.to_dot(max_objects=args.max_objects))
+    return str(tree.to_dot(max_objects=args.max_objects, compare_target=args.compare_target))
+
+
+# ---------------------------------------------------------------------------------------------
+# host
+
+
+def _cmd_host(args: argparse.Namespace) -> int:
+    """Snapshot this host's connections; print the summary, and with ``--target-capacity``
+    the offload of every connection to a target of that size."""
+    import json
+
+    from offload_tree._errors import OffloadTreeError
+
+    try:
+        import offload_tree as ot
+        from offload_tree import linux
+
+        capacity = args.target_capacity
+        target = None if capacity is None else ot.SimulatedTarget(tcp_capacity=capacity)
+        snap = linux.snapshot(
+            source=args.source, backend=args.backend, target=target, netns=args.netns,
+            include_listening=args.listening,
+        )  # fmt: skip
+        offload = None if capacity is None else _host_offload(snap.tree)
+    # Not Linux, no such namespace, no permission, pyroute2 missing for --source netlink, a
+    # bad capacity: one line each, no traceback.
+    except (OffloadTreeError, ImportError, OSError) as exc:
+        print(f"offload-tree host: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        data = snap.to_dict()
+        if offload is not None:
+            data["offload"] = {"target_capacity": capacity, **offload}
+        print(json.dumps(data, indent=2))
+        return 0
+    where = f", network namespace {args.netns}" if args.netns else ""
+    print(f"offload-tree host (source: {snap.source}, backend: {snap.tree.backend}{where})")
+    if snap.note:
+        print(f"note: {snap.note}")
+    tree = snap.tree
+    print(f"tree: {tree.count('neighbor')} neighbor(s), {tree.count('path')} path(s), "
+          f"{tree.count('tcp')} TCP connection(s)")  # fmt: skip
+    print(f"skipped: {len(snap.skipped)} socket(s)")
+    by_reason = snap.skipped_by_reason()
+    for reason, n in by_reason.items():
+        first = next(s for s in snap.skipped if s.reason == reason)
+        print(f"  {reason:<13} {n:>6}  {linux.SKIP_REASONS[reason]}")
+        example = f"{first.four_tuple} ({first.state.name}): {first.detail}"
+        print(f"  {'':<13} {'':>6}  e.g. {example}")
+    if offload is not None:
+        print()
+        print(f"offload of {offload['requested']} connection(s) to "
+              f"SimulatedTarget(tcp_capacity={capacity}):")  # fmt: skip
+        print(f"  {'status':<20} {'neighbors':>9} {'paths':>9} {'connections':>11}")
+        for status, counts in offload["statuses"].items():
+            print(f"  {status:<20} {counts['neighbor']:>9} {counts['path']:>9} "
+                  f"{counts['tcp']:>11}")  # fmt: skip
+        fits = offload["offloaded"]
+        left = offload["requested"] - fits["connections"]
+        print(f"fits: {fits['connections']} of {offload['requested']} connection(s), over "
+              f"{fits['neighbors']} neighbor(s) and {fits['paths']} path(s); {left} "
+              f"connection(s) stay on the host")  # fmt: skip
+    return 0
+
+
+def _host_offload(tree: Any) -> dict[str, Any]:
+    """Offload every connection of ``tree``: the block count per status and layer, and what
+    is offloaded afterwards (shared state nothing offloaded uses is released again)."""
+    import offload_tree as ot
+
+    tcps = tree.handles(ot.Layer.TCP)
+    result = tree.initiate_offload(tcps)
+    statuses: dict[str, dict[str, int]] = {}
+    for handle, status in result.statuses.items():
+        counts = statuses.setdefault(status.name, {"neighbor": 0, "path": 0, "tcp": 0})
+        counts[tree.layer(handle).name.lower()] += 1
+    return {
+        "requested": len(tcps),
+        "statuses": statuses,
+        "offloaded": {
+            "neighbors": tree.count(ot.Layer.NEIGHBOR, offloaded=True),
+            "paths": tree.count(ot.Layer.PATH, offloaded=True),
+            "connections": tree.count(ot.Layer.TCP, offloaded=True),
+        },
+        "failed": len(result.failed),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ __all__ = [
     "as_layer",
     "as_optional_bool",
     "as_payload",
+    "as_required_layer",
     "check_batch",
     "check_length",
     "format_handle",
@@ -339,6 +340,16 @@ def as_layer(layer: object) -> int | None:
     elif _is_int(layer) and 0 <= int(layer) <= 2:
         return int(layer)
     raise ValidationError(f"layer must be None, a Layer or 0..2, got {layer!r}")
+
+
+def as_required_layer(layer: object) -> int:
+    """A layer argument that must name one layer: a ``Layer``, an int 0..2 or a name."""
+    value = as_layer(layer) if layer is not None else None
+    if value is None:
+        raise ValidationError(
+            f"layer must be a Layer, 0..2 or 'neighbor', 'path', 'tcp', got {layer!r}"
+        )
+    return value
 
 
 def as_optional_bool(name: str, value: object) -> bool | None:

@@ -16,7 +16,7 @@ engine is never left half-changed by an exception.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -72,6 +72,11 @@ class Outcome(Protocol):
 
     def delegated_at(self, i: int) -> dict[str, int]:
         """The delegated variables of the ``i``-th object, in field order."""
+        ...
+
+    def delegated_columns(self, layer: int) -> dict[str, npt.NDArray[Any]]:
+        """The delegated variables of the objects of ``layer`` as columns: ``row`` (their
+        position) and one column per variable, typed by its range."""
         ...
 
     def received_at(self, i: int) -> bytes:
@@ -269,6 +274,30 @@ class Engine(Protocol):
     def target_indicate_neighbor_reachability_query(self, nb: int) -> None: ...
     def target_inject_fault(self, h: int, status: object, operation: object) -> None: ...
     def target_links(self) -> tuple[HandleArray, HandleArray]: ...
+
+    def states(self, layer: int) -> dict[str, npt.NDArray[Any]]:
+        """Every object of ``layer`` as columns in walk order: handle, parent, offloaded,
+        invalidated, then every variable (MACs as integers, addresses as family and 16
+        octets a row)."""
+        ...
+
+    def edges(self) -> tuple[HandleArray, HandleArray]:
+        """Each path and connection and the object it depends on, in walk order."""
+        ...
+
+    # -- snapshots (docs/DESIGN.md §12)
+    def snapshot(self) -> dict[str, npt.NDArray[Any]]:
+        """The engine's whole state as named 1-D little-endian columns; both engines write
+        the same columns for the same history."""
+        ...
+
+    @staticmethod
+    def restore(columns: Mapping[str, Any]) -> Engine:
+        """A new engine holding the state ``columns`` describe, with the snapshot's tree id;
+        ``SnapshotError`` naming the first column that breaks a rule, and nothing built.
+        (A static method here, as the native stub has it: the fallback's classmethod takes
+        the same arguments.)"""
+        ...
 
     # -- test hook: an internal error raised under the engine's lock
     def _debug_panic(self, message: str) -> None: ...

@@ -14,6 +14,7 @@ __all__ = [
     "LayerError",
     "OffloadTreeError",
     "OutOfMemoryError",
+    "ReplayError",
     "SnapshotError",
     "StateError",
     "ValidationError",
@@ -60,6 +61,11 @@ class OutOfMemoryError(OffloadTreeError, MemoryError):
 class SnapshotError(OffloadTreeError, ValueError):
     """A snapshot, snapshot file or trace cannot be read: truncated, corrupted, foreign, of
     another format version, or breaking a rule of the format. Nothing was built from it."""
+
+
+class ReplayError(OffloadTreeError):
+    """A trace cannot be replayed: it is not a trace, it is cut or corrupted, or a call gave
+    another result than the one recorded (the message names the line)."""
 
 
 class InternalError(OffloadTreeError):

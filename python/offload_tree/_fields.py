@@ -11,6 +11,9 @@ cached, then delegated, and is the order of the dicts returned by ``constant()``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from ._enums import Layer
 
@@ -67,6 +70,18 @@ class FieldSpec:
     def is_bool(self) -> bool:
         """True for flag fields, which take Python bools."""
         return self.value_type == BOOL
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The NumPy type of this variable's column: ``bool`` for a flag, else the narrowest
+        unsigned integer its range fits (``ColumnData::of_field`` in the core)."""
+        if self.is_bool:
+            return np.dtype(np.bool_)
+        top = self.max if self.max is not None else 2**64 - 1
+        for dtype in (np.uint8, np.uint16, np.uint32):
+            if top <= np.iinfo(dtype).max:
+                return np.dtype(dtype)
+        return np.dtype(np.uint64)
 
     @property
     def range_text(self) -> str:

@@ -227,7 +227,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "out_of_memory": ("OutOfMemoryError", "out of memory: the call changed nothing"),
     "interrupted": ("KeyboardInterrupt", "interrupted: the call changed nothing"),
     "snapshot_missing": ("SnapshotError", "the snapshot has no column '{name}'"),
-    "snapshot_type": ("SnapshotError", "snapshot column '{name}' holds {found}, expected {expected}"),
+    "snapshot_type": (
+        "SnapshotError",
+        "snapshot column '{name}' holds {found}, expected {expected}",
+    ),
     "snapshot_length": (
         "SnapshotError",
         "snapshot column '{name}' has {found} values, expected {expected}",
@@ -236,7 +239,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "snapshot_file": ("SnapshotError", "{path} is not an offload-tree snapshot: {problem}"),
     "snapshot_version": (
         "SnapshotError",
-        "{path} is a snapshot of format version {found}; this offload-tree reads version {expected}",
+        "{path} is a snapshot of format version {found}; "
+        "this offload-tree reads version {expected}",
     ),
 }
 

@@ -5,15 +5,17 @@ policy"). A tree takes one with ``OffloadStateTree(policy=...)`` or ``tree.polic
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+import numpy.typing as npt
 
 from ._engine import OffloadRule as RuleArgs
 from ._enums import UploadReason
 from ._errors import ValidationError
 
-__all__ = ["HostPolicy", "OffloadRule"]
+__all__ = ["HostPolicy", "OffloadRule", "policy_from_columns"]
 
 _PORTS = (0, 65535)
 
@@ -128,3 +130,40 @@ class HostPolicy:
             if not isinstance(rule, OffloadRule):
                 raise ValidationError(f"offload_rules holds OffloadRule objects, got {rule!r}")
         object.__setattr__(self, "offload_rules", rules)
+
+
+def _ports_as_given(low: int, high: int) -> int | tuple[int, int] | None:
+    """A port range in the shortest form a rule takes: None for any port, one port alone."""
+    if (low, high) == _PORTS:
+        return None
+    return low if low == high else (low, high)
+
+
+def policy_from_columns(columns: Mapping[str, npt.NDArray[Any]]) -> HostPolicy:
+    """The policy a snapshot holds (its ``policy`` and ``rule.*`` columns, docs/DESIGN.md
+    §12), which the engine restored from it has already checked."""
+    values = [int(v) for v in columns["policy"]]
+    rules = []
+    locals_, remotes = columns["rule.local_ports"], columns["rule.remote_ports"]
+    for i, offload in enumerate(columns["rule.offload"]):
+        destination = None
+        family = int(columns["rule.family"][i])
+        if family:
+            octets = bytes(columns["rule.destination"][16 * i : 16 * i + 16])
+            address = ipaddress.ip_address(octets[:4] if family == 4 else octets)
+            prefix = int(columns["rule.prefix"][i])
+            destination = str(address) if prefix == address.max_prefixlen else f"{address}/{prefix}"
+        rules.append(OffloadRule(
+            offload=bool(offload),
+            local_ports=_ports_as_given(int(locals_[2 * i]), int(locals_[2 * i + 1])),
+            remote_ports=_ports_as_given(int(remotes[2 * i]), int(remotes[2 * i + 1])),
+            destination=destination,
+        ))  # fmt: skip
+    per_call = None if values[2] == 2**64 - 1 else values[2]
+    return HostPolicy(
+        decline=frozenset(UploadReason(bit) for bit in range(16) if values[1] >> bit & 1),
+        uploads_per_call=per_call,
+        accept_indicated=bool(values[3]),
+        on_link_down="terminate" if values[4] else "keep",
+        offload_rules=tuple(rules),
+    )

@@ -14,12 +14,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import _draw
 from ._blocks import NO_STATUS, BlockList, readonly
-from ._coerce import as_handle, format_handle
+from ._coerce import as_handle, as_required_layer, format_handle
 from ._engine import BlockArrays, HandleArray, Outcome, ProcessedTuple
-from ._enums import EventKind, Status, UploadReason
+from ._enums import EventKind, Layer, Status, UploadReason
 from ._errors import InvalidHandleError, StateError
-from ._fields import field_names
+from ._fields import FIELDS, field_names
 from ._states import record_from_state
 
 __all__ = [
@@ -66,6 +67,17 @@ class _StoredOutcome:
     def delegated_at(self, i: int) -> dict[str, int]:
         """The delegated variables of the ``i``-th object."""
         return dict(self.delegated[i])
+
+    def delegated_columns(self, layer: int) -> dict[str, npt.NDArray[Any]]:
+        """The delegated variables of the objects of ``layer`` as columns (``row`` and one
+        column per variable), as the engines give them."""
+        rows = [i for i, h in enumerate(self.handles.tolist()) if h >> 46 & 3 == layer]
+        columns: dict[str, npt.NDArray[Any]] = {"row": np.array(rows, dtype=np.uint64)}
+        for spec in FIELDS[layer]:
+            if spec.kind == "delegated":
+                values = [self.delegated[i][spec.name] for i in rows]
+                columns[spec.name] = np.array(values, dtype=spec.dtype)
+        return columns
 
     def received_at(self, i: int) -> bytes:
         """The received bytes of the ``i``-th object (``b""`` if none)."""
@@ -199,6 +211,18 @@ class OffloadResult:
     def __str__(self) -> str:
         return self._blocks.render()
 
+    def to_dot(self, *, max_objects: int = _draw.DEFAULT_MAX_OBJECTS) -> str:
+        """The processed block list as Graphviz DOT text (as :meth:`BlockList.to_dot`), each
+        block coloured by the status the target wrote: green SUCCESS, amber PARTIAL_SUCCESS,
+        red with the status named for a failure, grey for no status; the title counts what
+        was offloaded, failed, released again and declined."""
+        return _draw.offload_result_dot(self, max_objects=max_objects)
+
+    def _repr_svg_(self) -> str | None:
+        """The drawing (:meth:`to_dot`) as SVG for notebooks, when the ``graphviz`` package
+        and the ``dot`` program are installed; None otherwise (IPython shows the repr)."""
+        return _draw.repr_svg(self.to_dot)
+
     def __repr__(self) -> str:
         return (
             f"<OffloadResult {len(self)} blocks, {len(self.succeeded)} offloaded, "
@@ -297,6 +321,29 @@ class _OutcomeResult(_ByHandle):
     def delegated(self, h: int) -> dict[str, int]:
         """The delegated state of ``h`` (a neighbor: its reachability delta; a path: {})."""
         return self._outcome.delegated_at(self._position(h))
+
+    def _answered_rows(self, rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """Which of ``rows`` have delegated state to show: all of them here."""
+        return np.ones(len(rows), dtype=np.bool_)
+
+    def to_dict(self, layer: Layer | int = Layer.TCP) -> dict[str, npt.NDArray[Any]]:
+        """The delegated state of the result's objects of ``layer`` as columns, in one call:
+        ``handle``, ``status`` and one column per delegated variable (docs/DESIGN.md §5),
+        in the result's order. pandas, polars and pyarrow take the dict as it is."""
+        raw = self._outcome.delegated_columns(as_required_layer(layer))
+        rows = raw.pop("row")
+        keep = self._answered_rows(rows)
+        rows = rows[keep].astype(np.intp)
+        columns = {"handle": self._handle_array()[rows], "status": self.statuses[rows]}
+        columns.update((name, values[keep]) for name, values in raw.items())
+        return {name: readonly(values) for name, values in columns.items()}
+
+    def column(self, name: str, layer: Layer | int = Layer.TCP) -> npt.NDArray[Any]:
+        """One column of :meth:`to_dict` (``KeyError`` naming the columns there are)."""
+        columns = self.to_dict(layer)
+        if name not in columns:
+            raise KeyError(f"no column {name!r}; the columns are {', '.join(columns)}")
+        return columns[name]
 
     @property
     def statuses(self) -> npt.NDArray[np.uint8]:
@@ -527,6 +574,11 @@ class QueryResult(_OutcomeResult):
     def delegated(self, h: int) -> dict[str, int]:
         """The target's live delegated state of ``h`` (``StateError`` if its query failed)."""
         return self._outcome.delegated_at(self._answered(h))
+
+    def _answered_rows(self, rows: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """Only objects whose query succeeded have a state to show."""
+        answered: npt.NDArray[np.bool_] = self.statuses[rows.astype(np.intp)] == Status.SUCCESS
+        return answered
 
     @property
     def terminated(self) -> HandleArray:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from . import _tree_ids
+from . import _draw, _tree_ids
 from ._coerce import as_bool, as_handle, as_handles, as_int_array, as_payload, plain_scalar
+from ._columns import flatten
 from ._engine import Engine, EngineClass, IntArray
 from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
@@ -55,10 +56,11 @@ def _family_arg(value: object) -> int:
 
 
 def _no_copy() -> StateError:
-    """A target drives one engine: a copy would be a second name for it, not a copy."""
+    """A target belongs to its tree's engine: copying it alone would copy half a state."""
     return StateError(
-        "a SimulatedTarget cannot be copied or pickled: a copy would drive the same engine "
-        "(an alias, not a copy); make a new SimulatedTarget with the same configuration"
+        "a SimulatedTarget is not copied or pickled alone: it shares one engine with its tree. "
+        "Copy, pickle or save the tree (tree.target is the copy's target), or make a new "
+        "SimulatedTarget with the same configuration"
     )
 
 
@@ -105,7 +107,7 @@ class SimulatedTarget:
     ``StateError``.
     """
 
-    __slots__ = ("_attach_lock", "_config", "_engine")
+    __slots__ = ("_attach_lock", "_config", "_engine", "_trace")
 
     def __init__(
         self,
@@ -141,6 +143,7 @@ class SimulatedTarget:
         )
         self._engine: Engine | None = None
         self._attach_lock = threading.Lock()
+        self._trace: Any = None  # the tree's recording (_trace.py), while it records
 
     def __copy__(self) -> SimulatedTarget:
         raise _no_copy()
@@ -213,6 +216,19 @@ class SimulatedTarget:
             _tree_ids.bind(engine, tree_id)
             self._engine = engine
             return engine
+
+    @classmethod
+    def _restored(cls, engine: Engine, limits: tuple[int | None, ...], fail_rate: float,
+                  seed: int) -> SimulatedTarget:  # fmt: skip
+        """The target of a tree restored from a snapshot: attached to ``engine`` already,
+        configured as the snapshot says (its current limits, after any ``resume``)."""
+        target = cls.__new__(cls)
+        neighbor, path, tcp, mtu, window = limits
+        target._config = _Config(neighbor, path, tcp, mtu, window, float(fail_rate), int(seed))
+        target._engine = engine
+        target._attach_lock = threading.Lock()
+        target._trace = None
+        return target
 
     @property
     def attached(self) -> bool:
@@ -465,9 +481,20 @@ class SimulatedTarget:
         handles, parents = self._attached_engine().target_links()
         return {h: (p or None) for h, p in zip(handles.tolist(), parents.tolist(), strict=True)}
 
-    def stats(self) -> dict[str, Any]:
-        """The target's counters (docs/DESIGN.md §9)."""
-        return target_stats(self._attached_engine().counters(), self._capacities)
+    def to_dot(self, *, max_objects: int = _draw.DEFAULT_MAX_OBJECTS) -> str:
+        """The target's internal tree (:meth:`internal_tree`) as Graphviz DOT text: a node
+        per context the target holds (layer and handle), ranked by layer with neighbors on
+        top, an edge to the context it is linked to, and a legend. More than
+        ``max_objects`` contexts: one summary node instead. ``StateError`` when no tree is
+        attached. To see where it differs from the host's tree, draw the tree with
+        ``tree.to_dot(compare_target=True)``."""
+        return _draw.target_dot(self, max_objects=max_objects)
+
+    def stats(self, *, flat: bool = False) -> dict[str, Any]:
+        """The target's counters (docs/DESIGN.md §9). ``flat``: one level, keys joined with
+        dots (``offloaded.tcp``), a DataFrame row."""
+        stats = target_stats(self._attached_engine().counters(), self._capacities)
+        return flatten(stats) if flat else stats
 
     def offload_stats(self, family: int = 4) -> dict[str, dict[str, int]]:
         """The chimney statistics of IP version ``family`` (4 or 6), as the target reports

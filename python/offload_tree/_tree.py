@@ -8,15 +8,16 @@ public result classes.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _backend
-from ._blocks import BlockList
+from . import _backend, _draw, _snapshot, _trace, _tree_ids
+from ._blocks import BlockList, readonly
 from ._coerce import (
     as_bool,
     as_field_array,
@@ -26,6 +27,7 @@ from ._coerce import (
     as_layer,
     as_optional_bool,
     as_payload,
+    as_required_layer,
     bounded_list,
     check_batch,
     check_length,
@@ -34,12 +36,13 @@ from ._coerce import (
     plain_scalar,
     refuse_masked,
 )
+from ._columns import flatten, state_columns
 from ._engine import Engine, HandleArray, IntArray
 from ._enums import Layer, UploadReason
-from ._errors import InvalidHandleError, LayerError, StateError, ValidationError
+from ._errors import InvalidHandleError, LayerError, ValidationError
 from ._interrupts import atomic
 from ._messages import error
-from ._policy import HostPolicy
+from ._policy import HostPolicy, policy_from_columns
 from ._results import (
     InvalidateResult,
     OffloadResult,
@@ -134,14 +137,6 @@ def _lookup_batch(*columns: object) -> tuple[int, list[object]]:
     return n, read
 
 
-def _no_copy(kind: str) -> StateError:
-    """A tree or target is one engine: a copy would be a second name for it, not a copy."""
-    return StateError(
-        f"an {kind} cannot be copied or pickled: a copy would share its engine with the "
-        "original (an alias, not a copy); build a new tree to start over"
-    )
-
-
 _QUERY_KINDS = ("constant", "cached", "delegated")
 
 
@@ -192,7 +187,7 @@ class OffloadStateTree:
     keeps shared state offloaded until the caller terminates it.
     """
 
-    __slots__ = ("_backend", "_engine", "_policy", "_release_unreferenced", "_target")
+    __slots__ = ("_backend", "_engine", "_policy", "_release_unreferenced", "_target", "_trace")
 
     def __init__(
         self,
@@ -244,15 +239,60 @@ class OffloadStateTree:
         self._target = target
         self._backend = backend
         self._release_unreferenced = release
+        self._trace: _trace.Recording | None = None
+
+    # -- snapshots (docs/DESIGN.md §12): copies, pickles and files
 
     def __copy__(self) -> OffloadStateTree:
-        raise _no_copy("OffloadStateTree")
+        """An independent tree with this one's handles, state, target, pending events,
+        injected faults and random position: every later call gives the same results on
+        both. (A shallow copy would share the engine, an alias rather than a copy, so
+        ``copy.copy`` makes the same deep copy as ``copy.deepcopy``.)"""
+        columns = self._engine.snapshot()
+        return _restore(columns, self._backend, self._engine.threads, self._policy)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OffloadStateTree:
-        raise _no_copy("OffloadStateTree")
+        """See :meth:`__copy__`; the copy's target is the copy of this tree's target."""
+        copy = self.__copy__()
+        memo[id(self)] = copy
+        memo[id(self._target)] = copy._target
+        return copy
 
-    def __reduce_ex__(self, protocol: object) -> Any:
-        raise _no_copy("OffloadStateTree")
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as the bytes of its snapshot file (:meth:`save`), which an unpickle
+        restores on the same backend."""
+        return (_unpickle, (_snapshot.to_bytes(self._engine.snapshot(), self._facade()),))
+
+    def _facade(self) -> dict[str, Any]:
+        """What the facade adds to the engine's columns in a file: its backend and threads."""
+        return {"backend": self._backend, "threads": self._engine.threads}
+
+    def record(self, path: str | os.PathLike[str] | IO[str]) -> _trace.Recording:
+        """Start a trace at ``path`` (a path or a text file): this tree's snapshot now, then
+        every call that changes the tree or its target, with its arguments and result, one
+        JSON line each, flushed as it returns (docs/DESIGN.md §12b). ``offload_tree.replay``
+        re-executes it on either backend. Stop with the returned recording's ``close()``,
+        or use it in a ``with`` block."""
+        return _trace.start(self, path)
+
+    def save(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
+        """Write the tree, its target and everything pending to ``path`` (a path or a
+        binary file), in the snapshot format of docs/DESIGN.md §12a: a ZIP of NumPy arrays,
+        which either backend loads with :meth:`load` and nothing executes when read."""
+        _snapshot.write(path, self._engine.snapshot(), self._facade())
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str] | IO[bytes], *, backend: str | None = None
+    ) -> OffloadStateTree:
+        """The tree a :meth:`save` wrote, on ``backend`` (default: the default backend,
+        whichever wrote the file), with its handles, state and target: every later call gives
+        the results the saved tree would have given. ``SnapshotError`` names what is wrong
+        with a truncated, corrupted, foreign or inconsistent file; nothing is built then."""
+        columns, facade = _snapshot.read(path)
+        backend = _backend.BACKEND if backend is None else backend
+        threads = facade.get("threads", 1)
+        return _restore(columns, backend, threads if isinstance(threads, int) else 1, None)
 
     @contextmanager
     def _parents_checked_first(self, parents: HandleArray, child: Layer) -> Iterator[None]:
@@ -866,9 +906,67 @@ class OffloadStateTree:
         reasons = [_int_arg("decline", reason) for reason in bounded_list(decline)]
         return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(reasons)]
 
-    def stats(self) -> dict[str, Any]:
-        """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9)."""
-        return tree_stats(self._engine.counters(), self._target._capacities)
+    def stats(self, *, flat: bool = False) -> dict[str, Any]:
+        """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9).
+        ``flat``: one level, keys joined with dots (``layers.tcp.live``), a DataFrame row."""
+        stats = tree_stats(self._engine.counters(), self._target._capacities)
+        return flatten(stats) if flat else stats
+
+    def states(self, layer: Layer | int | str) -> dict[str, npt.NDArray[Any]]:
+        """Every object of ``layer`` as columns, in one call: ``handle``, ``parent`` (0 for a
+        neighbor), ``offloaded``, ``invalidated``, then one column per variable of
+        docs/DESIGN.md §5 (the host copy, as :meth:`state` reads it), in walk order.
+        Variables are NumPy integers of their range's width or bools; a neighbor's ``mac``
+        and ``source_mac`` are 48-bit integers (``source_mac`` 2**64-1 when unset); a path's
+        ``source`` and ``destination`` are address text beside their ``family``. pandas,
+        polars and pyarrow take the dict as it is: ``pd.DataFrame(tree.states("tcp"))``."""
+        return state_columns(self._engine.states(as_required_layer(layer)))
+
+    def edges(self) -> dict[str, HandleArray]:
+        """The tree's links as two columns in walk order: ``dependent`` (every path and
+        connection) and ``depends_on`` (its neighbor or path)."""
+        dependents, parents = self._engine.edges()
+        return {"dependent": readonly(dependents), "depends_on": readonly(parents)}
+
+    # -- drawings (Graphviz)
+    def to_dot(
+        self,
+        roots: Any = None,
+        *,
+        max_objects: int = _draw.DEFAULT_MAX_OBJECTS,
+        states: bool = False,
+        compare_target: bool = False,
+    ) -> str:
+        """The tree as Graphviz DOT text: the whole tree, or the subtrees of ``roots`` (a
+        handle or handles). Render it with ``dot -Tsvg``; no Graphviz is needed for the text.
+
+        Layers are ranks, neighbors on top; an edge goes from each path or connection to
+        what it depends on. A node shows the layer, the handle, the key facts (a neighbor's
+        MAC and VLAN, a path's addresses and MTU, a connection's ports and state) and the
+        offload status, in words and as its colour: green offloaded, white host only, orange
+        with a dashed border offloaded but invalidated. ``states=True`` adds every variable
+        of the host copy. A legend explains the colours.
+
+        ``compare_target=True`` also compares the drawn objects with the target's internal
+        tree (``target.internal_tree()``): an object offloaded on the host but absent at the
+        target, held by the target but not offloaded on the host, or linked differently
+        there, gets a red border and a ``DIFFERS`` line, and the target's own link is a red
+        dashed edge. By invariant 5 nothing differs, and the legend then says "host and
+        target agree".
+
+        More than ``max_objects`` objects are not drawn: the graph is one summary node
+        (counts per layer, how many are offloaded) that asks for ``roots=`` or a larger
+        ``max_objects=``. The drawing reads the tree in a few batch calls; draw a tree no
+        other thread is changing.
+        """
+        return _draw.tree_dot(
+            self, roots, max_objects=max_objects, states=states, compare_target=compare_target
+        )
+
+    def _repr_svg_(self) -> str | None:
+        """The drawing (:meth:`to_dot`) as SVG for notebooks, when the ``graphviz`` package
+        and the ``dot`` program are installed; None otherwise (IPython shows the repr)."""
+        return _draw.repr_svg(self.to_dot)
 
     def __repr__(self) -> str:
         counts = ", ".join(
@@ -876,3 +974,43 @@ class OffloadStateTree:
         )
         offloaded = self._engine.count(None, True)
         return f"<OffloadStateTree {self._backend}: {counts}, offloaded={offloaded}>"
+
+
+def _restore(
+    columns: Mapping[str, Any], backend: str, threads: int, policy: HostPolicy | None
+) -> OffloadStateTree:
+    """A tree on ``backend`` from snapshot columns (checked by the engine's restore), with
+    its own target; it shares the snapshot's tree id, so the original's handles name the
+    same objects in it."""
+    engine = _backend.engine_class(backend).restore(columns)
+    tree_id = int(columns["tree.id"][0])
+    _tree_ids.share(tree_id)
+    _tree_ids.bind(engine, tree_id)
+    limits = tuple(
+        int(value) if set_ else None
+        for value, set_ in zip(columns["target.limits"], columns["target.limits_set"], strict=True)
+    )
+    target = SimulatedTarget._restored(
+        engine, limits, float(columns["target.fail_rate"][0]), int(columns["target.seed"][0])
+    )
+    tree = OffloadStateTree.__new__(OffloadStateTree)
+    tree._engine = engine
+    tree._target = target
+    tree._backend = backend
+    tree._release_unreferenced = bool(columns["policy"][0])
+    tree._policy = policy_from_columns(columns) if policy is None else policy
+    tree._trace = None
+    engine.set_threads(max(1, min(threads, _INT64_MAX)))
+    return tree
+
+
+def _unpickle(data: bytes) -> OffloadStateTree:
+    """A pickled tree: its snapshot file's bytes, restored on the backend that wrote them."""
+    columns, facade = _snapshot.from_bytes(data)
+    backend = facade.get("backend")
+    return _restore(
+        columns,
+        backend if isinstance(backend, str) else _backend.BACKEND,
+        facade.get("threads", 1),
+        None,
+    )

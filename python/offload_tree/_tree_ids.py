@@ -7,6 +7,10 @@ only when the engine that held it is gone (not when its ``OffloadStateTree`` is:
 ``SimulatedTarget`` keeps driving the engine). Ids are handed out round-robin from the last
 one given, so a freed id is reused as late as possible: a stale handle of a dead tree is
 unlikely to name a live one.
+
+A tree restored from a snapshot (a copy, an unpickled or loaded tree) keeps its id, so that
+its handles are the original's: the id is then shared, and comes back when the last engine
+holding it is gone.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ import weakref
 
 from ._errors import StateError
 
-__all__ = ["TREE_ID_MAX", "acquire", "bind", "live_count"]
+__all__ = ["TREE_ID_MAX", "acquire", "bind", "live_count", "share"]
 
 #: Ids are 16 bits; 0 is never used, so that no valid handle is 0.
 TREE_ID_MAX = 0xFFFF
 
 _lock = threading.Lock()
-_live: set[int] = set()
+_live: dict[int, int] = {}  # id -> how many live engines hold it
 _last = 0
 
 
@@ -33,7 +37,7 @@ def acquire() -> int:
         for step in range(1, TREE_ID_MAX + 1):
             candidate = (_last + step - 1) % TREE_ID_MAX + 1
             if candidate not in _live:
-                _live.add(candidate)
+                _live[candidate] = 1
                 _last = candidate
                 return candidate
     raise StateError(
@@ -42,10 +46,20 @@ def acquire() -> int:
     )
 
 
-def release(tree_id: int) -> None:
-    """Give ``tree_id`` back (its engine is gone)."""
+def share(tree_id: int) -> None:
+    """Take ``tree_id`` for one more engine (a restored tree), whether or not it is taken."""
     with _lock:
-        _live.discard(tree_id)
+        _live[tree_id] = _live.get(tree_id, 0) + 1
+
+
+def release(tree_id: int) -> None:
+    """Give ``tree_id`` back (one engine holding it is gone)."""
+    with _lock:
+        left = _live.get(tree_id, 0) - 1
+        if left > 0:
+            _live[tree_id] = left
+        else:
+            _live.pop(tree_id, None)
 
 
 def bind(engine: object, tree_id: int) -> None:

@@ -4,7 +4,8 @@
 This module defines :class:`Engine` and the checks every operation starts with; as in the
 core, each child module does one job, here as functions of the engine: ``build``,
 ``lookup``, ``read``, ``offload``, ``terminate``, ``update``, ``relink``, ``query``,
-``invalidate``, ``traffic``, ``faults``, ``events``, ``stats`` and ``invariants``. The
+``invalidate``, ``traffic``, ``faults``, ``events``, ``stats``, ``snapshot``, ``restore`` and
+``invariants``. The
 values they exchange are in ``types``. The methods below are the protocol's adapter: they
 take the engine's lock (host and target change together), turn NumPy arrays into lists and
 input values into the core's shapes (``model.value.sort_value``, as the native bindings
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
@@ -51,6 +52,8 @@ from . import (
     query,
     read,
     relink,
+    restore,
+    snapshot,
     stats,
     terminate,
     traffic,
@@ -671,6 +674,36 @@ class Engine:
         """The next ``operation`` that reaches ``h`` fails with ``status``."""
         values = sort_value(status), sort_value(operation)
         self._call(lambda: faults.target_inject_fault(self, h, *values))
+
+    # -- snapshots ------------------------------------------------------------------------
+    @_locked
+    def snapshot(self) -> dict[str, npt.NDArray[Any]]:
+        """The engine's whole state as the named columns of docs/DESIGN.md §12: 1-D
+        little-endian arrays, the same ones the native engine writes for the same history.
+        Settings of the process (threads, interrupt requests, an allocation budget) are not
+        state and are not saved."""
+        return snapshot.snapshot(self)
+
+    @classmethod
+    def restore(cls, columns: Mapping[str, Any]) -> Engine:
+        """A new engine holding the state ``columns`` describe (a :meth:`snapshot` of
+        either engine): the same handles, target store, events, faults and random draws, so
+        every later call gives the same results as on the engine the snapshot was taken of.
+        It keeps the snapshot's tree id (the facade registers it). A column that is missing,
+        of the wrong type or length, or breaks a rule of the format is a ``SnapshotError``
+        naming it; nothing is built then."""
+        return restore.restore(columns)
+
+    @_locked
+    def states(self, layer: int) -> dict[str, npt.NDArray[Any]]:
+        """Every object of ``layer`` as columns, in walk order (docs/DESIGN.md §10)."""
+        return read.states(self, int(layer))
+
+    @_locked
+    def edges(self) -> tuple[HandleArray, HandleArray]:
+        """Each path and connection, and the object it depends on, in walk order."""
+        dependents, parents = read.edges(self)
+        return _handles_out(dependents), _handles_out(parents)
 
     @_locked
     def target_links(self) -> tuple[HandleArray, HandleArray]:

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
+
+from ..._fields import CACHED, CONSTANT, DELEGATED, FIELDS, IP, MAC
 from ..host.blocks import BlockList, build
 from ..host.walk import walk_all, walk_roots
+from ..model.fields import LAYOUTS
 from ..model.state import state_dict
 
 if TYPE_CHECKING:
     from . import Engine
 
-__all__ = ["block_list", "count", "handles", "state", "target_links", "walk"]
+__all__ = ["block_list", "count", "edges", "handles", "state", "states", "target_links", "walk"]
+
+_NO_MAC = 2**64 - 1
 
 
 def count(e: Engine, layer: int | None, offloaded: bool | None) -> int:
@@ -65,3 +72,55 @@ def target_links(e: Engine) -> tuple[list[int], list[int]]:
             out.append(node.handle)
             parents.append(0 if context.parent is None else context.parent.handle)
     return out, parents
+
+
+def states(e: Engine, layer: int) -> dict[str, npt.NDArray[Any]]:
+    """Every object of ``layer`` as columns, in walk pre-order: ``handle``, ``parent`` (0 for
+    a neighbor), ``offloaded``, ``invalidated``, then one column per variable (MACs as
+    48-bit integers, ``source_mac`` all ones when unset; a path's addresses as ``family``
+    and 16 octets a row)."""
+    nodes = [node for node in walk_all(e.host, post=False) if node.layer == layer]
+    columns: dict[str, npt.NDArray[Any]] = {
+        "handle": np.array([node.handle for node in nodes], dtype=np.uint64),
+        "parent": np.array([0 if node.parent is None else node.parent.handle for node in nodes],
+                           dtype=np.uint64),
+        "offloaded": np.array([node.offloaded for node in nodes], dtype=np.bool_),
+        "invalidated": np.array([node.offloaded and e.target.is_invalid(node.handle)
+                                 for node in nodes], dtype=np.bool_),
+    }  # fmt: skip
+    values: dict[str, list[Any]] = {}
+    layout = LAYOUTS[layer]
+    for k, kind in enumerate((CONSTANT, CACHED, DELEGATED)):
+        for j, spec in enumerate(layout.by_kind[kind]):
+            values[spec.name] = [_values(node, k)[j] for node in nodes]
+    for spec in FIELDS[layer]:
+        column = values[spec.name]
+        if spec.value_type == MAC:
+            columns[spec.name] = np.array(
+                [_NO_MAC if v is None else v for v in column], dtype=np.uint64
+            )
+        elif spec.value_type == IP:
+            if "family" not in columns:
+                columns["family"] = np.array(
+                    [4 if len(bytes(v)) == 4 else 6 for v in column], dtype=np.uint8
+                )
+            octets = b"".join(bytes(v).ljust(16, b"\0") for v in column)
+            columns[spec.name] = np.frombuffer(octets, dtype=np.uint8).copy()
+        else:
+            columns[spec.name] = np.array(column, dtype=spec.dtype)
+    return columns
+
+
+def _values(node: Any, kind: int) -> tuple[Any, ...]:
+    return (node.const, node.cached, node.delegated)[kind]  # type: ignore[no-any-return]
+
+
+def edges(e: Engine) -> tuple[list[int], list[int]]:
+    """Every path and connection in walk pre-order, and the object it depends on."""
+    dependents: list[int] = []
+    parents: list[int] = []
+    for node in walk_all(e.host, post=False):
+        if node.parent is not None:
+            dependents.append(node.handle)
+            parents.append(node.parent.handle)
+    return dependents, parents

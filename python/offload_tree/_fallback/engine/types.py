@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..._engine import HandleArray, StatusArray
 from ..._enums import Status
+from ..._fields import DELEGATED, FIELDS
 from ..model.fields import LAYOUTS
 
 __all__ = [
@@ -110,6 +112,18 @@ class Outcome:
         """The delegated variables of the ``i``-th object, in field order."""
         values = self.delegated[i]
         return dict(zip(DELEGATED_NAMES[self.layers[i]], values, strict=True))
+
+    def delegated_columns(self, layer: int) -> dict[str, npt.NDArray[Any]]:
+        """The delegated variables of the objects of ``layer`` as columns: ``row`` (their
+        position here) and one column per variable, typed by its range (``_fields``)."""
+        rows = [i for i, of in enumerate(self.layers) if of == layer]
+        specs = [spec for spec in FIELDS[layer] if spec.kind == DELEGATED]
+        table = np.array([self.delegated[i] for i in rows], dtype=np.uint64)
+        table = table.reshape(len(rows), len(specs))
+        columns: dict[str, npt.NDArray[Any]] = {"row": np.array(rows, dtype=np.uint64)}
+        for k, spec in enumerate(specs):
+            columns[spec.name] = table[:, k].astype(spec.dtype)
+        return columns
 
     def received_at(self, i: int) -> bytes:
         """The received bytes of the ``i``-th object (``b""`` if none)."""

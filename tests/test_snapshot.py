@@ -1,0 +1,353 @@
+"""Snapshots (docs/DESIGN.md §12): copies, pickles and saved files of a tree.
+
+A restored tree must be the original in every observable way, with the same handles, and go
+on exactly as the original would: the same later calls give the same results. Files load on
+either backend; broken files are refused with a ``SnapshotError`` naming what is wrong, and
+nothing is left half-built.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import io
+import json
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import offload_tree as ot
+import pytest
+from _helpers import BACKENDS, check_invariants, require_backend, snapshot
+from _ops import ROUND_TRIPS, TARGET_CONFIGS, PoolInfo, World, apply, operations
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from offload_tree import _tree_ids
+
+EXAMPLES = settings(
+    max_examples=40,
+    deadline=None,
+    # `backend` is a plain string: nothing in it needs resetting between examples.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+
+
+def _copy_world(world: World, how: str, backend: str) -> World:
+    """A world whose tree is a copy of ``world``'s, made ``how``, on ``backend``."""
+    tree = world.tree
+    if how == "copy":
+        copied = copy.copy(tree)
+    elif how == "deepcopy":
+        copied = copy.deepcopy(tree)
+    elif how == "pickle":
+        copied = pickle.loads(pickle.dumps(tree))
+    else:
+        buffer = io.BytesIO()
+        tree.save(buffer)
+        copied = ot.OffloadStateTree.load(io.BytesIO(buffer.getvalue()), backend=backend)
+    twin = copy.copy(world)  # a World: its pool and foreign handles are shared by value
+    twin.pool = list(world.pool)
+    twin.tree, twin.target, twin.backend = copied, copied.target, copied.backend
+    return twin
+
+
+def _same(a: World, b: World) -> None:
+    """Two worlds are the same tree: every observable value and every snapshot column."""
+    assert snapshot(a.tree, a.target) == snapshot(b.tree, b.target)
+    ca, cb = a.tree._engine.snapshot(), b.tree._engine.snapshot()
+    assert list(ca) == list(cb)
+    for name in ca:
+        assert ca[name].dtype == cb[name].dtype, name
+        assert np.array_equal(ca[name], cb[name]), name
+    check_invariants(b.tree, b.target)
+
+
+@st.composite
+def histories(draw: st.DrawFn, backend: str) -> tuple[World, list[Any]]:
+    """A world after a drawn history, and the operations drawn to run after the copy."""
+    world = World(backend, draw(TARGET_CONFIGS))
+    for step in range(draw(st.integers(0, 30))):
+        apply(world, draw(operations(PoolInfo.of(world), step + 1)))
+    later = [draw(operations(PoolInfo.of(world), 100 + i)) for i in range(draw(st.integers(1, 15)))]
+    return world, later
+
+
+@pytest.mark.parametrize("how", ROUND_TRIPS)
+@EXAMPLES
+@given(data=st.data())
+def test_a_restored_tree_goes_on_as_the_original(backend: str, how: str, data: Any) -> None:
+    world, later = data.draw(histories(backend))
+    twin = _copy_world(world, how, backend)
+    assert twin.tree.tree_id == world.tree.tree_id, "a copy keeps its handles"
+    _same(world, twin)
+    for op in later:
+        assert apply(world, op) == apply(twin, op), op[0]
+    _same(world, twin)
+
+
+@EXAMPLES
+@given(data=st.data())
+def test_a_file_saved_by_one_backend_loads_on_the_other(data: Any) -> None:
+    for backend in BACKENDS:
+        require_backend(backend)
+    source = data.draw(st.sampled_from(BACKENDS))
+    other = "python" if source == "native" else "native"
+    world, later = data.draw(histories(source))
+    twin = _copy_world(world, "save_load", other)
+    assert twin.tree.backend == other
+    _same(world, twin)
+    for op in later:
+        assert apply(world, op) == apply(twin, op), op[0]
+    _same(world, twin)
+
+
+def test_both_backends_write_the_same_file() -> None:
+    """Byte for byte: a file loaded on the other backend, saved there, and loaded and saved
+    again on the first is the same file (only the manifest's backend differs between)."""
+    for backend in BACKENDS:
+        require_backend(backend)
+    target = ot.SimulatedTarget(seed=7)
+    tree = ot.OffloadStateTree(target, backend="native")
+    nb = tree.add_neighbor(mac="00:15:5d:01:02:03")
+    pa = tree.add_path(nb, source="fe80::1", destination="fe80::2", path_mtu=1400)
+    tc = tree.add_tcp(pa, local_port=5, remote_port=6, nagle=False)
+    tree.initiate_offload([tc])
+    target.receive(tc, b"abc")
+    tree.send(tc, b"xyz")
+    files = [io.BytesIO(), io.BytesIO(), io.BytesIO()]
+    tree.save(files[0])
+    ot.OffloadStateTree.load(io.BytesIO(files[0].getvalue()), backend="python").save(files[1])
+    assert files[1].getvalue() != files[0].getvalue(), "the manifest names the backend"
+    ot.OffloadStateTree.load(io.BytesIO(files[1].getvalue()), backend="native").save(files[2])
+    assert files[2].getvalue() == files[0].getvalue()
+
+
+def test_copies_are_independent(make_example: Any) -> None:
+    ex = make_example()
+    tree, target = ex.tree, ex.target
+    tree.initiate_offload([ex.tc1, ex.tc2])
+    twin = copy.deepcopy(tree)
+    assert twin.target is not target and twin._engine is not tree._engine
+    twin.terminate(ex.nb1)
+    assert tree.is_offloaded(ex.tc1) and not twin.is_offloaded(ex.tc1)
+    tree.remove(ex.tc3)
+    assert ex.tc3 in twin and ex.tc3 not in tree
+
+
+def test_deepcopy_keeps_a_tree_and_its_target_together(tree: Any) -> None:
+    copied_tree, copied_target = copy.deepcopy([tree, tree.target])
+    assert copied_tree.target is copied_target
+
+
+def test_a_target_alone_is_not_copied(tree: Any) -> None:
+    for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
+        with pytest.raises(ot.StateError, match="Copy, pickle or save the tree"):
+            attempt(tree.target)
+
+
+def test_a_restored_tree_keeps_its_settings(backend: str) -> None:
+    policy = ot.HostPolicy(
+        decline=frozenset({ot.UploadReason.LOW_ACTIVITY}),
+        uploads_per_call=3,
+        on_link_down="keep",
+        offload_rules=(
+            ot.OffloadRule(offload=False, remote_ports=(20, 22), destination="10.1.0.0/16"),
+        ),
+    )
+    target = ot.SimulatedTarget(tcp_capacity=9, max_path_mtu=9000, fail_rate=0.25, seed=5)
+    tree = ot.OffloadStateTree(target, backend=backend, threads=3, ticks_per_second=100,
+                               release_unreferenced=False, policy=policy)  # fmt: skip
+    tree.advance(250)
+    for restored in (copy.copy(tree), pickle.loads(pickle.dumps(tree))):
+        assert restored.policy == policy
+        assert restored.threads == 3
+        assert (restored.now, restored.ticks_per_second) == (250, 100)
+        assert restored.release_unreferenced is False
+        t = restored.target
+        assert (t.tcp_capacity, t.max_path_mtu, t.fail_rate, t.seed) == (9, 9000, 0.25, 5)
+
+
+def test_a_shared_tree_id_lives_until_the_last_tree(backend: str) -> None:
+    tree = ot.OffloadStateTree(backend=backend)
+    before = _tree_ids.live_count()
+    twin = copy.copy(tree)
+    assert twin.tree_id == tree.tree_id
+    assert _tree_ids.live_count() == before, "a copy shares its original's id"
+    nb = twin.add_neighbor(mac=1)
+    assert nb not in tree, "same handles, not the same objects"
+
+
+# -- broken files --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def saved(make_example: Any, tmp_path: Path) -> Path:
+    ex = make_example()
+    ex.tree.initiate_offload([ex.tc1])
+    ex.target.receive(ex.tc1, b"payload")
+    path = tmp_path / "tree.ots"
+    ex.tree.save(path)
+    return path
+
+
+def _load_fails(path: Path | io.BytesIO, backend: str, match: str) -> None:
+    gc.collect()  # trees of earlier tests give their ids back now, not during the load
+    live = _tree_ids.live_count()
+    with pytest.raises(ot.SnapshotError, match=match):
+        ot.OffloadStateTree.load(path, backend=backend)
+    gc.collect()
+    assert _tree_ids.live_count() == live, "a failed load holds no tree id"
+
+
+def test_a_saved_file_loads(saved: Path, backend: str) -> None:
+    tree = ot.OffloadStateTree.load(saved, backend=backend)
+    assert tree.backend == backend and len(tree) == 6
+    assert tree.terminate(tree.handles(ot.Layer.NEIGHBOR)).total_received == len(b"payload")
+
+
+@pytest.mark.parametrize("keep", [0, 10, 100, 1000, -200, -22, -1])
+def test_a_truncated_file_is_refused(saved: Path, backend: str, keep: int, tmp_path: Path) -> None:
+    data = saved.read_bytes()
+    cut = tmp_path / "cut.ots"
+    cut.write_bytes(data[:keep])
+    _load_fails(cut, backend, "is not an offload-tree snapshot")
+
+
+def test_a_corrupted_column_is_refused(saved: Path, backend: str, tmp_path: Path) -> None:
+    data = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as archive:
+        info = archive.getinfo("received.data.npy")
+    # The member's data starts after its local header (30 bytes, name, extra field).
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    at = data.index(b"payload", start)
+    data[at] ^= 0xFF
+    broken = tmp_path / "broken.ots"
+    broken.write_bytes(bytes(data))
+    _load_fails(broken, backend, r"column 'received.data' is corrupted")
+
+
+def test_a_foreign_file_is_refused(backend: str, tmp_path: Path) -> None:
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("manifest.json", json.dumps({"format": "something else"}))
+    _load_fails(other, backend, "names another format")
+    text = tmp_path / "text.ots"
+    text.write_text("hello")
+    _load_fails(text, backend, "not a whole ZIP archive")
+    _load_fails(io.BytesIO(pickle.dumps({"a": 1})), backend, "not a whole ZIP archive")
+
+
+def _rewrite(saved: Path, tmp_path: Path, edit: Any) -> Path:
+    """A copy of the saved file with its manifest or one column changed by ``edit``."""
+    with zipfile.ZipFile(saved) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    edit(members)
+    out = tmp_path / "edited.ots"
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return out
+
+
+def test_another_version_is_named(saved: Path, backend: str, tmp_path: Path) -> None:
+    def bump(members: dict[str, bytes]) -> None:
+        manifest = json.loads(members["manifest.json"])
+        manifest["version"] = 2
+        members["manifest.json"] = json.dumps(manifest).encode()
+
+    _load_fails(
+        _rewrite(saved, tmp_path, bump),
+        backend,
+        "format version 2; this offload-tree reads version 1",
+    )
+
+
+def _replace_column(name: str, values: np.ndarray[Any, Any]) -> Any:
+    def edit(members: dict[str, bytes]) -> None:
+        manifest = json.loads(members["manifest.json"])
+        for column in manifest["columns"]:
+            if column[0] == name:
+                column[1:] = [str(values.dtype), len(values)]
+        members["manifest.json"] = json.dumps(manifest).encode()
+        buffer = io.BytesIO()
+        np.save(buffer, values, allow_pickle=False)
+        members[f"{name}.npy"] = buffer.getvalue()
+
+    return edit
+
+
+def test_an_object_array_is_refused_without_unpickling(
+    saved: Path, backend: str, tmp_path: Path
+) -> None:
+    def edit(members: dict[str, bytes]) -> None:
+        buffer = io.BytesIO()
+        np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+        members["tcp.handle.npy"] = buffer.getvalue()
+
+    _load_fails(
+        _rewrite(saved, tmp_path, edit), backend, r"column 'tcp.handle' is not a valid array"
+    )
+
+
+#: Columns replaced by values that break a rule, and what the error must say.
+BROKEN = [
+    ("tcp.path", [1, 2, 3], np.uint64, r"column 'tcp.path': row 0 depends on no live object"),
+    ("path.path_mtu", [1, 1500], np.uint16, r"column 'path.path_mtu'"),
+    ("tcp.generations", [0, 0], np.uint16, r"column 'tcp.(generations|handle)'"),
+    ("received.length", [3], np.uint64, r"column 'received.data'"),
+    ("clock", [0, 7, 0], np.uint64, r"column 'clock': ticks_per_second must be 10, 100 or 1000"),
+    ("event.kind", [200], np.uint8, r"column 'event.(kind|handle)'"),
+    (
+        "tcp.local_port",
+        [1, 2, 3],
+        np.uint32,
+        r"column 'tcp.local_port' holds uint32, expected uint16",
+    ),
+    ("neighbor.mac", [], np.uint64, r"column 'neighbor.mac' has 0 values, expected 1"),
+]
+
+
+@pytest.mark.parametrize(("column", "values", "dtype", "match"), BROKEN)
+def test_an_inconsistent_snapshot_names_its_column(
+    saved: Path, backend: str, tmp_path: Path, column: str, values: Any, dtype: Any, match: str
+) -> None:
+    edit = _replace_column(column, np.array(values, dtype=dtype))
+    _load_fails(_rewrite(saved, tmp_path, edit), backend, f"snapshot {match}")
+
+
+def test_a_missing_column_is_named(saved: Path, backend: str, tmp_path: Path) -> None:
+    def drop(members: dict[str, bytes]) -> None:
+        manifest = json.loads(members["manifest.json"])
+        manifest["columns"] = [c for c in manifest["columns"] if c[0] != "counts"]
+        members["manifest.json"] = json.dumps(manifest).encode()
+        del members["counts.npy"]
+
+    _load_fails(_rewrite(saved, tmp_path, drop), backend, "the snapshot has no column 'counts'")
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        ([1], "list"),
+        (np.uint16(1), "a uint16 scalar"),
+        (np.array([1], dtype=">u2"), "uint16 (big-endian)"),
+        (np.ma.masked_array(np.array([1], dtype=np.uint16)), "MaskedArray"),
+        (np.array([[1]], dtype=np.uint16), None),
+        (np.array([1], dtype=np.int64), "int64"),
+    ],
+)
+def test_both_engines_name_what_a_column_holds(backend: str, value: Any, found: Any) -> None:
+    """The same words on both backends for a column of the wrong kind."""
+    tree = ot.OffloadStateTree(backend=backend)
+    columns = dict(tree._engine.snapshot())
+    columns["tree.id"] = value
+    with pytest.raises(ot.SnapshotError, match="snapshot column 'tree.id'") as info:
+        type(tree._engine).restore(columns)
+    if found is not None:
+        assert str(info.value) == f"snapshot column 'tree.id' holds {found}, expected uint16"
