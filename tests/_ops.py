@@ -267,22 +267,26 @@ def masked_snapshot(snap: dict[str, Any]) -> dict[str, Any]:
 ROUND_TRIPS = ("copy", "deepcopy", "pickle", "save_load")
 
 
+def copy_tree(tree: Any, how: str, backend: str | None = None) -> Any:
+    """A copy of ``tree`` made ``how`` (one of ``ROUND_TRIPS``); a saved file loads on
+    ``backend`` (default: the tree's own)."""
+    if how == "copy":
+        return copy.copy(tree)
+    if how == "deepcopy":
+        return copy.deepcopy(tree)
+    if how == "pickle":
+        return pickle.loads(pickle.dumps(tree))
+    buffer = io.BytesIO()
+    tree.save(buffer)
+    buffer.seek(0)
+    return ot.OffloadStateTree.load(buffer, backend=backend or tree.backend)
+
+
 def _round_trip(world: World, how: str) -> int:
     """Replace the world's tree by a copy made ``how`` (the original is dropped): the
     lockstep then drives the copy, and any difference from the other world shows."""
-    tree = world.tree
-    if how == "copy":
-        copied = copy.copy(tree)
-    elif how == "deepcopy":
-        copied = copy.deepcopy(tree)
-    elif how == "pickle":
-        copied = pickle.loads(pickle.dumps(tree))
-    else:
-        buffer = io.BytesIO()
-        tree.save(buffer)
-        buffer.seek(0)
-        copied = ot.OffloadStateTree.load(buffer, backend=world.backend)
-    assert copied.backend == world.backend and copied.tree_id == tree.tree_id
+    copied = copy_tree(world.tree, how)
+    assert copied.backend == world.backend and copied.tree_id == world.tree.tree_id
     world.tree, world.target = copied, copied.target
     return len(copied)
 

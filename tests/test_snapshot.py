@@ -21,7 +21,7 @@ import numpy as np
 import offload_tree as ot
 import pytest
 from _helpers import BACKENDS, check_invariants, require_backend, snapshot
-from _ops import ROUND_TRIPS, TARGET_CONFIGS, PoolInfo, World, apply, operations
+from _ops import ROUND_TRIPS, TARGET_CONFIGS, PoolInfo, World, apply, copy_tree, operations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from offload_tree import _tree_ids
@@ -40,17 +40,7 @@ EXAMPLES = settings(
 
 def _copy_world(world: World, how: str, backend: str) -> World:
     """A world whose tree is a copy of ``world``'s, made ``how``, on ``backend``."""
-    tree = world.tree
-    if how == "copy":
-        copied = copy.copy(tree)
-    elif how == "deepcopy":
-        copied = copy.deepcopy(tree)
-    elif how == "pickle":
-        copied = pickle.loads(pickle.dumps(tree))
-    else:
-        buffer = io.BytesIO()
-        tree.save(buffer)
-        copied = ot.OffloadStateTree.load(io.BytesIO(buffer.getvalue()), backend=backend)
+    copied = copy_tree(world.tree, how, backend)
     twin = copy.copy(world)  # a World: its pool and foreign handles are shared by value
     twin.pool = list(world.pool)
     twin.tree, twin.target, twin.backend = copied, copied.target, copied.backend
@@ -347,7 +337,7 @@ def test_both_engines_name_what_a_column_holds(backend: str, value: Any, found: 
     tree = ot.OffloadStateTree(backend=backend)
     columns = dict(tree._engine.snapshot())
     columns["tree.id"] = value
-    with pytest.raises(ot.SnapshotError, match="snapshot column 'tree.id'") as info:
+    with pytest.raises(ot.SnapshotError, match=r"snapshot column 'tree\.id'") as info:
         type(tree._engine).restore(columns)
     if found is not None:
         assert str(info.value) == f"snapshot column 'tree.id' holds {found}, expected uint16"

@@ -517,23 +517,6 @@ def test_a_column_of_another_length_is_refused(name: str) -> None:
         assert "snapshot column '" in str(error) or "no column" in str(error)
 
 
-@pytest.mark.parametrize(
-    ("value", "found"),
-    [
-        ([1], "list"),
-        (np.uint16(1), "a uint16 scalar"),
-        (np.array([1], dtype=">u2"), "uint16 (big-endian)"),
-        (np.ma.masked_array(np.array([1], dtype=np.uint16)), "MaskedArray"),
-        (np.array([True]), "bool"),
-    ],
-)
-def test_what_is_no_column_of_the_type_is_named(value: Any, found: str) -> None:
-    columns = dict(RICH)
-    columns["tree.id"] = value
-    error = expect_error(columns, "tree.id")
-    assert str(error) == f"snapshot column 'tree.id' holds {found}, expected uint16"
-
-
 def test_a_two_dimensional_column_is_refused():
     columns = dict(RICH)
     columns["clock"] = RICH["clock"].reshape(1, 3)
