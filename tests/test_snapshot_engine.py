@@ -1,11 +1,10 @@
-"""Snapshots at the engine level (docs/DESIGN.md §12), on the fallback engine alone.
+"""Snapshots at the engine level (docs/DESIGN.md §12), on each engine alone.
 
-The facade's round trips run on both backends (tests/test_snapshot.py), and the lockstep
-test compares both engines' columns after every step; this file holds the fallback's restore
-to every rule of the format, value by value. The native restore refuses whatever would break
-an invariant (its cargo-fuzz target, ``fuzz/fuzz_targets/snapshot.rs``, checks that anything
-it accepts keeps every one); the fallback is stricter in places, listed in the closing note
-of issue 14, until the core adopts the same checks.
+The facade's round trips are in tests/test_snapshot.py, and the lockstep test compares both
+engines' columns after every step; this file holds each engine's restore to every rule of
+the format, value by value: both must refuse the same broken columns, naming the same
+column. (The core's cargo-fuzz target, ``fuzz/fuzz_targets/snapshot.rs``, also checks that
+whatever the native restore accepts keeps every invariant.)
 
 ``Engine.snapshot()`` writes the canonical columns; ``Engine.restore(columns)`` builds an
 engine that is the original in every way that shows: the same columns again, and the same
@@ -23,18 +22,40 @@ from typing import Any
 import numpy as np
 import offload_tree as ot
 import pytest
-from _helpers import check_invariants, snapshot
+from _helpers import BACKENDS, check_invariants, require_backend, snapshot
 from _ops import TARGET_CONFIGS, PoolInfo, World, apply, normalise, operations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from offload_tree._backend import engine_class
 from offload_tree._fallback import Engine
 from offload_tree._fallback.engine.invariants import check_invariants as check_internals
 
 SETTINGS = settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    # The engine under test is set per backend by the autouse fixture, not per example.
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
+#: The backend whose engine the tests below drive (set by ``_engine_under_test``).
+BACKEND_UNDER_TEST = "python"
+
+
+@pytest.fixture(autouse=True, params=BACKENDS)
+def _engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs on both engines: ``Engine`` is the backend's engine class, and
+    the fallback's internal checker runs only on the fallback."""
+    require_backend(request.param)
+    module = globals()
+    monkeypatch.setitem(module, "BACKEND_UNDER_TEST", request.param)
+    monkeypatch.setitem(module, "Engine", engine_class(request.param))
+    if request.param != "python":
+        monkeypatch.setitem(module, "check_internals", lambda engine: None)
+
+
 U64_NONE = 2**64 - 1
 
 Columns = dict[str, np.ndarray]
@@ -71,17 +92,19 @@ def _copy_slots(obj: Any) -> Any:
     return twin
 
 
-def python_world(config: dict[str, Any]) -> World:
-    """A fallback world whose foreign handles come from another fallback tree (this file
-    tests the fallback alone)."""
+def world_on(config: dict[str, Any]) -> World:
+    """A world on the backend under test whose foreign handles come from another tree of
+    that backend (this file tests one engine at a time)."""
     world = object.__new__(World)
     config = dict(config)
     release = config.pop("release_unreferenced", True)
-    world.backend = "python"
+    world.backend = BACKEND_UNDER_TEST
     world.target = ot.SimulatedTarget(**config)
-    world.tree = ot.OffloadStateTree(world.target, backend="python", release_unreferenced=release)
+    world.tree = ot.OffloadStateTree(
+        world.target, backend=BACKEND_UNDER_TEST, release_unreferenced=release
+    )
     world.pool = []
-    foreign = ot.OffloadStateTree(backend="python")
+    foreign = ot.OffloadStateTree(backend=BACKEND_UNDER_TEST)
     fnb = foreign.add_neighbor(mac=1)
     fpa = foreign.add_path(fnb, source="10.0.0.1", destination="10.0.0.2")
     ftc = foreign.add_tcp(fpa, local_port=1, remote_port=2)
@@ -123,7 +146,9 @@ def assert_same_future(a: World, b: World, ops: list[tuple[Any, ...]]) -> None:
 
 def make(release_unreferenced: bool = True, **config: Any) -> tuple[Any, Any]:
     target = ot.SimulatedTarget(**config)
-    tree = ot.OffloadStateTree(target, backend="python", release_unreferenced=release_unreferenced)
+    tree = ot.OffloadStateTree(
+        target, backend=BACKEND_UNDER_TEST, release_unreferenced=release_unreferenced
+    )
     return tree, target
 
 
@@ -387,7 +412,7 @@ def test_the_restored_engine_keeps_its_clock():
 @SETTINGS
 @given(data=st.data(), config=TARGET_CONFIGS)
 def test_a_restored_engine_goes_on_as_the_original(data: st.DataObject, config: Any) -> None:
-    world = python_world(config)
+    world = world_on(config)
     for step in range(data.draw(st.integers(0, 40), label="history")):
         apply(world, data.draw(without_round_trips(PoolInfo.of(world), step + 1)))
     twin = restored_world(world)
@@ -667,7 +692,9 @@ def _mutations() -> st.SearchStrategy[tuple[str, int, int]]:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(mutation=_mutations())
 def test_any_change_restores_canonically_or_is_refused(mutation: tuple[str, int, int]) -> None:
     """Whatever one value becomes, a restore either refuses it with a ``SnapshotError`` or

@@ -160,7 +160,10 @@ pub fn columns_to_dict(py: Python<'_>, columns: Columns) -> PyResult<Bound<'_, P
 /// description, which the core reports if it reads that column.
 pub fn dict_to_columns(mapping: &Bound<'_, PyAny>) -> PyResult<Columns> {
     let mut columns = Columns::new();
-    let items = mapping.call_method0("items")?;
+    // Not a mapping: no columns at all, which the core reports as its first missing one.
+    let Ok(items) = mapping.call_method0("items") else {
+        return Ok(columns);
+    };
     for item in items.try_iter()? {
         let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
         columns.put(name, column_data(&value)?);

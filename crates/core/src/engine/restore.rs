@@ -19,7 +19,7 @@ use crate::host::{HostPolicy, Neighbor, OffloadRule, Path, Tcp, NO_CONTEXT};
 use crate::model::{
     bad_value, check_length, fields, mac_from_int, Arena, Columns, EventKind, Handle, Layer,
     NeighborState, Operation, PathState, Result, Status, TcpDelegated, TcpField, TcpState,
-    UploadReason, Value,
+    UploadReason, Value, GENERATION_LIMIT,
 };
 use crate::target::{
     ReceiveRequests, SendQueue, TargetConfig, TargetNeighbor, TargetPath, TargetTcp,
@@ -296,6 +296,10 @@ impl Engine {
         let n = handles.len();
         let parents = rows("path.neighbor", columns.u64s("path.neighbor")?, n)?;
         let families = rows("path.family", columns.u8s("path.family")?, n)?;
+        if let Some(row) = families.iter().position(|&f| f != 4 && f != 6) {
+            let problem = format!("row {row}: IP family {} (4 or 6)", families[row]);
+            return Err(bad_value("path.family", problem));
+        }
         let sources = rows("path.source", columns.u8s("path.source")?, n * 16)?;
         let destinations = rows("path.destination", columns.u8s("path.destination")?, n * 16)?;
         let mtus = rows("path.path_mtu", columns.u16s("path.path_mtu")?, n)?;
@@ -380,6 +384,13 @@ impl Engine {
         let free_name = format!("{name}.free");
         let handle_name = format!("{name}.handle");
         let generations = columns.u16s(&generations_name)?;
+        if let Some(slot) = generations.iter().position(|&g| g > GENERATION_LIMIT) {
+            let problem = format!(
+                "slot {slot} has generation {} (at most 16384: retired)",
+                generations[slot]
+            );
+            return Err(bad_value(&generations_name, problem));
+        }
         let free = columns.u32s(&free_name)?;
         let mut values: Vec<Option<T>> = Vec::new();
         values.resize_with(generations.len(), || None);
@@ -428,6 +439,7 @@ impl Engine {
         tcps: &[Handle],
         by_row: &Rows,
     ) -> Result<()> {
+        check_offloaded_parents(columns)?;
         let neighbor_rows = offloaded_rows(columns, "neighbor")?;
         let n = neighbor_rows.len();
         let macs = rows(
@@ -458,9 +470,15 @@ impl Engine {
         let roots = self.host.roots.clone();
         for (i, &row) in neighbor_rows.iter().enumerate() {
             let h = roots[row];
+            // An update writes the host's and the target's copy together: they are equal.
+            let own = mac("target_neighbor.mac", macs[i])?;
+            if own != self.host.neighbor(h).state.mac {
+                let problem = format!("row {i} differs from the host's MAC");
+                return Err(bad_value("target_neighbor.mac", problem));
+            }
             let context = self.target.add_neighbor(TargetNeighbor {
                 host: h,
-                mac: mac("target_neighbor.mac", macs[i])?,
+                mac: own,
                 host_reachability_delta: host[i],
                 nic_reachability_delta: nic[i],
                 invalid: false,
@@ -495,10 +513,11 @@ impl Engine {
             let h = path_handles[row];
             let parent = self.host.path(h).neighbor;
             let neighbor = self.offloaded_parent("path.offloaded", row, parent)?;
-            let path_mtu = in_column(
-                "target_path.path_mtu",
-                crate::model::check_mtu(i128::from(mtus[i])),
-            )?;
+            let path_mtu = mtus[i];
+            if path_mtu != self.host.path(h).state.path_mtu {
+                let problem = format!("row {i} differs from the host's path MTU");
+                return Err(bad_value("target_path.path_mtu", problem));
+            }
             let context = self.target.add_path(TargetPath {
                 host: h,
                 neighbor,
@@ -670,27 +689,30 @@ impl Engine {
         let run_counts = rows("send.runs", columns.u32s("send.runs")?, n)?;
         let request_counts = rows("send.requests", columns.u32s("send.requests")?, n)?;
         let run_lengths = columns.u64s("send_run.length")?;
+        let runs = counted("send_run.length", run_lengths.len(), run_counts)?;
         let run_kinds = rows(
             "send_run.kind",
             columns.u8s("send_run.kind")?,
             run_lengths.len(),
         )?;
         let remaining = columns.u64s("send_request.remaining")?;
-        let runs = counted("send_run.length", run_lengths.len(), run_counts)?;
         let requests = counted("send_request.remaining", remaining.len(), request_counts)?;
         for i in 0..n {
             let pairs: Vec<(u64, u8)> = runs[i]
                 .clone()
                 .map(|r| (run_lengths[r], run_kinds[r]))
                 .collect();
+            let h = Handle::from_raw(handles[i]);
+            let context = self.host.context(h);
+            let in_flight = self.target.in_flight(context, self.host.tcp_delegated(h));
             let queue = SendQueue::from_parts(
                 data[i],
-                unsent[i],
-                fins[i],
+                (unsent[i], fins[i]),
                 &pairs,
                 &remaining[requests[i].clone()],
+                u64::from(in_flight),
             )
-            .map_err(|problem| bad_value("send.handle", format!("row {i}: {problem}")))?;
+            .map_err(|(name, problem)| bad_value(name, format!("row {i}: {problem}")))?;
             if queue.is_empty() {
                 return Err(bad_value(
                     "send.handle",
@@ -715,6 +737,7 @@ impl Engine {
         )?;
         let sizes = columns.u32s("posted_request.size")?;
         let m = sizes.len();
+        let spans = counted("posted_request.size", m, counts)?;
         let push = rows(
             "posted_request.push",
             columns.u8s("posted_request.push")?,
@@ -731,7 +754,6 @@ impl Engine {
             lengths,
             true,
         )?;
-        let spans = counted("posted_request.size", m, counts)?;
         for i in 0..n {
             let mut requests = Vec::with_capacity(spans[i].len());
             for r in spans[i].clone() {
@@ -743,7 +765,7 @@ impl Engine {
             }
             let deadline = (deadlines[i] != NONE_U64).then_some(deadlines[i]);
             let posted = ReceiveRequests::from_parts(requests, deadline)
-                .map_err(|problem| bad_value("posted.handle", format!("row {i}: {problem}")))?;
+                .map_err(|(name, problem)| bad_value(name, format!("row {i}: {problem}")))?;
             let context = self.host.context(Handle::from_raw(handles[i]));
             self.target.posted.insert(context, posted);
         }
@@ -752,7 +774,7 @@ impl Engine {
 
     /// The target's own values: its generator, flags, counters, statistics, clock, faults.
     fn restore_target(&mut self, columns: &Columns) -> Result<()> {
-        let t = &mut self.target;
+        let (t, host) = (&mut self.target, &self.host);
         t.set_rng_state(columns.exact("target.rng", 1, Columns::u64s)?[0]);
         t.paused = flag(
             "target.paused",
@@ -762,6 +784,12 @@ impl Engine {
             "target.upload_all",
             columns.exact("target.upload_all", 1, Columns::u8s)?[0],
         )?;
+        if t.upload_all && !t.paused {
+            return Err(bad_value(
+                "target.upload_all",
+                "an upload-all pauses the target",
+            ));
+        }
         let counters = columns.exact("target.counters", 15, Columns::u64s)?;
         t.counters = target_counters_from(&mut counters.iter().copied())
             .ok_or_else(|| bad_value("target.counters", "a value beyond its counter"))?;
@@ -803,8 +831,12 @@ impl Engine {
                 bad_value("fault.operation", format!("operation {}", operations[i]))
             })?;
             let status = Status::from_u8(statuses[i])
-                .filter(|s| *s != Status::Success)
+                .filter(|&s| operation.can_fail_with(s))
                 .ok_or_else(|| bad_value("fault.status", format!("status {}", statuses[i])))?;
+            if !host.contains(handles[i]) {
+                let problem = format!("row {i} names no live object: {:#018x}", handles[i]);
+                return Err(bad_value("fault.handle", problem));
+            }
             t.faults.insert((operation, handles[i]), status);
         }
         let corrupt = columns.u64s("corrupt.handle")?;
@@ -857,11 +889,23 @@ impl Engine {
         let reasons = rows("event.reason", columns.u8s("event.reason")?, n)?;
         let sizes = rows("event.size", columns.u64s("event.size")?, n)?;
         let offloads = rows("event.offload", columns.u8s("event.offload")?, n)?;
+        let generations = Layer::ALL.map(|layer| match layer {
+            Layer::Neighbor => self.host.neighbors.generations(),
+            Layer::Path => self.host.paths.generations(),
+            Layer::Tcp => self.host.tcps.generations(),
+        });
         for i in 0..n {
             let kind = *EventKind::ALL
                 .get(usize::from(kinds[i]))
                 .ok_or_else(|| bad_value("event.kind", format!("event kind {}", kinds[i])))?;
             let handle = (handles[i] != NONE_U64).then_some(handles[i]);
+            self.check_event_fields(
+                i,
+                kind,
+                handle,
+                (reasons[i], sizes[i], offloads[i]),
+                &generations,
+            )?;
             let reason = match reasons[i] {
                 NONE_U8 => None,
                 code => Some(
@@ -902,7 +946,65 @@ impl Engine {
         }
         let pending = columns.u64s("invalid_pending.handle")?;
         increasing("invalid_pending.handle", pending)?;
+        let requested: std::collections::HashSet<u64> = self
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::UploadRequested)
+            .filter(|e| e.reason == Some(UploadReason::InvalidState as u8))
+            .filter_map(|e| e.handle)
+            .collect();
+        if let Some(row) = pending.iter().position(|h| !requested.contains(h)) {
+            let problem = format!("row {row} has no INVALID_STATE upload request queued");
+            return Err(bad_value("invalid_pending.handle", problem));
+        }
         self.invalid_pending = pending.iter().copied().collect();
+        Ok(())
+    }
+
+    /// The fields an event of `kind` carries, and only those: the object it names (of the
+    /// layer its kind names, and one this tree made at some point), a reason for an upload
+    /// request, a size for a send-backlog change.
+    fn check_event_fields(
+        &self,
+        row: usize,
+        kind: EventKind,
+        handle: Option<u64>,
+        (reason, size, offload): (u8, u64, u8),
+        generations: &[Vec<u16>; 3],
+    ) -> Result<()> {
+        let layer = match kind {
+            EventKind::UploadAll | EventKind::OffloadResume | EventKind::OffloadPause => None,
+            EventKind::NeighborReachabilityQuery => Some(Layer::Neighbor),
+            _ => Some(Layer::Tcp),
+        };
+        let issued = |raw: u64, layer: Layer| {
+            let h = Handle::from_raw(raw);
+            let live = self.host.contains(raw);
+            let at = generations[layer.index()].get(h.slot() as usize);
+            h.tree() == self.host.id()
+                && h.layer() == Some(layer)
+                && at.is_some_and(|&g| h.generation() < g || (h.generation() == g && live))
+        };
+        let named = match (layer, handle) {
+            (None, None) => offload == 0,
+            (Some(layer), Some(raw)) => issued(raw, layer),
+            _ => false,
+        };
+        if !named {
+            let problem = format!(
+                "row {row}: a {} event names no object it could",
+                kind.name()
+            );
+            return Err(bad_value("event.handle", problem));
+        }
+        if (reason != NONE_U8) != (kind == EventKind::UploadRequested) {
+            let problem = format!("row {row}: only an upload request has a reason, and it must");
+            return Err(bad_value("event.reason", problem));
+        }
+        if (size != NONE_U64) != (kind == EventKind::SendBacklogChange) {
+            let problem = format!("row {row}: only a send-backlog change has a size, and it must");
+            return Err(bad_value("event.size", problem));
+        }
         Ok(())
     }
 }
@@ -913,6 +1015,38 @@ fn checked_sum(values: &[u64]) -> Option<u64> {
 
 /// An offload id no live context has: the event was about an earlier offload.
 const STALE_OFFLOAD: u64 = u64::MAX;
+
+/// An offloaded path's neighbor and an offloaded connection's path are offloaded, checked on
+/// the flags alone, before any target table is read.
+fn check_offloaded_parents(columns: &Columns) -> Result<()> {
+    let mut offloaded = std::collections::HashSet::new();
+    for (table, parent) in [
+        ("neighbor", None),
+        ("path", Some("path.neighbor")),
+        ("tcp", Some("tcp.path")),
+    ] {
+        let handles = columns.u64s(&format!("{table}.handle"))?;
+        let name = format!("{table}.offloaded");
+        let flags = rows(&name, columns.u8s(&name)?, handles.len())?;
+        let parents = match parent {
+            Some(parent) => Some(rows(parent, columns.u64s(parent)?, handles.len())?),
+            None => None,
+        };
+        for (row, (&raw, &value)) in handles.iter().zip(flags).enumerate() {
+            if !flag(&name, value)? {
+                continue;
+            }
+            if parents.is_some_and(|p| !offloaded.contains(&p[row])) {
+                let problem = format!("row {row} is offloaded but the object it depends on is not");
+                return Err(bad_value(&name, problem));
+            }
+            if table != "tcp" {
+                offloaded.insert(raw);
+            }
+        }
+    }
+    Ok(())
+}
 
 /// The rows of `{table}.offloaded` that are set, checked as flags.
 fn offloaded_rows(columns: &Columns, table: &str) -> Result<Vec<usize>> {

@@ -235,6 +235,13 @@ impl<T> Arena<T> {
                 return Err((true, format!("slot {slot} is free twice")));
             }
         }
+        if let Some(slot) = generations.iter().position(|&g| g > GENERATION_LIMIT) {
+            let problem = format!(
+                "slot {slot} has generation {} (at most {GENERATION_LIMIT}: retired)",
+                generations[slot]
+            );
+            return Err((false, problem));
+        }
         let mut entries = Vec::with_capacity(generations.len());
         let mut len = 0;
         for (slot, (&generation, value)) in generations.iter().zip(values.iter_mut()).enumerate() {

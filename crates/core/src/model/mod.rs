@@ -35,10 +35,10 @@ pub(crate) use arena::{Arena, SlotColumn};
 pub(crate) use budget::out_of_memory;
 pub(crate) use columns::{bad_value, check_length};
 pub(crate) use fields::{
-    check_mtu, check_port, check_range, check_u32, check_vlan, lookup, TcpCached, TcpConstant,
+    check_port, check_range, check_u32, check_vlan, lookup, TcpCached, TcpConstant,
     DEFAULT_PATH_MTU,
 };
-pub(crate) use handle::next_tree_id;
+pub(crate) use handle::{next_tree_id, GENERATION_LIMIT};
 pub(crate) use state::{NeighborState, PathState, TcpField, TcpState};
 
 #[cfg(test)]

@@ -99,21 +99,21 @@ impl ReceiveRequests {
     pub(crate) fn from_parts(
         requests: Vec<(u32, bool, Vec<u8>)>,
         push_deadline: Option<u64>,
-    ) -> std::result::Result<ReceiveRequests, String> {
+    ) -> std::result::Result<ReceiveRequests, (&'static str, String)> {
         let mut out = ReceiveRequests::default();
         for (i, (size, push, data)) in requests.into_iter().enumerate() {
-            if size == 0 || data.len() >= size as usize || (i > 0 && !data.is_empty()) {
-                return Err(format!(
-                    "request {i} of {size} bytes holding {}",
-                    data.len()
-                ));
+            if size == 0 {
+                return Err(("posted_request.size", format!("request {i} of 0 bytes")));
+            }
+            if data.len() >= size as usize || (i > 0 && !data.is_empty()) {
+                let problem = format!("request {i} of {size} bytes holding {}", data.len());
+                return Err(("posted_request.length", problem));
             }
             out.posted.push_back(Posted { size, push, data });
         }
         if push_deadline.is_some() != out.push_pending() {
-            return Err(
-                "a push timer without a push-mode request holding bytes, or the reverse".into(),
-            );
+            let problem = "a push timer without a push-mode request holding bytes, or the reverse";
+            return Err(("posted.push_deadline", problem.into()));
         }
         out.push_deadline = push_deadline;
         Ok(out)

@@ -216,22 +216,25 @@ impl SendQueue {
         }
     }
 
-    /// Rebuilds a queue from its parts, checking that they fit together.
+    /// Rebuilds a queue from its parts, checking that they fit together: `in_flight` is the
+    /// connection's SndNxt - SndUna, which the runs cannot exceed. A problem comes back with
+    /// the snapshot column it is about.
     pub(crate) fn from_parts(
         data: &[u8],
-        unsent: u64,
-        fin: u8,
+        (unsent, fin): (u64, u8),
         runs: &[(u64, u8)],
         requests: &[u64],
-    ) -> std::result::Result<SendQueue, String> {
+        in_flight: u64,
+    ) -> std::result::Result<SendQueue, (&'static str, String)> {
         let fin = match fin {
             0 => Fin::None,
             1 => Fin::Queued,
             2 => Fin::Sent,
-            other => return Err(format!("FIN state {other} (0, 1 or 2)")),
+            other => return Err(("send.fin", format!("FIN state {other} (0, 1 or 2)"))),
         };
         if unsent > data.len() as u64 {
-            return Err(format!("{unsent} unsent bytes of {}", data.len()));
+            let problem = format!("{unsent} unsent bytes of {}", data.len());
+            return Err(("send.unsent", problem));
         }
         let mut queue = SendQueue {
             data: data.iter().copied().collect(),
@@ -240,34 +243,56 @@ impl SendQueue {
             ..SendQueue::default()
         };
         let mut data_runs = 0u64;
+        let mut fins = 0;
         for &(len, kind) in runs {
             let run = match kind {
                 0 => Run::Data,
                 1 => Run::Opaque,
                 2 => Run::Fin,
-                other => return Err(format!("run kind {other} (0, 1 or 2)")),
+                other => return Err(("send_run.kind", format!("run kind {other} (0, 1 or 2)"))),
             };
-            if len == 0 || (run == Run::Fin && (len != 1 || fin != Fin::Sent)) {
-                return Err(format!("a run of kind {kind} and length {len}"));
+            // Runs of one kind merge as they are made (push_run): two in a row cannot be.
+            let merged = queue
+                .runs
+                .back()
+                .is_some_and(|&(_, last)| last == run && run != Run::Fin);
+            if merged || (run == Run::Fin && fins > 0) {
+                return Err(("send_run.kind", format!("two runs of kind {kind} in a row")));
             }
+            if len == 0 || (run == Run::Fin && len != 1) {
+                return Err((
+                    "send_run.length",
+                    format!("a run of kind {kind} and length {len}"),
+                ));
+            }
+            fins += usize::from(run == Run::Fin);
             if run == Run::Data {
                 data_runs = data_runs.saturating_add(len);
             }
             queue.in_runs = queue.in_runs.saturating_add(len);
             queue.runs.push_back((len, run));
         }
-        let transmitted = (data.len() - queue.unsent) as u64;
-        if data_runs != transmitted {
-            return Err(format!(
-                "runs carry {data_runs} data bytes, {transmitted} are transmitted"
+        if (fins == 1) != (fin == Fin::Sent) {
+            return Err((
+                "send_run.kind",
+                "a FIN run without the FIN sent, or the reverse".into(),
             ));
+        }
+        let transmitted = (data.len() - queue.unsent) as u64;
+        if data_runs != transmitted || queue.in_runs > in_flight {
+            let problem = format!(
+                "runs carry {data_runs} data bytes of {} in flight, {transmitted} are transmitted",
+                queue.in_runs
+            );
+            return Err(("send_run.length", problem));
         }
         let total = requests.iter().try_fold(0u64, |sum, &r| match r {
             0 => None,
             r => sum.checked_add(r),
         });
         if total != Some(data.len() as u64) {
-            return Err("the requests do not add up to the bytes (or one is empty)".into());
+            let problem = "the requests do not add up to the bytes (or one is empty)";
+            return Err(("send_request.remaining", problem.into()));
         }
         queue.requests = requests.iter().copied().collect();
         Ok(queue)
