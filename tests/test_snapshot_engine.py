@@ -735,3 +735,34 @@ def test_the_target_may_ask_for_an_invalid_state_upload_itself():
     target.request_upload(handles[3], ot.UploadReason.INVALID_STATE)
     assert tree._engine.snapshot()["invalid_pending.handle"].tolist() == []
     assert_restores_the_same(tree, target, handles)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(mutations=st.lists(_mutations(), min_size=1, max_size=1))
+def test_both_engines_refuse_the_same_snapshots_naming_the_same_column(
+    mutations: list[tuple[str, int, int]],
+) -> None:
+    """A file loads the same on either backend: for any broken columns, both restores
+    refuse, naming the same column, or both restore the same engine."""
+    require_backend("native")
+    columns = dict(RICH)
+    for name, index, value in mutations:
+        values = columns[name].copy()
+        if not len(values):
+            continue
+        info = np.iinfo(values.dtype) if values.dtype.kind == "u" else None
+        values[index] = value if info is None else min(value, info.max)
+        columns[name] = values
+    outcomes = []
+    for backend in BACKENDS:
+        engine = engine_class(backend)
+        try:
+            restored = engine.restore(columns)
+        except ot.SnapshotError as exc:
+            outcomes.append(("refused", str(exc).split("'")[1] if "'" in str(exc) else str(exc)))
+            continue
+        snap = restored.snapshot()
+        outcomes.append(("restored", {k: v.tolist() for k, v in snap.items() if k != "tree.id"}))
+    assert outcomes[0] == outcomes[1], f"native {outcomes[0]!s:.300} / python {outcomes[1]!s:.300}"

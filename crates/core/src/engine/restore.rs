@@ -213,6 +213,82 @@ impl Engine {
                 ));
             }
         }
+        let t = &self.target;
+        if t.counters
+            .contexts_allocated
+            .checked_sub(t.counters.contexts_freed)
+            != Some((t.neighbors.len() + t.paths.len() + t.tcps.len()) as u64)
+        {
+            let problem = "contexts allocated less freed differ from those held";
+            return Err(bad_value("target.counters", problem));
+        }
+        let pending = self.events.len() as u64;
+        if checked_sum(&[c.events_processed, pending]) != Some(c.events_seen) {
+            return Err(bad_value(
+                "counts",
+                "events seen are not all processed or pending",
+            ));
+        }
+        if t.counters.events_indicated != c.events_seen {
+            return Err(bad_value(
+                "target.counters",
+                "events indicated are not the events seen",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A connection's flags say what its queues and the events hold: a FIN waits only
+    /// behind buffered bytes, bytes take the non-offload path only while its I/O is stopped,
+    /// its upload is requested exactly while a mandatory request of this offload waits, and a
+    /// neighbor's query is outstanding only while one of this offload waits.
+    fn check_connection_flags(&self) -> Result<()> {
+        let t = &self.target;
+        let mut requested = std::collections::HashSet::new();
+        let mut queried = std::collections::HashSet::new();
+        for event in self
+            .events
+            .iter()
+            .filter(|e| e.offload.is_some() && self.event_is_current(e))
+        {
+            let Some(raw) = event.handle else { continue };
+            match event.kind {
+                EventKind::UploadRequested
+                    if event
+                        .reason
+                        .and_then(UploadReason::from_u8)
+                        .is_some_and(UploadReason::is_mandatory) =>
+                {
+                    requested.insert(raw);
+                }
+                EventKind::NeighborReachabilityQuery => {
+                    queried.insert(raw);
+                }
+                _ => {}
+            }
+        }
+        for (context, _, tcp) in t.tcps.iter() {
+            let raw = tcp.host.raw();
+            if tcp.fin_pending && t.received.get(&context).is_none_or(Vec::is_empty) {
+                let problem = format!("{raw:#018x} waits for buffered bytes it has not");
+                return Err(bad_value("target_tcp.fin_pending", problem));
+            }
+            if t.non_offload.contains_key(&context) && !t.io_stopped(context) {
+                let problem = format!("{raw:#018x}: the connection's I/O is not stopped");
+                return Err(bad_value("non_offload.handle", problem));
+            }
+            if tcp.upload_requested != requested.contains(&raw) {
+                let problem = "differs from the upload requests queued";
+                return Err(bad_value("target_tcp.upload_requested", problem));
+            }
+        }
+        if t.neighbors
+            .iter()
+            .any(|(_, _, n)| n.query_pending && !queried.contains(&n.host.raw()))
+        {
+            let problem = "a query is outstanding with none queued";
+            return Err(bad_value("target_neighbor.query_pending", problem));
+        }
         Ok(())
     }
 
@@ -590,6 +666,10 @@ impl Engine {
                 live.set(index, in_column(&name, spec.check(i128::from(column[i])))?);
             }
             let host = *self.host.tcp_delegated(h);
+            if live == host {
+                let problem = format!("row {i} equals the host's copy");
+                return Err(bad_value("target_delegated.handle", problem));
+            }
             let context = self.host.context(h);
             *self.target.delegated_mut(context, &host) = live;
         }
@@ -730,6 +810,12 @@ impl Engine {
         let n = handles.len();
         self.connection_rows("posted.handle", handles, tcps, true)?;
         let counts = rows("posted.requests", columns.u32s("posted.requests")?, n)?;
+        if let Some(row) = counts.iter().position(|&c| c == 0) {
+            return Err(bad_value(
+                "posted.requests",
+                format!("row {row} holds no request"),
+            ));
+        }
         let deadlines = rows(
             "posted.push_deadline",
             columns.u64s("posted.push_deadline")?,
@@ -798,6 +884,10 @@ impl Engine {
         for family in 0..2 {
             t.offload_stats[family] = offload_stats_from(&mut values)
                 .ok_or_else(|| bad_value("target.offload_stats", "a value beyond its counter"))?;
+            if t.offload_stats[family].tcp.currently_established != 0 {
+                let problem = "currently_established is counted when read: 0";
+                return Err(bad_value("target.offload_stats", problem));
+            }
         }
         let clock = columns.exact("clock", 3, Columns::u64s)?;
         in_column(
@@ -944,6 +1034,7 @@ impl Engine {
                 offload,
             });
         }
+        self.check_connection_flags()?;
         let pending = columns.u64s("invalid_pending.handle")?;
         increasing("invalid_pending.handle", pending)?;
         let requested: std::collections::HashSet<u64> = self
@@ -1177,6 +1268,10 @@ fn read_states(
                 "tcp_state.local_port",
                 format!("row {i} has other ports than its connection"),
             ));
+        }
+        if *state == TcpState::with_ports(locals[row], remotes[row]) {
+            let problem = format!("row {i} holds the defaults: no row is written then");
+            return Err(bad_value("tcp_state.row", problem));
         }
     }
     Ok(states)

@@ -256,8 +256,11 @@ impl SendQueue {
                 .runs
                 .back()
                 .is_some_and(|&(_, last)| last == run && run != Run::Fin);
-            if merged || (run == Run::Fin && fins > 0) {
+            if merged {
                 return Err(("send_run.kind", format!("two runs of kind {kind} in a row")));
+            }
+            if run == Run::Fin && (fins > 0 || fin != Fin::Sent) {
+                return Err(("send_run.kind", "a FIN run without the FIN sent".into()));
             }
             if len == 0 || (run == Run::Fin && len != 1) {
                 return Err((
