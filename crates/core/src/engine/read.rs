@@ -183,8 +183,10 @@ impl Engine {
             Layer::Path => self.path_columns(&handles, &mut columns),
             Layer::Tcp => {
                 let specs: Vec<_> = fields(layer).collect();
-                let mut values: Vec<Vec<u64>> =
-                    vec![Vec::with_capacity(handles.len()); specs.len()];
+                let mut values: Vec<ColumnData> = specs
+                    .iter()
+                    .map(|spec| ColumnData::for_field(spec, handles.len()))
+                    .collect();
                 for &h in &handles {
                     let s = self.host.tcp_state(h);
                     let all = [
@@ -193,11 +195,11 @@ impl Engine {
                         &s.delegated.get_all()[..],
                     ];
                     for (column, &value) in values.iter_mut().zip(all.into_iter().flatten()) {
-                        column.push(value);
+                        column.push_field(value);
                     }
                 }
                 for (spec, column) in specs.into_iter().zip(values) {
-                    columns.put(spec.name, ColumnData::of_field(spec, column));
+                    columns.put(spec.name, column);
                 }
             }
         }

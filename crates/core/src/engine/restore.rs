@@ -436,10 +436,12 @@ impl Engine {
                 .tcps
                 .push(h);
         }
-        let states = read_states(columns, &tcps, locals, remotes)?;
-        let slots: Vec<u32> = tcps.iter().map(|h| h.slot()).collect();
+        let changed = read_states(columns, &tcps, locals, remotes)?;
+        let changed_slots: Vec<u32> = changed.iter().map(|&(row, _)| tcps[row].slot()).collect();
+        let states: Vec<TcpState> = changed.into_iter().map(|(_, state)| state).collect();
         self.host
-            .restore_tcp_states(&slots, &states, &self.budget)?;
+            .restore_tcp_states(&changed_slots, &states, &self.budget)?;
+        let slots: Vec<u32> = tcps.iter().map(|h| h.slot()).collect();
         in_column(
             "tcp.remote_port",
             self.host.index_tcps(&slots, &self.budget),
@@ -653,17 +655,22 @@ impl Engine {
         let handles = columns.u64s("target_delegated.handle")?;
         let rows_of = self.connection_rows("target_delegated.handle", handles, tcps, true)?;
         let specs = TcpDelegated::SPECS;
+        let names: Vec<String> = specs
+            .iter()
+            .map(|spec| format!("target_delegated.{}", spec.name))
+            .collect();
         let mut values = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let name = format!("target_delegated.{}", spec.name);
-            values.push(rows(&name, columns.u64s(&name)?, handles.len())?);
+        for name in &names {
+            values.push(rows(name, columns.u64s(name)?, handles.len())?);
         }
         for (i, &row) in rows_of.iter().enumerate() {
             let h = Handle::from_raw(tcps.handles[row]);
             let mut live = TcpDelegated::default();
             for (index, (spec, column)) in specs.iter().zip(&values).enumerate() {
-                let name = format!("target_delegated.{}", spec.name);
-                live.set(index, in_column(&name, spec.check(i128::from(column[i])))?);
+                live.set(
+                    index,
+                    in_column(&names[index], spec.check(i128::from(column[i])))?,
+                );
             }
             let host = *self.host.tcp_delegated(h);
             if live == host {
@@ -1226,25 +1233,28 @@ fn counted(name: &str, total: usize, counts: &[u32]) -> Result<Vec<std::ops::Ran
     Ok(out)
 }
 
-/// Every connection's variables: the defaults with its ports, or its row of `tcp_state`.
+/// The variables of the connections whose `tcp_state` row says they changed: (row, state).
+/// Every other connection has the defaults with its ports, which take no copy.
 fn read_states(
     columns: &Columns,
     tcps: &[Handle],
     locals: &[u16],
     remotes: &[u16],
-) -> Result<Vec<TcpState>> {
+) -> Result<Vec<(usize, TcpState)>> {
     let changed = columns.u32s("tcp_state.row")?;
-    let mut states: Vec<TcpState> = locals
-        .iter()
-        .zip(remotes)
-        .map(|(&l, &r)| TcpState::with_ports(l, r))
-        .collect();
     let specs: Vec<_> = fields(Layer::Tcp).collect();
+    let names: Vec<String> = specs
+        .iter()
+        .map(|spec| format!("tcp_state.{}", spec.name))
+        .collect();
     let mut values = Vec::with_capacity(specs.len());
-    for spec in &specs {
-        let name = format!("tcp_state.{}", spec.name);
-        values.push(rows(&name, columns.u64s(&name)?, changed.len())?);
+    let mut targets = Vec::with_capacity(specs.len());
+    for (spec, name) in specs.iter().zip(&names) {
+        values.push(rows(name, columns.u64s(name)?, changed.len())?);
+        targets
+            .push(TcpField::lookup(spec.name).ok_or_else(|| bad_value(name, "no such variable"))?);
     }
+    let mut states = Vec::with_capacity(changed.len());
     let mut last = None;
     for (i, &row) in changed.iter().enumerate() {
         let row = row as usize;
@@ -1255,13 +1265,11 @@ fn read_states(
             ));
         }
         last = Some(row);
-        let state = &mut states[row];
-        for (spec, column) in specs.iter().zip(&values) {
-            let name = format!("tcp_state.{}", spec.name);
-            let value = in_column(&name, spec.check(i128::from(column[i])))?;
-            let field =
-                TcpField::lookup(spec.name).ok_or_else(|| bad_value(&name, "no such variable"))?;
-            state.set(field, value);
+        let defaults = TcpState::with_ports(locals[row], remotes[row]);
+        let mut state = defaults;
+        for (k, (spec, column)) in specs.iter().zip(&values).enumerate() {
+            let value = in_column(&names[k], spec.check(i128::from(column[i])))?;
+            state.set(targets[k], value);
         }
         if (state.constant.local_port, state.constant.remote_port) != (locals[row], remotes[row]) {
             return Err(bad_value(
@@ -1269,10 +1277,11 @@ fn read_states(
                 format!("row {i} has other ports than its connection"),
             ));
         }
-        if *state == TcpState::with_ports(locals[row], remotes[row]) {
+        if state == defaults {
             let problem = format!("row {i} holds the defaults: no row is written then");
             return Err(bad_value("tcp_state.row", problem));
         }
+        states.push((row, state));
     }
     Ok(states)
 }

@@ -101,6 +101,32 @@ column_types! {
 }
 
 impl ColumnData {
+    /// An empty column for a state variable, of the type [`ColumnData::of_field`] gives it,
+    /// with room for `capacity` values: filled with [`ColumnData::push_field`], it never
+    /// holds a wider copy of the values.
+    pub fn for_field(spec: &FieldSpec, capacity: usize) -> ColumnData {
+        match ColumnData::of_field(spec, Vec::new()) {
+            ColumnData::U8(_) => ColumnData::U8(Vec::with_capacity(capacity)),
+            ColumnData::U16(_) => ColumnData::U16(Vec::with_capacity(capacity)),
+            ColumnData::U32(_) => ColumnData::U32(Vec::with_capacity(capacity)),
+            ColumnData::Bool(_) => ColumnData::Bool(Vec::with_capacity(capacity)),
+            _ => ColumnData::U64(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends a variable's value, which its range (checked when it was set) fits.
+    pub fn push_field(&mut self, value: u64) {
+        match self {
+            ColumnData::U8(v) => v.push(value as u8),
+            ColumnData::U16(v) => v.push(value as u16),
+            ColumnData::U32(v) => v.push(value as u32),
+            ColumnData::Bool(v) => v.push(value != 0),
+            ColumnData::U64(v) => v.push(value),
+            ColumnData::F64(v) => v.push(value as f64),
+            ColumnData::Other(_) => {}
+        }
+    }
+
     /// The values of a state variable in the narrowest type its range fits: `bool` for a
     /// flag, else `uint8`, `uint16`, `uint32` or `uint64` (the same rule in both engines).
     pub fn of_field(spec: &FieldSpec, values: Vec<u64>) -> ColumnData {
