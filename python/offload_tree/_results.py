@@ -333,9 +333,13 @@ class _OutcomeResult(_ByHandle):
         raw = self._outcome.delegated_columns(as_required_layer(layer))
         rows = raw.pop("row")
         keep = self._answered_rows(rows)
-        rows = rows[keep].astype(np.intp)
-        columns = {"handle": self._handle_array()[rows], "status": self.statuses[rows]}
-        columns.update((name, values[keep]) for name, values in raw.items())
+        columns: dict[str, npt.NDArray[Any]]
+        if len(rows) == len(self) and keep.all():  # every row: no copies to select them
+            columns = {"handle": self._handle_array(), "status": self.statuses, **raw}
+        else:
+            rows = rows[keep].astype(np.intp)
+            columns = {"handle": self._handle_array()[rows], "status": self.statuses[rows]}
+            columns.update((name, values[keep]) for name, values in raw.items())
         return {name: readonly(values) for name, values in columns.items()}
 
     def column(self, name: str, layer: Layer | int = Layer.TCP) -> npt.NDArray[Any]:

@@ -205,25 +205,28 @@ impl Outcome {
             .filter(|spec| spec.kind == crate::model::FieldKind::Delegated)
             .collect();
         let mut rows = Vec::new();
-        let mut values: Vec<Vec<u64>> = vec![Vec::new(); specs.len()];
+        let mut values: Vec<ColumnData> = specs
+            .iter()
+            .map(|spec| ColumnData::for_field(spec, self.len()))
+            .collect();
         for i in 0..self.len() {
-            let Some(delegated) = self.delegated_at(i) else {
-                continue;
-            };
             if Handle::from_raw(self.handles[i]).layer() != Some(layer) {
                 continue;
             }
+            let Some(delegated) = self.delegated_at(i) else {
+                continue;
+            };
             rows.push(i as u64);
             match delegated {
                 // The common case without a Vec per row: a million rows in one pass.
                 Delegated::Tcp(d) => {
                     for (column, value) in values.iter_mut().zip(d.get_all()) {
-                        column.push(value);
+                        column.push_field(value);
                     }
                 }
                 other => {
                     for (column, (_, value)) in values.iter_mut().zip(other.fields()) {
-                        column.push(value);
+                        column.push_field(value);
                     }
                 }
             }
@@ -231,7 +234,7 @@ impl Outcome {
         let mut columns = Columns::new();
         columns.put("row", rows);
         for (spec, column) in specs.into_iter().zip(values) {
-            columns.put(spec.name, ColumnData::of_field(spec, column));
+            columns.put(spec.name, column);
         }
         columns
     }
