@@ -135,10 +135,59 @@ def test_deepcopy_keeps_a_tree_and_its_target_together(tree: Any) -> None:
     assert copied_tree.target is copied_target
 
 
-def test_a_target_alone_is_not_copied(tree: Any) -> None:
+def test_a_target_travels_with_its_tree(backend: str) -> None:
+    """Anything holding a tree and its target pickles and copies whole, in any order, and
+    the copy's target is the copied tree's."""
+    tree = ot.OffloadStateTree(backend=backend)
+    nb = tree.add_neighbor(mac=1)
+    for holder in ([tree, tree.target], [tree.target, tree], {"t": tree.target, "x": tree}):
+        for copied in (pickle.loads(pickle.dumps(holder)), copy.deepcopy(holder)):
+            items = list(copied.values()) if isinstance(copied, dict) else copied
+            trees = [i for i in items if isinstance(i, ot.OffloadStateTree)]
+            targets = [i for i in items if isinstance(i, ot.SimulatedTarget)]
+            assert trees[0].target is targets[0] and targets[0] is not tree.target
+            assert nb in trees[0]
+    alone = pickle.loads(pickle.dumps(tree.target))
+    assert alone.attached and alone is not tree.target
+    config = ot.SimulatedTarget(tcp_capacity=3, seed=9)
+    assert copy.copy(config).tcp_capacity == 3 and not copy.copy(config).attached
+    assert pickle.loads(pickle.dumps(config)).seed == 9
+
+
+def test_a_target_whose_tree_is_gone_says_so(backend: str) -> None:
+    target = ot.SimulatedTarget()
+    ot.OffloadStateTree(target, backend=backend)  # dropped at once; the target drives it
+    gc.collect()
     for attempt in (copy.copy, copy.deepcopy, pickle.dumps):
-        with pytest.raises(ot.StateError, match="Copy, pickle or save the tree"):
-            attempt(tree.target)
+        with pytest.raises(ot.StateError, match="this SimulatedTarget's tree is gone"):
+            attempt(target)
+
+
+def test_a_file_of_another_family_never_takes_a_live_trees_id(backend: str) -> None:
+    """A file whose tree id a live, unrelated tree holds loads under a fresh id: that tree's
+    handles stay foreign to it (the case of a file made in another process)."""
+    original = ot.OffloadStateTree(backend=backend)
+    nb = original.add_neighbor(mac=5)
+    buffer = io.BytesIO()
+    original.save(buffer)
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["facade"]["family"] += 1  # another family: as if saved by another process
+    members["manifest.json"] = json.dumps(manifest).encode()
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    stranger = ot.OffloadStateTree.load(io.BytesIO(edited.getvalue()), backend=backend)
+    assert stranger.tree_id != original.tree_id
+    with pytest.raises(ot.InvalidHandleError, match="belongs to another tree"):
+        stranger.state(nb)
+    own = int(stranger.handles()[0])
+    assert own & ((1 << 48) - 1) == nb & ((1 << 48) - 1), "the same object, moved to its id"
+    assert stranger.state(own).mac == original.state(nb).mac
+    twin = ot.OffloadStateTree.load(io.BytesIO(buffer.getvalue()), backend=backend)
+    assert twin.tree_id == original.tree_id, "the same family shares its id"
 
 
 def test_a_restored_tree_keeps_its_settings(backend: str) -> None:
@@ -280,9 +329,7 @@ def test_an_object_array_is_refused_without_unpickling(
         np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
         members["tcp.handle.npy"] = buffer.getvalue()
 
-    _load_fails(
-        _rewrite(saved, tmp_path, edit), backend, r"column 'tcp.handle' is not a valid array"
-    )
+    _load_fails(_rewrite(saved, tmp_path, edit), backend, r"column 'tcp.handle' is not the 3")
 
 
 #: Columns replaced by values that break a rule, and what the error must say.
@@ -341,3 +388,55 @@ def test_both_engines_name_what_a_column_holds(backend: str, value: Any, found: 
         type(tree._engine).restore(columns)
     if found is not None:
         assert str(info.value) == f"snapshot column 'tree.id' holds {found}, expected uint16"
+
+
+def _stored_as(saved: Path, tmp_path: Path, member: str, **info: Any) -> Path:
+    """A copy of the saved file with one member rewritten with other ZIP settings."""
+    with zipfile.ZipFile(saved) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    out = tmp_path / "restored.ots"
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, content in members.items():
+            entry = zipfile.ZipInfo(name)
+            if name == member:
+                for key, value in info.items():
+                    setattr(entry, key, value)
+            archive.writestr(entry, content)
+    return out
+
+
+def test_containers_this_package_never_writes_are_refused(
+    saved: Path, backend: str, tmp_path: Path
+) -> None:
+    """Compressed and corrupted, encrypted, of an unknown method: a SnapshotError each."""
+    deflated = _stored_as(saved, tmp_path, "manifest.json", compress_type=zipfile.ZIP_DEFLATED)
+    data = bytearray(deflated.read_bytes())
+    data[60:80] = bytes(20)
+    deflated.write_bytes(bytes(data))
+    _load_fails(deflated, backend, "is not an offload-tree snapshot")
+    # The central directory's entry of the first member (the manifest): its flags at offset
+    # 8 (bit 0: encrypted), its compression method at offset 10.
+    for offset, value in ((8, 0x1), (10, 99)):
+        data = bytearray(saved.read_bytes())
+        entry = data.index(b"PK\x01\x02")
+        data[entry + offset : entry + offset + 2] = value.to_bytes(2, "little")
+        broken = tmp_path / f"broken-{offset}.ots"
+        broken.write_bytes(bytes(data))
+        _load_fails(broken, backend, "is not an offload-tree snapshot")
+
+
+def test_a_column_claiming_a_huge_shape_is_refused_before_allocating(
+    saved: Path, backend: str, tmp_path: Path
+) -> None:
+    def inflate(members: dict[str, bytes]) -> None:
+        header = members["tcp.handle.npy"]
+        members["tcp.handle.npy"] = header.replace(b"(3,)", b"(100000000000000,)", 1)
+
+    _load_fails(_rewrite(saved, tmp_path, inflate), backend, r"column 'tcp.handle' is not the 3")
+
+
+def test_a_deeply_nested_manifest_is_refused(saved: Path, backend: str, tmp_path: Path) -> None:
+    def nest(members: dict[str, bytes]) -> None:
+        members["manifest.json"] = b"[" * 200_000 + b"]" * 200_000
+
+    _load_fails(_rewrite(saved, tmp_path, nest), backend, "is not an offload-tree snapshot")

@@ -87,7 +87,7 @@ def _copy_slots(obj: Any) -> Any:
     twin = object.__new__(type(obj))
     for cls in type(obj).__mro__:
         for slot in getattr(cls, "__slots__", ()):
-            if hasattr(obj, slot):
+            if slot != "__weakref__" and hasattr(obj, slot):
                 setattr(twin, slot, getattr(obj, slot))
     return twin
 

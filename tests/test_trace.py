@@ -118,3 +118,67 @@ def test_saved_traces_replay_on_both_backends(path: Path) -> None:
 
 def test_there_are_saved_traces() -> None:
     assert len(list(TRACES.glob("*.jsonl"))) >= 1
+
+
+def _small_trace(tree: Any, target: Any) -> list[str]:
+    log = io.StringIO()
+    with tree.record(log):
+        nb = tree.add_neighbor(mac=1)
+        pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+        tree.add_tcp(pa, local_port=1, remote_port=2)
+    return log.getvalue().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (lambda lines: [json.dumps({**json.loads(lines[0]), "snapshot": "@@@"}), *lines[1:]],
+         "snapshot is not base64"),
+        (lambda lines: [*lines[:2], '{"on": "tree", "call": "send=", "args": []}'],
+         r"tree.send= is not a call a trace records"),
+        (lambda lines: [*lines[:2], '{"on": "tree", "call": "add_neighbor", "args": 5}'],
+         "arguments are not a list"),
+        (lambda lines: [*lines[:2],
+                        '{"on": "tree", "call": "add_neighbor", "args": [], "kwargs": '
+                        '{"$dict": [["nope", 1]]}, "result": 1}'],
+         "cannot take its arguments"),
+        (lambda lines: [*lines[:2], '{"on": "tree", "call": "add_neighbor", "args": '
+                        '[{"$array": ["object", [1], ""]}], "result": 1}'],
+         "numbers and flags only"),
+        (lambda lines: [*lines[:2], "[" * 100_000 + "]" * 100_000], "line 3 is not JSON"),
+    ],
+)  # fmt: skip
+def test_a_damaged_trace_is_a_replay_error(make_pair: Any, damage: Any, match: str) -> None:
+    lines = _small_trace(*make_pair())
+    with pytest.raises(ot.ReplayError, match=match):
+        ot.replay(io.StringIO("\n".join(damage(lines))), check=False)
+
+
+def test_a_trace_that_is_not_utf8_is_a_replay_error(make_pair: Any, tmp_path: Any) -> None:
+    lines = _small_trace(*make_pair())
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes("\n".join(lines[:2]).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(ot.ReplayError, match="the trace is not UTF-8"):
+        ot.replay(path)
+
+
+def test_a_refused_call_with_an_unrecordable_argument_does_not_spoil_the_trace(
+    make_pair: Any,
+) -> None:
+    """The call changed nothing, so the replay goes on past it and meets what followed."""
+
+    class Weird:
+        def __index__(self) -> int:
+            raise RuntimeError("boom")
+
+    tree, _target = make_pair()
+    log = io.StringIO()
+    with tree.record(log):
+        nb = tree.add_neighbor(mac=1)
+        pa = tree.add_path(nb, source="10.0.0.1", destination="10.0.0.2")
+        with pytest.raises(ot.ValidationError):
+            tree.add_tcp(pa, Weird(), 2)
+        tc = tree.add_tcp(pa, local_port=7, remote_port=8)
+    replayed = ot.replay(io.StringIO(log.getvalue()))
+    assert len(replayed) == 3
+    assert replayed.handles().tolist()[-1] & ((1 << 48) - 1) == tc & ((1 << 48) - 1)

@@ -344,7 +344,10 @@ def as_layer(layer: object) -> int | None:
 
 def as_required_layer(layer: object) -> int:
     """A layer argument that must name one layer: a ``Layer``, an int 0..2 or a name."""
-    value = as_layer(layer) if layer is not None else None
+    try:
+        value = as_layer(layer) if layer is not None else None
+    except ValidationError:
+        value = None
     if value is None:
         raise ValidationError(
             f"layer must be a Layer, 0..2 or 'neighbor', 'path', 'tcp', got {layer!r}"

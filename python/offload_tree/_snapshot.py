@@ -15,13 +15,13 @@ import io
 import json
 import os
 import zipfile
-import zlib
 from collections.abc import Mapping
 from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ._errors import OffloadTreeError
 from ._messages import error
 
 __all__ = ["FORMAT", "VERSION", "Columns", "from_bytes", "read", "to_bytes", "write"]
@@ -68,6 +68,8 @@ def to_bytes(columns: Mapping[str, npt.NDArray[Any]], facade: dict[str, Any]) ->
 def read(source: Source) -> tuple[Columns, dict[str, Any]]:
     """The columns and facade settings of a snapshot file; ``SnapshotError`` naming what is
     wrong when it is truncated, corrupted, foreign or of another version."""
+    if isinstance(source, bytes):
+        source = os.fsdecode(source)
     where = _describe(source)
     try:
         with zipfile.ZipFile(source, "r") as archive:
@@ -80,10 +82,13 @@ def read(source: Source) -> tuple[Columns, dict[str, Any]]:
         raise error(
             "snapshot_file", path=where, problem=f"not a whole ZIP archive ({exc})"
         ) from None
-    except (OSError, EOFError) as exc:
-        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-            raise
-        raise error("snapshot_file", path=where, problem=f"unreadable ({exc})") from None
+    except (OffloadTreeError, FileNotFoundError, PermissionError, IsADirectoryError):
+        raise  # ours already; or about the path, not the file: Python's own say it best
+    except Exception as exc:
+        # A container this package never writes (compressed, encrypted, absurdly nested,
+        # or claiming more memory than there is) is as unreadable as a truncated one.
+        problem = f"unreadable ({type(exc).__name__}: {exc})"
+        raise error("snapshot_file", path=where, problem=problem) from None
     return columns, manifest["facade"]
 
 
@@ -111,7 +116,8 @@ def _manifest(archive: zipfile.ZipFile, where: str) -> dict[str, Any]:
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise error("snapshot_file", path=where, problem="its manifest names another format")
-    if manifest.get("version") != VERSION:
+    version = manifest.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
         raise error("snapshot_version", path=where, found=manifest.get("version"), expected=VERSION)
     columns, facade = manifest.get("columns"), manifest.get("facade")
     well_formed = (
@@ -133,20 +139,44 @@ def _manifest(archive: zipfile.ZipFile, where: str) -> dict[str, Any]:
     return manifest
 
 
+#: The readers of the .npy header versions NumPy writes for a snapshot's columns.
+_HEADERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
 def _column(
     archive: zipfile.ZipFile, where: str, name: str, dtype: str, length: int
 ) -> npt.NDArray[Any]:
     member = f"{name}.npy"
     try:
         with archive.open(member) as stream:
-            array = np.lib.format.read_array(stream, allow_pickle=False)
+            # The header first: a column that claims another shape or type than the
+            # manifest lists is refused before anything is allocated for it.
+            version = np.lib.format.read_magic(stream)
+            header = _HEADERS.get(version)
+            if header is None:
+                raise ValueError(f".npy format version {version}")
+            shape, fortran, declared = header(stream)
+            if fortran and len(shape) > 1:
+                raise ValueError("a Fortran-ordered array")
+            if shape != (length,) or declared != np.dtype(dtype):
+                problem = f"column {name!r} is not the {length} {dtype} values its manifest lists"
+                raise error("snapshot_file", path=where, problem=problem)
+            data = stream.read(length * declared.itemsize)
+            if len(data) != length * declared.itemsize:
+                raise EOFError(f"{len(data)} bytes of {length * declared.itemsize}")
+            array: npt.NDArray[Any] = np.frombuffer(data, dtype=declared).copy()
     except KeyError:
         raise error("snapshot_file", path=where, problem=f"column {name!r} is missing") from None
     except zipfile.BadZipFile as exc:
         problem = f"column {name!r} is corrupted ({exc})"
         raise error("snapshot_file", path=where, problem=problem) from None
-    except (ValueError, EOFError, zlib.error) as exc:
-        problem = f"column {name!r} is not a valid array ({exc})"
+    except OffloadTreeError:
+        raise
+    except Exception as exc:
+        problem = f"column {name!r} is not a valid array ({type(exc).__name__}: {exc})"
         raise error("snapshot_file", path=where, problem=problem) from None
     if array.ndim != 1 or array.dtype != np.dtype(dtype) or len(array) != length:
         problem = f"column {name!r} is not the {length} {dtype} values its manifest lists"

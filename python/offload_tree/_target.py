@@ -7,6 +7,7 @@ is built on it, then forwards its calls to that tree's engine.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import warnings
@@ -56,11 +57,10 @@ def _family_arg(value: object) -> int:
 
 
 def _no_copy() -> StateError:
-    """A target belongs to its tree's engine: copying it alone would copy half a state."""
+    """A target belongs to its tree's engine: with the tree gone, it cannot travel."""
     return StateError(
-        "a SimulatedTarget is not copied or pickled alone: it shares one engine with its tree. "
-        "Copy, pickle or save the tree (tree.target is the copy's target), or make a new "
-        "SimulatedTarget with the same configuration"
+        "this SimulatedTarget's tree is gone: a target is copied or pickled with its tree "
+        "(copy, pickle or save the tree; tree.target is the copy's target)"
     )
 
 
@@ -107,7 +107,7 @@ class SimulatedTarget:
     ``StateError``.
     """
 
-    __slots__ = ("_attach_lock", "_config", "_engine", "_trace")
+    __slots__ = ("_attach_lock", "_config", "_engine", "_trace", "_tree")
 
     def __init__(
         self,
@@ -144,15 +144,39 @@ class SimulatedTarget:
         self._engine: Engine | None = None
         self._attach_lock = threading.Lock()
         self._trace: Any = None  # the tree's recording (_trace.py), while it records
+        self._tree: Any = None  # a weak reference to the tree built on it, once there is one
+
+    def _own_tree(self) -> Any:
+        """The tree built on this target, if it is alive; ``StateError`` if the target
+        drives an engine whose tree is gone (its state cannot travel alone)."""
+        tree = None if self._tree is None else self._tree()
+        if tree is None and self._engine is not None:
+            raise _no_copy()
+        return tree
 
     def __copy__(self) -> SimulatedTarget:
-        raise _no_copy()
+        """The target of a copy of its tree (a target travels with its tree); an unattached
+        target: a new one with the same configuration."""
+        return self.__deepcopy__({})
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SimulatedTarget:
-        raise _no_copy()
+        """The target of the deep copy of its tree, the same one the tree's copy holds."""
+        import copy
 
-    def __reduce_ex__(self, protocol: object) -> Any:
-        raise _no_copy()
+        tree = self._own_tree()
+        if tree is None:
+            return SimulatedTarget(*dataclasses.astuple(self._config))
+        copied: SimulatedTarget = copy.deepcopy(tree, memo).target
+        return copied
+
+    def __reduce__(self) -> Any:
+        """Pickled as its tree's target: unpickling makes (or reuses) the tree's copy."""
+        tree = self._own_tree()
+        if tree is None:
+            return (SimulatedTarget, dataclasses.astuple(self._config))
+        from ._tree import _target_of
+
+        return (_target_of, (tree,))
 
     @property
     def neighbor_capacity(self) -> int | None:
@@ -228,6 +252,7 @@ class SimulatedTarget:
         target._engine = engine
         target._attach_lock = threading.Lock()
         target._trace = None
+        target._tree = None  # set by the restore, once the tree exists
         return target
 
     @property

@@ -19,6 +19,7 @@ equal), so a tree that is not recording pays nothing for the feature.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import io
 import ipaddress
@@ -106,10 +107,14 @@ def decode(value: Any) -> Any:
         raise ReplayError(f"a trace value is not a tagged value: {value!r:.80}")
     ((tag, data),) = value.items()
     if tag == "$bytes":
-        return base64.b64decode(data)
+        return base64.b64decode(data, validate=True)
     if tag == "$array":
         dtype, shape, raw = data
-        return np.frombuffer(base64.b64decode(raw), dtype=np.dtype(dtype)).reshape(shape).copy()
+        kind = np.dtype(dtype)
+        if kind.kind not in "biuf":
+            raise ReplayError(f"a trace array of type {kind} (numbers and flags only)")
+        array = np.frombuffer(base64.b64decode(raw, validate=True), dtype=kind)
+        return array.reshape(shape).copy()
     if tag == "$ip":
         return ipaddress.ip_address(data)
     if tag == "$policy":
@@ -168,6 +173,9 @@ def summarize(result: Any) -> Any:
         return [[summarize(k), summarize(v)] for k, v in result.items()]
     if isinstance(result, HostPolicy):
         return encode(result)
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        fields = dataclasses.fields(result)
+        return {f.name: summarize(getattr(result, f.name)) for f in fields}
     to_dict = getattr(result, "to_dict", None)
     summary: dict[str, Any] = {"type": type(result).__name__}
     for name in (
@@ -309,49 +317,113 @@ def replay(path: str | os.PathLike[str] | IO[str], *, backend: str | None = None
     """Re-execute a trace on ``backend`` (default: the default backend): the recorded
     snapshot restored, then every call made again. With ``check``, each call must give the
     recorded result (or raise the recorded error), else ``ReplayError`` names the line.
-    Returns the tree in its final state."""
+    A damaged trace is a ``ReplayError`` too. Returns the tree in its final state."""
     from ._tree import OffloadStateTree
 
     lines = _lines(path)
     header = _header(next(lines, None))
-    snapshot = base64.b64decode(header["snapshot"])
+    try:
+        snapshot = base64.b64decode(header["snapshot"], validate=True)
+    except ValueError as exc:
+        raise ReplayError(f"the trace's snapshot is not base64 ({exc})") from None
     tree = OffloadStateTree.load(io.BytesIO(snapshot), backend=backend)
-    target = tree.target
+    saved = _snapshot_tree_id(snapshot)
+    rehome = _Rehome(saved, tree.tree_id)
     for number, line in lines:
-        obj: OffloadStateTree | SimulatedTarget = tree if line.get("on") == "tree" else target
-        name = line.get("call")
-        if not isinstance(name, str) or name.rstrip("=") not in (
-            TREE_CALLS + TARGET_CALLS + TREE_SETTERS
-        ):
-            raise ReplayError(f"line {number}: {name!r} is not a recorded call")
-        args, kwargs = decode(line.get("args", [])), decode(line.get("kwargs", {"$dict": []}))
-        try:
-            if name.endswith("="):
-                setattr(obj, name[:-1], *args)
-                got: dict[str, Any] = {"result": None}
-            else:
-                got = {"result": summarize(getattr(obj, name)(*args, **kwargs))}
-        except OffloadTreeError as exc:
-            got = {"error": [type(exc).__name__, str(exc)]}
-        if check:
-            expected = {k: line[k] for k in ("result", "error") if k in line}
-            if name.endswith("="):
-                expected = {"result": None} if "result" in line else expected
-            if got != expected:
-                raise ReplayError(f"line {number} ({line.get('on')}.{name}): recorded "
-                                  f"{_short(expected)}, replayed {_short(got)}")  # fmt: skip
+        _replay_line(tree, number, line, check, rehome)
     return tree
+
+
+def _snapshot_tree_id(snapshot: bytes) -> int:
+    """The tree id the trace's snapshot was taken with."""
+    from . import _snapshot
+
+    columns, _ = _snapshot.from_bytes(snapshot)
+    return int(columns["tree.id"][0])
+
+
+class _Rehome:
+    """Handles of the recorded tree, moved to the replayed tree's id and back: a replay in
+    a process where another tree holds the recorded id runs under a fresh one (§12a)."""
+
+    def __init__(self, saved: int, now: int) -> None:
+        self.saved, self.now = saved, now
+
+    def _move(self, value: Any, source: int, target: int) -> Any:
+        if isinstance(value, bool) or source == target:
+            return value
+        if isinstance(value, int) and value >> 48 == source:
+            return value & _MASK48 | target << 48
+        if isinstance(value, str):
+            return value.replace(f"0x{source:04x}", f"0x{target:04x}")
+        if isinstance(value, np.ndarray) and value.dtype == np.uint64:
+            moved = (value & np.uint64(_MASK48)) | np.uint64(target << 48)
+            return np.where(value >> np.uint64(48) == np.uint64(source), moved, value)
+        if isinstance(value, list | tuple):
+            return type(value)(self._move(v, source, target) for v in value)
+        if isinstance(value, dict):
+            return {self._move(k, source, target): self._move(v, source, target)
+                    for k, v in value.items()}  # fmt: skip
+        return value
+
+    def to_replay(self, value: Any) -> Any:
+        return self._move(value, self.saved, self.now)
+
+    def to_record(self, value: Any) -> Any:
+        return self._move(value, self.now, self.saved)
+
+
+_MASK48 = (1 << 48) - 1
+
+
+def _replay_line(
+    tree: OffloadStateTree, number: int, line: dict[str, Any], check: bool, rehome: _Rehome
+) -> None:
+    """Make the call of one trace line again, and compare its outcome when ``check``."""
+    on, name = line.get("on"), line.get("call")
+    allowed = [f"{n}=" for n in TREE_SETTERS] + list(TREE_CALLS) if on == "tree" else TARGET_CALLS
+    if on not in ("tree", "target") or name not in allowed:
+        raise ReplayError(f"line {number}: {on}.{name} is not a call a trace records")
+    assert isinstance(name, str)
+    obj: OffloadStateTree | SimulatedTarget = tree if on == "tree" else tree.target
+    try:
+        args, kwargs = decode(line.get("args", [])), decode(line.get("kwargs", {"$dict": []}))
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise ReplayError("its arguments are not a list and a mapping")
+    except ReplayError as exc:
+        if "error" in line:
+            return  # a refused call changed nothing: the replay goes on without it
+        raise ReplayError(f"line {number}: {exc}") from None
+    except Exception as exc:
+        raise ReplayError(f"line {number}: a value cannot be read ({exc})") from None
+    args, kwargs = rehome.to_replay(args), rehome.to_replay(kwargs)
+    try:
+        if name.endswith("="):
+            setattr(obj, name[:-1], *args)
+            got: dict[str, Any] = {"result": None}
+        else:
+            got = {"result": summarize(getattr(obj, name)(*args, **kwargs))}
+    except OffloadTreeError as exc:
+        got = {"error": [type(exc).__name__, str(exc)]}
+    except TypeError as exc:  # arguments the call does not take: a damaged line
+        problem = f"{on}.{name} cannot take its arguments ({exc})"
+        raise ReplayError(f"line {number}: {problem}") from None
+    expected = {k: line[k] for k in ("result", "error") if k in line}
+    got = rehome.to_record(got)
+    if check and got != expected:
+        raise ReplayError(f"line {number} ({on}.{name}): recorded "
+                          f"{_short(expected)}, replayed {_short(got)}")  # fmt: skip
 
 
 def _lines(path: str | os.PathLike[str] | IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     stream, owned = _open_text(path, "r")
     try:
-        for number, text in enumerate(stream, start=1):
+        for number, text in _numbered(stream):
             if not text.strip():
                 continue
             try:
                 line = json.loads(text)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, RecursionError) as exc:
                 raise ReplayError(
                     f"line {number} is not JSON ({exc}); the trace is cut or corrupted"
                 ) from None
@@ -361,6 +433,15 @@ def _lines(path: str | os.PathLike[str] | IO[str]) -> Iterator[tuple[int, dict[s
     finally:
         if owned:
             stream.close()
+
+
+def _numbered(stream: IO[str]) -> Iterator[tuple[int, str]]:
+    """The stream's lines, numbered from 1; text that is not UTF-8 is a ``ReplayError``
+    (decoding runs ahead of the lines, so the error cannot name one)."""
+    try:
+        yield from enumerate(stream, start=1)
+    except UnicodeDecodeError as exc:
+        raise ReplayError(f"the trace is not UTF-8 text ({exc})") from None
 
 
 def _open_text(path: str | os.PathLike[str] | IO[str], mode: str) -> tuple[IO[str], bool]:

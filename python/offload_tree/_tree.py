@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import secrets
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
@@ -187,7 +190,15 @@ class OffloadStateTree:
     keeps shared state offloaded until the caller terminates it.
     """
 
-    __slots__ = ("_backend", "_engine", "_policy", "_release_unreferenced", "_target", "_trace")
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_engine",
+        "_policy",
+        "_release_unreferenced",
+        "_target",
+        "_trace",
+    )
 
     def __init__(
         self,
@@ -240,6 +251,7 @@ class OffloadStateTree:
         self._backend = backend
         self._release_unreferenced = release
         self._trace: _trace.Recording | None = None
+        target._tree = weakref.ref(self)
 
     # -- snapshots (docs/DESIGN.md §12): copies, pickles and files
 
@@ -249,7 +261,8 @@ class OffloadStateTree:
         both. (A shallow copy would share the engine, an alias rather than a copy, so
         ``copy.copy`` makes the same deep copy as ``copy.deepcopy``.)"""
         columns = self._engine.snapshot()
-        return _restore(columns, self._backend, self._engine.threads, self._policy)
+        family = _tree_ids.family_of(self.tree_id)
+        return _restore(columns, self._backend, self._engine.threads, self._policy, family)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> OffloadStateTree:
         """See :meth:`__copy__`; the copy's target is the copy of this tree's target."""
@@ -265,7 +278,8 @@ class OffloadStateTree:
 
     def _facade(self) -> dict[str, Any]:
         """What the facade adds to the engine's columns in a file: its backend and threads."""
-        return {"backend": self._backend, "threads": self._engine.threads}
+        family = _tree_ids.family_of(self.tree_id)
+        return {"backend": self._backend, "threads": self._engine.threads, "family": family}
 
     def record(self, path: str | os.PathLike[str] | IO[str]) -> _trace.Recording:
         """Start a trace at ``path`` (a path or a text file): this tree's snapshot now, then
@@ -291,8 +305,7 @@ class OffloadStateTree:
         with a truncated, corrupted, foreign or inconsistent file; nothing is built then."""
         columns, facade = _snapshot.read(path)
         backend = _backend.BACKEND if backend is None else backend
-        threads = facade.get("threads", 1)
-        return _restore(columns, backend, threads if isinstance(threads, int) else 1, None)
+        return _restore(columns, backend, _facade_threads(facade), None, _facade_family(facade))
 
     @contextmanager
     def _parents_checked_first(self, parents: HandleArray, child: Layer) -> Iterator[None]:
@@ -977,14 +990,28 @@ class OffloadStateTree:
 
 
 def _restore(
-    columns: Mapping[str, Any], backend: str, threads: int, policy: HostPolicy | None
+    columns: Mapping[str, Any],
+    backend: str,
+    threads: int,
+    policy: HostPolicy | None,
+    family: int | None,
 ) -> OffloadStateTree:
     """A tree on ``backend`` from snapshot columns (checked by the engine's restore), with
-    its own target; it shares the snapshot's tree id, so the original's handles name the
-    same objects in it."""
-    engine = _backend.engine_class(backend).restore(columns)
-    tree_id = int(columns["tree.id"][0])
-    _tree_ids.share(tree_id)
+    its own target. A tree of the snapshot's family keeps its tree id, so the original's
+    handles name the same objects in it; where an unrelated live tree holds that id, it
+    takes a fresh one (docs/DESIGN.md §12a)."""
+    saved = _saved_tree_id(columns)
+    if saved is None:  # the engine's restore names what is wrong with the column
+        _backend.engine_class(backend).restore(columns)
+        raise AssertionError("a restore accepted a snapshot without a tree id")
+    tree_id = _tree_ids.share(saved, secrets.randbits(63) if family is None else family)
+    try:
+        if tree_id != saved:
+            columns = _with_tree_id(columns, tree_id)
+        engine = _backend.engine_class(backend).restore(columns)
+    except BaseException:
+        _tree_ids.release(tree_id)
+        raise
     _tree_ids.bind(engine, tree_id)
     limits = tuple(
         int(value) if set_ else None
@@ -1000,17 +1027,55 @@ def _restore(
     tree._release_unreferenced = bool(columns["policy"][0])
     tree._policy = policy_from_columns(columns) if policy is None else policy
     tree._trace = None
+    target._tree = weakref.ref(tree)
     engine.set_threads(max(1, min(threads, _INT64_MAX)))
     return tree
+
+
+#: Snapshot columns that hold this tree's handles (docs/DESIGN.md §12).
+_HANDLE_COLUMNS = re.compile(r".*\.(handle|neighbor|path)$")
+_MASK48 = (1 << 48) - 1
+
+
+def _saved_tree_id(columns: Mapping[str, Any]) -> int | None:
+    """The tree id a snapshot holds, if its column is one."""
+    value = columns.get("tree.id") if isinstance(columns, Mapping) else None
+    if isinstance(value, np.ndarray) and value.dtype == np.uint16 and value.shape == (1,):
+        return int(value[0]) or None
+    return None
+
+
+def _with_tree_id(columns: Mapping[str, Any], tree_id: int) -> dict[str, Any]:
+    """The columns with every handle moved to ``tree_id`` ("none" values stay)."""
+    moved = dict(columns)
+    moved["tree.id"] = np.array([tree_id], dtype=np.uint16)
+    for name, values in columns.items():
+        if _HANDLE_COLUMNS.match(name) and isinstance(values, np.ndarray):
+            if values.dtype == np.uint64 and values.ndim == 1:
+                rehomed = (values & np.uint64(_MASK48)) | np.uint64(tree_id << 48)
+                moved[name] = np.where(values == np.uint64(2**64 - 1), values, rehomed)
+    return moved
 
 
 def _unpickle(data: bytes) -> OffloadStateTree:
     """A pickled tree: its snapshot file's bytes, restored on the backend that wrote them."""
     columns, facade = _snapshot.from_bytes(data)
     backend = facade.get("backend")
-    return _restore(
-        columns,
-        backend if isinstance(backend, str) else _backend.BACKEND,
-        facade.get("threads", 1),
-        None,
-    )
+    backend = backend if isinstance(backend, str) else _backend.BACKEND
+    return _restore(columns, backend, _facade_threads(facade), None, _facade_family(facade))
+
+
+def _facade_threads(facade: dict[str, Any]) -> int:
+    threads = facade.get("threads")
+    return threads if isinstance(threads, int) and not isinstance(threads, bool) else 1
+
+
+def _facade_family(facade: dict[str, Any]) -> int | None:
+    family = facade.get("family")
+    valid = isinstance(family, int) and not isinstance(family, bool) and 0 <= family < 2**63
+    return family if valid else None
+
+
+def _target_of(tree: OffloadStateTree) -> SimulatedTarget:
+    """A tree's target: what a target pickles as (it travels with its tree)."""
+    return tree.target

@@ -10,34 +10,41 @@ unlikely to name a live one.
 
 A tree restored from a snapshot (a copy, an unpickled or loaded tree) keeps its id, so that
 its handles are the original's: the id is then shared, and comes back when the last engine
-holding it is gone.
+holding it is gone. Only trees of one *family* (a tree and its copies, which a snapshot file
+names by a random token) share an id: a file loaded where an unrelated tree holds its id gets
+a fresh one, so that the unrelated tree's handles are never taken for its own.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import weakref
 
 from ._errors import StateError
 
-__all__ = ["TREE_ID_MAX", "acquire", "bind", "live_count", "share"]
+__all__ = ["TREE_ID_MAX", "acquire", "bind", "family_of", "live_count", "share"]
 
 #: Ids are 16 bits; 0 is never used, so that no valid handle is 0.
 TREE_ID_MAX = 0xFFFF
 
 _lock = threading.Lock()
 _live: dict[int, int] = {}  # id -> how many live engines hold it
+_families: dict[int, int] = {}  # id -> the family token of the trees holding it
 _last = 0
 
 
-def acquire() -> int:
-    """A tree id no live tree has; ``StateError`` when all 65,535 are taken."""
+def acquire(family: int | None = None) -> int:
+    """A tree id no live tree has, for a new family (``family``: its token, else a new
+    random one); ``StateError`` when all 65,535 are taken."""
     global _last
+    token = secrets.randbits(63) if family is None else family
     with _lock:
         for step in range(1, TREE_ID_MAX + 1):
             candidate = (_last + step - 1) % TREE_ID_MAX + 1
             if candidate not in _live:
                 _live[candidate] = 1
+                _families[candidate] = token
                 _last = candidate
                 return candidate
     raise StateError(
@@ -46,10 +53,25 @@ def acquire() -> int:
     )
 
 
-def share(tree_id: int) -> None:
-    """Take ``tree_id`` for one more engine (a restored tree), whether or not it is taken."""
+def share(tree_id: int, family: int) -> int:
+    """The id a restored tree of ``family`` takes: ``tree_id`` when it is free or held by
+    that family (then shared), else a fresh one."""
     with _lock:
-        _live[tree_id] = _live.get(tree_id, 0) + 1
+        holder = _families.get(tree_id)
+        if tree_id in _live and holder == family:
+            _live[tree_id] += 1
+            return tree_id
+        if tree_id not in _live:
+            _live[tree_id] = 1
+            _families[tree_id] = family
+            return tree_id
+    return acquire(family)
+
+
+def family_of(tree_id: int) -> int:
+    """The family token of the live trees holding ``tree_id``."""
+    with _lock:
+        return _families[tree_id]
 
 
 def release(tree_id: int) -> None:
@@ -60,6 +82,7 @@ def release(tree_id: int) -> None:
             _live[tree_id] = left
         else:
             _live.pop(tree_id, None)
+            _families.pop(tree_id, None)
 
 
 def bind(engine: object, tree_id: int) -> None:
