@@ -197,14 +197,18 @@ def test_a_restored_tree_keeps_its_settings(backend: str) -> None:
         on_link_down="keep",
         offload_rules=(
             ot.OffloadRule(offload=False, remote_ports=(20, 22), destination="10.1.0.0/16"),
+            ot.OffloadRule(offload=True, local_ports=(443, 443), destination="10.2.0.7/32"),
         ),
     )
     target = ot.SimulatedTarget(tcp_capacity=9, max_path_mtu=9000, fail_rate=0.25, seed=5)
     tree = ot.OffloadStateTree(target, backend=backend, threads=3, ticks_per_second=100,
                                release_unreferenced=False, policy=policy)  # fmt: skip
     tree.advance(250)
-    for restored in (copy.copy(tree), pickle.loads(pickle.dumps(tree))):
-        assert restored.policy == policy
+    buffer = io.BytesIO()
+    tree.save(buffer)
+    loaded = ot.OffloadStateTree.load(io.BytesIO(buffer.getvalue()), backend=backend)
+    for restored in (copy.copy(tree), pickle.loads(pickle.dumps(tree)), loaded):
+        assert restored.policy == policy, "the user's own forms come back"
         assert restored.threads == 3
         assert (restored.now, restored.ticks_per_second) == (250, 100)
         assert restored.release_unreferenced is False

@@ -277,9 +277,14 @@ class OffloadStateTree:
         return (_unpickle, (_snapshot.to_bytes(self._engine.snapshot(), self._facade()),))
 
     def _facade(self) -> dict[str, Any]:
-        """What the facade adds to the engine's columns in a file: its backend and threads."""
-        family = _tree_ids.family_of(self.tree_id)
-        return {"backend": self._backend, "threads": self._engine.threads, "family": family}
+        """What the facade adds to the engine's columns in a file: its backend, threads,
+        family (§12a) and the policy as the user wrote it (the columns hold its meaning)."""
+        return {
+            "backend": self._backend,
+            "threads": self._engine.threads,
+            "family": _tree_ids.family_of(self.tree_id),
+            "policy": _trace.encode(self._policy),
+        }
 
     def record(self, path: str | os.PathLike[str] | IO[str]) -> _trace.Recording:
         """Start a trace at ``path`` (a path or a text file): this tree's snapshot now, then
@@ -305,7 +310,8 @@ class OffloadStateTree:
         with a truncated, corrupted, foreign or inconsistent file; nothing is built then."""
         columns, facade = _snapshot.read(path)
         backend = _backend.BACKEND if backend is None else backend
-        return _restore(columns, backend, _facade_threads(facade), None, _facade_family(facade))
+        policy = _facade_policy(facade)
+        return _restore(columns, backend, _facade_threads(facade), policy, _facade_family(facade))
 
     @contextmanager
     def _parents_checked_first(self, parents: HandleArray, child: Layer) -> Iterator[None]:
@@ -1025,11 +1031,22 @@ def _restore(
     tree._target = target
     tree._backend = backend
     tree._release_unreferenced = bool(columns["policy"][0])
-    tree._policy = policy_from_columns(columns) if policy is None else policy
+    meant = policy_from_columns(columns)
+    # The user's own object (its forms: 443, not (443, 443)) when it means what the
+    # engine holds; the columns decide otherwise.
+    tree._policy = policy if policy is not None and _same_policy(policy, meant) else meant
     tree._trace = None
     target._tree = weakref.ref(tree)
     engine.set_threads(max(1, min(threads, _INT64_MAX)))
     return tree
+
+
+def _same_policy(a: HostPolicy, b: HostPolicy) -> bool:
+    """Whether two policies decide the same, whatever forms their rules were written in."""
+    fields = ("decline", "uploads_per_call", "accept_indicated", "on_link_down")
+    same = all(getattr(a, name) == getattr(b, name) for name in fields)
+    rules = [rule._args() for rule in a.offload_rules] == [r._args() for r in b.offload_rules]
+    return same and rules
 
 
 #: Snapshot columns that hold this tree's handles (docs/DESIGN.md §12).
@@ -1062,7 +1079,17 @@ def _unpickle(data: bytes) -> OffloadStateTree:
     columns, facade = _snapshot.from_bytes(data)
     backend = facade.get("backend")
     backend = backend if isinstance(backend, str) else _backend.BACKEND
-    return _restore(columns, backend, _facade_threads(facade), None, _facade_family(facade))
+    policy = _facade_policy(facade)
+    return _restore(columns, backend, _facade_threads(facade), policy, _facade_family(facade))
+
+
+def _facade_policy(facade: dict[str, Any]) -> HostPolicy | None:
+    """The policy object a file names, if it reads as one (else the columns' is used)."""
+    try:
+        policy = _trace.decode(facade.get("policy"))
+    except Exception:  # a foreign or damaged value, whatever it raises: the columns decide
+        return None
+    return policy if isinstance(policy, HostPolicy) else None
 
 
 def _facade_threads(facade: dict[str, Any]) -> int:
