@@ -223,7 +223,7 @@ def normalise(value: Any) -> Any:
 
 
 #: Snapshot columns that hold handles (docs/DESIGN.md §12).
-HANDLE_COLUMNS = re.compile(r".*\.(handle|neighbor|path)$")
+HANDLE_COLUMNS = re.compile(r"(.*\.)?(handle|neighbor|path|parent|dependent|depends_on)$")
 
 
 def masked_columns(columns: dict[str, Any]) -> dict[str, Any]:

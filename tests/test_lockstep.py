@@ -142,6 +142,16 @@ class Lockstep(RuleBasedStateMachine):
         check_invariants(self.native.tree, self.native.target)
         check_invariants(self.python.tree, self.python.target)
         check_fallback_internals(self.python.tree._engine)
+        # The bulk reads (issue 14) give the same columns, handles masked.
+        for layer in ("neighbor", "path", "tcp"):
+            ours = masked_columns(self.native.tree.states(layer))
+            theirs = masked_columns(self.python.tree.states(layer))
+            assert list(ours) == list(theirs), f"states({layer}) columns differ"
+            for name, values in ours.items():
+                assert values.dtype == theirs[name].dtype, f"states({layer})[{name}] types"
+                assert np.array_equal(values, theirs[name]), f"states({layer})[{name}] differs"
+        edges = [masked_columns(w.tree.edges()) for w in (self.native, self.python)]
+        assert all(np.array_equal(edges[0][k], edges[1][k]) for k in edges[0]), "edges differ"
         # The whole state, not only what the API shows: both engines' snapshot columns.
         columns_native = masked_columns(self.native.tree._engine.snapshot())
         columns_python = masked_columns(self.python.tree._engine.snapshot())
