@@ -6,8 +6,6 @@ The engine is the Rust core (``offload_tree._native``) when built, else the pure
 fallback; ``OFFLOAD_TREE_BACKEND=native|python`` forces one, and ``BACKEND`` says which.
 """
 
-from importlib import metadata as _metadata
-
 from ._backend import BACKEND
 from ._blocks import Block, BlockList
 from ._enums import ConnectionState, EventKind, Layer, Operation, Status, UploadReason
@@ -37,11 +35,7 @@ from ._states import NeighborState, PathState, TcpState
 from ._target import SimulatedTarget
 from ._trace import replay
 from ._tree import OffloadStateTree
-
-try:
-    __version__ = _metadata.version("offload-tree")
-except _metadata.PackageNotFoundError:  # running from a source checkout
-    __version__ = "0.1.0"
+from ._version import VERSION as __version__
 
 __all__ = [
     "BACKEND",

@@ -1,11 +1,17 @@
-//! The global allocator of the wheel: mimalloc, tuned to keep freed pages for a moment.
+//! The global allocator of the wheel: mimalloc, told to keep freed pages for a second.
 //!
 //! Building a million-connection tree touches a few hundred MiB of fresh memory, and on the
 //! machines we measured every fresh 4 KiB page costs a kernel fault and a zeroing (about
-//! 0.8 ms per MiB, ten times a memset). mimalloc reuses freed pages, but by default purges
-//! them 10 ms after they are freed: too soon for a benchmark loop or a rebuild, where Python
-//! work sits between dropping one tree and building the next. One second keeps them for that
-//! and still returns them to the kernel soon after (RSS falls back: `tests/test_memory.py`).
+//! 0.8 ms per MiB, ten times a memset). mimalloc reuses freed pages and returns them to the
+//! kernel (purges them) only after a delay. A delay of one second keeps them across a
+//! benchmark loop or a rebuild, where Python work sits between dropping one tree and
+//! building the next, and still gives them back soon after (RSS falls back:
+//! `tests/test_memory.py`).
+//!
+//! mimalloc v3, which libmimalloc-sys builds (its `v2` feature is off), already defaults to
+//! 1000 ms with no extra multiplier for arenas; v2 defaulted to 10 ms (100 ms for arenas).
+//! We set the delay anyway, so the behaviour we measured does not hang on which version or
+//! default is linked; the test below checks both the version and the delay in force.
 
 use std::ffi::c_long;
 
@@ -14,7 +20,8 @@ use libmimalloc_sys::{mi_option_set, mi_option_t};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc.h (the same position in mimalloc v2 and v3).
+/// `mi_option_purge_delay` in mimalloc.h (the same position in v2 and v3); libmimalloc-sys
+/// exports no constant for it.
 const PURGE_DELAY: mi_option_t = 15;
 
 /// How long freed pages stay with the process before they are returned, in milliseconds.
@@ -30,16 +37,24 @@ pub fn configure() {
     }
 }
 
-/// The purge delay in force, in milliseconds.
-#[cfg(test)]
-pub fn purge_delay_ms() -> c_long {
-    // SAFETY: reads one integer from mimalloc's option table; a valid index, no pointers.
-    unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The purge delay in force, in milliseconds.
+    fn purge_delay_ms() -> c_long {
+        // SAFETY: reads one integer from mimalloc's option table; a valid index, no pointers.
+        unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) }
+    }
+
+    #[test]
+    fn the_linked_mimalloc_is_v3() {
+        // SAFETY: `mi_version` takes no arguments and returns a constant.
+        let version = unsafe { libmimalloc_sys::mi_version() };
+        // The module comment describes v3's defaults: MI_MALLOC_VERSION is major, then two
+        // digits each of minor and patch (30302 is 3.3.2).
+        assert!((30000..40000).contains(&version), "mimalloc {version}");
+    }
 
     #[test]
     fn configure_sets_the_purge_delay() {
