@@ -4,6 +4,10 @@
 ``ImportError`` explains how to build it when it is missing); unset, the native engine is
 used when importable and the fallback otherwise, with one warning.
 
+A native module compiled for another version of the package (a stale build left in a source
+tree, or a wheel's module copied beside another version) is refused like a missing one: the
+two halves agree on a protocol only within one version.
+
 Engines are private: users pick one per tree with ``OffloadStateTree(backend=...)`` and read
 the default from ``offload_tree.BACKEND``. Both satisfy the protocol of ``_engine.Engine``.
 """
@@ -15,6 +19,7 @@ import warnings
 
 from ._engine import EngineClass
 from ._errors import ValidationError
+from ._version import UNKNOWN, VERSION, pep440
 
 __all__ = ["BACKEND", "BACKENDS", "ENV_VAR", "engine_class"]
 
@@ -28,11 +33,27 @@ _BUILD_HINT = (
 )
 
 
+def check_native_version(native_version: str, package_version: str = VERSION) -> None:
+    """Refuse (``ImportError``) a native module built for another version of the package.
+
+    ``native_version`` is the module's Cargo version; an unknown package version (a checkout
+    whose Cargo.toml cannot be read) cannot be compared, so it is let through.
+    """
+    if package_version == UNKNOWN or pep440(native_version) == package_version:
+        return
+    raise ImportError(
+        f"offload_tree._native is version {native_version} but the offload_tree package is "
+        f"version {package_version}: a stale build of the native engine. Reinstall "
+        "(`pip install --force-reinstall offload-tree`, or `maturin develop --release` in a "
+        "source tree), or set OFFLOAD_TREE_BACKEND=python to use the pure-Python engine"
+    )
+
+
 def engine_class(backend: str) -> EngineClass:
     """The Engine class of a backend: ``"native"`` (Rust) or ``"python"`` (fallback).
 
-    Raises ``ImportError`` when the native engine is asked for but not built, and
-    ``ValidationError`` for any other backend name.
+    Raises ``ImportError`` when the native engine is asked for but not built or built for
+    another version, and ``ValidationError`` for any other backend name.
     """
     if backend == "python":
         from ._fallback import Engine as PythonEngine
@@ -43,6 +64,7 @@ def engine_class(backend: str) -> EngineClass:
             from . import _native
         except ImportError as exc:
             raise ImportError(_BUILD_HINT) from exc
+        check_native_version(_native.__version__)
         return _native.Engine
     raise ValidationError(f"backend must be 'native' or 'python', got {backend!r}")
 
@@ -57,10 +79,9 @@ def _select() -> str:
         raise ImportError(f"{ENV_VAR} must be 'native' or 'python', got {raw!r}")
     try:
         engine_class("native")
-    except ImportError:
+    except ImportError as exc:
         warnings.warn(
-            "offload_tree: native engine not built, using the pure-Python fallback "
-            "(`pip install .` or `maturin develop --release` builds it)",
+            f"offload_tree: using the pure-Python fallback engine, because {exc}",
             RuntimeWarning,
             stacklevel=3,
         )
