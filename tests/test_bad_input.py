@@ -112,6 +112,24 @@ def test_garbage_handles_in_many_handle_calls(w, bad, op):
     check(w, ot.InvalidHandleError, lambda: getattr(w.tree, op)(bad))
 
 
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        pytest.param(lambda h: [h, -1], "-1", id="negative-after-a-handle"),
+        pytest.param(lambda h: [-3], "-3", id="negative"),
+        pytest.param(lambda h: [h, 2**64], str(2**64), id="huge-after-a-handle"),
+        pytest.param(lambda h: [2**64 - 1, -1], "-1", id="max-and-negative"),
+        pytest.param(lambda h: (h, -1), "-1", id="tuple"),
+        pytest.param(lambda h: np.array([h, -1], dtype=np.int64), "-1", id="int64-array"),
+    ],
+)
+def test_an_out_of_range_handle_is_named_not_wrapped(w, bad, named):
+    """An out-of-range value in a list is refused as such, on every supported NumPy: converted
+    straight to uint64, NumPy 1.x wraps -1 to 2**64-1, a handle of 'another tree'."""
+    with pytest.raises(ot.InvalidHandleError, match=rf"invalid handle {named}: handles are in"):
+        w.tree.initiate_offload(bad(w.tc1))
+
+
 @pytest.mark.parametrize("bad", SINGLE_GARBAGE)
 @pytest.mark.parametrize("op", ["layer", "state", "depends_on", "dependents", "is_offloaded"])
 def test_garbage_handles_in_single_handle_calls(w, bad, op):

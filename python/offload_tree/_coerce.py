@@ -156,12 +156,21 @@ def as_handles(handles: object) -> HandleArray:
     if length is None:
         check_batch(len(items))
     # Fast path: plain ints only (a bool would pass np.array silently, so check types).
+    # NumPy infers int64 (or uint64 when a value needs it) and the range is checked on the
+    # array: converting straight to uint64 would wrap -1 to 2**64-1 on NumPy < 2.
     if all(type(item) is int for item in items):
         try:
-            return np.array(items, dtype=np.uint64)
+            array = np.array(items)
         except OverflowError:
-            pass  # some value is out of range: the slow path names it
+            array = None  # some value is out of range: the slow path names it
+        if array is not None and array.ndim == 1:
+            if array.dtype.kind == "u" or (array.dtype.kind == "i" and _non_negative(array)):
+                return np.ascontiguousarray(array, dtype=np.uint64)
     return np.array([as_handle(item) for item in items], dtype=np.uint64)
+
+
+def _non_negative(array: np.ndarray) -> bool:
+    return not array.size or int(array.min()) >= 0
 
 
 def refuse_masked(name: str, value: np.ndarray, exc: type[Exception] = ValidationError) -> None:
