@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 import warnings
 from importlib import metadata
 from pathlib import Path
 
 import offload_tree as ot
 import pytest
-import tomllib
 from _helpers import require_backend
 from offload_tree import _backend, _version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the test extra installs tomli on 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
