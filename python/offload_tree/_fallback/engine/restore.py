@@ -227,7 +227,6 @@ class _Restorer:
         self._paths()
         self._tcps()
         self._free_lists()
-        self._released()
         self._tcp_states()
         self._contexts()
         self._target_delegated()
@@ -241,6 +240,9 @@ class _Restorer:
         self._invalid_pending()
         self._policy()
         self._counts()
+        # Where the core checks it too, first of its ledgers: a broken offloaded flag is
+        # reported as its target table's length when that is wrong as well.
+        self._released()
         self._totals()
         self.e.host._seq = self.seq  # creation numbers go on after the restored ones
         return self.e
