@@ -27,7 +27,7 @@ impl Engine {
 
     /// Queues the target's request to upload offloaded connection `h`. For a mandatory reason
     /// the target stops processing the connection's I/O until the upload
-    /// (terminating-the-offload-of-a-connection-because-of-resource-constraint.md).
+    /// (NDIS "Terminating the Offload of a Connection Because of Resource Constraints").
     pub(super) fn request_upload(&mut self, h: Handle, reason: UploadReason) {
         if reason.is_mandatory() {
             let context = self.host.context(h);
@@ -42,8 +42,8 @@ impl Engine {
         });
     }
 
-    /// The target indicates offload-pause (NDIS_STATUS_OFFLOAD_PAUSE,
-    /// ndis-status-offload-pause.md): the host offloads nothing more until it resumes; what
+    /// The target indicates offload-pause (NDIS_STATUS_OFFLOAD_PAUSE, whose NDIS page is
+    /// named after it): the host offloads nothing more until it resumes; what
     /// is offloaded goes on as normal.
     pub fn target_pause(&mut self) -> Result<()> {
         if self.target.paused {
@@ -56,7 +56,7 @@ impl Engine {
 
     /// The target indicates upload-all: it pauses (if it had not) and asks for everything
     /// back. Until it resumes it processes no more sends: they complete with
-    /// NDIS_STATUS_UPLOAD_IN_PROGRESS (ndis-status-offload-pause.md).
+    /// NDIS_STATUS_UPLOAD_IN_PROGRESS (NDIS "NDIS_STATUS_OFFLOAD_PAUSE").
     pub fn target_request_upload_all(&mut self) -> Result<()> {
         if self.target.upload_all {
             return Err(error!(UploadAllPending));
@@ -68,7 +68,7 @@ impl Engine {
     }
 
     /// The target indicates offload-resume: it accepts offloads again, with the
-    /// capabilities in `limits` when given (ndis-status-offload-resume.md: the host reads
+    /// capabilities in `limits` when given (NDIS "NDIS_STATUS_OFFLOAD_RESUME": the host reads
     /// them again, and later offloads obey them; what is offloaded stays).
     pub fn target_resume(&mut self, limits: Option<TargetLimits>) -> Result<()> {
         if !self.target.paused {
@@ -140,7 +140,7 @@ impl Engine {
     }
 
     /// The target asks the host about the reachability of offloaded neighbor `raw`
-    /// (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md).
+    /// (NeighborReachabilityQuery, NDIS "Making a NeighborReachabilityQuery Indication").
     pub fn target_indicate_neighbor_reachability_query(&mut self, raw: u64) -> Result<()> {
         let h =
             self.resolve_offloaded_one(raw, Layer::Neighbor, "neighbor", "query its reachability")?;
@@ -162,7 +162,7 @@ impl Engine {
     }
 
     /// The peer closes offloaded connection `raw`: with a FIN (graceful: its send half) or,
-    /// `abortive`, an RST (responding-to-the-reception-of-a-fin-or-rst-segment.md). The
+    /// `abortive`, an RST (NDIS "Responding to the Reception of a FIN or RST Segment"). The
     /// target moves the connection's state, and indicates TcpIndicateDisconnect (once the
     /// host has taken every byte received before the FIN) or TcpIndicateAbort.
     pub fn target_peer_close(&mut self, raw: u64, abortive: bool) -> Result<()> {
@@ -198,7 +198,7 @@ impl Engine {
         Ok(())
     }
 
-    /// The host disconnects offloaded connection `raw` (responding-to-a-disconnect-request.md).
+    /// The host disconnects offloaded connection `raw` (NDIS "Responding to a Disconnect Request").
     /// Graceful: a FIN follows every posted byte (ESTABLISHED becomes FIN-WAIT-1, CLOSE-WAIT
     /// LAST-ACK; other states refuse); the disconnect completes when the peer acknowledges it
     /// (a `DisconnectComplete` event). Abortive: an RST goes out, the connection is CLOSED,

@@ -11,7 +11,7 @@ impl Engine {
     /// connection (none while one is pending for it). Returns a status per object.
     ///
     /// An invalidate that finds an object's hardware state corrupt completes with FAILURE for
-    /// it (returning-the-completion-status-of-an-invalidate-operation.md): the object is not
+    /// it (NDIS "Returning the Completion Status of an Invalidate Operation"): the object is not
     /// marked invalid, the target asks for the upload of every offloaded connection that
     /// relies on it with reason HARDWARE_FAILURE (TcpIndicateRetrieve), and the object's own
     /// upload will fail too.

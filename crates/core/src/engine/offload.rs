@@ -16,7 +16,7 @@ const PARALLEL_OFFLOAD: usize = 1 << 14;
 
 impl Engine {
     /// `initiate_offload` with the host's BufferedData of some requested connections
-    /// (handling-buffered-receive-data-during-and-after-an-offload-operation.md): `tcs[i]`
+    /// (NDIS "Handling Buffered Receive Data During and After an Offload Operation"): `tcs[i]`
     /// takes piece `i` of `data` (cut by `lengths`), bytes the host received, processed and
     /// acknowledged but did not deliver. Each connection whose offload succeeds hands them
     /// to the target, which delivers them before anything it receives later; the others

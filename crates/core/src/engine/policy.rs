@@ -73,7 +73,7 @@ impl Engine {
     }
 
     /// The link went down (the miniport indicated a media disconnect): the host decides,
-    /// not the target (terminate-offload-initiated-by-the-host-stack.md). By its policy it
+    /// not the target (NDIS "Terminate Offload Initiated by the Host Stack"). By its policy it
     /// terminates every offloaded object, as for upload-all, or keeps them (an empty
     /// outcome).
     pub fn link_down(&mut self) -> Outcome {

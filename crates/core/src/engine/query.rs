@@ -1,7 +1,7 @@
 //! `query`: read the target's live delegated state of offloaded objects (docs/DESIGN.md §8,
 //! "query"). A query that finds an object's hardware state corrupt completes with FAILURE for
 //! it, and the host terminates what it could not query
-//! (returning-the-completion-status-of-a-query-offload-operation.md).
+//! (NDIS "Returning the Completion Status of a Query Offload Operation").
 
 use super::types::{Delegated, Outcome};
 use super::{check_batch, not_offloaded as not_offloaded_error, Engine};

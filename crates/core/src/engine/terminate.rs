@@ -74,7 +74,7 @@ impl Engine {
     /// neighbor of `candidates` whose reference count is zero, appending them to `outcome`
     /// (paths before the neighbors they free: dependents first). The NDIS host stack keeps a
     /// reference count per neighbor and path and terminates one when it reaches zero
-    /// (terminate-offload-initiated-by-the-host-stack.md).
+    /// (NDIS "Terminate Offload Initiated by the Host Stack").
     pub(super) fn release(&mut self, outcome: &mut Outcome, candidates: &[Handle]) {
         if !self.policy.release_unreferenced {
             return;
@@ -104,7 +104,7 @@ impl Engine {
     /// `outcome`. Returns the object it depended on if that lost its last reference.
     ///
     /// A terminate fault aimed at the object stands for corrupt hardware state
-    /// (returning-the-completion-status-of-a-terminate-offload-operation.md): the upload
+    /// (NDIS "Returning the Completion Status of a Terminate Offload Operation"): the upload
     /// completes with FAILURE and the target aborts a connection (TcpIndicateAbort), so its
     /// host copy comes back CLOSED. NDIS loses the object's state then; the simulation still
     /// hands back the target's last values and every buffered byte, because nothing the

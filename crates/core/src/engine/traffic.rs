@@ -75,7 +75,7 @@ impl Engine {
     }
 
     /// The host forwards `data` to offloaded connection `raw` (MiniportTcpOffloadForward,
-    /// forwarding-data-to-an-offload-target.md): segments it received but did not
+    /// NDIS "Forwarding Data to an Offload Target"): segments it received but did not
     /// acknowledge, on another interface or while the connection was being offloaded. The
     /// target processes them as segments it received itself.
     pub fn forward(&mut self, raw: u64, data: &[u8]) -> Result<u32> {
@@ -100,7 +100,7 @@ impl Engine {
     }
 
     /// The host posts a receive request of `size` bytes (1..2^32-1) on offloaded connection
-    /// `raw` (posting-and-completing-receive-requests.md). Buffered data fills it first.
+    /// `raw` (NDIS "Posting and Completing Receive Requests"). Buffered data fills it first.
     /// Returns the bytes of the requests this completed (now readable with `read`).
     /// In push mode (`push`) the request also completes partly filled on a segment with the
     /// PSH bit or when the push timer expires.

@@ -143,7 +143,7 @@ impl Engine {
     }
 
     /// The checks `update` runs before it looks at a value (docs/DESIGN.md §8, check order):
-    /// every handle valid; no invalidated object (synchronizing-update-operations.md: the way
+    /// every handle valid; no invalidated object (NDIS "Synchronizing Update Operations": the way
     /// back is terminate and offload again); no constant or delegated name (StateError); no
     /// unknown name (ValidationError). The Python facade also calls it when its own
     /// conversion of the values fails, so that these errors still win.

@@ -338,7 +338,7 @@ impl BlockList {
     /// After processing: every block that did not fail becomes SUCCESS, or PARTIAL_SUCCESS when
     /// one of its immediate dependents failed (docs/NDIS.md, "Initiate offload: per-block
     /// status"); a referenced block (a linker) whose every dependent failed gets FAILURE
-    /// (placeholders--linkers--and-new-offloads.md).
+    /// (NDIS "Placeholders, Linkers, and New Offloads").
     pub fn settle(&mut self) {
         // Backwards, a block's dependents come just before it: counts per depth of the blocks
         // seen since the last shallower one are exactly the dependents of the next block one

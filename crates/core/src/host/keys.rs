@@ -2,7 +2,7 @@
 //! (source, destination, local port, remote port), and the lookups by key.
 //!
 //! A host stack keeps exactly one path object per address pair and one connection per
-//! 4-tuple (offload-state-tree.md: many connections share a path, many paths a neighbor), so
+//! 4-tuple (NDIS "Offload State Tree": many connections share a path, many paths a neighbor), so
 //! the tree refuses a duplicate instead of holding two objects for one key.
 //!
 //! Each index is a `hashbrown::HashTable` of bare slots (4 bytes and a control byte per

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 pub struct HostPolicy {
     /// Terminate an offloaded path or neighbor as soon as no offloaded object depends on it
     /// any more (its reference count is zero), as the NDIS host stack does
-    /// (terminate-offload-initiated-by-the-host-stack.md). `false` keeps shared state
+    /// (NDIS "Terminate Offload Initiated by the Host Stack"). `false` keeps shared state
     /// offloaded until the caller terminates it. Fixed for the life of a tree.
     pub release_unreferenced: bool,
     /// The optional upload reasons whose requests the host declines, as bits by reason code
@@ -21,7 +21,7 @@ pub struct HostPolicy {
     /// reading: data no posted request takes is delivered at once instead of buffered.
     pub accept_indicated: bool,
     /// On a link down (media disconnect) the host terminates every offload; `false` keeps
-    /// them (terminate-offload-initiated-by-the-host-stack.md leaves it to the host).
+    /// them (NDIS "Terminate Offload Initiated by the Host Stack" leaves it to the host).
     pub terminate_on_link_down: bool,
     /// Which connections the host offloads: the first rule that matches a connection
     /// decides; a connection no rule matches is offloaded (FreeBSD's TOM applies rules

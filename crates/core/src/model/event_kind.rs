@@ -11,21 +11,21 @@ pub enum EventKind {
     /// NDIS_STATUS_OFFLOAD_RESUME.
     OffloadResume = 2,
     /// NeighborReachabilityQuery: the target asks the host whether a neighbor is still
-    /// reachable (making-a-neighborreachabilityquery-indication.md).
+    /// reachable (NDIS "Making a NeighborReachabilityQuery Indication").
     NeighborReachabilityQuery = 3,
     /// TcpIndicateDisconnect: the peer sent a FIN, and the host's application has taken
-    /// every byte received before it (responding-to-the-reception-of-a-fin-or-rst-segment.md).
+    /// every byte received before it (NDIS "Responding to the Reception of a FIN or RST Segment").
     Disconnect = 4,
     /// TcpIndicateAbort: the peer sent an acceptable RST.
     Abort = 5,
     /// NdisTcpOffloadDisconnectComplete: the peer acknowledged the host's FIN
-    /// (responding-to-a-disconnect-request.md).
+    /// (NDIS "Responding to a Disconnect Request").
     DisconnectComplete = 6,
     /// TcpIndicateSendBacklogChange: the connection's preferred send backlog changed
-    /// (SendBacklogSize; indicating-tcp-chimney-specific-events.md).
+    /// (SendBacklogSize; NDIS "Indicating TCP Chimney-Specific Events").
     SendBacklogChange = 7,
-    /// NDIS_STATUS_OFFLOAD_PAUSE: the host offloads nothing more until the target resumes
-    /// (ndis-status-offload-pause.md).
+    /// NDIS_STATUS_OFFLOAD_PAUSE (its NDIS page bears the name): the host offloads nothing
+    /// more until the target resumes.
     OffloadPause = 8,
 }
 

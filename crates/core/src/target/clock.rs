@@ -2,10 +2,10 @@
 //!
 //! Time is simulated: it moves only when the host calls `advance`, in the ticks the host set
 //! with OID_TCP_TASK_OFFLOAD (TicksPerSecond of NDIS_TASK_TCP_CONNECTION_OFFLOAD: 10, 100 or
-//! 1000 a second, overview-of-tcp-timers.md). The timers are the delegated variables the
-//! pages define, counted down in those ticks: the retransmit timer (retransmit-timer.md),
-//! which is also the FIN_WAIT_2 timer (fin-wait-2-timer.md), and the keepalive timer
-//! (keepalive-timer.md). A TimeoutDelta of 2^32-1 (-1 in NDIS) is a timer that is not
+//! 1000 a second, NDIS "Overview of TCP Timers"). The timers are the delegated variables the
+//! pages define, counted down in those ticks: the retransmit timer (NDIS "Retransmit Timer"),
+//! which is also the FIN_WAIT_2 timer (NDIS "FIN_WAIT_2 Timer"), and the keepalive timer
+//! (NDIS "Keepalive Timer"). A TimeoutDelta of 2^32-1 (-1 in NDIS) is a timer that is not
 //! running; 0 is one that expires at once.
 
 use crate::error;
@@ -17,7 +17,7 @@ pub(crate) const STOPPED: u32 = u32::MAX;
 /// RFC 6298: an RTO starts at one second, doubles with each retransmission (2.5) and is
 /// bounded; 60 seconds is the RFC's suggested bound.
 const RTO_MAX_SECONDS: u32 = 60;
-/// fin-wait-2-timer.md: "a value of 120 seconds as the initial value".
+/// NDIS "FIN_WAIT_2 Timer": "a value of 120 seconds as the initial value".
 const FIN_WAIT_2_SECONDS: u32 = 120;
 /// RFC 4861's REACHABLE_TIME: a neighbor not confirmed for this long is stale. NceStaleTicks
 /// is the host's to set; this is its default, in seconds.
@@ -71,7 +71,7 @@ impl Clock {
             .unwrap_or(max)
     }
 
-    /// Now, and the push timer's period: 500 ms, the Windows default (push-timer.md).
+    /// Now, and the push timer's period: 500 ms, the Windows default (NDIS "Push Timer").
     pub(crate) fn push_timer(&self) -> (u64, u64) {
         (self.now, u64::from(self.ticks_per_second / 2))
     }
@@ -121,7 +121,7 @@ pub(crate) fn run_timers(
     let mut expired = Expired::default();
     let in_flight = d.snd_nxt.wrapping_sub(d.snd_una);
     if d.state == ConnectionState::FinWait2 as u8 {
-        // fin-wait-2-timer.md: the retransmit timer is the FIN_WAIT_2 timer; when it
+        // NDIS "FIN_WAIT_2 Timer": the retransmit timer is the FIN_WAIT_2 timer; when it
         // expires the target asks for the upload and the connection is CLOSED.
         d.retransmit_timeout_delta = count_down(d.retransmit_timeout_delta, ticks, || {
             expired.give_up = true;
@@ -152,7 +152,7 @@ pub(crate) fn run_timers(
             if retransmitting {
                 d.total_rt = d.total_rt.saturating_add(delta);
             }
-            // MaxRT: the most retransmissions of one segment (retransmit-timer.md).
+            // MaxRT: the most retransmissions of one segment (NDIS "Retransmit Timer").
             if u32::from(d.retransmit_count) >= cached.max_rt || d.retransmit_count == u8::MAX {
                 expired.give_up = true;
                 d.retransmit_timeout_delta = STOPPED;

@@ -40,7 +40,7 @@ impl TargetConfig {
 }
 
 /// The capabilities a target reports, which it may change across a pause and resume
-/// (ndis-status-offload-resume.md): per-layer capacities and the limits it enforces.
+/// (NDIS "NDIS_STATUS_OFFLOAD_RESUME"): per-layer capacities and the limits it enforces.
 /// `None` means unlimited.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TargetLimits {

@@ -84,8 +84,8 @@ pub(crate) struct Target {
     pub posted: HashMap<u32, ReceiveRequests>,
     /// Segments received while a connection's I/O was stopped (its upload under way): the
     /// target did not process them but indicated them on the non-offload path, for the
-    /// host's stack once the connection is back (handling-segments-received-during-a-
-    /// terminate-offload-operation.md). By connection context.
+    /// host's stack once the connection is back (NDIS "Handling Segments Received During a
+    /// Terminate Offload Operation"). By connection context.
     pub non_offload: HashMap<u32, Vec<u8>>,
     /// One-shot faults aimed at an operation on a chosen object, by operation and host handle.
     pub faults: HashMap<(Operation, u64), Status>,

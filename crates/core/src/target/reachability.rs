@@ -1,4 +1,4 @@
-//! Neighbor reachability as time passes (making-a-neighborreachabilityquery-indication.md):
+//! Neighbor reachability as time passes (NDIS "Making a NeighborReachabilityQuery Indication"):
 //! the NIC's reachability times stay put while its clock moves, so the deltas grow.
 
 use super::Target;
@@ -8,7 +8,7 @@ impl Target {
     /// HostReachabilityDelta grow with it (NCT - NRT and NCT - HRT, mod 2^32 as the page
     /// asks). Returns the neighbors whose staleness test now passes, both deltas over
     /// NceStaleTicks, and which have no query outstanding: the target asks the host about
-    /// them (making-a-neighborreachabilityquery-indication.md).
+    /// them (NDIS "Making a NeighborReachabilityQuery Indication").
     pub(crate) fn age_neighbors(&mut self, ticks: u32) -> Vec<u32> {
         let stale = self.clock.nce_stale_ticks;
         let slots: Vec<u32> = self.neighbors.iter().map(|(slot, _, _)| slot).collect();

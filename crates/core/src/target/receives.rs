@@ -1,12 +1,12 @@
 //! Receive requests the host posted on one offloaded connection
-//! (posting-and-completing-receive-requests.md), filled by the delivery algorithm
-//! (delivery-algorithm.md): posted requests are used before anything is indicated, in the
+//! (NDIS "Posting and Completing Receive Requests"), filled by the delivery algorithm
+//! (NDIS "Delivery Algorithm"): posted requests are used before anything is indicated, in the
 //! order they were posted, and buffered data goes into them before any new data.
 //!
 //! A request completes when full. One in push mode also completes partly filled when a
 //! segment with the PSH bit arrives or the connection's push timer expires: the timer
 //! starts when the first byte goes into the request and restarts with every segment
-//! (push-timer.md). Filling in order keeps at most the oldest request partly filled, so
+//! (NDIS "Push Timer"). Filling in order keeps at most the oldest request partly filled, so
 //! completed bytes reach the host in sequence order. A terminate completes what is left
 //! (NDIS_STATUS_UPLOAD_IN_PROGRESS) with the bytes placed in it so far.
 

@@ -1,11 +1,12 @@
 //! The send data the host posted on one offloaded connection, as the target holds it
-//! (sending-data-from-an-offload-target.md; MiniportTcpOffloadSend, NdisTcpOffloadSendComplete).
+//! (NDIS "Sending Data from an Offload Target"; MiniportTcpOffloadSend,
+//! NdisTcpOffloadSendComplete).
 //!
 //! The target transmits posted bytes first in, first out, as its send window allows, and
 //! completes a send request once the peer has acknowledged every byte of it. Until then the
 //! bytes stay here, so that a terminate hands every unacknowledged and unsent byte back to
 //! the host in its original order
-//! (handling-outstanding-send-data-during-a-terminate-offload-operation.md).
+//! (NDIS "Handling Outstanding Send Data During a Terminate Offload Operation").
 //!
 //! Acknowledgements cover the sequence space in order. Besides posted data it may hold bytes
 //! this queue never saw: those in flight when the connection was offloaded (its delegated
@@ -26,7 +27,7 @@ enum Run {
     Fin,
 }
 
-/// Where the host's FIN stands (responding-to-a-disconnect-request.md).
+/// Where the host's FIN stands (NDIS "Responding to a Disconnect Request").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Fin {
     #[default]

@@ -1,6 +1,6 @@
 //! The chimney statistics an offload target keeps per IP family and reports when the host
 //! queries OID_IP4/6_OFFLOAD_STATS and OID_TCP4/6_OFFLOAD_STATS
-//! (maintaining-and-reporting-chimney-specific-statistics.md). Setting one of those OIDs
+//! (NDIS "Maintaining and Reporting Chimney-Specific Statistics"). Setting one of those OIDs
 //! resets that family's counters; every counter wraps, as the DDI pages say.
 //!
 //! Segments follow from bytes: a send of `n` bytes leaves as `ceil(n / mss)` segments, `mss`

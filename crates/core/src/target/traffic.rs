@@ -55,7 +55,8 @@ impl Target {
     }
 
     /// A segment arrived on connection `context`: forward progress, so its neighbor's
-    /// NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
+    /// NicReachabilityDelta restarts at zero (NDIS "Making a NeighborReachabilityQuery
+    /// Indication").
     fn forward_progress(&mut self, context: u32) {
         let path = self.tcp(context).path;
         let neighbor = self.path(path).neighbor;
@@ -72,7 +73,7 @@ impl Target {
     /// Buffers received bytes and advances the receive sequence (mod 2^32); `snapshot` is the
     /// host's copy of the delegated state. A received segment (even an empty one: an ACK) is
     /// forward progress: the connection's neighbor's NicReachabilityDelta restarts at zero
-    /// (making-a-neighborreachabilityquery-indication.md). The segments count in the
+    /// (NDIS "Making a NeighborReachabilityQuery Indication"). The segments count in the
     /// statistics of `family`, cut at the path's `mss`. `take_indicated`: the host takes
     /// what the target indicates (an application is reading), so nothing is buffered.
     pub(crate) fn receive(
@@ -85,7 +86,7 @@ impl Target {
     ) -> Vec<u8> {
         self.forward_progress(context);
         let n = data.len();
-        // Posted requests take the data first (delivery-algorithm.md); the rest is
+        // Posted requests take the data first (NDIS "Delivery Algorithm"); the rest is
         // indicated, which the host does not take (no application reads it), so the target
         // buffers it.
         let mut completed = Vec::new();
@@ -143,7 +144,7 @@ impl Target {
 
     /// A segment arrived on connection `context` while its I/O is stopped (its upload under
     /// way): the target does not process it but indicates it on the non-offload path
-    /// (handling-segments-received-during-a-terminate-offload-operation.md).
+    /// (NDIS "Handling Segments Received During a Terminate Offload Operation").
     pub(crate) fn indicate_non_offload(&mut self, context: u32, data: &[u8]) {
         self.counters.bytes_received += data.len() as u64;
         self.counters.bytes_non_offload += data.len() as u64;
@@ -273,8 +274,8 @@ impl Target {
         completed
     }
 
-    /// The peer's FIN on connection `context` (responding-to-the-reception-of-a-fin-or-rst-
-    /// segment.md): it takes one sequence number, closes the receive half (ESTABLISHED to
+    /// The peer's FIN on connection `context` (NDIS "Responding to the Reception of a FIN or
+    /// RST Segment"): it takes one sequence number, closes the receive half (ESTABLISHED to
     /// CLOSE-WAIT, FIN-WAIT-1 to CLOSING, FIN-WAIT-2 to TIME-WAIT), and counts as a received
     /// segment. Returns whether TcpIndicateDisconnect may go now: only once the host has
     /// taken every byte received before the FIN; else it waits (`fin_pending`). The caller
@@ -458,7 +459,7 @@ impl Target {
         n
     }
 
-    /// The host's graceful disconnect (responding-to-a-disconnect-request.md): the
+    /// The host's graceful disconnect (NDIS "Responding to a Disconnect Request"): the
     /// connection moves to `next` (FIN-WAIT-1 or LAST-ACK) and a FIN follows every posted
     /// byte, sent as soon as they have all gone.
     pub(crate) fn disconnect(

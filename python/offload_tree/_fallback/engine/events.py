@@ -150,7 +150,7 @@ def _resume_io(e: Engine) -> None:
 
 def target_indicate_neighbor_reachability_query(e: Engine, handle: int) -> None:
     """The target asks the host about the reachability of offloaded neighbor ``handle``
-    (NeighborReachabilityQuery, making-a-neighborreachabilityquery-indication.md)."""
+    (NeighborReachabilityQuery, NDIS "Making a NeighborReachabilityQuery Indication")."""
     node = e.resolve_offloaded_one(handle, NEIGHBOR, "neighbor", "query its reachability")
     context = e.target.contexts[node.handle]
     context.query_pending = True

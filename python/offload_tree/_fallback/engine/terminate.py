@@ -62,7 +62,7 @@ def upload(e: Engine, order: list[Node]) -> Outcome:
 def release(e: Engine, outcome: Outcome, candidates: list[Node]) -> None:
     """Terminate, under the host's policy, every offloaded path and then every offloaded
     neighbor of ``candidates`` whose reference count is zero, appending them to ``outcome``
-    (terminate-offload-initiated-by-the-host-stack.md)."""
+    (NDIS "Terminate Offload Initiated by the Host Stack")."""
     if not e.policy.release_unreferenced:
         return
     neighbors: list[Node] = []

@@ -33,7 +33,7 @@ _I64_MAX = 2**63 - 1
 
 def check_update(e: Engine, handles: list[int], names: list[str]) -> list[Node]:
     """The checks ``update`` runs before it looks at a value (``Engine::check_update``):
-    valid handles; no invalidated object (synchronizing-update-operations.md); no constant or
+    valid handles; no invalidated object (NDIS "Synchronizing Update Operations"); no constant or
     delegated name (StateError); no unknown name (ValidationError)."""
     nodes = e.resolve_all(handles)
     for node in nodes:

@@ -76,7 +76,7 @@ def settle(blocks: BlockList, failed: list[bool]) -> None:
     """After processing: every block that did not fail becomes SUCCESS, or PARTIAL_SUCCESS
     when one of its immediate dependents failed (docs/NDIS.md, "Initiate offload: per-block
     status"); a referenced block (a linker) whose every dependent failed gets FAILURE
-    (placeholders--linkers--and-new-offloads.md). ``blocks.statuses`` holds the failures
+    (NDIS "Placeholders, Linkers, and New Offloads"). ``blocks.statuses`` holds the failures
     already; ``failed`` says which blocks they are, and is updated."""
     statuses = blocks.statuses
     assert statuses is not None

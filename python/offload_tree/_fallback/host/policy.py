@@ -18,7 +18,7 @@ class HostPolicy:
 
     ``release_unreferenced``: terminate an offloaded path or neighbor as soon as no offloaded
     object depends on it any more (its reference count is zero), as the NDIS host stack does
-    (terminate-offload-initiated-by-the-host-stack.md). ``False`` keeps shared state
+    (NDIS "Terminate Offload Initiated by the Host Stack"). ``False`` keeps shared state
     offloaded until the caller terminates it. Fixed for the life of a tree.
 
     ``decline``: the optional upload reasons declined, as bits by reason code;

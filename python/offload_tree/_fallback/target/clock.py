@@ -25,7 +25,7 @@ U32 = 0xFFFF_FFFF
 #: TimeoutDelta of a timer that is not running (-1 as a ULONG).
 STOPPED = U32
 RTO_MAX_SECONDS = 60  # RFC 6298's suggested bound on the RTO
-FIN_WAIT_2_SECONDS = 120  # fin-wait-2-timer.md
+FIN_WAIT_2_SECONDS = 120  # NDIS "FIN_WAIT_2 Timer"
 DEFAULT_NCE_STALE_SECONDS = 30  # RFC 4861's REACHABLE_TIME
 
 _T = LAYOUTS[TCP]
@@ -61,7 +61,7 @@ class Clock:
         return min(self.ticks_per_second << min(retransmits, 32), bound)
 
     def push_timer(self) -> tuple[int, int]:
-        """Now, and the push timer's period: 500 ms, the Windows default (push-timer.md)."""
+        """Now, and the push timer's period: 500 ms, the Windows default (NDIS "Push Timer")."""
         return self.now, self.ticks_per_second // 2
 
     def fin_wait_2(self) -> int:

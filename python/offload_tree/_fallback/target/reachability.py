@@ -1,4 +1,4 @@
-"""Neighbor reachability as time passes (making-a-neighborreachabilityquery-indication.md;
+"""Neighbor reachability as time passes (NDIS "Making a NeighborReachabilityQuery Indication";
 ``crates/core/src/target/reachability.rs``)."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Receive requests the host posted on one offloaded connection, filled by the delivery
-algorithm (posting-and-completing-receive-requests.md, delivery-algorithm.md;
+algorithm (NDIS "Posting and Completing Receive Requests", NDIS "Delivery Algorithm";
 ``crates/core/src/target/receives.rs``).
 
 A request completes when full, in the order posted; one in push mode also completes
-partly filled on a segment with the PSH bit or when the push timer expires (push-timer.md).
+partly filled on a segment with the PSH bit or when the push timer expires (NDIS "Push Timer").
 The fallback keeps the requests as an immutable tuple of ``(size, placed bytes, push)`` and
 the functions here return new values, so that ``target/traffic.py`` can commit a receive
 with stores only.

@@ -1,5 +1,5 @@
 """The send data the host posted on one offloaded connection, as the target holds it
-(sending-data-from-an-offload-target.md; ``crates/core/src/target/sends.rs``, which explains
+(NDIS "Sending Data from an Offload Target"; ``crates/core/src/target/sends.rs``, which explains
 the untracked front and the payload-less runs).
 
 The target transmits posted bytes first in, first out, as its send window allows, and

@@ -1,6 +1,6 @@
 """The chimney statistics an offload target keeps per IP family and reports for
 OID_IP4/6_OFFLOAD_STATS and OID_TCP4/6_OFFLOAD_STATS
-(maintaining-and-reporting-chimney-specific-statistics.md;
+(NDIS "Maintaining and Reporting Chimney-Specific Statistics";
 ``crates/core/src/target/statistics.rs``, which holds the rules and the field order).
 
 A send of ``n`` bytes leaves as ``ceil(n / mss)`` segments; a receive arrives as

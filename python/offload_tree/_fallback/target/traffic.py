@@ -91,7 +91,7 @@ def receive(
     host's ``unread`` bytes of the connection and ``counts.bytes_delivered`` (host state,
     passed in so that one stores-only commit covers both halves). A received segment (even
     an empty one: an ACK) is forward progress: the connection's neighbor's
-    NicReachabilityDelta restarts at zero (making-a-neighborreachabilityquery-indication.md).
+    NicReachabilityDelta restarts at zero (NDIS "Making a NeighborReachabilityQuery Indication").
     ``wire`` is the connection's (family index, path MSS), for the statistics.
     ``flags``: the segment's PSH bit (a push-mode request partly filled completes), and
     whether the host takes what the target indicates (then nothing is buffered)."""
