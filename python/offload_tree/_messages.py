@@ -44,6 +44,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "InvalidHandleError",
         "handle {handle} belongs to another tree (tree id {tree_id})",
     ),
+    "no_tree_id": (
+        "InvalidHandleError",
+        "{handle} is not a handle of this tree (its tree id bits, 63..48, are 0, and no tree "
+        "has id 0)",
+    ),
     "no_such_layer": ("InvalidHandleError", "invalid handle {handle}: no such layer"),
     "stale_handle": ("InvalidHandleError", "stale or unknown handle {handle}: no live object"),
     "wrong_layer": ("LayerError", "{role} {handle} is a {actual}, expected a {expected}"),

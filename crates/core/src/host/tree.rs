@@ -26,7 +26,7 @@ pub struct Neighbor {
     /// The target context slot while offloaded, else `NO_CONTEXT`.
     pub context: u32,
     /// Offloaded dependent paths: the host's reference count
-    /// (terminate-offload-initiated-by-the-host-stack.md).
+    /// (NDIS "Terminate Offload Initiated by the Host Stack").
     pub refs: u32,
 }
 
@@ -254,7 +254,9 @@ impl HostTree {
             Ok(Handle::from_raw(raw))
         } else {
             let handle = Handle::from_raw(raw);
-            Err(if handle.tree() != self.id {
+            Err(if handle.tree() == 0 {
+                error!(NoTreeId, handle = handle)
+            } else if handle.tree() != self.id {
                 error!(ForeignHandle, handle = handle, tree_id = handle.tree())
             } else if handle.layer().is_none() {
                 error!(NoSuchLayer, handle = handle)
@@ -834,7 +836,7 @@ pub(crate) mod tests {
         state
     }
 
-    /// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3): the source page's figure.
+    /// Neighbor1 -> Path1 (TCP1, TCP2), Path2 (TCP3): the figure of NDIS "Offload State Tree".
     pub(crate) fn example() -> (HostTree, [Handle; 6]) {
         let mut tree = HostTree::new();
         let n1 = tree.insert_neighbor(neighbor_state(1));
@@ -868,6 +870,9 @@ pub(crate) mod tests {
         use crate::model::ErrorCode::*;
         assert_eq!(code(other.resolve(n1.raw())), ForeignHandle);
         assert_eq!(code(tree.resolve(m1.raw())), ForeignHandle);
+        // Tree id 0 is nobody's: a small int is not called another tree's handle.
+        assert_eq!(code(tree.resolve(12345)), NoTreeId);
+        assert_eq!(code(tree.resolve(0)), NoTreeId);
         assert_eq!(code(tree.resolve(n1.raw() | (0b11 << 46))), NoSuchLayer);
         assert_eq!(code(tree.resolve(n1.raw() + 7)), StaleHandle);
         assert_eq!(

@@ -83,6 +83,10 @@ error_catalogue! {
     /// A handle whose tree id is another tree's.
     ForeignHandle = InvalidHandle, "foreign_handle",
         "handle {handle} belongs to another tree (tree id {tree_id})";
+    /// A value whose tree id bits are 0: no tree has id 0, so it is no tree's handle (a
+    /// small int, a slot number or a count passed where a handle was meant).
+    NoTreeId = InvalidHandle, "no_tree_id",
+        "{handle} is not a handle of this tree (its tree id bits, 63..48, are 0, and no tree has id 0)";
     /// A handle with the layer bits 3.
     NoSuchLayer = InvalidHandle, "no_such_layer", "invalid handle {handle}: no such layer";
     /// A handle of this tree whose slot holds no object of that generation.
@@ -179,7 +183,7 @@ error_catalogue! {
     AckBeyondBatch = Validation, "ack_beyond_batch",
         "nbytes={nbytes} acknowledges more than connection {handle} had in flight when the batch began ({in_flight}, of which earlier items acknowledged {earlier})";
     IpVersion = Validation, "ip_version", "family must be 4 or 6 (the IP version), got {value}";
-    /// overview-of-tcp-timers.md: "a timer granularity of 10, 100, or 1000 ticks per second".
+    /// NDIS "Overview of TCP Timers": "a timer granularity of 10, 100, or 1000 ticks per second".
     TicksPerSecond = Validation, "ticks_per_second",
         "ticks_per_second must be 10, 100 or 1000 (the granularities NDIS allows), got {value}";
     /// A batch of traffic cuts one buffer into pieces: their lengths must add up to it.

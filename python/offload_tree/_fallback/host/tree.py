@@ -154,6 +154,8 @@ class HostTree:
 
     def invalid(self, h: int) -> OffloadTreeError:
         """The ``InvalidHandleError`` for ``h``: which check it fails."""
+        if handle_tree_id(h) == 0:
+            return error("no_tree_id", handle=format_handle(h))
         if handle_tree_id(h) != self.tree_id:
             return error("foreign_handle", handle=format_handle(h), tree_id=handle_tree_id(h))
         if handle_layer(h) > TCP:
