@@ -1,4 +1,5 @@
-"""Frozen records of one object's state, returned by ``OffloadStateTree.state``.
+"""Frozen records of one object's state, returned by ``OffloadStateTree.state``, and the
+typed handles that tell a type checker which record a handle gives.
 
 The engines return a plain dict (MACs as text, IP addresses as packed bytes, the TCP
 ``state`` as an int); :func:`record_from_state` turns it into one of these records.
@@ -6,16 +7,38 @@ The engines return a plain dict (MACs as text, IP addresses as packed bytes, the
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NewType
 
+from ._coerce import format_handle
 from ._enums import ConnectionState, Layer
 from ._fields import CACHED, CONSTANT, DELEGATED, FIELDS, IP, field_names
 
-__all__ = ["NeighborState", "PathState", "StateRecord", "TcpState", "record_from_state"]
+__all__ = [
+    "NeighborHandle",
+    "NeighborState",
+    "PathHandle",
+    "PathState",
+    "StateRecord",
+    "TcpHandle",
+    "TcpState",
+    "record_from_state",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# The handles ``add_neighbor``, ``add_path`` and ``add_tcp`` return (and ``find_path``,
+# ``find_tcp``, ``depends_on``): plain ints at run time (``NewType`` costs nothing), which a
+# type checker tells apart, so ``tree.state(tc).snd_nxt`` needs no cast. Every method that
+# takes a handle takes a plain int too; wrap one to say its layer: ``TcpHandle(h)``.
+NeighborHandle = NewType("NeighborHandle", int)
+PathHandle = NewType("PathHandle", int)
+TcpHandle = NewType("TcpHandle", int)
+NeighborHandle.__doc__ = "A neighbor's handle: an int that type checkers tell apart."
+PathHandle.__doc__ = "A path's handle: an int that type checkers tell apart."
+TcpHandle.__doc__ = "A TCP connection's handle: an int that type checkers tell apart."
 
 
 class _Kinds:
@@ -39,8 +62,20 @@ class _Kinds:
         """The delegated variables, in field order (the host copy, not the target's)."""
         return self._pick(DELEGATED)
 
+    def __repr__(self) -> str:
+        # The dataclass's repr, but the handle written as every text of the library writes it.
+        values = (
+            (f.name, getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+        )
+        shown = ", ".join(
+            f"{name}={format_handle(value) if name == 'handle' else repr(value)}"
+            for name, value in values
+        )
+        return f"{type(self).__name__}({shown})"
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, repr=False)
 class NeighborState(_Kinds):
     """The host copy of a neighbor: next-hop link-layer state."""
 
@@ -60,7 +95,7 @@ class NeighborState(_Kinds):
     nic_reachability_delta: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class PathState(_Kinds):
     """The host copy of a path: a source/destination IP pair and its MTU."""
 
@@ -77,7 +112,7 @@ class PathState(_Kinds):
     path_mtu: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class TcpState(_Kinds):
     """The host copy of a TCP connection.
 

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple, TypeVar
 from ._enums import ConnectionState, Layer
 from ._errors import DuplicateKeyError, StateError, ValidationError
 from ._fields import FIELD_BY_NAME, U32_MAX
+from ._states import NeighborHandle, PathHandle, TcpHandle
 from ._target import SimulatedTarget
 from ._tree import OffloadStateTree
 
@@ -145,9 +146,9 @@ class HostSnapshot:
     #: Where the sockets, routes and neighbours came from: ``"netlink"`` or ``"proc"``.
     source: str
     #: Every connection of the tree by handle, as the kernel names it (handle order).
-    connections: dict[int, FourTuple]
+    connections: dict[TcpHandle, FourTuple]
     #: Every neighbor of the tree by handle: the neighbour-table entry it stands for.
-    neighbors: dict[int, NextHop]
+    neighbors: dict[NeighborHandle, NextHop]
     #: The sockets left out, with the reason, in the order read.
     skipped: list[Skipped]
     #: Why the source is not the one asked for or preferred (e.g. pyroute2 is missing), or None.
@@ -1083,10 +1084,10 @@ def _build(
     """The tree of the resolved sockets: neighbors by (interface, next hop), paths by address
     pair, a connection per socket."""
     tps = tree.ticks_per_second
-    neighbor_of: dict[tuple[str, IPAddress], int] = {}
-    path_of: dict[tuple[IPAddress, IPAddress], int] = {}
-    neighbors: dict[int, NextHop] = {}
-    connections: dict[int, FourTuple] = {}
+    neighbor_of: dict[tuple[str, IPAddress], NeighborHandle] = {}
+    path_of: dict[tuple[IPAddress, IPAddress], PathHandle] = {}
+    neighbors: dict[NeighborHandle, NextHop] = {}
+    connections: dict[TcpHandle, FourTuple] = {}
     skipped: list[Skipped] = []
     for r in resolved:
         s = r.socket
