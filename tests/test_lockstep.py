@@ -31,6 +31,7 @@ from _helpers import (
     assert_unchanged,
     check_invariants,
     env_int,
+    mask,
     require_backend,
     snapshot,
     soak_factor,
@@ -152,6 +153,9 @@ class Lockstep(RuleBasedStateMachine):
                 assert np.array_equal(values, theirs[name]), f"states({layer})[{name}] differs"
         edges = [masked_columns(w.tree.edges()) for w in (self.native, self.python)]
         assert all(np.array_equal(edges[0][k], edges[1][k]) for k in edges[0]), "edges differ"
+        # Iterating a tree (issue 15) yields the same handles in the same order.
+        iterated = [[mask(h) for h in w.tree] for w in (self.native, self.python)]
+        assert iterated[0] == iterated[1], "iter(tree) differs"
         # The whole state, not only what the API shows: both engines' snapshot columns.
         columns_native = masked_columns(self.native.tree._engine.snapshot())
         columns_python = masked_columns(self.python.tree._engine.snapshot())

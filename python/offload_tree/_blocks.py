@@ -18,6 +18,7 @@ from ._coerce import as_handle, format_handle
 from ._engine import BlockArrays, HandleArray
 from ._enums import Layer, Status
 from ._errors import InvalidHandleError
+from ._text import LAYER_NAMES, PRINT_LIMIT, STATUS_NAMES, blocks_text, bounded_text
 
 __all__ = ["NO_STATUS", "Block", "BlockList", "readonly"]
 
@@ -91,7 +92,8 @@ class BlockList:
     """A block list: the tree of blocks an offload request conveys, in pre-order.
 
     Iterating yields the blocks in block-list order (a block, its dependents, then its next
-    block); :meth:`post_order` gives dependents first. ``str()`` draws the tree.
+    block); :meth:`post_order` gives dependents first. ``str()`` draws the tree as text, up
+    to ``PRINT_LIMIT`` (20) blocks; :meth:`to_text` draws all of them.
     """
 
     __slots__ = (
@@ -250,9 +252,35 @@ class BlockList:
         out.extend(reversed(open_blocks))
         return out
 
+    def _lines(self, start: int, stop: int) -> list[str]:
+        """The lines of :meth:`to_text` for blocks ``start`` to ``stop - 1``, written from
+        slices of the arrays (as :meth:`Block.describe` would, without making the blocks)."""
+        layers = self._layers[start:stop].tolist()
+        handles = self._handles[start:stop].tolist()
+        depths = self._depths[start:stop].tolist()
+        referenced = self._referenced[start:stop].tolist()
+        n = len(handles)
+        codes = [NO_STATUS] * n if self._statuses is None else self._statuses[start:stop].tolist()
+        lines = []
+        for i in range(n):
+            mark = "ref" if referenced[i] else "new"
+            line = f"{LAYER_NAMES[layers[i]]} {format_handle(handles[i])} [{mark}]"
+            if codes[i] != NO_STATUS:
+                line = f"{line} {STATUS_NAMES[codes[i]]}"
+            lines.append("  " * depths[i] + line)
+        return lines
+
+    def to_text(self) -> str:
+        """Every block as indented text, one line per block in block-list order, two
+        spaces per level: its layer, its handle, ``[new]`` or ``[ref]`` (referenced) and,
+        once the target has processed the list, its status, e.g.
+        ``  PATH 0x0001400000000000 [new] SUCCESS``. ``str()`` writes the first
+        ``PRINT_LIMIT`` blocks only."""
+        return "\n".join(self._lines(0, len(self)))
+
     def render(self) -> str:
-        """The tree as indented text, one block per line, two spaces per level."""
-        return "\n".join("  " * b.depth + b.describe() for b in self._materialise())
+        """The same as :meth:`to_text` (the name it had first)."""
+        return self.to_text()
 
     def to_dot(self, *, max_objects: int = 2000) -> str:
         """The block list as Graphviz DOT text, as it is conveyed: a node per block (layer,
@@ -273,9 +301,16 @@ class BlockList:
         return repr_svg(self.to_dot)
 
     def __str__(self) -> str:
-        return self.render()
+        """:meth:`to_text` for a list of up to ``PRINT_LIMIT`` blocks; a longer one is the
+        repr, the first ``PRINT_LIMIT`` blocks and a line counting the others."""
+        if len(self) <= PRINT_LIMIT:
+            return self.to_text()
+        return bounded_text(repr(self), self._lines, len(self), "block", "to_text()")
 
     def __repr__(self) -> str:
-        root = self.root
-        where = "" if root is None else f", root {root.layer.name} {format_handle(root.handle)}"
-        return f"<BlockList of {len(self)} blocks{where}>"
+        # From the arrays: a Block per block would make this O(n) Python objects.
+        where = ""
+        if len(self):
+            root = f"{LAYER_NAMES[int(self._layers[0])]} {format_handle(int(self._handles[0]))}"
+            where = f", root {root}"
+        return f"<BlockList of {blocks_text(self._layers, self._referenced)}{where}>"

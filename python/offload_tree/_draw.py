@@ -1,5 +1,5 @@
 """Drawings: the Graphviz DOT text of trees, block lists, offload results and the target's
-internal tree (issue 14), and its rendering when Graphviz is installed.
+internal tree, and its rendering when Graphviz is installed.
 
 The text is built from the public API's batch calls only (``tree.walk``, ``tree.states``,
 ``tree.edges``, ``BlockList.to_dict``, ``target.internal_tree``), so both backends draw alike.
@@ -26,6 +26,11 @@ from ._blocks import NO_STATUS
 from ._coerce import as_bool, format_handle, plain_scalar
 from ._enums import ConnectionState, Layer, Status
 from ._errors import ValidationError
+from ._text import blocks_text
+from ._text import layer_counts as _layer_counts
+from ._text import layer_text as _layer_text
+from ._text import layers_of as _layers_of
+from ._text import plural as _plural
 
 if TYPE_CHECKING:
     from ._blocks import BlockList
@@ -78,12 +83,9 @@ _TITLES = {
     "target_tree": "the target's internal tree",
 }
 _RANK_NAMES = {Layer.NEIGHBOR: "neighbors", Layer.PATH: "paths", Layer.TCP: "connections"}
-_NOUNS = {Layer.NEIGHBOR: "neighbor", Layer.PATH: "path", Layer.TCP: "connection"}
 #: Columns of ``tree.states`` that every node shows in words of its own, not as variables.
 _BOOKKEEPING = ("handle", "parent", "offloaded", "invalidated")
 _NO_MAC = 2**64 - 1
-#: Bits 47..46 of a handle are its layer (docs/DESIGN.md §2).
-_LAYER_SHIFT = np.uint64(46)
 
 
 class GraphvizUnavailable(RuntimeError):
@@ -214,25 +216,6 @@ def _limit(max_objects: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"max_objects must be an int of at least 1, got {max_objects!r}")
     return int(value)
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def _layer_text(counts: Sequence[int]) -> str:
-    """``1 neighbor, 2 paths, 3 connections`` from per-layer counts."""
-    return ", ".join(_plural(counts[layer], _NOUNS[layer]) for layer in Layer)
-
-
-def _layers_of(handles: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint8]:
-    """The layer of each handle, from its layer bits (docs/DESIGN.md §2)."""
-    layers: npt.NDArray[np.uint8] = ((handles >> _LAYER_SHIFT) & np.uint64(3)).astype(np.uint8)
-    return layers
-
-
-def _layer_counts(layers: npt.NDArray[np.uint8]) -> list[int]:
-    return [int(n) for n in np.bincount(layers, minlength=3)[:3]]
 
 
 def _mac(value: int) -> str:
@@ -541,13 +524,12 @@ def offload_result_dot(result: OffloadResult, *, max_objects: int = DEFAULT_MAX_
 
 
 def _blocks_dot(name: str, blocks: BlockList, limit: int, extra: str | None) -> str:
-    columns = {key: values.tolist() for key, values in blocks.to_dict().items()}
-    n = len(columns["handle"])
-    counts = _layer_counts(np.asarray(columns["layer"], dtype=np.uint8))
-    referenced = sum(columns["referenced"])
-    what = f"{_plural(n, 'block')} ({_layer_text(counts)}; {referenced:,} referenced)"
-    if n > limit:
+    arrays = blocks.to_dict()
+    what = blocks_text(arrays["layer"], arrays["referenced"])
+    n = len(blocks)
+    if n > limit:  # counted in NumPy: no Python object per block for a summary
         return _summary(name, what, "pass max_objects=")
+    columns = {key: values.tolist() for key, values in arrays.items()}
     title = f"{_TITLES[name]}: {what}" + ("" if extra is None else f"\n{extra}")
     dot = _start(name, title, "TB")
     for layer in Layer:

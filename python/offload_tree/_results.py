@@ -22,6 +22,7 @@ from ._enums import EventKind, Layer, Status, UploadReason
 from ._errors import InvalidHandleError, StateError
 from ._fields import FIELDS, field_names
 from ._states import record_from_state
+from ._text import PRINT_LIMIT, STATUS_NAMES, bounded_text, iter_handles, object_lines, plural
 
 __all__ = [
     "InvalidateResult",
@@ -183,22 +184,29 @@ class OffloadResult:
     def succeeded(self) -> HandleArray:
         """Handles of the blocks that carried new state and that the target took (block
         order); those in ``released`` were terminated again by the host."""
+        return readonly(self._blocks.handles[self._succeeded_mask()])
+
+    # The masks of succeeded and failed: the repr counts them without the handle arrays.
+    def _succeeded_mask(self) -> npt.NDArray[np.bool_]:
+        new = ~self._blocks.referenced
+        mask: npt.NDArray[np.bool_] = (self._codes() <= Status.PARTIAL_SUCCESS) & new
+        return mask
+
+    def _failed_mask(self) -> npt.NDArray[np.bool_]:
         codes = self._codes()
-        mask = (codes <= Status.PARTIAL_SUCCESS) & ~self._blocks.referenced
-        return readonly(self._blocks.handles[mask])
+        mask: npt.NDArray[np.bool_] = (codes >= Status.FAILURE) & (codes != NO_STATUS)
+        return mask
 
     @property
     def failed(self) -> HandleArray:
         """Handles of the blocks with a failure status (block order), referenced ones too."""
-        codes = self._codes()
-        failed: HandleArray = self._blocks.handles[(codes >= Status.FAILURE) & (codes != NO_STATUS)]
+        failed: HandleArray = self._blocks.handles[self._failed_mask()]
         return readonly(failed)
 
     @property
     def ok(self) -> bool:
         """True when no block failed."""
-        codes = self._codes()
-        return not bool(((codes >= Status.FAILURE) & (codes != NO_STATUS)).any())
+        return not bool(self._failed_mask().any())
 
     def __bool__(self) -> bool:
         """``if tree.initiate_offload(...):`` reads as "it all went through": same as ``ok``."""
@@ -208,8 +216,25 @@ class OffloadResult:
         """Number of blocks in the processed block list."""
         return len(self._blocks)
 
+    def __iter__(self) -> Iterator[int]:
+        """The handles of the blocks (what ``len()`` counts), in block-list order, as
+        Python ints; ``result.blocks`` iterates the blocks themselves."""
+        return iter_handles(self._blocks.handles)
+
+    def __contains__(self, h: object) -> bool:
+        """True when ``h`` has a block in the list."""
+        return h in self._blocks
+
+    def to_text(self) -> str:
+        """Every block with its status, as :meth:`BlockList.to_text` writes it."""
+        return self._blocks.to_text()
+
     def __str__(self) -> str:
-        return self._blocks.render()
+        """:meth:`to_text` for up to ``PRINT_LIMIT`` blocks; more are summarised: the
+        repr, the first ``PRINT_LIMIT`` blocks and a line counting the others."""
+        if len(self) <= PRINT_LIMIT:
+            return self.to_text()
+        return bounded_text(repr(self), self._blocks._lines, len(self), "block", "to_text()")
 
     def to_dot(self, *, max_objects: int = _draw.DEFAULT_MAX_OBJECTS) -> str:
         """The processed block list as Graphviz DOT text (as :meth:`BlockList.to_dot`), each
@@ -225,8 +250,9 @@ class OffloadResult:
 
     def __repr__(self) -> str:
         return (
-            f"<OffloadResult {len(self)} blocks, {len(self.succeeded)} offloaded, "
-            f"{len(self.failed)} failed>"
+            f"<OffloadResult {plural(len(self), 'block')}, "
+            f"{np.count_nonzero(self._succeeded_mask()):,} offloaded, "
+            f"{np.count_nonzero(self._failed_mask()):,} failed>"
         )
 
 
@@ -286,6 +312,35 @@ class _ByHandle:
         """The truth of every result is ``ok`` (use ``len()`` for how many objects)."""
         return self.ok
 
+    def __iter__(self) -> Iterator[int]:
+        """The result's handles (what ``len()`` counts), in its order, as Python ints."""
+        return iter_handles(self._handle_array())
+
+    def __contains__(self, h: object) -> bool:
+        """True when ``h`` is one of the result's objects."""
+        try:
+            self._position(h)
+        except InvalidHandleError:
+            return False
+        return True
+
+    def _lines(self, start: int, stop: int) -> list[str]:
+        """The lines of :meth:`to_text` for objects ``start`` to ``stop - 1``."""
+        return object_lines(self._handle_array()[start:stop], self.statuses[start:stop])
+
+    def to_text(self) -> str:
+        """The repr, then every object, one line each in the result's order: its layer, its
+        handle and its completion status (``TCP 0x0001800000000000 SUCCESS``; a terminate's
+        line adds the bytes it handed back, ``, 16 received bytes``). ``str()`` writes the
+        first ``PRINT_LIMIT`` objects only."""
+        return "\n".join([repr(self), *self._lines(0, len(self._handle_array()))])
+
+    def __str__(self) -> str:
+        """The repr and the first ``PRINT_LIMIT`` objects as :meth:`to_text` writes them,
+        then a line counting the others."""
+        total = len(self._handle_array())
+        return bounded_text(repr(self), self._lines, total, "object", "to_text()")
+
 
 class _OutcomeResult(_ByHandle):
     """Shared lookup of a terminate or query outcome by handle. Its arrays are read once
@@ -307,16 +362,6 @@ class _OutcomeResult(_ByHandle):
 
     def __len__(self) -> int:
         return len(self._outcome)
-
-    def __contains__(self, h: object) -> bool:
-        try:
-            self._position(h)
-        except InvalidHandleError:
-            return False
-        return True
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._handle_array().tolist())
 
     def delegated(self, h: int) -> dict[str, int]:
         """The delegated state of ``h`` (a neighbor: its reachability delta; a path: {})."""
@@ -362,9 +407,9 @@ class _OutcomeResult(_ByHandle):
 class TerminateResult(_OutcomeResult):
     """The result of ``terminate``: what the target handed back for every uploaded object.
 
-    Each object has a completion status (returning-the-completion-status-of-a-terminate-
-    offload-operation.md): SUCCESS, or FAILURE when the target's hardware state of the object
-    was corrupt. A failed connection was aborted: its delegated ``state`` is CLOSED. NDIS
+    Each object has a completion status (NDIS "Returning the Completion Status of a
+    Terminate Offload Operation"): SUCCESS, or FAILURE when the target's hardware state of
+    the object was corrupt. A failed connection was aborted: its delegated ``state`` is CLOSED. NDIS
     loses the object's state then; here the target's last values and every buffered byte
     still come back, so nothing it held is lost.
     """
@@ -400,10 +445,25 @@ class TerminateResult(_OutcomeResult):
         """Pickle as plain data (the same on both backends)."""
         return (TerminateResult, (_stored(self._outcome),))
 
+    def _lines(self, start: int, stop: int) -> list[str]:
+        """Each object's line, with the bytes it brought back when there are any."""
+        lines = super()._lines(start, stop)
+        if not (self.total_received or self.total_send_data):
+            return lines  # nothing came back: no need to ask object by object
+        for i in range(start, min(stop, len(self))):
+            received = len(self._outcome.received_at(i))
+            posted = len(self._outcome.send_data_at(i))
+            if received:
+                lines[i - start] += f", {received:,} received bytes"
+            if posted:
+                lines[i - start] += f", {posted:,} posted bytes"
+        return lines
+
     def __repr__(self) -> str:
         return (
-            f"<TerminateResult {len(self)} objects, {len(self.failed)} failed, "
-            f"{self.total_received} received and {self.total_send_data} posted bytes returned>"
+            f"<TerminateResult {plural(len(self), 'object')}, {len(self.failed):,} failed, "
+            f"{self.total_received:,} received and {self.total_send_data:,} posted bytes "
+            "returned>"
         )
 
 
@@ -412,7 +472,7 @@ class UpdateResult:
     terminated because the target refused the new values.
 
     NDIS completes an update with SUCCESS or FAILURE only
-    (returning-the-completion-status-of-an-update-offload-operation.md): ``status(h)`` and
+    (NDIS "Returning the Completion Status of an Update Offload Operation"): ``status(h)`` and
     ``statuses`` say that; ``reason(h)`` and ``reasons`` keep the cause (PATH_MTU,
     TCP_RCV_WINDOW, ...). ``terminated`` lists the refused objects with their offloaded
     dependents and the shared state this left unreferenced, dependents first; nothing the
@@ -527,14 +587,48 @@ class UpdateResult:
         """Number of requested handles (duplicates included)."""
         return len(self._handles)
 
+    def __iter__(self) -> Iterator[int]:
+        """The requested handles (what ``len()`` counts: duplicates included), in request
+        order, as Python ints."""
+        return iter_handles(self._handles)
+
+    def __contains__(self, h: object) -> bool:
+        """True when ``h`` was requested."""
+        try:
+            self._position(h)
+        except InvalidHandleError:
+            return False
+        return True
+
+    def _lines(self, start: int, stop: int) -> list[str]:
+        """The lines of :meth:`to_text` for requested handles ``start`` to ``stop - 1``."""
+        reasons = self._reasons[start:stop]
+        lines = object_lines(self._handles[start:stop], self.statuses[start:stop])
+        return [
+            line if code == Status.SUCCESS else f"{line} ({STATUS_NAMES[code]})"
+            for line, code in zip(lines, reasons.tolist(), strict=True)
+        ]
+
+    def to_text(self) -> str:
+        """The repr, then every requested handle, one line each in request order: its
+        layer, the handle, its status and, for a failure, the reason
+        (``PATH 0x0001400000000000 FAILURE (PATH_MTU)``). What the host terminated is
+        ``result.upload``. ``str()`` writes the first ``PRINT_LIMIT`` handles only."""
+        return "\n".join([repr(self), *self._lines(0, len(self))])
+
+    def __str__(self) -> str:
+        """The repr and the first ``PRINT_LIMIT`` handles as :meth:`to_text` writes them,
+        then a line counting the others."""
+        return bounded_text(repr(self), self._lines, len(self), "object", "to_text()")
+
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as plain data (the same on both backends)."""
         return (UpdateResult, (self._handles, self._reasons, _stored(self._terminated._outcome)))
 
     def __repr__(self) -> str:
         return (
-            f"<UpdateResult {len(self)} objects, {len(self.failed)} failed, "
-            f"{len(self.terminated)} terminated>"
+            f"<UpdateResult {plural(len(self), 'object')}, {len(self.failed):,} failed, "
+            f"{len(self.terminated):,} terminated>"
         )
 
 
@@ -543,7 +637,7 @@ class QueryResult(_OutcomeResult):
     constant and cached state when the query asked for them.
 
     Each object has a completion status
-    (returning-the-completion-status-of-a-query-offload-operation.md): SUCCESS, or FAILURE
+    (NDIS "Returning the Completion Status of a Query Offload Operation"): SUCCESS, or FAILURE
     when its hardware state was corrupt. The host terminates what it could not query, with
     its offloaded dependents: ``terminated`` lists them, ``upload`` is that upload in full
     (a ``TerminateResult``). A query that fails nothing changes nothing.
@@ -621,7 +715,7 @@ class QueryResult(_OutcomeResult):
         return (QueryResult, (*args, self._states, self._kinds))
 
     def __repr__(self) -> str:
-        return f"<QueryResult {len(self)} objects, {len(self.failed)} failed>"
+        return f"<QueryResult {plural(len(self), 'object')}, {len(self.failed):,} failed>"
 
 
 class InvalidateResult(_ByHandle):
@@ -629,7 +723,7 @@ class InvalidateResult(_ByHandle):
 
     SUCCESS: the target marked the object invalid and asked for the upload of every
     connection relying on it (INVALID_STATE). FAILURE
-    (returning-the-completion-status-of-an-invalidate-operation.md): the object's hardware
+    (NDIS "Returning the Completion Status of an Invalidate Operation"): the object's hardware
     state was corrupt; it is not marked invalid, the target asked for the upload of those
     connections with reason HARDWARE_FAILURE, and the object's own upload will fail.
     """
@@ -664,10 +758,10 @@ class InvalidateResult(_ByHandle):
         return (InvalidateResult, (self._handles, self._statuses))
 
     def __repr__(self) -> str:
-        return f"<InvalidateResult {len(self)} objects, {len(self.failed)} failed>"
+        return f"<InvalidateResult {plural(len(self), 'object')}, {len(self.failed):,} failed>"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ProcessedEvent:
     """One target-initiated event and what the host did about it.
 
@@ -700,4 +794,12 @@ class ProcessedEvent:
             action=action,
             result=None if outcome is None else TerminateResult(outcome),
             size=size,
+        )
+
+    def __repr__(self) -> str:
+        # The dataclass's repr, but with the handle in the form every text uses.
+        handle = None if self.handle is None else format_handle(self.handle)
+        return (
+            f"ProcessedEvent(kind={self.kind!r}, handle={handle}, reason={self.reason!r}, "
+            f"action={self.action!r}, result={self.result!r}, size={self.size!r})"
         )
