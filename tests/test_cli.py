@@ -424,7 +424,7 @@ def test_missing_baselines_are_skipped_with_install_hint(monkeypatch, tmp_path, 
     ran = {r["impl"] for r in doc["results"]}
     assert "rustworkx" not in ran and "networkx" not in ran
     assert {"python", "dicts"} <= ran
-    assert "the [bench] extra: pip install '.[bench]'" in captured.err
+    assert "the bench extra: pip install 'offload-tree[bench]'" in captured.err
     assert "matplotlib is not installed, so no plot was written" in captured.err
     assert not (tmp_path / "plot.png").exists()
     assert code == 0, doc["errors"]

@@ -15,7 +15,10 @@ the default from ``offload_tree.BACKEND``. Both satisfy the protocol of ``_engin
 from __future__ import annotations
 
 import os
+import sys
 import warnings
+from pathlib import Path
+from types import TracebackType
 
 from ._engine import EngineClass
 from ._errors import ValidationError
@@ -89,5 +92,43 @@ def _select() -> str:
     return "native"
 
 
+def _running_the_command() -> bool:
+    """True while the ``offload-tree`` command (its console script, or ``python -m
+    offload_tree``) imports the package: before any of the command's code can run."""
+    script = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if script.split(".")[0] in ("offload-tree", "offload-tree-script"):
+        return True
+    # Under -m, sys.argv[0] is "-m" while the module is being found; orig_argv names it.
+    argv = list(getattr(sys, "orig_argv", ()))
+    if sys.argv[:1] != ["-m"] or "-m" not in argv:
+        return False
+    module = argv[argv.index("-m") + 1 : argv.index("-m") + 2]
+    return module in (["offload_tree"], ["offload_tree.__main__"])
+
+
+def _report_in_one_line(refusal: ImportError) -> None:
+    """Have ``refusal``, about to end the command, print as one line, not a traceback: it
+    is a setting to fix, not a bug to trace (any other exception prints as usual)."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+        if value is refusal:
+            print(f"offload-tree: error: {value}", file=sys.stderr)
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook
+
+
+def _select_at_import() -> str:
+    """``_select``; a refusal that stops the ``offload-tree`` command prints in one line."""
+    try:
+        return _select()
+    except ImportError as refusal:
+        if _running_the_command():
+            _report_in_one_line(refusal)
+        raise
+
+
 #: The backend chosen at import time: "native" or "python".
-BACKEND: str = _select()
+BACKEND: str = _select_at_import()

@@ -7,8 +7,9 @@ Commands:
   python-igraph, plain dicts), show a progress bar, print a table, write results.json and
   plot.png. ``--full`` runs the whole matrix N = 10^4..10^6 (+10^7 native) with peak-memory
   probes and MACHINE.md.
-* ``offload-tree demo`` — the source page's example tree, Neighbor1 -> Path1 (TCP1, TCP2),
-  Path2 (TCP3), printed as an indented block list, then offloaded with each block's status.
+* ``offload-tree demo`` — the example tree of the NDIS page "Offload State Tree", Neighbor1
+  -> Path1 (TCP1, TCP2), Path2 (TCP3), printed as an indented block list, then offloaded with
+  each block's status.
 * ``offload-tree draw`` — a Graphviz drawing of the demo's tree, of a saved tree (a snapshot
   file) or of the demo's offload result: DOT text, or SVG/PNG with Graphviz installed.
 * ``offload-tree host`` — the tree of this Linux host's TCP connections (offload_tree.linux):
@@ -193,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="print the example tree as a block list, offload it, print the statuses",
         description=(
-            "Build the source page's example tree, Neighbor1 -> Path1 (TCP1, TCP2), Path2 "
-            "(TCP3); print it as an indented block list; offload it and print each block's "
-            "status; then terminate it again."
+            'Build the example tree of the NDIS page "Offload State Tree", Neighbor1 -> '
+            "Path1 (TCP1, TCP2), Path2 (TCP3); print it as an indented block list; offload it "
+            "and print each block's status; then terminate it again."
         ),
     )
     demo.add_argument(
@@ -209,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_draw_parser(sub)
     _add_host_parser(sub)
+    # Each command's own parser, so that an error found after parsing (flags that exclude
+    # each other) is reported with that command's usage, as argparse reports its own.
+    for command_parser in sub.choices.values():
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -308,14 +313,15 @@ def main(argv: Sequence[str] | None = None, command_line: str | None = None) -> 
     arg_list = list(argv) if argv is not None else sys.argv[1:]
     args = parser.parse_args(arg_list)
     args.command_line = command_line or " ".join(["offload-tree", *arg_list])
+    command_parser: argparse.ArgumentParser = getattr(args, "command_parser", parser)
     if args.version:
         return _cmd_version()
     if args.command == "bench":
-        return _cmd_bench(args, parser)
+        return _cmd_bench(args, command_parser)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "draw":
-        return _cmd_draw(args, parser)
+        return _cmd_draw(args, command_parser)
     if args.command == "host":
         return _cmd_host(args)
     parser.print_help(sys.stderr)
@@ -355,8 +361,9 @@ def _demo_line(tree: Any, handle: int, names: dict[int, str], depth: int, extra:
 
 
 def _demo_tree(backend: str | None) -> tuple[Any, Any, dict[str, int]]:
-    """The source page's example tree on a new target: ``(tree, target, handles by name)``,
-    the names Neighbor1, Path1, Path2, TCP1, TCP2, TCP3 in block-list order."""
+    """The example tree of NDIS "Offload State Tree" on a new target: ``(tree, target,
+    handles by name)``, the names Neighbor1, Path1, Path2, TCP1, TCP2, TCP3 in block-list
+    order."""
     import offload_tree as ot
 
     target = ot.SimulatedTarget()
@@ -382,7 +389,8 @@ def _demo_faults(target: Any, handles: dict[str, int]) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The example tree of the source page, as a block list, offloaded, then terminated."""
+    """The example tree of NDIS "Offload State Tree", as a block list, offloaded, then
+    terminated."""
     import offload_tree as ot
 
     tree, target, handles = _demo_tree(args.backend)
@@ -393,9 +401,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     print(f"offload-tree demo (backend: {backend})")
     print()
-    print("The offload state tree of the source page, as the block list that offloads")
-    print("TCP1, TCP2 and TCP3 (block-list order; indentation = dependent link, one layer up;")
-    print("blocks at the same indentation under one parent are chained by next links):")
+    print('The example tree of the NDIS page "Offload State Tree", as the block list that')
+    print("offloads TCP1, TCP2 and TCP3 (block-list order; indentation = dependent link, one")
+    print("layer up; blocks at the same indentation under one parent are chained by next")
+    print("links):")
     print()
     for block in tree.block_list(tcps):
         print(_demo_line(tree, int(block.handle), names, int(block.depth), ""))
@@ -431,7 +440,8 @@ DRAW_FORMATS: dict[str, str | None] = {".dot": None, ".gv": None, ".svg": "svg",
 
 def _cmd_draw(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Draw the demo's tree, a saved tree or the demo's offload result; write DOT, SVG or PNG
-    (to stdout as DOT text without ``-o``)."""
+    (to stdout as DOT text without ``-o``). ``parser``: the ``draw`` command's, whose usage
+    an error shows."""
     if args.partial and args.snapshot is not None:
         parser.error("--partial goes with --demo or --offload-demo, not --snapshot")
     if args.compare_target and args.offload_demo:
@@ -595,7 +605,8 @@ def _sizes(
 
 
 def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """Resolve defaults, run the benchmark, print the table, write JSON / plot / MACHINE.md."""
+    """Resolve defaults, run the benchmark, print the table, write JSON / plot / MACHINE.md.
+    ``parser``: the ``bench`` command's, whose usage an error shows."""
     from offload_tree.bench import memory, report
     from offload_tree.bench.adapters import ADAPTERS
     from offload_tree.bench.machine import (
@@ -615,6 +626,8 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     if args.quick and args.full:
         parser.error("--quick and --full exclude each other")
+    if args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     if args.scenario == "traffic":
         return _cmd_traffic(args, parser)
     sizes = _sizes(args, FULL_SIZES, QUICK_SIZES, DEFAULT_SIZES)
@@ -635,8 +648,6 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
             memory_jobs += [(i, n) for i in impls if i != "native" for n in sizes
                             if n in (10**5, 10**6)]  # fmt: skip
 
-    if args.threads < 1:
-        parser.error(f"--threads must be at least 1, got {args.threads}")
     config = BenchConfig(
         sizes=sizes, impls=impls, repeats=repeats, memory_jobs=memory_jobs, threads=args.threads
     )
@@ -691,7 +702,8 @@ def _cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         except ImportError:
             print(
                 "offload-tree bench: matplotlib is not installed, so no plot was written; "
-                "add it with the [bench] extra: pip install '.[bench]' (or pip install matplotlib)",
+                "add it with the bench extra: pip install 'offload-tree[bench]' (or pip install "
+                "matplotlib)",
                 file=sys.stderr,
             )
         else:

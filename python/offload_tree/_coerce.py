@@ -337,31 +337,42 @@ def as_field_array(name: str, value: object, n: int) -> IntArray | list[object]:
 # --- small arguments ----------------------------------------------------------------------
 
 
+def _layer_error(layer: object, *, optional: bool) -> ValidationError:
+    """The one wording of a bad layer argument: every form accepted, then what came."""
+    names = ", ".join(repr(member.name.lower()) for member in Layer)
+    forms = "None, a Layer" if optional else "a Layer"
+    return ValidationError(
+        f"layer must be {forms}, 0..2 or one of {names} (any case); got {layer!r}"
+    )
+
+
 def as_layer(layer: object) -> int | None:
-    """A layer argument: None, a ``Layer``, an int 0..2 or a layer name like ``"tcp"``."""
+    """A layer argument: None, a ``Layer``, an int 0..2 or a layer name like ``"tcp"`` (in
+    any case; ASCII only, so that no other letter's upper case passes for one)."""
     if layer is None:
         return None
     if isinstance(layer, str):
-        try:
+        if layer.isascii() and layer.upper() in Layer.__members__:
             return int(Layer[layer.upper()])
-        except KeyError:
-            pass
     elif _is_int(layer) and 0 <= int(layer) <= 2:
         return int(layer)
-    raise ValidationError(f"layer must be None, a Layer or 0..2, got {layer!r}")
+    raise _layer_error(layer, optional=True)
 
 
 def as_required_layer(layer: object) -> int:
     """A layer argument that must name one layer: a ``Layer``, an int 0..2 or a name."""
-    try:
-        value = as_layer(layer) if layer is not None else None
-    except ValidationError:
-        value = None
+    value = None if layer is None else _parse_layer_or_none(layer)
     if value is None:
-        raise ValidationError(
-            f"layer must be a Layer, 0..2 or 'neighbor', 'path', 'tcp', got {layer!r}"
-        )
+        raise _layer_error(layer, optional=False)
     return value
+
+
+def _parse_layer_or_none(layer: object) -> int | None:
+    """``as_layer``, with None for anything it refuses (the caller words the error)."""
+    try:
+        return as_layer(layer)
+    except ValidationError:
+        return None
 
 
 def as_optional_bool(name: str, value: object) -> bool | None:

@@ -11,9 +11,10 @@ import dataclasses
 import math
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, overload
 
 from . import _draw, _tree_ids
 from ._coerce import as_bool, as_handle, as_handles, as_int_array, as_payload, plain_scalar
@@ -23,7 +24,7 @@ from ._enums import Operation, Status, UploadReason
 from ._errors import StateError, ValidationError
 from ._interrupts import atomic
 from ._messages import error
-from ._stats import Capacities, target_stats
+from ._stats import Capacities, FlatStats, TargetStats, target_stats
 
 __all__ = ["SimulatedTarget"]
 
@@ -56,12 +57,11 @@ def _family_arg(value: object) -> int:
     return version
 
 
-def _no_copy() -> StateError:
-    """A target belongs to its tree's engine: with the tree gone, it cannot travel."""
-    return StateError(
-        "this SimulatedTarget's tree is gone: a target is copied or pickled with its tree "
-        "(copy, pickle or save the tree; tree.target is the copy's target)"
-    )
+#: What a call on a target whose tree is gone says: why it cannot act, and what to do.
+_TREE_GONE = (
+    "target is not attached to a tree: the tree built on it is gone, and with it the state "
+    "that tree had offloaded (build a new tree on the target: OffloadStateTree(target))"
+)
 
 
 def _operation_arg(value: object) -> int:
@@ -104,10 +104,19 @@ class SimulatedTarget:
     ``None`` capacities and limits mean unlimited. ``fail_rate`` (0..1) makes each offload
     attempt fail at random, reproducibly for a given ``seed``. Build a tree on the target
     with ``OffloadStateTree(target)``; until then the traffic and event methods raise
-    ``StateError``.
+    ``StateError``. A target serves one tree at a time.
+
+    A target lives as long as its tree does, and no longer: once the tree is garbage
+    collected the target is detached (:attr:`attached` is False). What it held for that
+    tree (the offloaded objects' delegated state, buffered data, pending events, injected
+    faults) is dropped, as a NIC's offloaded state goes with the host stack that offloaded
+    it: no host is left to terminate it. Its calls then raise ``StateError`` saying so, and
+    ``OffloadStateTree(target)`` builds a new tree on it, which finds the target empty, with
+    the configuration it has now (capabilities given to :meth:`resume` included). Targets
+    can be weakly referenced.
     """
 
-    __slots__ = ("_attach_lock", "_config", "_engine", "_trace", "_tree")
+    __slots__ = ("__weakref__", "_attach_lock", "_config", "_engine", "_trace", "_tree")
 
     def __init__(
         self,
@@ -147,16 +156,29 @@ class SimulatedTarget:
         self._tree: Any = None  # a weak reference to the tree built on it, once there is one
 
     def _own_tree(self) -> Any:
-        """The tree built on this target, if it is alive; ``StateError`` if the target
-        drives an engine whose tree is gone (its state cannot travel alone)."""
-        tree = None if self._tree is None else self._tree()
-        if tree is None and self._engine is not None:
-            raise _no_copy()
-        return tree
+        """The tree built on this target, if it is alive (None: unattached or detached)."""
+        return None if self._tree is None else self._tree()
+
+    def _tree_gone(self) -> bool:
+        """True when a tree was built on this target and has been garbage collected (its
+        weak reference is dead); False while none is, or while one is being built."""
+        return self._tree is not None and self._tree() is None
+
+    def _bind_tree(self, tree: Any) -> None:
+        """Note ``tree`` as this target's tree: weakly, so that the target does not keep it
+        alive, and with a callback that detaches the target when the tree is collected."""
+        self._tree = weakref.ref(tree, _detach_callback(self))
+
+    def _detach(self, gone: Any) -> None:
+        """Drop the engine of the collected tree whose weak reference is ``gone`` (if it is
+        still this target's tree: a new one may have been built since)."""
+        if self._tree is gone:
+            self._engine = None
+            self._trace = None
 
     def __copy__(self) -> SimulatedTarget:
         """The target of a copy of its tree (a target travels with its tree); an unattached
-        target: a new one with the same configuration."""
+        or detached target: a new one with the same configuration."""
         return self.__deepcopy__({})
 
     def __deepcopy__(self, memo: dict[int, Any]) -> SimulatedTarget:
@@ -170,7 +192,9 @@ class SimulatedTarget:
         return copied
 
     def __reduce__(self) -> Any:
-        """Pickled as its tree's target: unpickling makes (or reuses) the tree's copy."""
+        """Pickled as its tree's target: unpickling makes (or reuses) the tree's copy.
+        Pickled alone, nothing holds that copy, so the unpickled target is detached once the
+        copy is collected: a target with this one's configuration."""
         tree = self._own_tree()
         if tree is None:
             return (SimulatedTarget, dataclasses.astuple(self._config))
@@ -225,8 +249,14 @@ class SimulatedTarget:
         # Check and set under one lock: two threads building trees on one target must not
         # both succeed (the loser's tree would drive the winner's engine).
         with self._attach_lock:
-            if self._engine is not None:
-                raise StateError("target is already attached to a tree")
+            if self._engine is not None and not self._tree_gone():
+                raise StateError(
+                    "target is already attached to a tree: a target serves one tree at a time "
+                    "(drop that tree first, or build the new one on another SimulatedTarget)"
+                )
+            # A detached target starts over: the collected tree's engine goes (the callback
+            # that drops it may not have run yet), and with it the state it held.
+            self._detach(self._tree)
             c = self._config
             tree_id = _tree_ids.acquire()
             try:
@@ -238,6 +268,7 @@ class SimulatedTarget:
                 _tree_ids.release(tree_id)
                 raise
             _tree_ids.bind(engine, tree_id)
+            self._tree = None  # until the new tree binds itself: attached, being built
             self._engine = engine
             return engine
 
@@ -257,13 +288,17 @@ class SimulatedTarget:
 
     @property
     def attached(self) -> bool:
-        """True once a tree has been built on this target."""
-        return self._engine is not None
+        """True while a tree built on this target is alive; False before one is built and
+        after it has been garbage collected (then a new tree may be built on it)."""
+        return self._engine is not None and not self._tree_gone()
 
     def _attached_engine(self) -> Engine:
-        if self._engine is None:
+        engine = self._engine
+        if self._tree_gone():
+            raise StateError(_TREE_GONE)
+        if engine is None:
             raise StateError("target is not attached to a tree")
-        return self._engine
+        return engine
 
     # -- traffic
     # receive and send need no deferred Ctrl-C: natively they cannot be split, and the
@@ -367,7 +402,7 @@ class SimulatedTarget:
     @atomic(long=False)
     def peer_close(self, tc: int, abortive: bool = False) -> None:
         """The peer closes an offloaded connection
-        (responding-to-the-reception-of-a-fin-or-rst-segment.md).
+        (NDIS "Responding to the Reception of a FIN or RST Segment").
 
         Graceful (a FIN): it takes one sequence number and closes the connection's receive
         half: ESTABLISHED becomes CLOSE_WAIT, FIN_WAIT_1 CLOSING, FIN_WAIT_2 TIME_WAIT (any
@@ -390,7 +425,7 @@ class SimulatedTarget:
 
     @atomic(long=False)
     def pause(self) -> None:
-        """Indicate NDIS_STATUS_OFFLOAD_PAUSE (ndis-status-offload-pause.md): the host
+        """Indicate NDIS_STATUS_OFFLOAD_PAUSE (the NDIS page of that name): the host
         offloads nothing more (offloads get ``Status.PAUSED``) until :meth:`resume`; what is
         offloaded goes on as normal, sends included. Already paused: ``StateError``.
         ``process_events`` notes it (action ``"paused"``)."""
@@ -400,7 +435,7 @@ class SimulatedTarget:
     def request_upload_all(self) -> None:
         """Indicate NDIS_STATUS_UPLOAD_ALL: pause offloads (if :meth:`pause` had not) and
         ask for everything back. Until :meth:`resume` the target processes no sends: they
-        complete with NDIS_STATUS_UPLOAD_IN_PROGRESS (ndis-status-offload-pause.md), their
+        complete with NDIS_STATUS_UPLOAD_IN_PROGRESS (NDIS "NDIS_STATUS_OFFLOAD_PAUSE"), their
         bytes held until the upload returns them. Asked twice before a resume:
         ``StateError``."""
         self._attached_engine().target_request_upload_all()
@@ -411,7 +446,7 @@ class SimulatedTarget:
         ``StateError``).
 
         The host reads the target's capabilities again when it resumes
-        (ndis-status-offload-resume.md), so a target may report new ones: any of
+        (NDIS "NDIS_STATUS_OFFLOAD_RESUME"), so a target may report new ones: any of
         ``neighbor_capacity``, ``path_capacity``, ``tcp_capacity``, ``max_path_mtu`` and
         ``max_rcv_window`` (None: unlimited) given here replace the configured values, and
         offloads from now on obey them. What is offloaded stays; a capacity below what the
@@ -454,7 +489,7 @@ class SimulatedTarget:
         the host returns its HostReachabilityDelta (set it to 0 with ``update`` to model a
         stale neighbor cache entry), which the target takes; the NicReachabilityDelta is left
         alone: only forward progress (``receive`` or ``acknowledge`` on one of the neighbor's
-        connections) resets it (making-a-neighborreachabilityquery-indication.md).
+        connections) resets it (NDIS "Making a NeighborReachabilityQuery Indication").
         """
         engine = self._attached_engine()
         engine.target_indicate_neighbor_reachability_query(as_handle(nb))
@@ -515,9 +550,16 @@ class SimulatedTarget:
         ``tree.to_dot(compare_target=True)``."""
         return _draw.target_dot(self, max_objects=max_objects)
 
-    def stats(self, *, flat: bool = False) -> dict[str, Any]:
-        """The target's counters (docs/DESIGN.md §9). ``flat``: one level, keys joined with
-        dots (``offloaded.tcp``), a DataFrame row."""
+    @overload
+    def stats(self, *, flat: Literal[False] = False) -> TargetStats: ...
+    @overload
+    def stats(self, *, flat: Literal[True]) -> FlatStats: ...
+    @overload
+    def stats(self, *, flat: bool) -> TargetStats | FlatStats: ...
+    def stats(self, *, flat: bool = False) -> TargetStats | FlatStats:
+        """The target's counters (docs/DESIGN.md §9), a ``TargetStats`` (a ``TypedDict``: the
+        keys are known to type checkers). ``flat``: one level, keys joined with dots
+        (``offloaded.tcp``), a DataFrame row."""
         stats = target_stats(self._attached_engine().counters(), self._capacities)
         return flatten(stats) if flat else stats
 
@@ -551,6 +593,25 @@ class SimulatedTarget:
     def __repr__(self) -> str:
         config = ", ".join(f"{name}={value!r}" for name, value in _config_items(self._config))
         return f"SimulatedTarget({config})" + ("" if self.attached else " (not attached)")
+
+
+def _detach_callback(target: SimulatedTarget) -> Any:
+    """The weak-reference callback that detaches ``target`` when its tree is collected. It
+    holds the target weakly (a target may die first) and never waits for its lock: the
+    garbage collector may run it in a thread that holds the lock, in the middle of
+    ``_attach``; a target whose lock is busy is detached by the next ``_attach`` instead,
+    and reads as detached meanwhile (``_tree_gone``)."""
+    target_ref = weakref.ref(target)
+
+    def detach(gone: Any) -> None:
+        target = target_ref()
+        if target is not None and target._attach_lock.acquire(blocking=False):
+            try:
+                target._detach(gone)
+            finally:
+                target._attach_lock.release()
+
+    return detach
 
 
 def _config_items(config: _Config) -> list[tuple[str, object]]:

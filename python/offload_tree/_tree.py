@@ -11,10 +11,9 @@ import ipaddress
 import os
 import re
 import secrets
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -54,9 +53,19 @@ from ._results import (
     TerminateResult,
     UpdateResult,
 )
-from ._states import StateRecord, record_from_state
-from ._stats import tree_stats
+from ._states import (
+    NeighborHandle,
+    NeighborState,
+    PathHandle,
+    PathState,
+    StateRecord,
+    TcpHandle,
+    TcpState,
+    record_from_state,
+)
+from ._stats import FlatStats, TreeStats, tree_stats
 from ._target import SimulatedTarget
+from ._text import iter_handles
 
 __all__ = ["OffloadStateTree"]
 
@@ -251,7 +260,7 @@ class OffloadStateTree:
         self._backend = backend
         self._release_unreferenced = release
         self._trace: _trace.Recording | None = None
-        target._tree = weakref.ref(self)
+        target._bind_tree(self)
 
     # -- snapshots (docs/DESIGN.md §12): copies, pickles and files
 
@@ -386,7 +395,7 @@ class OffloadStateTree:
     def link_down(self) -> TerminateResult:
         """The link went down (the miniport indicated a media disconnect). The host decides
         what becomes of the offloads, not the target
-        (terminate-offload-initiated-by-the-host-stack.md): by default it terminates every
+        (NDIS "Terminate Offload Initiated by the Host Stack"): by default it terminates every
         offloaded object, as for upload-all; with ``HostPolicy(on_link_down="keep")`` it
         keeps them (an empty result)."""
         return TerminateResult(self._engine.link_down())
@@ -415,7 +424,7 @@ class OffloadStateTree:
         same results. Returns the number of events this indicated (``process_events``
         handles them).
 
-        - Reachability (making-a-neighborreachabilityquery-indication.md): each offloaded
+        - Reachability (NDIS "Making a NeighborReachabilityQuery Indication"): each offloaded
           neighbor's NicReachabilityDelta and the target's HostReachabilityDelta grow by
           ``ticks``; forward progress on a connection (a received segment or ACK) resets
           the first, the host's answer to a query the second. When both exceed
@@ -423,11 +432,11 @@ class OffloadStateTree:
           until the host answers.
         - Timers of each offloaded connection whose I/O the target is not holding back (an
           invalid mark, a mandatory upload request), in its delegated variables: while bytes
-          are in flight the retransmit timer (retransmit-timer.md; 1 s, doubling, at most
+          are in flight the retransmit timer (NDIS "Retransmit Timer"; 1 s, doubling, at most
           60 s; ``retransmit_count``, ``total_rt``), which after ``max_rt`` retransmissions
-          gives up; in FIN_WAIT_2 the FIN_WAIT_2 timer (fin-wait-2-timer.md, 120 s), which
+          gives up; in FIN_WAIT_2 the FIN_WAIT_2 timer (NDIS "FIN_WAIT_2 Timer", 120 s), which
           closes the connection; otherwise, with ``keep_alive`` set, the keepalive timer
-          (keepalive-timer.md): ``ka_timeout`` idle, then probes every ``ka_interval``,
+          (NDIS "Keepalive Timer"): ``ka_timeout`` idle, then probes every ``ka_interval``,
           giving up after ``ka_probe_count`` unanswered. A timer that gives up asks for the
           connection's upload with ``UploadReason.TIMEOUT_EXPIRATION``. A TimeoutDelta of
           2**32-1 (-1 in NDIS) is a stopped timer; 0 one that expires at once.
@@ -443,17 +452,17 @@ class OffloadStateTree:
         source_mac: str | bytes | int | None = None,
         host_reachability_delta: int = 0,
         nic_reachability_delta: int = 0,
-    ) -> int:
-        """Add a neighbor (next hop) with link-layer address ``mac``; returns its handle."""
-        return int(
-            self._engine.add_neighbor(
-                plain_scalar(mac),
-                _int_arg("vlan_id", vlan_id),
-                plain_scalar(source_mac),
-                _int_arg("host_reachability_delta", host_reachability_delta),
-                _int_arg("nic_reachability_delta", nic_reachability_delta),
-            )
+    ) -> NeighborHandle:
+        """Add a neighbor (next hop) with link-layer address ``mac``; returns its handle (an
+        int, typed ``NeighborHandle`` for type checkers)."""
+        handle = self._engine.add_neighbor(
+            plain_scalar(mac),
+            _int_arg("vlan_id", vlan_id),
+            plain_scalar(source_mac),
+            _int_arg("host_reachability_delta", host_reachability_delta),
+            _int_arg("nic_reachability_delta", nic_reachability_delta),
         )
+        return NeighborHandle(int(handle))
 
     def add_path(
         self,
@@ -461,31 +470,31 @@ class OffloadStateTree:
         source: Any,
         destination: Any,
         path_mtu: int = 1500,
-    ) -> int:
-        """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle."""
-        return int(
-            self._engine.add_path(
-                as_handle(neighbor),
-                _address(source),
-                _address(destination),
-                _int_arg("path_mtu", path_mtu),
-            )
+    ) -> PathHandle:
+        """Add a path from ``source`` to ``destination`` over ``neighbor``; returns its handle
+        (an int, typed ``PathHandle`` for type checkers)."""
+        handle = self._engine.add_path(
+            as_handle(neighbor),
+            _address(source),
+            _address(destination),
+            _int_arg("path_mtu", path_mtu),
         )
+        return PathHandle(int(handle))
 
-    def add_tcp(self, path: int, local_port: int, remote_port: int, **fields: Any) -> int:
-        """Add a TCP connection over ``path``; returns its handle.
+    def add_tcp(self, path: int, local_port: int, remote_port: int, **fields: Any) -> TcpHandle:
+        """Add a TCP connection over ``path``; returns its handle (an int, typed ``TcpHandle``
+        for type checkers).
 
         Any constant, cached or delegated TCP variable may be given as a keyword (delegated
         ones are the initial values handed to the target at offload).
         """
-        return int(
-            self._engine.add_tcp(
-                as_handle(path),
-                _int_arg("local_port", local_port),
-                _int_arg("remote_port", remote_port),
-                {name: _engine_value(value) for name, value in fields.items()},
-            )
+        handle = self._engine.add_tcp(
+            as_handle(path),
+            _int_arg("local_port", local_port),
+            _int_arg("remote_port", remote_port),
+            {name: _engine_value(value) for name, value in fields.items()},
         )
+        return TcpHandle(int(handle))
 
     @atomic(long=True)
     def add_neighbors(self, macs: Any, vlan_ids: Any = None) -> HandleArray:
@@ -545,17 +554,17 @@ class OffloadStateTree:
         return self._engine.add_tcps(parents, local, remote)
 
     # -- lookups by key
-    def find_path(self, source: Any, destination: Any) -> int | None:
+    def find_path(self, source: Any, destination: Any) -> PathHandle | None:
         """The path from ``source`` to ``destination``, or None.
 
         A host keeps one path per address pair: adding a second raises ``DuplicateKeyError``.
         """
         found = self._engine.find_path(_address(source), _address(destination))
-        return None if found is None else int(found)
+        return None if found is None else PathHandle(int(found))
 
     def find_tcp(
         self, source: Any, destination: Any, local_port: int, remote_port: int
-    ) -> int | None:
+    ) -> TcpHandle | None:
         """The connection with this 4-tuple (its path's addresses and its ports), or None.
 
         A host keeps one connection per 4-tuple: adding a second raises ``DuplicateKeyError``.
@@ -566,7 +575,7 @@ class OffloadStateTree:
             _int_arg("local_port", local_port),
             _int_arg("remote_port", remote_port),
         )
-        return None if found is None else int(found)
+        return None if found is None else TcpHandle(int(found))
 
     def find_paths(self, sources: Any, destinations: Any) -> HandleArray:
         """:meth:`find_path` for many pairs at once: a ``uint64`` array, 0 where there is no
@@ -605,8 +614,16 @@ class OffloadStateTree:
         """The layer of object ``h``."""
         return Layer(self._engine.layer(as_handle(h)))
 
+    @overload
+    def depends_on(self, h: TcpHandle) -> PathHandle: ...
+    @overload
+    def depends_on(self, h: PathHandle) -> NeighborHandle: ...
+    @overload
+    def depends_on(self, h: int) -> int | None: ...
     def depends_on(self, h: int) -> int | None:
-        """The object ``h`` depends on (a path's neighbor, a connection's path), or None."""
+        """The object ``h`` depends on (a path's neighbor, a connection's path), or None (a
+        neighbor). Typed: a ``TcpHandle`` gives a ``PathHandle``, a ``PathHandle`` a
+        ``NeighborHandle``."""
         parent = self._engine.depends_on(as_handle(h))
         return None if parent is None else int(parent)
 
@@ -618,12 +635,36 @@ class OffloadStateTree:
         """True when object ``h`` is offloaded to the target."""
         return bool(self._engine.is_offloaded(as_handle(h)))
 
+    @overload
+    def state(self, h: TcpHandle) -> TcpState: ...
+    @overload
+    def state(self, h: PathHandle) -> PathState: ...
+    @overload
+    def state(self, h: NeighborHandle) -> NeighborState: ...
+    @overload
+    def state(self, h: int) -> StateRecord: ...
     def state(self, h: int) -> StateRecord:
-        """The host copy of object ``h``'s variables, as a frozen record."""
+        """The host copy of object ``h``'s variables, as a frozen record: a ``TcpState``,
+        ``PathState`` or ``NeighborState`` by the layer of ``h``. Type checkers know which
+        from a typed handle (what ``add_tcp``, ``add_path`` and ``add_neighbor`` return);
+        for a plain int the record is the union ``StateRecord``, which ``isinstance``
+        narrows."""
         return record_from_state(self._engine.state(as_handle(h)))
 
     def __len__(self) -> int:
         return int(self._engine.count(None, None))
+
+    def __iter__(self) -> Iterator[int]:
+        """Every live handle, as Python ints, in the order of :meth:`handles`: block-list
+        order (docs/DESIGN.md §3), each neighbor, then each of its paths followed by that
+        path's connections.
+
+        The handles are read when iteration begins, in one call: changing the tree while
+        iterating changes nothing of what the iteration yields (an object added meanwhile
+        does not come, one removed still does, stale by then). ``len(tree)`` counts them
+        and ``h in tree`` asks about one.
+        """
+        return iter_handles(self.handles())
 
     def count(self, layer: Layer | int | str | None = None, offloaded: bool | None = None) -> int:
         """The number of live objects, optionally of one layer and/or offload state."""
@@ -670,7 +711,7 @@ class OffloadStateTree:
 
         ``buffered_data``: by requested connection, the bytes the host received, processed
         and acknowledged but has not delivered (the BufferedData of the delegated state,
-        handling-buffered-receive-data-during-and-after-an-offload-operation.md; for instance
+        NDIS "Handling Buffered Receive Data During and After an Offload Operation"; for instance
         what an earlier terminate returned, ``result.received_data(tc)``). A connection whose
         offload succeeds takes them to the target, which puts them into the first receive
         requests posted, before anything it receives later
@@ -710,7 +751,7 @@ class OffloadStateTree:
 
     def forward(self, tc: int, data: bytes | bytearray | memoryview) -> int:
         """Forward ``data`` to offloaded connection ``tc`` (MiniportTcpOffloadForward,
-        forwarding-data-to-an-offload-target.md): segments the host received but did not
+        NDIS "Forwarding Data to an Offload Target"): segments the host received but did not
         acknowledge, on another interface or while the connection was being offloaded, or
         after it reassembled fragments the target indicated. The target processes them as
         segments it received itself (``target.receive``), and returns the bytes taken."""
@@ -761,7 +802,7 @@ class OffloadStateTree:
         once every byte of it is acknowledged. Until then the target holds the bytes, and a
         terminate hands every unacknowledged and unsent byte back, in order:
         ``result.send_data(tc)``
-        (handling-outstanding-send-data-during-a-terminate-offload-operation.md). Empty
+        (NDIS "Handling Outstanding Send Data During a Terminate Offload Operation"). Empty
         ``data`` posts nothing. Once the host's send half is closed (after its FIN:
         FIN_WAIT_1, FIN_WAIT_2, CLOSING, LAST_ACK, TIME_WAIT; or CLOSED), ``StateError``, as
         RFC 793's "connection closing".
@@ -771,15 +812,15 @@ class OffloadStateTree:
     @atomic(long=False)
     def post_receive(self, tc: int, size: int, *, push: bool = False) -> int:
         """Post a receive request of ``size`` bytes (1..2**32-1) on offloaded connection
-        ``tc`` (posting-and-completing-receive-requests.md).
+        ``tc`` (NDIS "Posting and Completing Receive Requests").
 
         The target uses posted requests before it indicates anything, oldest first, and
-        puts data it already buffered into them before any new data (delivery-algorithm.md).
+        puts data it already buffered into them before any new data (NDIS "Delivery Algorithm").
         A request completes when full; its bytes are then the host's, to ``read``. In push
         mode (``push=True``; TcpReceiveNoPush false) it also completes partly filled when a
         segment with the PSH bit arrives (``target.receive(tc, data, push=True)``) or when
         the push timer expires: it starts with the first byte placed in the request,
-        restarts with every segment and runs 500 ms of the target's clock (push-timer.md;
+        restarts with every segment and runs 500 ms of the target's clock (NDIS "Push Timer";
         ``tree.advance``). In nonpush mode the PSH bit is ignored. Moving buffered data into
         a request reopens the receive window (up to the connection's ``initial_rcv_wnd``).
         Returns the bytes of the requests this call completed. A terminate completes the
@@ -832,9 +873,15 @@ class OffloadStateTree:
         taken; a connection listed twice gives its bytes to its first item."""
         return self._engine.read_many(as_handles(tcs))
 
+    @overload
+    def disconnect(self, tc: int, *, abortive: Literal[False] = False) -> None: ...
+    @overload
+    def disconnect(self, tc: int, *, abortive: Literal[True]) -> TerminateResult: ...
+    @overload
+    def disconnect(self, tc: int, *, abortive: bool) -> TerminateResult | None: ...
     @atomic(long=False)
     def disconnect(self, tc: int, *, abortive: bool = False) -> TerminateResult | None:
-        """Disconnect offloaded connection ``tc`` (responding-to-a-disconnect-request.md).
+        """Disconnect offloaded connection ``tc`` (NDIS "Responding to a Disconnect Request").
 
         Graceful (the default): the target sends a FIN after every byte posted with
         ``send``, and the connection moves from ESTABLISHED to FIN_WAIT_1, or from CLOSE_WAIT
@@ -872,7 +919,7 @@ class OffloadStateTree:
         state is corrupt (an injected fault): the host then terminates that object with its
         dependents, as NDIS's host stack does (``result.terminated``, ``result.upload``).
 
-        The host can query constant, cached and delegated state (querying-offloaded-state.md):
+        The host can query constant, cached and delegated state (NDIS "Querying Offloaded State"):
         ``variables`` names the kinds wanted; delegated state is always read (the target's
         live values), ``"constant"`` and ``"cached"`` add ``result.constant(h)`` and
         ``result.cached(h)``. The target's copies of those equal the host's at every
@@ -925,8 +972,15 @@ class OffloadStateTree:
         reasons = [_int_arg("decline", reason) for reason in bounded_list(decline)]
         return [ProcessedEvent.from_engine(e) for e in self._engine.process_events(reasons)]
 
-    def stats(self, *, flat: bool = False) -> dict[str, Any]:
-        """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9).
+    @overload
+    def stats(self, *, flat: Literal[False] = False) -> TreeStats: ...
+    @overload
+    def stats(self, *, flat: Literal[True]) -> FlatStats: ...
+    @overload
+    def stats(self, *, flat: bool) -> TreeStats | FlatStats: ...
+    def stats(self, *, flat: bool = False) -> TreeStats | FlatStats:
+        """Counters per layer, per operation, of bytes and of events (docs/DESIGN.md §9), a
+        ``TreeStats`` (nested ``TypedDict``s: the keys are known to type checkers).
         ``flat``: one level, keys joined with dots (``layers.tcp.live``), a DataFrame row."""
         stats = tree_stats(self._engine.counters(), self._target._capacities)
         return flatten(stats) if flat else stats
@@ -1036,7 +1090,7 @@ def _restore(
     # engine holds; the columns decide otherwise.
     tree._policy = policy if policy is not None and _same_policy(policy, meant) else meant
     tree._trace = None
-    target._tree = weakref.ref(tree)
+    target._bind_tree(tree)
     engine.set_threads(max(1, min(threads, _INT64_MAX)))
     return tree
 

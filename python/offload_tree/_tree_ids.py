@@ -3,10 +3,11 @@
 A handle carries its tree's id in bits 63..48 so that a tree can refuse another tree's
 handles; that works only while no two live trees share an id. Both engines take the id they
 are given from here, so a native tree and a fallback tree never collide, and an id comes back
-only when the engine that held it is gone (not when its ``OffloadStateTree`` is: the
-``SimulatedTarget`` keeps driving the engine). Ids are handed out round-robin from the last
-one given, so a freed id is reused as late as possible: a stale handle of a dead tree is
-unlikely to name a live one.
+when the engine that held it is gone: with its ``OffloadStateTree`` (the tree's
+``SimulatedTarget`` lets go of the engine then), unless a result still holds it. Ids are
+handed out round-robin from the last one given, so a freed id is reused as late as possible:
+a stale handle of a dead tree is unlikely to name a live one. Id 0 is never given, so that
+no handle is 0 and a small int is never any tree's handle.
 
 A tree restored from a snapshot (a copy, an unpickled or loaded tree) keeps its id, so that
 its handles are the original's: the id is then shared, and comes back when the last engine

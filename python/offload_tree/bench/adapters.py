@@ -36,7 +36,7 @@ class Adapter(ABC):
     label: ClassVar[str]
     max_n: ClassVar[int] = 10**6
     requires: ClassVar[tuple[str, ...]] = ()
-    install_hint: ClassVar[str] = "the [bench] extra: pip install '.[bench]'"
+    install_hint: ClassVar[str] = "the bench extra: pip install 'offload-tree[bench]'"
     comparable: ClassVar[bool] = False
     """True when :meth:`canonical` turns results into columns comparable with offload-tree's
     (the runner then checks them against the native backend's, untimed)."""

@@ -134,7 +134,8 @@ class NativeAdapter(OffloadTreeAdapter):
         """Tell the user how to get the native module, which a source checkout lacks."""
         return (
             f"the native module offload_tree._native is not available ({exc.__class__.__name__}:"
-            f" {exc}); build it with `pip install .` or `maturin develop --release`"
+            f" {exc}); reinstall offload-tree (pip install --force-reinstall offload-tree), or "
+            "in a source tree build it with `pip install .` or `maturin develop --release`"
         )
 
 

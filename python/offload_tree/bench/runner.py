@@ -297,8 +297,8 @@ def available_impls(
     if missing_extras:
         messages.append(
             f"baselines {', '.join(missing_extras)} are not installed, so they are not "
-            "compared; add them with the [bench] extra: pip install '.[bench]' in the source tree "
-            "(or pip install networkx rustworkx igraph matplotlib psutil)"
+            "compared; add them with the bench extra: pip install 'offload-tree[bench]' (or "
+            "pip install networkx rustworkx igraph matplotlib psutil)"
         )
     return runnable, skipped, messages
 
