@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import offload_tree as ot
+import pytest
 from _helpers import hl
 from offload_tree import _text
 
@@ -101,3 +102,31 @@ def test_results_iterate_alike_after_a_pickle(off):
         assert list(pickle.loads(pickle.dumps(result))) == list(result)
     offload = off.tree.initiate_offload(off.tree.add_tcp(off.pa1, 1, 2))
     assert list(pickle.loads(pickle.dumps(offload))) == list(offload)
+
+
+def test_a_block_list_contains_the_blocks_it_yields_and_their_handles(ex):
+    bl = ex.tree.block_list([ex.tc1, ex.tc3])
+    assert all(b in bl for b in bl)
+    assert all(b.handle in bl for b in bl)
+    other = ex.tree.block_list([ex.tc2])
+    assert not any(b in bl for b in other if b.handle == ex.tc2)
+    # A block of the same handle from another list differs (its links differ): not "in".
+    (pa1_elsewhere,) = [b for b in other if b.handle == ex.pa1]
+    assert ex.pa1 in bl and pa1_elsewhere != bl.block(ex.pa1) and pa1_elsewhere not in bl
+    result = ex.tree.initiate_offload([ex.tc1])
+    assert all(b in result.blocks for b in result.blocks)
+    assert all(h in result for h in result)
+
+
+def test_looking_up_a_value_that_is_no_handle_names_the_value(ex):
+    result = ex.tree.initiate_offload([ex.tc1])
+    bl = result.blocks
+    for lookup in (result.status, bl.position, bl.block):
+        with pytest.raises(ot.InvalidHandleError, match=r"invalid handle -1: handles are in"):
+            lookup(-1)
+        with pytest.raises(ot.InvalidHandleError, match=rf"invalid handle {2**64}: handles"):
+            lookup(2**64)
+        with pytest.raises(ot.InvalidHandleError, match="expected an int, got str"):
+            lookup("x")
+        with pytest.raises(ot.InvalidHandleError, match=r"0x[0-9a-f]{16} is not in this block"):
+            lookup(ex.tc3)

@@ -48,13 +48,14 @@ from ._states import (
 )
 from ._stats import LayerStats, OperationStats, ReferenceStats, TargetStats, TreeStats
 from ._target import SimulatedTarget
-from ._text import format_handle
+from ._text import PRINT_LIMIT, format_handle
 from ._trace import replay
 from ._tree import OffloadStateTree
 from ._version import VERSION as __version__
 
 __all__ = [
     "BACKEND",
+    "PRINT_LIMIT",
     "Block",
     "BlockList",
     "ConnectionState",

@@ -210,9 +210,14 @@ class BlockList:
     def __getitem__(self, i: int | slice) -> Block | list[Block]:
         return self._materialise()[i]
 
-    def __contains__(self, h: object) -> bool:
+    def __contains__(self, item: object) -> bool:
+        """True for a handle with a block in the list, and for one of the list's blocks (what
+        iteration yields), so ``all(b in bl for b in bl)``."""
+        if isinstance(item, Block):
+            at = self._positions().get(item.handle)
+            return at is not None and self._materialise()[at] == item
         try:
-            return as_handle(h) in self._positions()
+            return as_handle(item) in self._positions()
         except InvalidHandleError:
             return False
 
@@ -224,11 +229,12 @@ class BlockList:
 
     def position(self, h: int) -> int:
         """The index of the block of handle ``h``; ``InvalidHandleError`` if it has none."""
+        handle = as_handle(h)  # a value that is no handle at all is named as such
         try:
-            return self._positions()[as_handle(h)]
+            return self._positions()[handle]
         except KeyError:
             raise InvalidHandleError(
-                f"handle {format_handle(h)} is not in this block list"
+                f"handle {format_handle(handle)} is not in this block list"
             ) from None
 
     def block(self, h: int) -> Block:
@@ -303,6 +309,8 @@ class BlockList:
     def __str__(self) -> str:
         """:meth:`to_text` for a list of up to ``PRINT_LIMIT`` blocks; a longer one is the
         repr, the first ``PRINT_LIMIT`` blocks and a line counting the others."""
+        if not len(self):
+            return repr(self)  # an empty list still says what it is
         if len(self) <= PRINT_LIMIT:
             return self.to_text()
         return bounded_text(repr(self), self._lines, len(self), "block", "to_text()")

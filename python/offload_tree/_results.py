@@ -232,6 +232,8 @@ class OffloadResult:
     def __str__(self) -> str:
         """:meth:`to_text` for up to ``PRINT_LIMIT`` blocks; more are summarised: the
         repr, the first ``PRINT_LIMIT`` blocks and a line counting the others."""
+        if not len(self):
+            return repr(self)  # an empty result still says what it is
         if len(self) <= PRINT_LIMIT:
             return self.to_text()
         return bounded_text(repr(self), self._blocks._lines, len(self), "block", "to_text()")
