@@ -50,6 +50,9 @@ _INT64_MAX = 2**63 - 1
 
 HandleArray = npt.NDArray[np.uint64]
 IntArray = npt.NDArray[np.int64]
+#: What a parameter of many handles takes (``as_handles``): one handle, an iterable of handles
+#: or an integer array. A type checker then refuses a str or None where handles belong.
+Handles = int | np.integer[Any] | Iterable[int | np.integer[Any]] | npt.NDArray[np.integer[Any]]
 
 
 def as_payload(data: object) -> bytes:

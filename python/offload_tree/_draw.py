@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._blocks import NO_STATUS
-from ._coerce import as_bool, format_handle, plain_scalar
+from ._coerce import Handles, as_bool, format_handle, plain_scalar
 from ._enums import ConnectionState, Layer, Status
 from ._errors import ValidationError
 from ._text import blocks_text
@@ -354,7 +354,7 @@ def _compare(rows: Sequence[_Rows], target: Mapping[int, int | None], whole: boo
 
 def tree_dot(
     tree: OffloadStateTree,
-    roots: Any = None,
+    roots: Handles | None = None,
     *,
     max_objects: int = DEFAULT_MAX_OBJECTS,
     states: bool = False,

@@ -17,7 +17,15 @@ from enum import Enum
 from typing import Any, Literal, overload
 
 from . import _draw, _tree_ids
-from ._coerce import as_bool, as_handle, as_handles, as_int_array, as_payload, plain_scalar
+from ._coerce import (
+    Handles,
+    as_bool,
+    as_handle,
+    as_handles,
+    as_int_array,
+    as_payload,
+    plain_scalar,
+)
 from ._columns import flatten
 from ._engine import Engine, EngineClass, IntArray
 from ._enums import Operation, Status, UploadReason
@@ -360,7 +368,7 @@ class SimulatedTarget:
     # -- traffic in batches: one call for many connections (docs/DESIGN.md §8)
     @atomic(long=True)
     def receive_many(
-        self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any
+        self, tcs: Handles, data: bytes | bytearray | memoryview, lengths: Any
     ) -> IntArray:
         """``receive`` on many connections in one call: ``data`` cut into consecutive pieces
         of ``lengths`` (an int for pieces of one length), piece ``i`` received on ``tcs[i]``,
@@ -374,7 +382,7 @@ class SimulatedTarget:
         return engine.target_receive_many(handles, as_payload(data), pieces)
 
     @atomic(long=True)
-    def acknowledge_many(self, tcs: Any, nbytes: Any, *, windows: Any = None) -> IntArray:
+    def acknowledge_many(self, tcs: Handles, nbytes: Any, *, windows: Any = None) -> IntArray:
         """``acknowledge`` on many connections in one call: ``nbytes[i]`` more bytes on
         ``tcs[i]`` (an int for one count), advertising ``windows[i]`` if given. Returns the
         send requests each item completed (``int64`` array).

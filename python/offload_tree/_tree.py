@@ -21,6 +21,7 @@ import numpy.typing as npt
 from . import _backend, _draw, _snapshot, _trace, _tree_ids
 from ._blocks import BlockList, readonly
 from ._coerce import (
+    Handles,
     as_bool,
     as_field_array,
     as_handle,
@@ -544,7 +545,7 @@ class OffloadStateTree:
         return self._engine.add_paths(parents, srcs, dsts, mtus)
 
     @atomic(long=True)
-    def add_tcps(self, paths: Any, local_ports: Any, remote_ports: Any) -> HandleArray:
+    def add_tcps(self, paths: Handles, local_ports: Any, remote_ports: Any) -> HandleArray:
         """Add many TCP connections (other fields at their defaults); returns their handles."""
         parents = as_handles(paths)
         n = len(parents)
@@ -601,7 +602,7 @@ class OffloadStateTree:
         )
 
     @atomic(long=True)
-    def remove(self, handles: Any, cascade: bool = False) -> HandleArray:
+    def remove(self, handles: Handles, cascade: bool = False) -> HandleArray:
         """Delete host objects that are not offloaded; returns the removed handles.
 
         Without ``cascade`` every dependent of a removed object must be removed in the same
@@ -681,7 +682,7 @@ class OffloadStateTree:
         """The live handles in block-list order, optionally of one layer only."""
         return self._engine.handles(as_layer(layer))
 
-    def walk(self, order: str = "pre", roots: Any = None) -> HandleArray:
+    def walk(self, order: str = "pre", roots: Handles | None = None) -> HandleArray:
         """The handles in pre-order (``"pre"``) or dependents first (``"post"``).
 
         With ``roots``, only their subtrees, each object once.
@@ -691,7 +692,7 @@ class OffloadStateTree:
         root_array = None if roots is None else as_handles(roots)
         return self._engine.walk(order == "post", root_array)
 
-    def block_list(self, handles: Any) -> BlockList:
+    def block_list(self, handles: Handles) -> BlockList:
         """The block list an offload of ``handles`` would send (nothing is offloaded)."""
         return BlockList(self._engine.block_list(as_handles(handles)))
 
@@ -699,7 +700,7 @@ class OffloadStateTree:
     @atomic(long=True)
     def initiate_offload(
         self,
-        handles: Any,
+        handles: Handles,
         *,
         buffered_data: Mapping[int, bytes | bytearray | memoryview] | None = None,
     ) -> OffloadResult:
@@ -758,7 +759,7 @@ class OffloadStateTree:
         return int(self._engine.forward(as_handle(tc), as_payload(data)))
 
     @atomic(long=True)
-    def terminate(self, handles: Any, cascade: bool = True) -> TerminateResult:
+    def terminate(self, handles: Handles, cascade: bool = True) -> TerminateResult:
         """Upload offloaded objects back to the host (dependents first).
 
         With ``cascade`` (the default) offloaded dependents are terminated too; without it
@@ -768,7 +769,7 @@ class OffloadStateTree:
         return TerminateResult(outcome)
 
     @atomic(long=True)
-    def update(self, handles: Any, **cached: Any) -> UpdateResult:
+    def update(self, handles: Handles, **cached: Any) -> UpdateResult:
         """Change cached variables on the host copy and, when offloaded, on the target.
 
         Values may be scalars or arrays (one value per handle). Each object's update
@@ -840,7 +841,9 @@ class OffloadStateTree:
 
     # -- the data path in batches: one call for many connections (docs/DESIGN.md §8)
     @atomic(long=True)
-    def send_many(self, tcs: Any, data: bytes | bytearray | memoryview, lengths: Any) -> IntArray:
+    def send_many(
+        self, tcs: Handles, data: bytes | bytearray | memoryview, lengths: Any
+    ) -> IntArray:
         """``send`` on many connections in one call: ``data`` cut into consecutive pieces of
         ``lengths`` (an int for pieces of one length), piece ``i`` posted on ``tcs[i]``.
 
@@ -856,7 +859,7 @@ class OffloadStateTree:
         return self._engine.send_many(handles, as_payload(data), pieces)
 
     @atomic(long=True)
-    def post_receive_many(self, tcs: Any, sizes: Any, *, push: bool = False) -> IntArray:
+    def post_receive_many(self, tcs: Handles, sizes: Any, *, push: bool = False) -> IntArray:
         """``post_receive`` on many connections in one call: a request of ``sizes[i]`` bytes
         (1..2**32-1; an int for one size) on ``tcs[i]``, all in push mode when ``push``.
         Every item is checked before any is posted. Returns the bytes each item's post
@@ -866,7 +869,7 @@ class OffloadStateTree:
         return self._engine.post_receive_many(handles, sizes_array, as_bool("push", push))
 
     @atomic(long=True)
-    def read_many(self, tcs: Any) -> tuple[bytes, IntArray]:
+    def read_many(self, tcs: Handles) -> tuple[bytes, IntArray]:
         """``read`` on many connections in one call: ``(data, lengths)``, the bytes read from
         ``tcs[i]`` being the ``lengths[i]`` bytes that follow those of the items before it
         (split with ``numpy.cumsum(lengths)``). Every handle is checked before anything is
@@ -912,7 +915,7 @@ class OffloadStateTree:
         return TerminateResult(self._engine.relink(as_handle(path), as_handle(neighbor)))
 
     @atomic(long=True)
-    def query(self, handles: Any, *, variables: Iterable[str] = ("delegated",)) -> QueryResult:
+    def query(self, handles: Handles, *, variables: Iterable[str] = ("delegated",)) -> QueryResult:
         """Read the target's state of offloaded objects.
 
         A query changes nothing, unless the target fails it for an object whose hardware
@@ -938,7 +941,7 @@ class OffloadStateTree:
         return QueryResult(outcome, terminated, extra, kinds)
 
     @atomic(long=True)
-    def invalidate(self, handles: Any) -> InvalidateResult:
+    def invalidate(self, handles: Handles) -> InvalidateResult:
         """Tell the target that the cached state of offloaded objects is no longer valid.
 
         Their connections' sends are held back and each affected connection gets an upload
@@ -1004,7 +1007,7 @@ class OffloadStateTree:
     # -- drawings (Graphviz)
     def to_dot(
         self,
-        roots: Any = None,
+        roots: Handles | None = None,
         *,
         max_objects: int = _draw.DEFAULT_MAX_OBJECTS,
         states: bool = False,

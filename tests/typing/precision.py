@@ -69,3 +69,6 @@ print(tree.stats()["layers"]["tcpp"])  # error: LayersStats
 print(tree.stats()["bytes"]["sent"])  # error: ByteStats
 print(target.stats()["references"])  # error: TargetStats
 print(tree.disconnect(tc).terminated)  # error: None
+tree.terminate("oops")  # error: terminate
+tree.initiate_offload(None)  # error: initiate_offload
+target.receive_many("tc", b"x", 1)  # error: receive_many
