@@ -231,8 +231,10 @@ def test_a_query_and_an_invalidate_list_each_object_with_its_status(off):
 def test_an_empty_result_prints_its_summary_only(ex):
     assert str(ex.tree.query([])) == "<QueryResult 0 objects, 0 failed>"
     empty = ex.tree.block_list([])
-    assert str(empty) == repr(empty) == (
-        "<BlockList of 0 blocks (0 neighbors, 0 paths, 0 connections; 0 referenced)>"
+    assert (
+        str(empty)
+        == repr(empty)
+        == ("<BlockList of 0 blocks (0 neighbors, 0 paths, 0 connections; 0 referenced)>")
     )
     nothing = ex.tree.initiate_offload([])
     assert str(nothing) == repr(nothing) == "<OffloadResult 0 blocks, 0 offloaded, 0 failed>"
