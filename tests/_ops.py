@@ -309,6 +309,14 @@ def _call(world: World, op: tuple[Any, ...]) -> Any:
         h = tree.add_tcp(r(tok), lport, rport, **fields)
         world.pool.append(h)
         return h
+    if name == "add_tcp_again":
+        # An existing connection's 4-tuple added again: DuplicateKeyError on both engines.
+        # Random ports almost never repeat, and the lockstep must reach that error every run.
+        h = r(args[0])
+        state = tree.state(h)
+        if not isinstance(state, ot.TcpState):
+            return int(tree.layer(h))
+        return tree.add_tcp(tree.depends_on(h), state.local_port, state.remote_port)
     if name == "add_neighbors":
         macs, vlans = args
         hs = tree.add_neighbors(macs, vlan_ids=vlans)
@@ -775,6 +783,7 @@ OP_WEIGHTS = {
     "add_neighbor": 3,
     "add_path": 5,
     "add_tcp": 8,
+    "add_tcp_again": 3,
     "add_neighbors": 1,
     "add_paths": 1,
     "add_tcps": 2,
@@ -840,6 +849,8 @@ def op_for(name: str, info: PoolInfo) -> st.SearchStrategy[tuple[Any, ...]]:
         return st.tuples(st.just(name), handle_token(info, N), ADDRESS_PAIRS, MTUS)
     if name == "add_tcp":
         return st.tuples(st.just(name), handle_token(info, P), PORTS, PORTS, TCP_FIELDS)
+    if name == "add_tcp_again":
+        return st.tuples(st.just(name), handle_token(info, T))
     if name == "add_neighbors":
         return st.integers(0, 3).flatmap(
             lambda k: st.tuples(
